@@ -1,0 +1,23 @@
+// Package proc answers questions about other processes that the shared-memory
+// layers need: is the process that owns this lock still the one that took it?
+//
+// A pid alone cannot answer that, because the kernel reuses pids. A process is
+// therefore named by its pid and its start time (field 22 of /proc/PID/stat,
+// in clock ticks since boot), which together never repeat while the machine
+// runs.
+package proc
+
+import "errors"
+
+// ErrNoProcess is returned when no process has the given pid.
+var ErrNoProcess = errors.New("no such process")
+
+// ID names one process for the life of the machine: a pid plus the start
+// time that tells it from a later process given the same pid.
+type ID struct {
+	Pid   int32
+	Start uint64
+}
+
+// Self returns the ID of the calling process. It is computed once.
+func Self() ID { return self() }

@@ -1,0 +1,116 @@
+package spawn
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/forkless-go/forkless/shm"
+)
+
+// envChild marks a re-executed child. Its value is the protocol version.
+const envChild = "FORKLESS_SPAWN_CHILD"
+
+// Exit codes of a child that could not run its function at all.
+const (
+	exitOK         = 0
+	exitFuncError  = 1
+	exitPanic      = 2
+	exitBadRequest = 70 // EX_SOFTWARE: the request could not be read or served
+	exitParentGone = 71
+)
+
+// Main turns a process started by Start into the worker it was started to
+// be: it runs the requested function and exits, never returning. In any other
+// process it returns at once. Call it first thing in main, and in TestMain
+// for tests that start children:
+//
+//	func main() {
+//		spawn.Main()
+//		...
+//	}
+//
+// It is the counterpart of Python's `if __name__ == "__main__":` guard.
+// Functions must be registered (at package scope) before Main runs.
+func Main() {
+	mainCalled.Store(true)
+	if os.Getenv(envChild) == "" {
+		return
+	}
+	// Grandchildren are started by this process's own Start, not by this
+	// marker.
+	os.Unsetenv(envChild)
+	os.Exit(runChild())
+}
+
+func runChild() int {
+	req := os.NewFile(fdRequest, "forkless-request")
+	resp := os.NewFile(fdResponse, "forkless-response")
+	if req == nil || resp == nil {
+		fmt.Fprintln(os.Stderr, "forkless/spawn: child started without its pipes")
+		return exitBadRequest
+	}
+	// Inherited descriptors are not close-on-exec; make them so, or every
+	// grandchild would inherit them.
+	closeOnExec(fdRequest)
+	closeOnExec(fdResponse)
+
+	br := bufio.NewReader(req)
+	q, err := readRequest(br)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "forkless/spawn: %v\n", err)
+		return exitBadRequest
+	}
+	fail := func(format string, args ...any) int {
+		msg := fmt.Sprintf(format, args...)
+		resp.Write(response{status: statusError, message: msg}.marshal())
+		return exitBadRequest
+	}
+	for i := range q.nRegions {
+		fd := fdFirstRegion + i
+		closeOnExec(fd)
+		if _, err := shm.Attach(os.NewFile(uintptr(fd), "forkless-region")); err != nil {
+			return fail("attach shared region %d: %v", i, err)
+		}
+	}
+	e, ok := lookup(q.name)
+	if !ok {
+		return fail("function %s is not registered in the child: register it at package scope, "+
+			"before spawn.Main runs", q.name)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	// The parent holds the request pipe open while it lives. EOF there means
+	// it died (or dropped the Process): exit rather than orphan ourselves.
+	go func() {
+		io.Copy(io.Discard, br)
+		os.Exit(exitParentGone)
+	}()
+
+	p, code := call(ctx, e, q.arg)
+	if _, err := resp.Write(p.marshal()); err != nil {
+		return exitParentGone
+	}
+	return code
+}
+
+// call runs the function, turning a panic into a response with the stack.
+func call(ctx context.Context, e *entry, arg []byte) (p response, code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			p = response{status: statusPanic, message: fmt.Sprint(v), stack: string(debug.Stack())}
+			code = exitPanic
+		}
+	}()
+	out, err := e.run(ctx, arg)
+	if err != nil {
+		return response{status: statusError, message: err.Error()}, exitFuncError
+	}
+	return response{status: statusOK, result: out}, exitOK
+}

@@ -1,0 +1,108 @@
+package spawn
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// mainCalled is set by Main. After it, the registry is frozen: a function
+// registered later exists in this process only, and a child would not have it.
+var mainCalled atomic.Bool
+
+var registry struct {
+	sync.Mutex
+	byName map[string]*entry
+}
+
+// entry is a registered function with its types erased: it decodes its
+// argument and encodes its result itself.
+type entry struct {
+	name string
+	run  func(ctx context.Context, arg []byte) ([]byte, error)
+}
+
+// Func is a function that can run in a child process. Make one with
+// Register at package scope, so that every process of the binary, the parent
+// and each child, registers it the same way before Main runs.
+type Func[A, R any] struct {
+	name string
+	err  error // why the function cannot be started, if it cannot
+}
+
+// closureName matches the runtime names of function literals declared inside
+// a function ("pkg.F.func1") and of bound method values ("pkg.T.M-fm").
+// Literals at package scope ("pkg.init.func1") capture nothing per process
+// and are allowed.
+var closureName = regexp.MustCompile(`\.func\d+$|-fm$`)
+var packageLiteral = regexp.MustCompile(`\.init(\.\d+)?(\.func\d+)+$`)
+
+// Register makes fn runnable in a child process. Call it from package scope:
+//
+//	var square = spawn.Register(func(ctx context.Context, x int) (int, error) {
+//		return x * x, nil
+//	})
+//
+// fn's argument and result travel between processes: fixed-size,
+// pointer-free types as their raw bytes, others through encoding/gob. A
+// closure made inside a function, a bound method value, or a function
+// registered after Main has run cannot run in a child; Register does not
+// panic, but Start reports why with ErrClosure or ErrNotRegistered.
+func Register[A, R any](fn func(ctx context.Context, arg A) (R, error)) *Func[A, R] {
+	if fn == nil {
+		return &Func[A, R]{err: fmt.Errorf("register nil function: %w", ErrNotRegistered)}
+	}
+	name := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name()
+	f := &Func[A, R]{name: name}
+	if closureName.MatchString(name) && !packageLiteral.MatchString(name) {
+		f.err = fmt.Errorf("register %s: it is a closure or method value; declare it at package scope "+
+			"(var f = spawn.Register(fn)) and pass what it needs as its argument: %w", name, ErrClosure)
+		return f
+	}
+	if mainCalled.Load() {
+		f.err = fmt.Errorf("register %s after spawn.Main ran: a child would not know it; "+
+			"register at package scope: %w", name, ErrNotRegistered)
+		return f
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.byName == nil {
+		registry.byName = make(map[string]*entry)
+	}
+	if _, ok := registry.byName[name]; !ok {
+		registry.byName[name] = &entry{name: name, run: func(ctx context.Context, argBytes []byte) ([]byte, error) {
+			var arg A
+			if err := decode(argBytes, &arg); err != nil {
+				return nil, fmt.Errorf("decode argument of %s: %w", name, err)
+			}
+			res, err := fn(ctx, arg)
+			if err != nil {
+				return nil, err
+			}
+			out, encErr := encode(res)
+			if encErr != nil {
+				return nil, fmt.Errorf("encode result of %s: %w", name, encErr)
+			}
+			return out, nil
+		}}
+	}
+	return f
+}
+
+// Name returns the name a child looks the function up by: its full
+// package-qualified Go name.
+func (f *Func[A, R]) Name() string { return f.name }
+
+// Err reports why the function cannot be started in a child, or nil.
+func (f *Func[A, R]) Err() error { return f.err }
+
+func lookup(name string) (*entry, bool) {
+	registry.Lock()
+	defer registry.Unlock()
+	e, ok := registry.byName[name]
+	return e, ok
+}

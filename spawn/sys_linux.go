@@ -1,0 +1,54 @@
+package spawn
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+)
+
+// executable is /proc/self/exe, which names this very binary even if its
+// file was replaced or removed since it started.
+func executable() (string, error) { return "/proc/self/exe", nil }
+
+// Children get SIGKILL when their parent dies. Pdeathsig fires when the OS
+// thread that forked the child exits, not the process (golang/go#27505), so
+// every child is started from one thread that never exits: starter.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
+
+type startRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+var starts = make(chan startRequest)
+
+func init() {
+	go starter()
+}
+
+// starter runs on a locked thread for the life of the process, so that
+// thread never exits and never fires its children's Pdeathsig.
+func starter() {
+	runtime.LockOSThread()
+	for req := range starts {
+		req.done <- req.cmd.Start()
+	}
+}
+
+func startCommand(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	starts <- startRequest{cmd, done}
+	return <-done
+}
+
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+func closeOnExec(fd int) { syscall.CloseOnExec(fd) }

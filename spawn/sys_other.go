@@ -1,0 +1,23 @@
+//go:build !linux
+
+package spawn
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+func executable() (string, error) { return os.Executable() }
+
+// sysProcAttr sets nothing: outside Linux there is no Pdeathsig, and a child
+// relies on the EOF of its request pipe to learn that its parent died.
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func startCommand(cmd *exec.Cmd) error { return cmd.Start() }
+
+func exitCode(ps *os.ProcessState) int { return ps.ExitCode() }
+
+// closeOnExec is a no-op here: regions cannot be made on these systems, so
+// a child has nothing to keep from its own children.
+func closeOnExec(fd int) {}
