@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/forkless-go/forkless/shm"
 )
@@ -66,36 +68,67 @@ func runChild() int {
 		fmt.Fprintf(os.Stderr, "forkless/spawn: %v\n", err)
 		return exitBadRequest
 	}
-	fail := func(format string, args ...any) int {
+	fail := func(status byte, format string, args ...any) int {
 		msg := fmt.Sprintf(format, args...)
-		resp.Write(response{status: statusError, message: msg}.marshal())
+		resp.Write(response{status: status, message: msg}.marshal())
 		return exitBadRequest
 	}
 	for i := range q.nRegions {
 		fd := fdFirstRegion + i
 		closeOnExec(fd)
 		if _, err := shm.Attach(os.NewFile(uintptr(fd), "forkless-region")); err != nil {
-			return fail("attach shared region %d: %v", i, err)
+			return fail(statusSetup, "attach shared region %d: %v", i, err)
 		}
 	}
-	e, ok := lookup(q.name)
+	e, ok := lookup(q.fn)
 	if !ok {
-		return fail("function %s is not registered in the child: register it at package scope, "+
-			"before spawn.Main runs", q.name)
+		return fail(statusNotRegistered, "function %s is not registered in the child: register it at "+
+			"package scope, before spawn.Main runs", q.fn)
+	}
+	setSelf(q)
+
+	// The parent holds the request pipe open while it lives. EOF there means
+	// it died: exit rather than orphan ourselves. This backs Pdeathsig, which
+	// a parent's thread can defeat (see sys_linux.go); either alone suffices.
+	if q.flags&flagNoWatchPipe == 0 {
+		go func() {
+			io.Copy(io.Discard, br)
+			logger().Debug("forkless/spawn: parent gone, exiting", "pid", os.Getpid())
+			os.Exit(exitParentGone)
+		}()
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	// The parent holds the request pipe open while it lives. EOF there means
-	// it died (or dropped the Process): exit rather than orphan ourselves.
+	// The first SIGTERM cancels the function's context; the default action
+	// is then restored, so a second SIGTERM kills a function that ignores
+	// its context.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var terminated atomic.Bool
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
 	go func() {
-		io.Copy(io.Discard, br)
-		os.Exit(exitParentGone)
+		<-sigs
+		terminated.Store(true)
+		signal.Reset(syscall.SIGTERM)
+		cancel()
 	}()
 
+	if _, err := resp.Write([]byte(attachedMagic)); err != nil {
+		return exitParentGone
+	}
 	p, code := call(ctx, e, q.arg)
 	if _, err := resp.Write(p.marshal()); err != nil {
 		return exitParentGone
+	}
+	resp.Close()
+	// Python's rule at a child's exit: terminate daemon children, wait for
+	// the others.
+	Shutdown(context.Background())
+	if terminated.Load() {
+		// Die of the signal, so that the parent reads -15 as it would
+		// from a child that did not catch it.
+		raiseTerm()
+		time.Sleep(time.Second)
 	}
 	return code
 }
@@ -104,13 +137,16 @@ func runChild() int {
 func call(ctx context.Context, e *entry, arg []byte) (p response, code int) {
 	defer func() {
 		if v := recover(); v != nil {
-			p = response{status: statusPanic, message: fmt.Sprint(v), stack: string(debug.Stack())}
+			p = response{status: statusPanic, message: fmt.Sprint(v), typ: fmt.Sprintf("%T", v), stack: string(debug.Stack())}
+			if err, ok := v.(error); ok {
+				p.keys = errorKeys(err)
+			}
 			code = exitPanic
 		}
 	}()
 	out, err := e.run(ctx, arg)
 	if err != nil {
-		return response{status: statusError, message: err.Error()}, exitFuncError
+		return response{status: statusError, message: err.Error(), typ: fmt.Sprintf("%T", err), keys: errorKeys(err)}, exitFuncError
 	}
 	return response{status: statusOK, result: out}, exitOK
 }

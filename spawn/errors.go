@@ -1,9 +1,19 @@
 package spawn
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"reflect"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/forkless-go/forkless/shm"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -20,16 +30,37 @@ var (
 	ErrDied = errors.New("child exited without a result")
 	// ErrEncode: an argument or result could not be encoded.
 	ErrEncode = errors.New("cannot encode")
+	// ErrStarted: Start was called on a process that was already started.
+	ErrStarted = errors.New("process already started")
+	// ErrNotStarted: Wait, Kill or Terminate on a process never started.
+	ErrNotStarted = errors.New("process not started")
+	// ErrClosed: the process was closed.
+	ErrClosed = errors.New("process closed")
+	// ErrSetup: the child started but could not prepare its function (a
+	// shared region would not attach).
+	ErrSetup = errors.New("child setup failed")
 )
 
 // ChildError is an error or panic of a child's function, carried back to
 // the parent with where it happened.
+//
+// errors.Is and errors.As see through it to the sentinel errors the child's
+// error wrapped, when those are registered with RegisterError (the standard
+// library's io, io/fs, os, context and syscall.Errno errors, and this
+// module's sentinels, are registered already):
+//
+//	_, err := p.Wait(ctx)
+//	if errors.Is(err, fs.ErrNotExist) { ... } // the child's os.Open failed
 type ChildError struct {
 	Pid      int    // the child's process id
 	Func     string // the registered function's name
+	Name     string // the child's process name
 	Message  string // the error's text, or the panic value printed
+	Type     string // the Go type of the error or panic value, like "*fs.PathError"
 	Panicked bool   // the function panicked rather than returned an error
 	Stack    string // the child's stack at the panic, if it panicked
+
+	wrapped []error // the registered sentinels found in the child's error
 }
 
 func (e *ChildError) Error() string {
@@ -42,20 +73,142 @@ func (e *ChildError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the child's sentinel errors that this process knows, so
+// that errors.Is and errors.As find them.
+func (e *ChildError) Unwrap() []error { return e.wrapped }
+
 // ExitError reports a child that ended without returning a result: it was
-// killed by a signal or exited on its own (os.Exit, a fatal runtime error).
-// It wraps ErrDied.
+// killed by a signal or exited on its own (os.Exit, a fatal runtime error),
+// possibly before it could even attach (a binary that does not call
+// spawn.Main first). It wraps ErrDied.
 type ExitError struct {
 	Pid      int
 	Func     string
-	ExitCode int // as Python reports it: the exit status, or -N for signal N
+	Name     string // the child's process name
+	ExitCode int    // as Python reports it: the exit status, or -N for signal N
+	Attached bool   // the child reached its function before it ended
 }
 
 func (e *ExitError) Error() string {
+	how := fmt.Sprintf("exit status %d", e.ExitCode)
 	if e.ExitCode < 0 {
-		return fmt.Sprintf("child %d: %s: killed by signal %d: %v", e.Pid, e.Func, -e.ExitCode, ErrDied)
+		how = fmt.Sprintf("killed by signal %d (%v)", -e.ExitCode, syscall.Signal(-e.ExitCode))
 	}
-	return fmt.Sprintf("child %d: %s: exit status %d: %v", e.Pid, e.Func, e.ExitCode, ErrDied)
+	if !e.Attached {
+		return fmt.Sprintf("child %d: %s: %s before it attached (does the program call spawn.Main() "+
+			"first thing in main or TestMain?): %v", e.Pid, e.Func, how, ErrDied)
+	}
+	return fmt.Sprintf("child %d: %s: %s: %v", e.Pid, e.Func, how, ErrDied)
 }
 
 func (e *ExitError) Unwrap() error { return ErrDied }
+
+// The sentinel registry: errors a child can name and its parent can rebuild.
+// A key is the error's dynamic type and text; both processes run the same
+// binary and register the same errors at init, so a key means the same
+// error in both.
+var sentinels struct {
+	sync.RWMutex
+	byKey map[string]error
+	keyOf map[error]string
+}
+
+// RegisterError makes errors.Is work across the process boundary for errs:
+// when a child's function returns an error that wraps one of them, the
+// parent's *ChildError unwraps to the same error value. Call it at package
+// scope or in init, before spawn.Main, like Register:
+//
+//	var ErrOutOfStock = errors.New("out of stock")
+//	func init() { spawn.RegisterError(ErrOutOfStock) }
+//
+// Only comparable error values can be registered (errors.New values are).
+// Two errors with the same type and text are one key; the first wins.
+func RegisterError(errs ...error) {
+	sentinels.Lock()
+	defer sentinels.Unlock()
+	if sentinels.byKey == nil {
+		sentinels.byKey = make(map[string]error)
+		sentinels.keyOf = make(map[error]string)
+	}
+	for _, e := range errs {
+		if e == nil || !reflect.TypeOf(e).Comparable() {
+			continue
+		}
+		k := fmt.Sprintf("%T:%s", e, e.Error())
+		if _, dup := sentinels.byKey[k]; dup {
+			continue
+		}
+		sentinels.byKey[k] = e
+		sentinels.keyOf[e] = k
+	}
+}
+
+func init() {
+	RegisterError(
+		io.EOF, io.ErrUnexpectedEOF, io.ErrClosedPipe, io.ErrShortWrite, io.ErrShortBuffer, io.ErrNoProgress,
+		fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrClosed, fs.ErrInvalid,
+		os.ErrDeadlineExceeded, os.ErrProcessDone, os.ErrNoDeadline,
+		context.Canceled, context.DeadlineExceeded, errors.ErrUnsupported,
+		ErrNotRegistered, ErrClosure, ErrNoMain, ErrDied, ErrEncode, ErrStarted, ErrNotStarted, ErrClosed, ErrSetup,
+		shm.ErrClosed, shm.ErrNotRegion, shm.ErrTruncated, shm.ErrVersion, shm.ErrCorrupt, shm.ErrSize,
+		shm.ErrName, shm.ErrNoSpace, shm.ErrRange, shm.ErrHandle, shm.ErrKind, shm.ErrType,
+		shm.ErrNotAttached, shm.ErrRaw,
+	)
+}
+
+// errorKeys walks err's tree (Unwrap() error and Unwrap() []error) and
+// names every registered sentinel and syscall.Errno in it.
+func errorKeys(err error) []string {
+	var keys []string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if !seen[k] && len(keys) < maxKeys {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	sentinels.RLock()
+	defer sentinels.RUnlock()
+	var walk func(e error, depth int)
+	walk = func(e error, depth int) {
+		if e == nil || depth > 100 {
+			return
+		}
+		if errno, ok := e.(syscall.Errno); ok {
+			add("errno:" + strconv.FormatUint(uint64(errno), 10))
+		} else if reflect.TypeOf(e).Comparable() {
+			if k, ok := sentinels.keyOf[e]; ok {
+				add(k)
+			}
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap(), depth+1)
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x, depth+1)
+			}
+		}
+	}
+	walk(err, 0)
+	return keys
+}
+
+// errorsFor rebuilds the errors named by keys; unknown keys are skipped.
+func errorsFor(keys []string) []error {
+	var errs []error
+	sentinels.RLock()
+	defer sentinels.RUnlock()
+	for _, k := range keys {
+		if n, ok := strings.CutPrefix(k, "errno:"); ok {
+			if v, err := strconv.ParseUint(n, 10, 32); err == nil {
+				errs = append(errs, syscall.Errno(v))
+			}
+			continue
+		}
+		if e, ok := sentinels.byKey[k]; ok {
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}

@@ -8,16 +8,28 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 
+	"github.com/forkless-go/forkless/internal/proc"
 	"github.com/forkless-go/forkless/shm"
 )
 
-// Option configures Start.
+// Option configures a process: Share, Name, Daemon, Stdout, Stderr, Prefix, Env.
 type Option func(*options)
 
 type options struct {
-	regions []*shm.Region
+	regions        []*shm.Region
+	name           string
+	daemon         bool
+	stdout, stderr io.Writer
+	prefix         *string
+	env            []string
+	noPdeathsig    bool // tests only (export_test.go)
+	noWatchPipe    bool // tests only (export_test.go)
 }
 
 // Share passes regions to the child. The child attaches each one before its
@@ -27,90 +39,111 @@ func Share(regions ...*shm.Region) Option {
 	return func(o *options) { o.regions = append(o.regions, regions...) }
 }
 
-// Process is a child process running a registered function. Its result
-// comes back through Wait.
-type Process[R any] struct {
-	fn   string
-	cmd  *exec.Cmd
-	reqW *os.File // held open while the child lives: see protocol.go
+// Name names the process; the child sees it as CurrentProcess().Name. The
+// default is Python's: "Process-N", with the parent's number in front in a
+// child ("Process-2:1").
+func Name(name string) Option { return func(o *options) { o.name = name } }
 
+// Daemon marks the child as a daemon, as Python's daemon=True does: when its
+// parent shuts down (Shutdown, or the return of the function in a child),
+// daemon children are terminated, while ordinary children are waited for.
+// Either kind dies with its parent's process.
+func Daemon() Option { return func(o *options) { o.daemon = true } }
+
+// Stdout sends the child's standard output to w instead of this process's
+// standard output (the default, shared directly). Pass a *bytes.Buffer to
+// capture it: it is complete once Wait returns.
+func Stdout(w io.Writer) Option { return func(o *options) { o.stdout = w } }
+
+// Stderr sends the child's standard error to w, like Stdout.
+func Stderr(w io.Writer) Option { return func(o *options) { o.stderr = w } }
+
+// Prefix forwards the child's standard output and error to this process's,
+// line by line, each line starting with prefix; an empty prefix means
+// "[NAME] " with the process's name. Lines of different children never mix.
+// Stdout and Stderr, when given too, take precedence for their stream.
+func Prefix(prefix string) Option { return func(o *options) { o.prefix = &prefix } }
+
+// Env adds "KEY=value" entries to the child's environment, which is
+// otherwise this process's.
+func Env(kv ...string) Option { return func(o *options) { o.env = append(o.env, kv...) } }
+
+// Life-cycle states of a Process.
+const (
+	stateNew = iota
+	stateRunning
+	stateClosed
+)
+
+// Process is a child process running a registered function, the
+// counterpart of Python's multiprocessing.Process. Make one with Func.Start
+// (started at once) or Func.New (started later with Start). Its result comes
+// back through Wait. All methods are safe for concurrent use.
+type Process[R any] struct {
+	_     noCopy
+	fn    string
+	codec Codec
+	ferr  error                  // the Func's error: Start reports it
+	arg   func() ([]byte, error) // encodes the argument, at Start
+	opts  options
+	name  string
+	ident string
+
+	mu      sync.Mutex // guards state, cmd, reqW, flushes and Start as a whole
+	state   int
+	cmd     *exec.Cmd
+	reqW    *os.File // held open while the child lives: see protocol.go
+	flushes []func() // prefix writers to flush when the child is gone
+	pid     atomic.Int64
+
+	attached atomic.Bool   // the child reported it reached its function
 	done     chan struct{} // closed when the child has exited and been reaped
-	result   R
+	result   R             // written before done is closed, read after
 	err      error
 	exitCode int
+}
 
-	killOnce sync.Once
+// nextChild numbers this process's children for their default names.
+var nextChild atomic.Int64
+
+// New makes a process that will run f(arg) once started with Start, like
+// Python's Process(target=f, args=(arg,)). Nothing happens until Start.
+func (f *Func[A, R]) New(arg A, opts ...Option) *Process[R] {
+	p := &Process[R]{
+		fn:       f.name,
+		codec:    f.codec,
+		ferr:     f.err,
+		done:     make(chan struct{}),
+		exitCode: -1,
+	}
+	codec := f.codec
+	p.arg = func() ([]byte, error) { return encode(codec, arg, "argument") }
+	for _, opt := range opts {
+		opt(&p.opts)
+	}
+	n := strconv.FormatInt(nextChild.Add(1), 10)
+	if id := self.identity; id != "" {
+		p.ident = id + ":" + n
+	} else {
+		p.ident = n
+	}
+	p.name = p.opts.name
+	if p.name == "" {
+		p.name = "Process-" + p.ident
+	}
+	return p
 }
 
 // Start starts fn(arg) in a new process: the running binary again, which
 // finds fn in its registry once it calls Main. ctx bounds the start only;
-// use Wait with a context, or Kill, to bound the child's life.
+// use Wait with a context, Terminate or Kill to bound the child's life.
 func (f *Func[A, R]) Start(ctx context.Context, arg A, opts ...Option) (*Process[R], error) {
 	if f.err != nil {
 		return nil, fmt.Errorf("start child: %w", f.err)
 	}
-	if !mainCalled.Load() {
-		return nil, fmt.Errorf("start %s: call spawn.Main() first thing in main (or TestMain): %w", f.name, ErrNoMain)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", f.name, err)
-	}
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	argBytes, err := encode(arg)
-	if err != nil {
-		return nil, fmt.Errorf("start %s: argument: %w", f.name, err)
-	}
-	exe, err := executable()
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", f.name, err)
-	}
-
-	reqR, reqW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", f.name, err)
-	}
-	respR, respW, err := os.Pipe()
-	if err != nil {
-		reqR.Close()
-		reqW.Close()
-		return nil, fmt.Errorf("start %s: %w", f.name, err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Args = []string{os.Args[0]}
-	cmd.Env = append(os.Environ(), envChild+"=1")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{reqR, respW}
-	for _, r := range o.regions {
-		if r == nil || r.File() == nil || r.Raw() {
-			reqR.Close()
-			reqW.Close()
-			respR.Close()
-			respW.Close()
-			return nil, fmt.Errorf("start %s: cannot share %v", f.name, r)
-		}
-		cmd.ExtraFiles = append(cmd.ExtraFiles, r.File())
-	}
-	cmd.SysProcAttr = sysProcAttr()
-	err = startCommand(cmd)
-	reqR.Close() // the child has its copies now
-	respW.Close()
-	if err != nil {
-		reqW.Close()
-		respR.Close()
-		return nil, fmt.Errorf("start %s: %w", f.name, err)
-	}
-
-	p := &Process[R]{fn: f.name, cmd: cmd, reqW: reqW, done: make(chan struct{}), exitCode: -1}
-	go p.reap(respR)
-	// A pipe holds 64 KiB: a larger argument is written while the child
-	// reads, and a child that dies first makes this fail with EPIPE.
-	if _, err := reqW.Write(request{name: f.name, arg: argBytes, nRegions: len(o.regions)}.marshal()); err != nil {
-		p.Kill()
-		<-p.done
-		return nil, fmt.Errorf("start %s: send request: %w", f.name, err)
+	p := f.New(arg, opts...)
+	if err := p.Start(ctx); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -131,15 +164,152 @@ func (f *Func[A, R]) Run(ctx context.Context, arg A, opts ...Option) (R, error) 
 	return res, err
 }
 
+// Start starts the process. A process starts at most once: a second Start
+// returns ErrStarted, a Start after Close ErrClosed. An argument that cannot
+// be encoded is refused here with ErrEncode and the path to the offending
+// part. ctx bounds the start only.
+func (p *Process[R]) Start(ctx context.Context) error {
+	p.mu.Lock()
+	q, err := p.startLocked(ctx)
+	cmd, reqW := p.cmd, p.reqW
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	// Written without the lock: reap takes it when the child exits. A pipe
+	// holds 64 KiB: a larger argument is written while the child reads, and
+	// a child that dies first makes this fail with EPIPE.
+	if _, err := reqW.Write(q.marshal()); err != nil {
+		cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("start %s: send request to child %d: %w", p.fn, cmd.Process.Pid, err)
+	}
+	return nil
+}
+
+func (p *Process[R]) startLocked(ctx context.Context) (request, error) {
+	var none request
+	switch p.state {
+	case stateRunning:
+		return none, fmt.Errorf("start %s: %w", p.name, ErrStarted)
+	case stateClosed:
+		return none, fmt.Errorf("start %s: %w", p.name, ErrClosed)
+	}
+	if p.ferr != nil {
+		return none, fmt.Errorf("start child: %w", p.ferr)
+	}
+	if !mainCalled.Load() {
+		return none, fmt.Errorf("start %s: call spawn.Main() first thing in main (or TestMain): %w", p.fn, ErrNoMain)
+	}
+	if err := ctx.Err(); err != nil {
+		return none, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+	argBytes, err := p.arg()
+	if err != nil {
+		return none, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+	for _, r := range p.opts.regions {
+		if r == nil || r.File() == nil || r.Raw() {
+			return none, fmt.Errorf("start %s: cannot share %v: only regions with a forkless header travel", p.fn, r)
+		}
+	}
+	exe, err := executable()
+	if err != nil {
+		return none, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return none, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+	respR, respW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return none, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Args = []string{os.Args[0]}
+	cmd.Env = append(append(os.Environ(), p.opts.env...), envChild+"="+strconv.Itoa(protocolVersion))
+	cmd.Stdout, cmd.Stderr = p.outputs()
+	if _, ok := cmd.Stdout.(*os.File); !ok {
+		cmd.WaitDelay = 2 * time.Second // a grandchild holding the pipe cannot stall Wait
+	} else if _, ok := cmd.Stderr.(*os.File); !ok {
+		cmd.WaitDelay = 2 * time.Second
+	}
+	cmd.ExtraFiles = []*os.File{reqR, respW}
+	for _, r := range p.opts.regions {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, r.File())
+	}
+	cmd.SysProcAttr = sysProcAttr(!p.opts.noPdeathsig)
+	err = startCommand(cmd)
+	reqR.Close() // the child has its copies now
+	respW.Close()
+	if err != nil {
+		reqW.Close()
+		respR.Close()
+		return none, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+	p.cmd, p.reqW, p.state = cmd, reqW, stateRunning
+	p.pid.Store(int64(cmd.Process.Pid))
+	addActive(p)
+	logger().Debug("forkless/spawn: started", "name", p.name, "pid", cmd.Process.Pid, "func", p.fn, "daemon", p.opts.daemon)
+	go p.reap(respR)
+
+	q := request{
+		fn: p.fn, arg: argBytes, nRegions: len(p.opts.regions),
+		name: p.name, identity: p.ident,
+		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
+	}
+	if p.opts.daemon {
+		q.flags |= flagDaemon
+	}
+	if p.opts.noWatchPipe {
+		q.flags |= flagNoWatchPipe
+	}
+	return q, nil
+}
+
+// outputs picks the child's standard output and error.
+func (p *Process[R]) outputs() (stdout, stderr io.Writer) {
+	stdout, stderr = os.Stdout, os.Stderr
+	if p.opts.prefix != nil {
+		prefix := *p.opts.prefix
+		if prefix == "" {
+			prefix = "[" + p.name + "] "
+		}
+		o, e := newPrefixWriter(os.Stdout, prefix), newPrefixWriter(os.Stderr, prefix)
+		p.flushes = append(p.flushes, o.flush, e.flush)
+		stdout, stderr = o, e
+	}
+	if p.opts.stdout != nil {
+		stdout = p.opts.stdout
+	}
+	if p.opts.stderr != nil {
+		stderr = p.opts.stderr
+	}
+	return stdout, stderr
+}
+
 // reap collects the child's response and exit status.
 func (p *Process[R]) reap(respR *os.File) {
 	defer close(p.done)
 	br := bufio.NewReader(respR)
+	if m, err := br.Peek(len(attachedMagic)); err == nil && string(m) == attachedMagic {
+		br.Discard(len(attachedMagic))
+		p.attached.Store(true)
+	}
 	resp, respErr := readResponse(br)
 	io.Copy(io.Discard, br) // until the child, and every copy of the pipe, is gone
 	respR.Close()
 	waitErr := p.cmd.Wait()
+	p.mu.Lock()
 	p.reqW.Close()
+	for _, f := range p.flushes {
+		f()
+	}
+	p.mu.Unlock()
+	removeActive(p)
 	p.exitCode = exitCode(p.cmd.ProcessState)
 	pid := p.cmd.Process.Pid
 	switch {
@@ -147,36 +317,83 @@ func (p *Process[R]) reap(respR *os.File) {
 		if waitErr == nil && p.exitCode == 0 {
 			p.err = fmt.Errorf("child %d: %s: exited 0 without a result: %w", pid, p.fn, ErrDied)
 		} else {
-			p.err = &ExitError{Pid: pid, Func: p.fn, ExitCode: p.exitCode}
+			p.err = &ExitError{Pid: pid, Func: p.fn, Name: p.name, ExitCode: p.exitCode, Attached: p.attached.Load()}
 		}
 	case resp.status == statusOK:
-		if err := decode(resp.result, &p.result); err != nil {
+		if err := decode(p.codec, resp.result, &p.result); err != nil {
 			p.err = fmt.Errorf("child %d: %s: decode result: %w", pid, p.fn, err)
 		}
+	case resp.status == statusNotRegistered:
+		p.err = fmt.Errorf("child %d: %s: %s: %w", pid, p.fn, resp.message, ErrNotRegistered)
+	case resp.status == statusSetup:
+		p.err = fmt.Errorf("child %d: %s: %s: %w", pid, p.fn, resp.message, ErrSetup)
 	default:
-		p.err = &ChildError{Pid: pid, Func: p.fn, Message: resp.message, Panicked: resp.status == statusPanic, Stack: resp.stack}
+		p.err = &ChildError{
+			Pid: pid, Func: p.fn, Name: p.name, Message: resp.message, Type: resp.typ,
+			Panicked: resp.status == statusPanic, Stack: resp.stack, wrapped: errorsFor(resp.keys),
+		}
 	}
+	logger().Debug("forkless/spawn: exited", "name", p.name, "pid", pid, "exitcode", p.exitCode, "err", p.err)
 }
 
-// Pid returns the child's process id.
-func (p *Process[R]) Pid() int { return p.cmd.Process.Pid }
+func (p *Process[R]) getState() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state
+}
+
+// Name returns the process's name.
+func (p *Process[R]) Name() string { return p.name }
+
+// Func returns the name of the function the process runs.
+func (p *Process[R]) Func() string { return p.fn }
+
+// Daemon reports whether the process was started with the Daemon option.
+func (p *Process[R]) Daemon() bool { return p.opts.daemon }
+
+// Pid returns the child's process id, or 0 before Start.
+func (p *Process[R]) Pid() int { return int(p.pid.Load()) }
+
+// Alive reports whether the child has started and not yet exited.
+func (p *Process[R]) Alive() bool {
+	if p.pid.Load() == 0 {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
 
 // Wait waits for the child to exit and returns its function's result. An
 // error of the function comes back as a *ChildError, a child that died
 // without a result as an *ExitError. When ctx ends first, Wait returns the
-// context's error and the child runs on.
+// context's error and the child runs on. Waiting on a process never started
+// returns ErrNotStarted at once. Wait may be called any number of times.
 func (p *Process[R]) Wait(ctx context.Context) (R, error) {
+	var zero R
+	if p.pid.Load() == 0 {
+		if p.getState() == stateClosed {
+			return zero, fmt.Errorf("wait for %s: %w", p.name, ErrClosed)
+		}
+		return zero, fmt.Errorf("wait for %s: %w", p.name, ErrNotStarted)
+	}
 	select {
 	case <-p.done:
 		return p.result, p.err
 	case <-ctx.Done():
-		var zero R
 		return zero, fmt.Errorf("wait for child %d: %w", p.Pid(), ctx.Err())
 	}
 }
 
-// Done returns a channel closed when the child has exited.
+// Done returns a channel closed when the child has exited and its result is
+// in. It is Python's Process.sentinel.
 func (p *Process[R]) Done() <-chan struct{} { return p.done }
+
+// Ready is Done, for WaitAny.
+func (p *Process[R]) Ready() <-chan struct{} { return p.done }
 
 // ExitCode returns the child's exit code as Python reports it (the exit
 // status, or -N when signal N killed it) and whether the child has exited.
@@ -189,16 +406,75 @@ func (p *Process[R]) ExitCode() (code int, exited bool) {
 	}
 }
 
-// Kill ends the child with SIGKILL. Killing a child that already exited is
-// not an error.
-func (p *Process[R]) Kill() error {
+// Terminate sends the child SIGTERM. The child's function sees its context
+// cancelled; whatever it returns still comes back through Wait, and the
+// exit code is then -15, as if the signal had killed it. A second SIGTERM
+// kills a child whose function ignores its context. Terminating a child that
+// already exited does nothing and returns nil (a child may exit just before
+// the signal is sent; that race must not make Terminate fail at random);
+// the signal can never reach another process that reused the pid.
+func (p *Process[R]) Terminate() error { return p.signal(syscall.SIGTERM, "terminate") }
+
+// Kill ends the child with SIGKILL. Like Terminate, killing a child that
+// already exited does nothing and returns nil.
+func (p *Process[R]) Kill() error { return p.signal(syscall.SIGKILL, "kill") }
+
+func (p *Process[R]) signal(sig os.Signal, verb string) error {
+	p.mu.Lock()
+	state, cmd := p.state, p.cmd
+	p.mu.Unlock()
+	switch {
+	case state == stateClosed:
+		return fmt.Errorf("%s %s: %w", verb, p.name, ErrClosed)
+	case cmd == nil:
+		return fmt.Errorf("%s %s: %w", verb, p.name, ErrNotStarted)
+	}
 	select {
 	case <-p.done:
 		return nil
 	default:
 	}
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill child %d: %w", p.Pid(), err)
+	// os.Process signals through a pidfd when it has one, so a pid reused
+	// after the reap is never hit.
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("%s child %d: %w", verb, cmd.Process.Pid, err)
+	}
+	logger().Debug("forkless/spawn: signalled", "name", p.name, "pid", cmd.Process.Pid, "signal", sig)
+	return nil
+}
+
+// Stop terminates the child and, if it has not exited after grace, kills
+// it; it returns once the child is gone.
+func (p *Process[R]) Stop(grace time.Duration) error {
+	if err := p.Terminate(); err != nil {
+		return err
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return nil
+	case <-t.C:
+	}
+	if err := p.Kill(); err != nil {
+		return err
+	}
+	<-p.done
+	return nil
+}
+
+// Close releases the process. A child still running is killed first and
+// reaped, so Close never leaves a zombie or an orphan. After Close, Start,
+// Terminate and Kill return ErrClosed; Wait and ExitCode still report how
+// the child ended. Closing twice is not an error.
+func (p *Process[R]) Close() error {
+	p.mu.Lock()
+	state, cmd := p.state, p.cmd
+	p.state = stateClosed
+	p.mu.Unlock()
+	if state == stateRunning {
+		cmd.Process.Kill()
+		<-p.done
 	}
 	return nil
 }

@@ -8,48 +8,72 @@ import (
 	"io"
 )
 
-// The parent and the child talk over two pipes, each carrying one frame:
+// The parent and the child talk over two pipes:
 //
-//	request  (parent -> child, fd 3):  "FLSQ" version:u8 name:bytes arg:bytes nregions:uvarint
-//	response (child -> parent, fd 4):  "FLSR" status:u8 then
-//	                                    statusOK:    result:bytes
-//	                                    statusError: message:bytes
-//	                                    statusPanic: message:bytes stack:bytes
+//	request  (parent -> child, fd 3), one frame:
+//	    "FLSQ" version:u8 func:bytes arg:bytes nregions:uvarint
+//	    name:bytes identity:bytes parentName:bytes parentPid:uvarint
+//	    parentStart:uvarint flags:uvarint
+//	response (child -> parent, fd 4), two frames:
+//	    "FLSA"                      the child attached every region and found
+//	                                its function, and is about to call it
+//	    "FLSR" status:u8 then
+//	        statusOK:               result:bytes
+//	        any other status:       message:bytes type:bytes stack:bytes
+//	                                nkeys:uvarint key:bytes...
 //
-// where bytes is a uvarint length and that many bytes. The regions the
-// parent shares follow the two pipes as fds 5, 6, ...; a child attaches
-// them all before running its function. The parent keeps the request pipe
-// open for the child's whole life: its EOF tells the child that the parent
-// died.
+// where bytes is a uvarint length and that many bytes, and the keys name the
+// registered sentinel errors found in the child's error (see RegisterError).
+// A setup failure (statusSetup, statusNotRegistered) comes without "FLSA".
+// The regions the parent shares follow the two pipes as fds 5, 6, ...
+//
+// The parent keeps the request pipe open for the child's whole life: its EOF
+// tells the child that the parent died, even where Pdeathsig did not fire.
 const (
-	protocolVersion = 1
+	protocolVersion = 2
 	requestMagic    = "FLSQ"
+	attachedMagic   = "FLSA"
 	responseMagic   = "FLSR"
 
 	fdRequest     = 3
 	fdResponse    = 4
 	fdFirstRegion = 5
 
-	statusOK    = 0
-	statusError = 1
-	statusPanic = 2
+	statusOK            = 0
+	statusError         = 1
+	statusPanic         = 2
+	statusSetup         = 3 // a region could not be attached
+	statusNotRegistered = 4 // the child does not know the function
+
+	flagDaemon      = 1 << 0
+	flagNoWatchPipe = 1 << 1 // tests only: prove Pdeathsig alone
 
 	maxFrameField = 1 << 30 // a larger field is a corrupt frame, not a big argument
+	maxKeys       = 64
+	maxRegions    = 1 << 16
 )
 
 var errFrame = errors.New("malformed frame")
 
 type request struct {
-	name     string
-	arg      []byte
-	nRegions int
+	fn          string
+	arg         []byte
+	nRegions    int
+	name        string // the child's process name
+	identity    string // "1:3": the child's place in the process tree
+	parentName  string
+	parentPid   int
+	parentStart uint64
+	flags       uint64
 }
 
 type response struct {
 	status  byte
 	result  []byte
 	message string
-	stack   string
+	typ     string   // Go type of the error or panic value
+	stack   string   // the child's stack at a panic
+	keys    []string // registered sentinel errors in the error's tree
 }
 
 func appendBytes(b, field []byte) []byte {
@@ -57,23 +81,37 @@ func appendBytes(b, field []byte) []byte {
 	return append(b, field...)
 }
 
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
 func (q request) marshal() []byte {
-	b := append([]byte(requestMagic), protocolVersion)
-	b = appendBytes(b, []byte(q.name))
+	b := make([]byte, 0, 64+len(q.fn)+len(q.arg)+len(q.name)+len(q.parentName))
+	b = append(b, requestMagic...)
+	b = append(b, protocolVersion)
+	b = appendString(b, q.fn)
 	b = appendBytes(b, q.arg)
-	return binary.AppendUvarint(b, uint64(q.nRegions))
+	b = binary.AppendUvarint(b, uint64(q.nRegions))
+	b = appendString(b, q.name)
+	b = appendString(b, q.identity)
+	b = appendString(b, q.parentName)
+	b = binary.AppendUvarint(b, uint64(q.parentPid))
+	b = binary.AppendUvarint(b, q.parentStart)
+	return binary.AppendUvarint(b, q.flags)
 }
 
 func (p response) marshal() []byte {
 	b := append([]byte(responseMagic), p.status)
-	switch p.status {
-	case statusOK:
-		b = appendBytes(b, p.result)
-	case statusError:
-		b = appendBytes(b, []byte(p.message))
-	case statusPanic:
-		b = appendBytes(b, []byte(p.message))
-		b = appendBytes(b, []byte(p.stack))
+	if p.status == statusOK {
+		return appendBytes(b, p.result)
+	}
+	b = appendString(b, p.message)
+	b = appendString(b, p.typ)
+	b = appendString(b, p.stack)
+	b = binary.AppendUvarint(b, uint64(len(p.keys)))
+	for _, k := range p.keys {
+		b = appendString(b, k)
 	}
 	return b
 }
@@ -91,6 +129,11 @@ func readBytes(r *bufio.Reader) ([]byte, error) {
 	return b, err
 }
 
+func readString(r *bufio.Reader) (string, error) {
+	b, err := readBytes(r)
+	return string(b), err
+}
+
 func readMagic(r *bufio.Reader, want string) error {
 	var m [4]byte
 	if _, err := io.ReadFull(r, m[:]); err != nil {
@@ -100,6 +143,17 @@ func readMagic(r *bufio.Reader, want string) error {
 		return fmt.Errorf("magic %q, want %q: %w", m[:], want, errFrame)
 	}
 	return nil
+}
+
+func readUvarint(r *bufio.Reader, limit uint64) (uint64, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return 0, err
+	}
+	if n > limit {
+		return 0, fmt.Errorf("value %d over %d: %w", n, limit, errFrame)
+	}
+	return n, nil
 }
 
 func readRequest(r *bufio.Reader) (request, error) {
@@ -114,18 +168,24 @@ func readRequest(r *bufio.Reader) (request, error) {
 	if v != protocolVersion {
 		return q, fmt.Errorf("read request: protocol version %d, want %d: %w", v, protocolVersion, errFrame)
 	}
-	name, err := readBytes(r)
-	if err != nil {
-		return q, fmt.Errorf("read request name: %w", err)
+	var n, pid uint64
+	steps := []func() error{
+		func() (err error) { q.fn, err = readString(r); return },
+		func() (err error) { q.arg, err = readBytes(r); return },
+		func() (err error) { n, err = readUvarint(r, maxRegions); return },
+		func() (err error) { q.name, err = readString(r); return },
+		func() (err error) { q.identity, err = readString(r); return },
+		func() (err error) { q.parentName, err = readString(r); return },
+		func() (err error) { pid, err = readUvarint(r, 1<<31); return },
+		func() (err error) { q.parentStart, err = binary.ReadUvarint(r); return },
+		func() (err error) { q.flags, err = binary.ReadUvarint(r); return },
 	}
-	if q.arg, err = readBytes(r); err != nil {
-		return q, fmt.Errorf("read request argument: %w", err)
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return q, fmt.Errorf("read request: %w", err)
+		}
 	}
-	n, err := binary.ReadUvarint(r)
-	if err != nil || n > 1<<16 {
-		return q, fmt.Errorf("read request regions: %v: %w", err, errFrame)
-	}
-	q.name, q.nRegions = string(name), int(n)
+	q.nRegions, q.parentPid = int(n), int(pid)
 	return q, nil
 }
 
@@ -141,22 +201,32 @@ func readResponse(r *bufio.Reader) (response, error) {
 	p.status = s
 	switch s {
 	case statusOK:
-		p.result, err = readBytes(r)
-	case statusError:
-		var m []byte
-		m, err = readBytes(r)
-		p.message = string(m)
-	case statusPanic:
-		var m, st []byte
-		if m, err = readBytes(r); err == nil {
-			st, err = readBytes(r)
+		if p.result, err = readBytes(r); err != nil {
+			return p, fmt.Errorf("read response: %w", err)
 		}
-		p.message, p.stack = string(m), string(st)
+		return p, nil
+	case statusError, statusPanic, statusSetup, statusNotRegistered:
 	default:
-		err = fmt.Errorf("status %d: %w", s, errFrame)
+		return p, fmt.Errorf("read response: status %d: %w", s, errFrame)
 	}
-	if err != nil {
-		return p, fmt.Errorf("read response: %w", err)
+	var n uint64
+	steps := []func() error{
+		func() (err error) { p.message, err = readString(r); return },
+		func() (err error) { p.typ, err = readString(r); return },
+		func() (err error) { p.stack, err = readString(r); return },
+		func() (err error) { n, err = readUvarint(r, maxKeys); return },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return p, fmt.Errorf("read response: %w", err)
+		}
+	}
+	for range n {
+		k, err := readString(r)
+		if err != nil {
+			return p, fmt.Errorf("read response: %w", err)
+		}
+		p.keys = append(p.keys, k)
 	}
 	return p, nil
 }

@@ -30,8 +30,27 @@ type entry struct {
 // Register at package scope, so that every process of the binary, the parent
 // and each child, registers it the same way before Main runs.
 type Func[A, R any] struct {
-	name string
-	err  error // why the function cannot be started, if it cannot
+	name  string
+	codec Codec
+	err   error // why the function cannot be started, if it cannot
+}
+
+// RegisterOption configures Register.
+type RegisterOption func(*registerOptions)
+
+type registerOptions struct {
+	codec Codec
+}
+
+// WithCodec makes the function's argument and result travel through c
+// instead of Gob when they are not fixed-size and pointer-free (those always
+// travel as raw bytes).
+func WithCodec(c Codec) RegisterOption {
+	return func(o *registerOptions) {
+		if c != nil {
+			o.codec = c
+		}
+	}
 }
 
 // closureName matches the runtime names of function literals declared inside
@@ -48,16 +67,21 @@ var packageLiteral = regexp.MustCompile(`\.init(\.\d+)?(\.func\d+)+$`)
 //	})
 //
 // fn's argument and result travel between processes: fixed-size,
-// pointer-free types as their raw bytes, others through encoding/gob. A
-// closure made inside a function, a bound method value, or a function
-// registered after Main has run cannot run in a child; Register does not
-// panic, but Start reports why with ErrClosure or ErrNotRegistered.
-func Register[A, R any](fn func(ctx context.Context, arg A) (R, error)) *Func[A, R] {
+// pointer-free types as their raw bytes, others through a Codec (Gob unless
+// WithCodec says otherwise). A closure made inside a function, a bound
+// method value, or a function registered after Main has run cannot run in a
+// child; Register does not panic, but Start reports why with ErrClosure or
+// ErrNotRegistered (and so does Err).
+func Register[A, R any](fn func(ctx context.Context, arg A) (R, error), opts ...RegisterOption) *Func[A, R] {
+	o := registerOptions{codec: Gob}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if fn == nil {
-		return &Func[A, R]{err: fmt.Errorf("register nil function: %w", ErrNotRegistered)}
+		return &Func[A, R]{codec: o.codec, err: fmt.Errorf("register nil function: %w", ErrNotRegistered)}
 	}
 	name := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name()
-	f := &Func[A, R]{name: name}
+	f := &Func[A, R]{name: name, codec: o.codec}
 	if closureName.MatchString(name) && !packageLiteral.MatchString(name) {
 		f.err = fmt.Errorf("register %s: it is a closure or method value; declare it at package scope "+
 			"(var f = spawn.Register(fn)) and pass what it needs as its argument: %w", name, ErrClosure)
@@ -68,6 +92,7 @@ func Register[A, R any](fn func(ctx context.Context, arg A) (R, error)) *Func[A,
 			"register at package scope: %w", name, ErrNotRegistered)
 		return f
 	}
+	codec := o.codec
 	registry.Lock()
 	defer registry.Unlock()
 	if registry.byName == nil {
@@ -76,14 +101,14 @@ func Register[A, R any](fn func(ctx context.Context, arg A) (R, error)) *Func[A,
 	if _, ok := registry.byName[name]; !ok {
 		registry.byName[name] = &entry{name: name, run: func(ctx context.Context, argBytes []byte) ([]byte, error) {
 			var arg A
-			if err := decode(argBytes, &arg); err != nil {
+			if err := decode(codec, argBytes, &arg); err != nil {
 				return nil, fmt.Errorf("decode argument of %s: %w", name, err)
 			}
 			res, err := fn(ctx, arg)
 			if err != nil {
 				return nil, err
 			}
-			out, encErr := encode(res)
+			out, encErr := encode(codec, res, "result")
 			if encErr != nil {
 				return nil, fmt.Errorf("encode result of %s: %w", name, encErr)
 			}

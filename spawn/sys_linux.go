@@ -12,9 +12,16 @@ import (
 func executable() (string, error) { return "/proc/self/exe", nil }
 
 // Children get SIGKILL when their parent dies. Pdeathsig fires when the OS
-// thread that forked the child exits, not the process (golang/go#27505), so
-// every child is started from one thread that never exits: starter.
-func sysProcAttr() *syscall.SysProcAttr {
+// thread that forked the child exits, not the process (golang/go#27505): a
+// goroutine that locked its thread and returned would take its thread, and
+// every child forked from it, down. So every child is forked from one thread
+// that never exits: starter's. (The fork itself checks that the parent did
+// not die before Pdeathsig was set: Go's forkAndExecInChild compares
+// getppid with the pid it started from.)
+func sysProcAttr(pdeathsig bool) *syscall.SysProcAttr {
+	if !pdeathsig {
+		return &syscall.SysProcAttr{}
+	}
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
@@ -52,3 +59,6 @@ func exitCode(ps *os.ProcessState) int {
 }
 
 func closeOnExec(fd int) { syscall.CloseOnExec(fd) }
+
+// raiseTerm sends this process SIGTERM, whose default action is restored.
+func raiseTerm() { syscall.Kill(os.Getpid(), syscall.SIGTERM) }
