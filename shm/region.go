@@ -18,6 +18,10 @@ import (
 	"github.com/forkless-go/forkless/internal/proc"
 )
 
+// errNotReady: the file is empty or its magic is not stored yet, as when a
+// Create in another process is halfway through.
+var errNotReady = fmt.Errorf("region header not written yet: %w", ErrNotRegion)
+
 // MaxSize is the largest capacity a region may ask for (1 TiB). Larger sizes
 // are refused as absurd, as are sizes beyond the machine's memory.
 const MaxSize = 1 << 40
@@ -110,11 +114,12 @@ func Open(name string) (*Region, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open region %q: %w", name, err)
 	}
-	// A concurrent Create may not have stored its magic yet; give it a moment.
+	// A concurrent Create may not have sized the file or stored its magic
+	// yet; give it a moment, but do not wait on a file that is simply foreign.
 	var r *Region
 	for attempt := 0; ; attempt++ {
 		r, err = attach(f, name)
-		if err == nil || !errors.Is(err, ErrNotRegion) || attempt == 20 {
+		if err == nil || !errors.Is(err, errNotReady) || attempt == 20 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -258,6 +263,9 @@ func attach(f *os.File, name string) (*Region, error) {
 		return nil, err
 	}
 	fileSize := st.Size()
+	if fileSize == 0 {
+		return nil, errNotReady
+	}
 	if fileSize < headerSize {
 		// Checked before mapping: mapping and reading past the end of the
 		// file would raise SIGBUS.
@@ -272,8 +280,15 @@ func attach(f *os.File, name string) (*Region, error) {
 	// after the creator's writes.
 	var hb [headerSize]byte
 	m := (*atomic.Uint64)(unsafe.Pointer(&mem[offMagic])).Load()
+	if m == 0 {
+		mem.Unmap()
+		return nil, errNotReady
+	}
 	copy(hb[:], mem[:headerSize])
 	binary.LittleEndian.PutUint64(hb[offMagic:], m)
+	// Other processes may be allocating: read their word whole.
+	next := (*atomic.Uint64)(unsafe.Pointer(&mem[offAllocNext])).Load()
+	binary.LittleEndian.PutUint64(hb[offAllocNext:], next)
 	h, err := parseHeader(hb[:], fileSize)
 	if err != nil {
 		mem.Unmap()
