@@ -1,0 +1,622 @@
+package ring
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/proc"
+	"github.com/forkless-go/forkless/shm"
+)
+
+// MPMC layout (see the package notes in spsc.go for the whole table).
+const (
+	mpmcEnq      = 64
+	mpmcDeq      = 128
+	mpmcNotEmpty = 192
+	mpmcNotFull  = 256
+	mpmcParts    = 320
+	mpmcData     = mpmcParts + maxParticipants*64
+
+	maxParticipants = 64
+
+	partPid     = 0
+	partStart   = 8
+	partPushN   = 16
+	partPushPos = 24
+	partPopN    = 32
+	partPopPos  = 40
+
+	seqHole   = 1 << 63 // in a slot's seq: the position was revoked
+	slotNoPos = ^uint64(0)
+
+	// DefaultStallTimeout is how long a claimed but unfinished slot may
+	// hold up the others before the liveness of its claimer is checked.
+	DefaultStallTimeout = 100 * time.Millisecond
+)
+
+// MaxParticipants is how many MPMC values may be attached to one ring at
+// once (over all processes); dead processes' entries are reused.
+const MaxParticipants = maxParticipants
+
+// MPMC is a multi-producer, multi-consumer ring of T in shared memory. Any
+// number of goroutines in any number of processes may put and get; a
+// producer or consumer that dies in the middle of an operation does not
+// stall the others for longer than the stall timeout. See the package
+// notes (spsc.go) for the design and its caveats.
+type MPMC[T any] struct {
+	_        slotNoCopy
+	b        shm.Block
+	base     unsafe.Pointer // first slot
+	stride   uintptr
+	mask     uint64
+	slots    uint64
+	enq      *atomic.Uint64
+	deq      *atomic.Uint64
+	closed   *atomic.Uint32
+	notEmpty EventCount
+	notFull  EventCount
+
+	part                int // participant index, -1 once detached
+	pushN, pushPos      *atomic.Uint64
+	popN, popPos        *atomic.Uint64
+	lastPushN, lastPopN uint64
+	stallTimeout        atomic.Int64
+	pushMu              sync.Mutex
+	pushStall           slotStall
+	_                   slotPad
+	popMu               sync.Mutex
+	popStall            slotStall
+	self                proc.ID
+}
+
+// slotStall remembers since when one position has held its side up.
+type slotStall struct {
+	pos   uint64
+	since time.Time
+	set   bool
+}
+
+// NewMPMC allocates an empty ring of at least capacity items of T in r (the
+// capacity is rounded up to a power of two; Cap reports it) and attaches it
+// as a participant of this process.
+func NewMPMC[T any](r *shm.Region, capacity int) (*MPMC[T], error) {
+	info, err := layout.Of[T]()
+	if err != nil {
+		return nil, fmt.Errorf("new mpmc: %w", err)
+	}
+	g, size, err := slotGeometryFor(capacity, info, mpmcData, 8)
+	if err != nil {
+		return nil, fmt.Errorf("new mpmc: %w", err)
+	}
+	g.capacity = g.slots // Vyukov's sequence numbers need capacity == slots
+	b, err := r.Alloc(shm.Layout{Kind: KindMPMC, Size: size, Elem: uint32(info.Size), Type: info.ID})
+	if err != nil {
+		return nil, fmt.Errorf("new mpmc: %w", err)
+	}
+	// Slot i starts free for position i.
+	for i := uint64(0); i < g.slots; i++ {
+		b.Uint64(mpmcData + int64(i*g.stride)).Store(i)
+	}
+	writeSlotHeader(b, mpmcMagic, g, info)
+	q, err := newMPMC[T](b, g)
+	if err != nil {
+		return nil, fmt.Errorf("new mpmc: %w", err)
+	}
+	return q, nil
+}
+
+// OpenMPMC binds a ring made by NewMPMC (here or in another process) from
+// its handle, and attaches it as a participant of this process.
+func OpenMPMC[T any](h shm.Handle) (*MPMC[T], error) {
+	info, err := layout.Of[T]()
+	if err != nil {
+		return nil, fmt.Errorf("open mpmc: %w", err)
+	}
+	b, g, err := openSlotBlock(h, KindMPMC, mpmcMagic, mpmcData, 8, info)
+	if err == nil && g.capacity != g.slots {
+		err = fmt.Errorf("capacity %d in %d slots: %w", g.capacity, g.slots, ErrCorrupt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open mpmc: %w", err)
+	}
+	q, err := newMPMC[T](b, g)
+	if err != nil {
+		return nil, fmt.Errorf("open mpmc: %w", err)
+	}
+	return q, nil
+}
+
+func newMPMC[T any](b shm.Block, g slotGeom) (*MPMC[T], error) {
+	mem := b.Bytes()
+	q := &MPMC[T]{
+		b:        b,
+		base:     unsafe.Pointer(&mem[mpmcData]),
+		stride:   uintptr(g.stride),
+		mask:     g.slots - 1,
+		slots:    g.slots,
+		enq:      b.Uint64(mpmcEnq),
+		deq:      b.Uint64(mpmcDeq),
+		closed:   b.Uint32(slotHdrClosed),
+		notEmpty: EventCountAt(b, mpmcNotEmpty, mpmcNotEmpty+4),
+		notFull:  EventCountAt(b, mpmcNotFull, mpmcNotFull+4),
+		self:     proc.Self(),
+	}
+	q.stallTimeout.Store(int64(DefaultStallTimeout))
+	if err := q.attach(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func (q *MPMC[T]) partOff(i int) int64 { return mpmcParts + int64(i)*64 }
+
+// attach claims a participant entry: a free one (pid 0) or one whose
+// process is dead. The pid CAS hands the entry to this value alone.
+func (q *MPMC[T]) attach() error {
+	for i := range maxParticipants {
+		off := q.partOff(i)
+		pidW := q.b.Uint32(off + partPid)
+		pid := pidW.Load()
+		if pid != 0 {
+			start := q.b.Uint64(off + partStart).Load()
+			if proc.Alive(proc.ID{Pid: int32(pid), Start: start}) {
+				continue
+			}
+		}
+		if !pidW.CompareAndSwap(pid, uint32(q.self.Pid)) {
+			continue
+		}
+		// The entry is ours. Record who we are before any claim, and drop
+		// the claims a dead previous owner left (they no longer matter:
+		// recovery only spares positions covered by LIVE participants).
+		q.b.Uint64(off + partStart).Store(q.self.Start)
+		q.part = i
+		q.pushN, q.pushPos = q.b.Uint64(off+partPushN), q.b.Uint64(off+partPushPos)
+		q.popN, q.popPos = q.b.Uint64(off+partPopN), q.b.Uint64(off+partPopPos)
+		q.pushPos.Store(slotNoPos)
+		q.popPos.Store(slotNoPos)
+		q.pushN.Store(0)
+		q.popN.Store(0)
+		return nil
+	}
+	return fmt.Errorf("attach: %d participants alive: %w", maxParticipants, ErrCapacity)
+}
+
+// Detach frees this value's participant entry; the value is unusable
+// afterwards (its operations fail with ErrClosed). The ring itself stays
+// open for the others.
+func (q *MPMC[T]) Detach() error {
+	q.pushMu.Lock()
+	defer q.pushMu.Unlock()
+	q.popMu.Lock()
+	defer q.popMu.Unlock()
+	if q.part < 0 {
+		return nil
+	}
+	q.b.Uint32(q.partOff(q.part) + partPid).Store(0)
+	q.part = -1
+	return nil
+}
+
+// SetStallTimeout sets how long this value waits on a claimed but
+// unfinished slot before checking whether its claimer died (default
+// DefaultStallTimeout). It is process-local.
+func (q *MPMC[T]) SetStallTimeout(d time.Duration) {
+	if d <= 0 {
+		d = DefaultStallTimeout
+	}
+	q.stallTimeout.Store(int64(d))
+}
+
+// Handle names the ring for another process.
+func (q *MPMC[T]) Handle() shm.Handle { return q.b.Handle() }
+
+// Cap returns the most items the ring holds.
+func (q *MPMC[T]) Cap() int { return int(q.slots) }
+
+// Len returns the number of positions claimed by producers and not yet by
+// consumers (a snapshot).
+func (q *MPMC[T]) Len() int {
+	d := q.deq.Load()
+	e := q.enq.Load()
+	if e < d || e-d > q.slots {
+		return 0
+	}
+	return int(e - d)
+}
+
+// Close closes the ring for every process (see SPSC.Close).
+func (q *MPMC[T]) Close() error {
+	q.closed.Store(1)
+	q.notEmpty.Notify()
+	q.notFull.Notify()
+	return nil
+}
+
+// Closed reports whether Close was called.
+func (q *MPMC[T]) Closed() bool { return q.closed.Load() != 0 }
+
+func (q *MPMC[T]) seq(pos uint64) *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Add(q.base, uintptr(pos&q.mask)*q.stride))
+}
+
+func (q *MPMC[T]) val(pos uint64) *T {
+	return (*T)(unsafe.Add(q.base, uintptr(pos&q.mask)*q.stride+8))
+}
+
+var errSlotDetached = fmt.Errorf("mpmc detached: %w", ErrClosed)
+
+// TryPush appends v, or fails at once with ErrFull or ErrClosed.
+func (q *MPMC[T]) TryPush(v T) error {
+	_, err := q.push(unsafe.Slice(&v, 1))
+	return err
+}
+
+// PushBatch appends as many of vs as are free right now, claiming them
+// with one CAS, and returns how many. It fails with ErrFull when none are
+// free and with ErrClosed after Close.
+func (q *MPMC[T]) PushBatch(vs []T) (int, error) {
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	return q.push(vs)
+}
+
+func (q *MPMC[T]) push(vs []T) (int, error) {
+	q.pushMu.Lock()
+	defer q.pushMu.Unlock()
+	if q.part < 0 {
+		return 0, errSlotDetached
+	}
+	if q.closed.Load() != 0 {
+		return 0, errSlotPushClosed
+	}
+	var pos, k uint64
+	for {
+		pos = q.enq.Load()
+		// Count the free slots from pos. A slot seen free (seq == its
+		// position) stays free until that position is claimed, which only
+		// the CAS below does, so the count holds if the CAS succeeds.
+		k = 0
+		for k < uint64(len(vs)) && q.seq(pos+k).Load() == pos+k {
+			k++
+		}
+		if k == 0 {
+			s := q.seq(pos).Load()
+			if int64(s-pos) > 0 && s&seqHole == 0 {
+				continue // another producer claimed pos: enq moved on
+			}
+			if q.enq.Load() != pos {
+				continue
+			}
+			// Full: the slot still holds position pos-slots.
+			q.checkConsumerStall(pos, s)
+			return 0, errSlotPushFull
+		}
+		// Record the claim before making it (see recovery).
+		if q.lastPushN != k {
+			q.pushN.Store(k)
+			q.lastPushN = k
+		}
+		q.pushPos.Store(pos)
+		if q.enq.CompareAndSwap(pos, pos+k) { // claims [pos, pos+k)
+			break
+		}
+		q.pushPos.Store(slotNoPos) // not ours: cover nothing while we retry or wait
+	}
+	if testHookAfterClaim != nil {
+		testHookAfterClaim()
+	}
+	for i := uint64(0); i < k; i++ {
+		*q.val(pos + i) = vs[i]
+		q.seq(pos + i).Store(pos + i + 1) // publishes the slot to its consumer
+	}
+	q.pushStall.set = false
+	q.notEmpty.Notify()
+	return int(k), nil
+}
+
+// testHookAfterClaim, when set (by tests only), runs between a producer's
+// claim and its publication: the window a crash test kills it in.
+var testHookAfterClaim func()
+
+// TryPop removes the oldest item, or fails at once with ErrEmpty, or with
+// ErrClosed when the ring is closed and drained.
+func (q *MPMC[T]) TryPop() (T, error) {
+	var v T
+	_, err := q.pop(unsafe.Slice(&v, 1))
+	return v, err
+}
+
+// PopBatch moves up to len(dst) of the oldest ready items into dst,
+// claiming them with one CAS, and returns how many.
+func (q *MPMC[T]) PopBatch(dst []T) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	return q.pop(dst)
+}
+
+func (q *MPMC[T]) pop(dst []T) (int, error) {
+	q.popMu.Lock()
+	defer q.popMu.Unlock()
+	if q.part < 0 {
+		return 0, errSlotDetached
+	}
+	for {
+		pos := q.deq.Load()
+		k := uint64(0)
+		for k < uint64(len(dst)) && q.seq(pos+k).Load()&^seqHole == pos+k+1 {
+			k++
+		}
+		if k == 0 {
+			s := q.seq(pos).Load()
+			if int64(s&^seqHole-(pos+1)) > 0 {
+				continue // another consumer took pos: deq moved on
+			}
+			if q.deq.Load() != pos {
+				continue
+			}
+			if s == pos && q.enq.Load() > pos {
+				// Claimed by a producer, not yet published.
+				q.checkProducerStall(pos)
+				return 0, errSlotPopEmpty
+			}
+			if q.closed.Load() != 0 && q.enq.Load() == pos {
+				return 0, errSlotPopClosed
+			}
+			return 0, errSlotPopEmpty
+		}
+		if q.lastPopN != k {
+			q.popN.Store(k)
+			q.lastPopN = k
+		}
+		q.popPos.Store(pos)
+		if !q.deq.CompareAndSwap(pos, pos+k) { // claims [pos, pos+k)
+			q.popPos.Store(slotNoPos)
+			continue
+		}
+		n := 0
+		for i := uint64(0); i < k; i++ {
+			sq := q.seq(pos + i)
+			if sq.Load()&seqHole == 0 {
+				dst[n] = *q.val(pos + i)
+				n++
+			}
+			sq.Store(pos + i + q.slots) // hands the slot to the producer of the next lap
+		}
+		q.popStall.set = false
+		q.notFull.Notify()
+		if n > 0 {
+			return n, nil
+		}
+		// Only revoked positions: look again.
+	}
+}
+
+// stalled reports whether pos has held this side up for longer than the
+// stall timeout, starting the clock on first sight.
+func (q *MPMC[T]) stalled(st *slotStall, pos uint64) bool {
+	now := time.Now()
+	if !st.set || st.pos != pos {
+		*st = slotStall{pos: pos, since: now, set: true}
+		return false
+	}
+	return now.Sub(st.since) >= time.Duration(q.stallTimeout.Load())
+}
+
+// liveParticipants returns, for each participant entry, whether a live
+// process holds it.
+func (q *MPMC[T]) liveParticipants() [maxParticipants]bool {
+	var live [maxParticipants]bool
+	for i := range maxParticipants {
+		off := q.partOff(i)
+		pid := q.b.Uint32(off + partPid).Load()
+		if pid == 0 {
+			continue
+		}
+		live[i] = proc.Alive(proc.ID{Pid: int32(pid), Start: q.b.Uint64(off + partStart).Load()})
+	}
+	return live
+}
+
+// covered reports whether a live participant's recorded claim (push side
+// when push, else pop side) covers pos, and returns the claims of dead
+// participants that cover it.
+func (q *MPMC[T]) covered(live *[maxParticipants]bool, pos uint64, push bool) (bool, [][2]uint64) {
+	nOff, pOff := int64(partPopN), int64(partPopPos)
+	if push {
+		nOff, pOff = partPushN, partPushPos
+	}
+	var dead [][2]uint64
+	for i := range maxParticipants {
+		off := q.partOff(i)
+		if q.b.Uint32(off+partPid).Load() == 0 {
+			continue
+		}
+		p := q.b.Uint64(off + pOff).Load()
+		n := q.b.Uint64(off + nOff).Load()
+		if p == slotNoPos || pos < p || pos-p >= n {
+			continue
+		}
+		if live[i] {
+			return true, nil
+		}
+		dead = append(dead, [2]uint64{p, n})
+	}
+	return false, dead
+}
+
+// checkProducerStall runs when the oldest position pos was claimed by a
+// producer and not published. After the stall timeout, if no live
+// participant's claim covers it, its producer died: revoke pos (and the
+// rest of the dead claim) so consumers skip them.
+//
+// Why a live producer is never revoked: a producer records its claim
+// (pushPos, pushN) before the CAS that makes it, and changes the record only
+// after publishing. So while a position is claimed and unpublished, its
+// claimer's record covers it; if the claimer lives, covered() says so. The
+// revocation itself is a CAS from "free for pos" to "revoked", so it cannot
+// overwrite a publication that lands meanwhile (only a dead process would
+// publish late, and dead processes write nothing).
+func (q *MPMC[T]) checkProducerStall(pos uint64) {
+	if !q.stalled(&q.popStall, pos) {
+		return
+	}
+	live := q.liveParticipants()
+	if ok, _ := q.covered(&live, pos, true); ok {
+		q.popStall.since = time.Now() // a live, slow producer: look again later
+		return
+	}
+	revoked := false
+	if q.seq(pos).CompareAndSwap(pos, (pos+1)|seqHole) {
+		revoked = true
+	}
+	// The rest of the dead claim, position by position, with the same test.
+	end := q.enq.Load()
+	for x := pos + 1; x < end && x-pos < q.slots; x++ {
+		if q.seq(x).Load() != x {
+			continue
+		}
+		if ok, _ := q.covered(&live, x, true); ok {
+			continue
+		}
+		if q.seq(x).CompareAndSwap(x, (x+1)|seqHole) {
+			revoked = true
+		}
+	}
+	q.popStall.set = false
+	if revoked {
+		q.notEmpty.Notify()
+	}
+}
+
+// checkConsumerStall runs when a producer finds the slot of pos still
+// holding position pos-slots (s is its seq). If a consumer claimed that
+// position (deq is past it) and no live participant's pop claim covers it
+// after the stall timeout, the consumer died while reading: recycle the
+// slot (its item is lost, as documented).
+func (q *MPMC[T]) checkConsumerStall(pos, s uint64) {
+	prev := pos - q.slots
+	if pos < q.slots || s&^seqHole != prev+1 || q.deq.Load() <= prev {
+		q.pushStall.set = false
+		return // genuinely full: consumers have not reached it
+	}
+	if !q.stalled(&q.pushStall, pos) {
+		return
+	}
+	live := q.liveParticipants()
+	if ok, _ := q.covered(&live, prev, false); ok {
+		q.pushStall.since = time.Now()
+		return
+	}
+	recycled := false
+	end := q.deq.Load()
+	for x := prev; x < end && x-prev < q.slots; x++ {
+		sx := q.seq(x).Load()
+		if sx&^seqHole != x+1 {
+			continue
+		}
+		if ok, _ := q.covered(&live, x, false); ok {
+			continue
+		}
+		if q.seq(x).CompareAndSwap(sx, x+q.slots) {
+			recycled = true
+		}
+	}
+	q.pushStall.set = false
+	if recycled {
+		q.notFull.Notify()
+	}
+}
+
+// Push appends v, waiting for room until ctx is done.
+func (q *MPMC[T]) Push(ctx context.Context, v T) error {
+	_, err := q.PushAll(ctx, unsafe.Slice(&v, 1))
+	return err
+}
+
+// PushAll appends every item of vs, claiming as many at a time as are free
+// and waiting for room until ctx is done; it reports how many it appended.
+func (q *MPMC[T]) PushAll(ctx context.Context, vs []T) (int, error) {
+	done := 0
+	for done < len(vs) {
+		n, err := q.push(vs[done:])
+		done += n
+		if err == nil {
+			continue
+		}
+		if !isSlotFull(err) {
+			return done, err
+		}
+		if err := q.notFull.WaitEvery(ctx, q.recheck(), q.canPush); err != nil {
+			return done, fmt.Errorf("push: %w", err)
+		}
+	}
+	return done, nil
+}
+
+// Pop removes the oldest item, waiting until ctx is done. After Close it
+// returns what is left, then ErrClosed.
+func (q *MPMC[T]) Pop(ctx context.Context) (T, error) {
+	var v T
+	_, err := q.PopSome(ctx, unsafe.Slice(&v, 1))
+	return v, err
+}
+
+// PopSome waits until at least one item is ready (or ctx is done, or the
+// ring is closed and drained), then moves up to len(dst) into dst.
+func (q *MPMC[T]) PopSome(ctx context.Context, dst []T) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := q.pop(dst)
+		if err == nil || !isSlotEmpty(err) {
+			return n, err
+		}
+		if err := q.notEmpty.WaitEvery(ctx, q.recheck(), q.canPop); err != nil {
+			return 0, fmt.Errorf("pop: %w", err)
+		}
+	}
+}
+
+func (q *MPMC[T]) recheck() time.Duration {
+	return max(time.Duration(q.stallTimeout.Load())/4, time.Millisecond)
+}
+
+// canPush is the wake-up condition of a waiting producer: the slot of the
+// next position is free, the ring is closed, or a stall is due for a check.
+func (q *MPMC[T]) canPush() bool {
+	if q.closed.Load() != 0 {
+		return true
+	}
+	pos := q.enq.Load()
+	if q.seq(pos).Load() == pos {
+		return true
+	}
+	q.pushMu.Lock()
+	st := q.pushStall
+	q.pushMu.Unlock()
+	return st.set && time.Since(st.since) >= time.Duration(q.stallTimeout.Load())
+}
+
+// canPop is the wake-up condition of a waiting consumer.
+func (q *MPMC[T]) canPop() bool {
+	if q.closed.Load() != 0 {
+		return true
+	}
+	pos := q.deq.Load()
+	if q.seq(pos).Load()&^seqHole == pos+1 {
+		return true
+	}
+	q.popMu.Lock()
+	st := q.popStall
+	q.popMu.Unlock()
+	return st.set && time.Since(st.since) >= time.Duration(q.stallTimeout.Load())
+}
