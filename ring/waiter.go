@@ -104,9 +104,9 @@ func EventCountAt(b shm.Block, seqOff, waitersOff int64) EventCount {
 // machines and a caught spin well under 1 µs, so spinning for about as long
 // as a hand-off costs is the best bet (the two-competitive rule).
 const (
-	spinChecks = 64                    // tight re-checks before looking at the clock
-	spinFor    = 20 * time.Microsecond // total spin, yielding the P between rounds
-	pollSleep  = 50 * time.Microsecond // sleep between checks where futexes are missing
+	ecSpinChecks = 64                    // tight re-checks before looking at the clock
+	ecSpinFor    = 20 * time.Microsecond // total spin, yielding the P between rounds
+	ecPollSleep  = 50 * time.Microsecond // sleep between checks where futexes are missing
 )
 
 // Wait returns nil as soon as ready reports true, or the context's error
@@ -131,7 +131,7 @@ func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready fu
 	// notifier in the same process can run.
 	var start time.Time
 	for round := 0; ; round++ {
-		for range spinChecks {
+		for range ecSpinChecks {
 			if ready() {
 				return nil
 			}
@@ -141,7 +141,7 @@ func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready fu
 		}
 		if round == 0 {
 			start = time.Now()
-		} else if time.Since(start) > spinFor {
+		} else if time.Since(start) > ecSpinFor {
 			break
 		}
 		runtime.Gosched()
@@ -190,7 +190,7 @@ func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready fu
 				return fmt.Errorf("wait: %w", err)
 			}
 			// No futex here: poll.
-			time.Sleep(pollSleep)
+			time.Sleep(ecPollSleep)
 		}
 		if ready() {
 			return nil
