@@ -1,6 +1,7 @@
 package futex
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,5 +54,33 @@ func TestWakeWakesWaiter(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("waiter was not woken")
+	}
+}
+
+func TestWaitContextCancelWakes(t *testing.T) {
+	var w atomic.Uint32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- WaitContext(ctx, &w, 0, -1) }()
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Fatalf("WaitContext = %v, want context.Canceled", err)
+		}
+		t.Logf("woken %v after cancel", time.Since(start))
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancel did not wake the waiter")
+	}
+}
+
+func TestWaitContextDone(t *testing.T) {
+	var w atomic.Uint32
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := WaitContext(ctx, &w, 0, -1); err != context.Canceled {
+		t.Fatalf("WaitContext(done ctx) = %v", err)
 	}
 }

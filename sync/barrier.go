@@ -1,0 +1,377 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/shm"
+)
+
+// BarrierSize and BarrierAlign are the bytes a Barrier placed with
+// BarrierAt takes and the alignment its offset needs.
+const (
+	BarrierSize  = 416
+	BarrierAlign = 8
+	// MaxBarrierMembers is how many processes a barrier tracks to find
+	// dead parties; processes beyond it use the barrier untracked.
+	MaxBarrierMembers = 32
+	// MaxParties is the largest number of parties.
+	MaxParties = 1<<31 - 1
+)
+
+const (
+	brBroken   = 1 << 0
+	brSleepers = 1 << 1
+	brGenShift = 2
+
+	brOffMutex   = 0
+	brOffGen     = 8
+	brOffCount   = 12
+	brOffParties = 16
+	brOffRing    = 24
+	brOffIDs     = 32
+	brOffSeen    = brOffIDs + 8*MaxBarrierMembers
+)
+
+// Barrier makes a fixed number of parties wait for each other: Python's
+// multiprocessing.Barrier. Each Wait blocks until parties Waits have been
+// made (in any processes), then all return, each with a distinct arrival
+// index from 0 to parties-1, and the barrier is ready for the next round
+// (generation).
+//
+// Memory layout (416 bytes, 8-aligned):
+//
+//	offset size field
+//	     0    8 owner word of an internal Mutex that orders arrivals, Reset
+//	             and Abort (package documentation)
+//	     8    4 generation word, also the futex word waiters sleep on:
+//	             bit     0 broken (set by Abort, a failed action, a timeout
+//	                       or a dead party; cleared by Reset)
+//	             bit     1 sleepers: a waiter sleeps or is about to (set by
+//	                       it with CAS; cleared by whoever ends the round,
+//	                       who then wakes everyone)
+//	             bits 2-31 generation number, +1 when a round ends
+//	             Written under the Mutex (sleepers bit: by CAS, anywhere).
+//	    12    4 arrivals in this generation (under the Mutex)
+//	    16    4 parties (written once at creation)
+//	    20    4 reserved, zero
+//	    24    8 reset ring: bit g%64 is set when generation g ended by Reset
+//	             rather than by its last arrival, so its waiters learn it
+//	             was broken (under the Mutex)
+//	    32  256 member ids: 32 owner-word identities (pid, start time) of
+//	             processes that opened the barrier (each claims a slot by
+//	             CAS 0 -> id)
+//	   288  128 member marks: for slot i, the generation the process is
+//	             expected in next: the generation it opened the barrier in,
+//	             or the one after its latest arrival (written by it, under
+//	             the Mutex)
+//
+// A party that dies breaks the barrier instead of hanging it: a waiter that
+// has slept a while looks for a member process that is dead and was
+// expected in this generation (it opened the barrier, or passed the last
+// generation, and has not arrived), and aborts the barrier with ErrBroken.
+// So a process that opened the barrier and exits while others wait for a
+// generation it was expected in breaks it too: processes that are not
+// parties should not open it, or should stay alive. A process dying inside
+// the internal Mutex also breaks the barrier.
+type Barrier struct {
+	_       noCopy
+	o       obj
+	m       owner
+	gen     *atomic.Uint32
+	count   *atomic.Uint32
+	parties uint32
+	ring    *atomic.Uint64
+	slot    int // this process's member slot, -1 if none
+	action  func() error
+}
+
+// NewBarrier allocates a Barrier for parties parties (at least 1) in r.
+func NewBarrier(r *shm.Region, parties int) (*Barrier, error) {
+	if parties < 1 || parties > MaxParties {
+		return nil, fmt.Errorf("new barrier of %d parties: %w", parties, ErrInvalid)
+	}
+	o, err := allocObj(r, KindBarrier, BarrierSize, "barrier")
+	if err != nil {
+		return nil, err
+	}
+	o.u32(brOffParties).Store(uint32(parties))
+	return newBarrier(o), nil
+}
+
+// OpenBarrier binds a Barrier made by NewBarrier from its handle.
+func OpenBarrier(h shm.Handle) (*Barrier, error) {
+	o, err := openObj(h, KindBarrier, BarrierSize, "barrier")
+	if err != nil {
+		return nil, err
+	}
+	if p := o.u32(brOffParties).Load(); p == 0 {
+		return nil, fmt.Errorf("open barrier: 0 parties: %w", shm.ErrCorrupt)
+	}
+	return newBarrier(o), nil
+}
+
+// BarrierAt places a Barrier for parties parties at offset off of another
+// package's block. The bytes must be zero at first use; the first caller
+// sets the number of parties, and later callers must pass the same. See
+// MutexAt for the other rules.
+func BarrierAt(b shm.Block, off int64, parties int) (*Barrier, error) {
+	if parties < 1 || parties > MaxParties {
+		return nil, fmt.Errorf("barrier at %d of %d parties: %w", off, parties, ErrInvalid)
+	}
+	o, err := atObj(b, off, BarrierSize, BarrierAlign, "barrier")
+	if err != nil {
+		return nil, err
+	}
+	p := o.u32(brOffParties)
+	if !p.CompareAndSwap(0, uint32(parties)) && p.Load() != uint32(parties) {
+		return nil, fmt.Errorf("barrier at %d: placed with %d parties, not %d: %w", off, p.Load(), parties, ErrInvalid)
+	}
+	return newBarrier(o), nil
+}
+
+func newBarrier(o obj) *Barrier {
+	b := &Barrier{
+		o:       o,
+		m:       newOwner(o.u64(brOffMutex)),
+		gen:     o.u32(brOffGen),
+		count:   o.u32(brOffCount),
+		parties: o.u32(brOffParties).Load(),
+		ring:    o.u64(brOffRing),
+		slot:    -1,
+	}
+	b.join()
+	return b
+}
+
+func (b *Barrier) id(i int) *atomic.Uint64   { return b.o.u64(brOffIDs + 8*int64(i)) }
+func (b *Barrier) seen(i int) *atomic.Uint32 { return b.o.u32(brOffSeen + 4*int64(i)) }
+
+// join claims a member slot for this process: its own if it has one, else
+// a free one, else one of a dead process.
+func (b *Barrier) join() {
+	cur := b.gen.Load() >> brGenShift
+	for i := range MaxBarrierMembers {
+		if b.id(i).Load() == selfWord {
+			b.slot = i
+			return
+		}
+	}
+	for pass := 0; pass < 2; pass++ {
+		for i := range MaxBarrierMembers {
+			v := b.id(i).Load()
+			if (pass == 0 && v != 0) || (pass == 1 && (v == 0 || ownerAlive(v))) {
+				continue
+			}
+			// Mark first: a scanner that sees the id then sees this
+			// process expected now, which is true.
+			if b.id(i).CompareAndSwap(v, selfWord) {
+				b.seen(i).Store(cur)
+				b.slot = i
+				return
+			}
+		}
+	}
+}
+
+// SetAction sets a function that the last party to arrive runs, in its own
+// process, before the others are released (Python's action). Only this
+// process's Barrier value has it: set it in every process whose arrival may
+// be the last. If it returns an error or panics, the barrier breaks: the
+// others get ErrBroken, the last party the error (or the panic).
+func (b *Barrier) SetAction(f func() error) { b.action = f }
+
+// Handle names the Barrier for another process.
+func (b *Barrier) Handle() shm.Handle { return b.o.handle() }
+
+// Parties returns the number of parties.
+func (b *Barrier) Parties() int { return int(b.parties) }
+
+// Waiting returns how many parties wait in the current generation.
+func (b *Barrier) Waiting() int {
+	if !b.o.live() || b.gen.Load()&brBroken != 0 {
+		return 0
+	}
+	return int(b.count.Load())
+}
+
+// Broken reports whether the barrier is broken.
+func (b *Barrier) Broken() bool { return b.o.live() && b.gen.Load()&brBroken != 0 }
+
+// Wait arrives at the barrier and waits for the other parties. It returns
+// the arrival index (0 for the first, parties-1 for the last), or ErrBroken.
+func (b *Barrier) Wait() (int, error) { return b.WaitContext(context.Background()) }
+
+// WaitContext is Wait that gives up when ctx ends. As in Python, giving up
+// breaks the barrier for everyone: the error wraps both ErrBroken and ctx's
+// error.
+func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
+	if !b.o.live() {
+		return -1, closedErr("wait at barrier")
+	}
+	if err := b.lock(); err != nil {
+		return -1, err
+	}
+	g := b.gen.Load()
+	if g&brBroken != 0 {
+		b.m.unlock()
+		return -1, fmt.Errorf("wait at barrier: %w", ErrBroken)
+	}
+	c := g >> brGenShift
+	idx := b.count.Load()
+	b.count.Store(idx + 1)
+	if b.slot >= 0 {
+		b.seen(b.slot).Store(c + 1)
+	}
+	if idx+1 == b.parties {
+		return int(idx), b.release(c)
+	}
+	b.m.unlock()
+
+	// Lost wake-up argument: a waiter sets the sleepers bit with a CAS from
+	// a value v of its generation and sleeps expecting v|sleepers; whoever
+	// ends the generation swaps the whole word and wakes everyone if the
+	// value it replaced had the bit. Either the swap comes first (the CAS
+	// fails and the waiter sees the new word) or the CAS does (the swap sees
+	// the bit; a sleep that starts after the swap returns at once).
+	bo := backoff{ctx: ctx}
+	for {
+		v := b.gen.Load()
+		if v>>brGenShift != c {
+			if b.ring.Load()&(1<<(c%64)) != 0 {
+				return -1, fmt.Errorf("wait at barrier: reset: %w", ErrBroken)
+			}
+			return int(idx), nil
+		}
+		if v&brBroken != 0 {
+			return -1, fmt.Errorf("wait at barrier: %w", ErrBroken)
+		}
+		if bo.spin() {
+			continue
+		}
+		if v&brSleepers == 0 {
+			if !b.gen.CompareAndSwap(v, v|brSleepers) {
+				continue
+			}
+			v |= brSleepers
+		}
+		switch err := bo.sleep(b.gen, v); {
+		case err == nil:
+		case err == errNap:
+			if pid := b.deadParty(c); pid != 0 {
+				b.breakNow(c)
+				return -1, fmt.Errorf("wait at barrier: party pid %d died: %w", pid, ErrBroken)
+			}
+		default:
+			b.breakNow(c)
+			return -1, fmt.Errorf("wait at barrier: %w: %w", ErrBroken, err)
+		}
+	}
+}
+
+// lock takes the internal Mutex; a holder that died inside it leaves the
+// barrier broken.
+func (b *Barrier) lock() error {
+	if err := b.m.lock(context.Background()); err == ErrOwnerDead {
+		b.setBroken()
+		b.m.unlock()
+		return fmt.Errorf("wait at barrier: a process died inside it: %w", ErrBroken)
+	}
+	return nil
+}
+
+// release ends generation c as its last arrival: runs the action, then
+// starts generation c+1 and wakes the waiters. Called with the Mutex held;
+// returns with it released.
+func (b *Barrier) release(c uint32) (err error) {
+	if b.action != nil {
+		panicked := true
+		defer func() {
+			if panicked {
+				b.setBroken()
+				b.m.unlock()
+			}
+		}()
+		aerr := b.action()
+		panicked = false
+		if aerr != nil {
+			b.setBroken()
+			b.m.unlock()
+			return fmt.Errorf("barrier action: %w: %w", ErrBroken, aerr)
+		}
+	}
+	b.count.Store(0)
+	b.ring.And(^uint64(1 << (c % 64)))
+	old := b.gen.Swap((c + 1) << brGenShift)
+	b.m.unlock()
+	if old&brSleepers != 0 {
+		futex.Wake(b.gen, -1)
+	}
+	return nil
+}
+
+// setBroken marks the barrier broken and wakes everyone. The Mutex is held.
+func (b *Barrier) setBroken() {
+	if old := b.gen.Or(brBroken); old&brSleepers != 0 {
+		futex.Wake(b.gen, -1)
+	}
+}
+
+// breakNow breaks generation c, if it is still the current one.
+func (b *Barrier) breakNow(c uint32) {
+	if b.lock() != nil {
+		return // broken already
+	}
+	if b.gen.Load()>>brGenShift == c {
+		b.setBroken()
+	}
+	b.m.unlock()
+}
+
+// deadParty returns the pid of a dead member expected in generation c, or
+// of a dead holder of the internal Mutex, or 0.
+func (b *Barrier) deadParty(c uint32) int {
+	if v := b.m.w.Load(); v != 0 && !ownerAlive(v) {
+		return ownerPid(v)
+	}
+	for i := range MaxBarrierMembers {
+		v := b.id(i).Load()
+		if v != 0 && b.seen(i).Load() == c && !ownerAlive(v) {
+			return ownerPid(v)
+		}
+	}
+	return 0
+}
+
+// Abort breaks the barrier: parties waiting now and arriving later get
+// ErrBroken until Reset.
+func (b *Barrier) Abort() {
+	b.o.mustLive("Barrier")
+	b.lock()
+	b.setBroken()
+	b.m.unlock()
+}
+
+// Reset returns the barrier to its empty state, unbroken. Parties waiting
+// now get ErrBroken. Members found dead are forgotten.
+func (b *Barrier) Reset() {
+	b.o.mustLive("Barrier")
+	b.lock()
+	c := b.gen.Load() >> brGenShift
+	b.ring.Or(1 << (c % 64))
+	b.count.Store(0)
+	for i := range MaxBarrierMembers {
+		if v := b.id(i).Load(); v != 0 && !ownerAlive(v) {
+			b.id(i).CompareAndSwap(v, 0)
+		} else if v != 0 && b.seen(i).Load() == c {
+			b.seen(i).Store(c + 1)
+		}
+	}
+	old := b.gen.Swap((c + 1) << brGenShift)
+	b.m.unlock()
+	if old&brSleepers != 0 {
+		futex.Wake(b.gen, -1)
+	}
+}

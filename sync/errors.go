@@ -1,0 +1,33 @@
+package sync
+
+import (
+	"errors"
+
+	"github.com/forkless-go/forkless/shm"
+)
+
+// Sentinel errors. Every error of this package wraps one of these, a
+// context's error, or one of package shm (shm.ErrClosed when the region was
+// closed, shm.ErrKind or shm.ErrHandle for a bad handle); test with
+// errors.Is.
+var (
+	// ErrOwnerDead: the process holding the lock died, and this call took
+	// the lock from it. The lock is now held by the caller, exactly as after
+	// a successful lock; the data it guards may be half-updated, so check
+	// or repair it before unlocking. The lock works normally afterwards. It
+	// is robust pthread mutexes' EOWNERDEAD.
+	ErrOwnerDead = errors.New("lock owner died")
+	// ErrBroken: the barrier is broken (aborted, reset while this party
+	// waited, timed out, its action failed, or a party died). Python's
+	// BrokenBarrierError.
+	ErrBroken = errors.New("barrier broken")
+	// ErrReleased: a BoundedSemaphore was released more times than it was
+	// acquired. Python's "semaphore or lock released too many times".
+	ErrReleased = errors.New("semaphore released too many times")
+	// ErrInvalid: a count, bound, party number or offset is out of range.
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// errClosed is returned (wrapped) when the region behind an object was
+// closed in this process.
+var errClosed = shm.ErrClosed

@@ -1,0 +1,170 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/forkless-go/forkless/shm"
+)
+
+// RLockSize and RLockAlign are the bytes an RLock placed with RLockAt takes
+// and the alignment its offset needs.
+const (
+	RLockSize  = 16
+	RLockAlign = 8
+)
+
+// RLock is a reentrant lock shared by processes: Python's
+// multiprocessing.RLock.
+//
+// Its holder is the process. While a process holds it, a Lock from that
+// process, from any of its goroutines, succeeds at once and deepens the
+// hold; each Lock needs its Unlock, and the last Unlock releases it to other
+// processes. Go has no goroutine identity to give a lock, so within one
+// process an RLock does not exclude goroutines from each other: guard
+// in-process state with a sync.Mutex as well if goroutines share it.
+//
+// Memory layout (16 bytes, 8-aligned):
+//
+//	offset size field
+//	     0    8 owner word (see the package documentation)
+//	     8    4 depth: how many Locks the holder has not yet unlocked.
+//	             Written only by the holding process (by CAS, since its
+//	             goroutines may race); read by it. 0 while unlocked.
+//	    12    4 reserved, zero
+//
+// If the holder dies, the next Lock takes the lock with depth 1 and returns
+// ErrOwnerDead.
+type RLock struct {
+	_     noCopy
+	o     obj
+	m     owner
+	depth *atomic.Uint32
+}
+
+// NewRLock allocates an unlocked RLock in r.
+func NewRLock(r *shm.Region) (*RLock, error) {
+	o, err := allocObj(r, KindRLock, RLockSize, "rlock")
+	if err != nil {
+		return nil, err
+	}
+	return newRLock(o), nil
+}
+
+// OpenRLock binds an RLock made by NewRLock from its handle.
+func OpenRLock(h shm.Handle) (*RLock, error) {
+	o, err := openObj(h, KindRLock, RLockSize, "rlock")
+	if err != nil {
+		return nil, err
+	}
+	return newRLock(o), nil
+}
+
+// RLockAt places an RLock at offset off of another package's block; see
+// MutexAt for the rules.
+func RLockAt(b shm.Block, off int64) (*RLock, error) {
+	o, err := atObj(b, off, RLockSize, RLockAlign, "rlock")
+	if err != nil {
+		return nil, err
+	}
+	return newRLock(o), nil
+}
+
+func newRLock(o obj) *RLock {
+	return &RLock{o: o, m: newOwner(o.u64(0)), depth: o.u32(8)}
+}
+
+// Handle names the RLock for another process.
+func (l *RLock) Handle() shm.Handle { return l.o.handle() }
+
+// Lock takes the lock, or deepens this process's hold on it. It returns nil
+// or ErrOwnerDead (the lock is held in both cases).
+func (l *RLock) Lock() error { return l.LockContext(context.Background()) }
+
+// LockContext is Lock that gives up when ctx ends.
+func (l *RLock) LockContext(ctx context.Context) error {
+	if !l.o.live() {
+		return closedErr("lock rlock")
+	}
+	if l.reenter() {
+		return nil
+	}
+	err := l.m.lock(ctx)
+	if err != nil && err != ErrOwnerDead {
+		return fmt.Errorf("lock rlock: %w", err)
+	}
+	// This process now holds the word; nobody else writes depth.
+	l.depth.Store(1)
+	if err != nil {
+		return fmt.Errorf("lock rlock: %w", err)
+	}
+	return nil
+}
+
+// reenter deepens the hold if this process holds the lock. The depth goes
+// up by CAS from a non-zero value only: a depth of 0 with this process
+// named as holder means that a goroutine of this process is releasing it
+// (or has just taken it), and this call must take the slow path.
+func (l *RLock) reenter() bool {
+	if !l.m.heldByMe() {
+		return false
+	}
+	for {
+		d := l.depth.Load()
+		if d == 0 {
+			return false
+		}
+		if d == math.MaxUint32 {
+			panic("forkless/sync: RLock re-entered 2^32 times")
+		}
+		if l.depth.CompareAndSwap(d, d+1) {
+			return true
+		}
+	}
+}
+
+// TryLock takes or deepens the lock if it can without waiting.
+func (l *RLock) TryLock() bool {
+	if !l.o.live() {
+		return false
+	}
+	if l.reenter() {
+		return true
+	}
+	if l.m.tryLock() {
+		l.depth.Store(1)
+		return true
+	}
+	return false
+}
+
+// Unlock undoes one Lock; the last one releases the lock. Unlocking an
+// RLock this process does not hold panics.
+func (l *RLock) Unlock() {
+	l.o.mustLive("RLock")
+	for {
+		if !l.m.heldByMe() {
+			panic(fmt.Sprintf("forkless/sync: unlock of an RLock not held by this process (held by pid %d)", ownerPid(l.m.w.Load())))
+		}
+		d := l.depth.Load()
+		if d == 0 {
+			panic("forkless/sync: unlock of an RLock not held by this process (depth 0)")
+		}
+		if l.depth.CompareAndSwap(d, d-1) {
+			if d == 1 {
+				l.m.unlock()
+			}
+			return
+		}
+	}
+}
+
+// Depth returns how deep this process holds the lock (0 if it does not).
+func (l *RLock) Depth() int {
+	if !l.o.live() || !l.m.heldByMe() {
+		return 0
+	}
+	return int(l.depth.Load())
+}

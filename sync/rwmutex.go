@@ -1,0 +1,272 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/shm"
+)
+
+// RWMutexSize and RWMutexAlign are the bytes an RWMutex placed with
+// RWMutexAt takes and the alignment its offset needs.
+const (
+	RWMutexSize  = 16
+	RWMutexAlign = 8
+)
+
+// Reader word bits.
+const (
+	rwCount      = 1<<28 - 1 // readers holding the lock
+	rwWriter     = 1 << 28   // a writer holds the lock or waits for readers to leave
+	rwReadSleep  = 1 << 29   // some reader sleeps until rwWriter clears
+	rwWriteSleep = 1 << 30   // the writer sleeps until the count drops to 0
+)
+
+// RWMutex is a reader/writer lock shared by processes: any number of
+// readers, or one writer. A writer that wants the lock stops new readers
+// from entering, so writers are not starved.
+//
+// Memory layout (16 bytes, 8-aligned):
+//
+//	offset size field
+//	     0    8 writer owner word (package documentation): writers take it
+//	             first, so writers queue there and a dead writer is found
+//	     8    4 reader word, also the futex word readers and the writer
+//	             sleep on:
+//	             bits  0-27 readers holding the lock (RLock CAS +1,
+//	                        RUnlock CAS -1)
+//	             bit     28 writer: set by the writer after it took the
+//	                        owner word, cleared by its Unlock (or by whoever
+//	                        recovers the lock from a dead writer)
+//	             bit     29 a reader sleeps until bit 28 clears (set by that
+//	                        reader; cleared by the writer's Unlock, which
+//	                        then wakes)
+//	             bit     30 the writer sleeps until the count is 0 (set by
+//	                        the writer; cleared by its Unlock; the RUnlock
+//	                        that drops the count to 0 wakes when it is set)
+//	    12    4 reserved, zero
+//
+// A writer that dies is found like a dead Mutex holder: by the next writer
+// (which gets ErrOwnerDead) or by a blocked reader (which clears the
+// writer's claim and gets ErrOwnerDead from RLock). A reader that dies while
+// holding a read lock is not tracked: its share is never returned, and
+// writers then wait until their context ends.
+type RWMutex struct {
+	_ noCopy
+	o obj
+	m owner
+	r *atomic.Uint32
+}
+
+// NewRWMutex allocates an unlocked RWMutex in r.
+func NewRWMutex(r *shm.Region) (*RWMutex, error) {
+	o, err := allocObj(r, KindRWMutex, RWMutexSize, "rwmutex")
+	if err != nil {
+		return nil, err
+	}
+	return newRWMutex(o), nil
+}
+
+// OpenRWMutex binds an RWMutex made by NewRWMutex from its handle.
+func OpenRWMutex(h shm.Handle) (*RWMutex, error) {
+	o, err := openObj(h, KindRWMutex, RWMutexSize, "rwmutex")
+	if err != nil {
+		return nil, err
+	}
+	return newRWMutex(o), nil
+}
+
+// RWMutexAt places an RWMutex at offset off of another package's block; see
+// MutexAt for the rules.
+func RWMutexAt(b shm.Block, off int64) (*RWMutex, error) {
+	o, err := atObj(b, off, RWMutexSize, RWMutexAlign, "rwmutex")
+	if err != nil {
+		return nil, err
+	}
+	return newRWMutex(o), nil
+}
+
+func newRWMutex(o obj) *RWMutex {
+	return &RWMutex{o: o, m: newOwner(o.u64(0)), r: o.u32(8)}
+}
+
+// Handle names the RWMutex for another process.
+func (rw *RWMutex) Handle() shm.Handle { return rw.o.handle() }
+
+// Lock takes the lock for writing. It returns nil, or ErrOwnerDead when it
+// took it from a writer that died (the caller holds it in both cases).
+func (rw *RWMutex) Lock() error { return rw.LockContext(context.Background()) }
+
+// LockContext is Lock that gives up when ctx ends.
+//
+// Lost wake-up argument for the wait on readers: the writer sets bit 30
+// with a CAS from a value v whose count is non-zero, then sleeps expecting
+// v|bit30. The RUnlock that takes the count to 0 does so with a CAS, and
+// if the value it replaced had bit 30 it wakes every sleeper on the word.
+// If that RUnlock's CAS came before the writer's, the writer's CAS fails
+// and it re-reads the count; if after, the RUnlock sees bit 30 and wakes,
+// and a writer not yet asleep finds the word changed (EAGAIN).
+func (rw *RWMutex) LockContext(ctx context.Context) error {
+	if !rw.o.live() {
+		return closedErr("lock rwmutex")
+	}
+	dead := rw.m.lock(ctx)
+	if dead != nil && dead != ErrOwnerDead {
+		return fmt.Errorf("lock rwmutex: %w", dead)
+	}
+	rw.r.Or(rwWriter)
+	bo := backoff{ctx: ctx}
+	for {
+		v := rw.r.Load()
+		if v&rwCount == 0 {
+			break
+		}
+		if bo.spin() {
+			continue
+		}
+		if v&rwWriteSleep == 0 {
+			if !rw.r.CompareAndSwap(v, v|rwWriteSleep) {
+				continue
+			}
+			v |= rwWriteSleep
+		}
+		if err := bo.sleep(rw.r, v); err != nil && err != errNap {
+			rw.writerLeave()
+			return fmt.Errorf("lock rwmutex: %w", err)
+		}
+	}
+	if dead != nil {
+		return fmt.Errorf("lock rwmutex: %w", ErrOwnerDead)
+	}
+	return nil
+}
+
+// TryLock takes the lock for writing if it is free of readers and writers.
+func (rw *RWMutex) TryLock() bool {
+	if !rw.o.live() || !rw.m.tryLock() {
+		return false
+	}
+	if rw.r.CompareAndSwap(0, rwWriter) {
+		return true
+	}
+	rw.m.unlock()
+	return false
+}
+
+// writerLeave drops the writer's claim and wakes readers that wait for it.
+func (rw *RWMutex) writerLeave() {
+	if old := rw.r.And(^uint32(rwWriter | rwReadSleep | rwWriteSleep)); old&rwReadSleep != 0 {
+		futex.Wake(rw.r, -1)
+	}
+	rw.m.unlock()
+}
+
+// Unlock releases the write lock. Unlocking an RWMutex that this process
+// does not hold for writing panics.
+func (rw *RWMutex) Unlock() {
+	rw.o.mustLive("RWMutex")
+	if !rw.m.heldByMe() || rw.r.Load()&rwWriter == 0 {
+		panic("forkless/sync: unlock of an RWMutex not write-locked by this process")
+	}
+	rw.writerLeave()
+}
+
+// RLock takes the lock for reading. It returns nil, or ErrOwnerDead when a
+// writer had died holding the lock and this call released it (the caller
+// holds a read lock in both cases).
+func (rw *RWMutex) RLock() error { return rw.RLockContext(context.Background()) }
+
+// RLockContext is RLock that gives up when ctx ends.
+//
+// Lost wake-up argument: a reader blocked by bit 28 sets bit 29 with a CAS
+// from v (bit 28 set) and sleeps expecting v|bit29. The writer's Unlock
+// clears bits 28-30 in one atomic AND and wakes everyone if bit 29 was set
+// in what it replaced. Either the AND comes first (the reader's CAS fails,
+// it re-reads and enters) or the reader's CAS does (the AND sees bit 29 and
+// wakes; a reader not yet asleep gets EAGAIN).
+func (rw *RWMutex) RLockContext(ctx context.Context) error {
+	if !rw.o.live() {
+		return closedErr("rlock rwmutex")
+	}
+	var dead error
+	bo := backoff{ctx: ctx}
+	for {
+		v := rw.r.Load()
+		if v&rwWriter == 0 {
+			if v&rwCount == rwCount {
+				panic("forkless/sync: too many readers of an RWMutex")
+			}
+			if rw.r.CompareAndSwap(v, v+1) {
+				return dead
+			}
+			continue
+		}
+		if bo.spin() {
+			continue
+		}
+		if v&rwReadSleep == 0 {
+			if !rw.r.CompareAndSwap(v, v|rwReadSleep) {
+				continue
+			}
+			v |= rwReadSleep
+		}
+		switch err := bo.sleep(rw.r, v); {
+		case err == nil:
+		case err == errNap:
+			// The writer may have died holding or claiming the lock.
+			if rw.m.recoverDead() {
+				rw.writerLeave()
+				dead = fmt.Errorf("rlock rwmutex: %w", ErrOwnerDead)
+			}
+		default:
+			return fmt.Errorf("rlock rwmutex: %w", err)
+		}
+	}
+}
+
+// TryRLock takes a read lock if no writer holds or waits for the lock.
+func (rw *RWMutex) TryRLock() bool {
+	if !rw.o.live() {
+		return false
+	}
+	for {
+		v := rw.r.Load()
+		if v&rwWriter != 0 || v&rwCount == rwCount {
+			return false
+		}
+		if rw.r.CompareAndSwap(v, v+1) {
+			return true
+		}
+	}
+}
+
+// RUnlock releases one read lock. RUnlock without a read lock held panics.
+func (rw *RWMutex) RUnlock() {
+	rw.o.mustLive("RWMutex")
+	for {
+		v := rw.r.Load()
+		if v&rwCount == 0 {
+			panic("forkless/sync: RUnlock of an RWMutex not read-locked")
+		}
+		n := v - 1
+		if n&rwCount == 0 {
+			n &^= rwWriteSleep
+		}
+		if rw.r.CompareAndSwap(v, n) {
+			if n&rwCount == 0 && v&rwWriteSleep != 0 {
+				futex.Wake(rw.r, -1)
+			}
+			return
+		}
+	}
+}
+
+// Readers returns how many read locks are held.
+func (rw *RWMutex) Readers() int {
+	if !rw.o.live() {
+		return 0
+	}
+	return int(rw.r.Load() & rwCount)
+}

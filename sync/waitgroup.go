@@ -1,0 +1,147 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/shm"
+)
+
+// WaitGroupSize and WaitGroupAlign are the bytes a WaitGroup placed with
+// WaitGroupAt takes and the alignment its offset needs.
+const (
+	WaitGroupSize  = 8
+	WaitGroupAlign = 8
+)
+
+const (
+	wgCount   = 1<<31 - 1
+	wgWaiters = 1 << 31
+)
+
+// WaitGroup waits for a count of tasks, done in any processes, to finish:
+// sync.WaitGroup across processes. Add(n) before starting work, Done when a
+// piece ends, Wait until the count is zero.
+//
+// Memory layout (8 bytes, 8-aligned):
+//
+//	offset size field
+//	     0    4 state, also the futex word waiters sleep on:
+//	             bits 0-30 the count (Add and Done: CAS)
+//	             bit    31 waiters: someone sleeps or is about to (set by a
+//	                       waiter with CAS; cleared by the Done that takes
+//	                       the count to zero, which then wakes)
+//	     4    4 reserved, zero
+//
+// A process that dies before its Done leaves the count up for good: Wait
+// then waits until its context ends. Pair the WaitGroup with the children's
+// exit (spawn's Process.Wait) if workers may crash.
+type WaitGroup struct {
+	_ noCopy
+	o obj
+	s *atomic.Uint32
+}
+
+// NewWaitGroup allocates a WaitGroup with count zero in r.
+func NewWaitGroup(r *shm.Region) (*WaitGroup, error) {
+	o, err := allocObj(r, KindWaitGroup, WaitGroupSize, "waitgroup")
+	if err != nil {
+		return nil, err
+	}
+	return newWaitGroup(o), nil
+}
+
+// OpenWaitGroup binds a WaitGroup made by NewWaitGroup from its handle.
+func OpenWaitGroup(h shm.Handle) (*WaitGroup, error) {
+	o, err := openObj(h, KindWaitGroup, WaitGroupSize, "waitgroup")
+	if err != nil {
+		return nil, err
+	}
+	return newWaitGroup(o), nil
+}
+
+// WaitGroupAt places a WaitGroup at offset off of another package's block;
+// see MutexAt for the rules.
+func WaitGroupAt(b shm.Block, off int64) (*WaitGroup, error) {
+	o, err := atObj(b, off, WaitGroupSize, WaitGroupAlign, "waitgroup")
+	if err != nil {
+		return nil, err
+	}
+	return newWaitGroup(o), nil
+}
+
+func newWaitGroup(o obj) *WaitGroup { return &WaitGroup{o: o, s: o.u32(0)} }
+
+// Handle names the WaitGroup for another process.
+func (wg *WaitGroup) Handle() shm.Handle { return wg.o.handle() }
+
+// Add adds delta, which may be negative, to the count. When the count
+// reaches zero, every waiter is woken (a system call only if some wait).
+// A count that would go negative or overflow panics, as with sync.WaitGroup,
+// and is left unchanged.
+func (wg *WaitGroup) Add(delta int) {
+	wg.o.mustLive("WaitGroup")
+	for {
+		v := wg.s.Load()
+		n := int64(v&wgCount) + int64(delta)
+		if n < 0 {
+			panic("forkless/sync: negative WaitGroup counter")
+		}
+		if n > wgCount {
+			panic("forkless/sync: WaitGroup counter overflow")
+		}
+		nv := uint32(n) | v&wgWaiters
+		if n == 0 {
+			nv = 0
+		}
+		if wg.s.CompareAndSwap(v, nv) {
+			if n == 0 && v&wgWaiters != 0 {
+				futex.Wake(wg.s, -1)
+			}
+			return
+		}
+	}
+}
+
+// Done subtracts one from the count.
+func (wg *WaitGroup) Done() { wg.Add(-1) }
+
+// Count returns the count now.
+func (wg *WaitGroup) Count() int {
+	if !wg.o.live() {
+		return 0
+	}
+	return int(wg.s.Load() & wgCount)
+}
+
+// Wait waits until the count is zero.
+func (wg *WaitGroup) Wait() error { return wg.WaitContext(context.Background()) }
+
+// WaitContext is Wait that gives up when ctx ends. The lost wake-up argument
+// is Event's, with "count is zero" for "flag raised".
+func (wg *WaitGroup) WaitContext(ctx context.Context) error {
+	if !wg.o.live() {
+		return closedErr("wait for waitgroup")
+	}
+	bo := backoff{ctx: ctx}
+	for {
+		v := wg.s.Load()
+		if v&wgCount == 0 {
+			return nil
+		}
+		if bo.spin() {
+			continue
+		}
+		if v&wgWaiters == 0 {
+			if !wg.s.CompareAndSwap(v, v|wgWaiters) {
+				continue
+			}
+			v |= wgWaiters
+		}
+		if err := bo.sleep(wg.s, v); err != nil && err != errNap {
+			return fmt.Errorf("wait for waitgroup: %w", err)
+		}
+	}
+}
