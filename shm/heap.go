@@ -184,6 +184,11 @@ func OpenHeap(hd Handle) (*Heap, error) {
 // Handle names the heap for another process.
 func (h *Heap) Handle() Handle { return h.b.Handle() }
 
+// Block returns the region block the heap lives in. A heap offset off is
+// offset off of this block too, so an object that needs a Block (a lock
+// placed with sync.MutexAt, say) can live inside a heap allocation.
+func (h *Heap) Block() Block { return h.b }
+
 // Region returns the region the heap lives in.
 func (h *Heap) Region() *Region { return h.b.r }
 

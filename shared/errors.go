@@ -1,0 +1,28 @@
+package shared
+
+import "errors"
+
+// Sentinel errors. Every error from this package wraps one of these, or
+// one from package shm (shm.ErrNoSpace when the heap is full, shm.ErrClosed
+// after the region was closed, ...); test with errors.Is.
+var (
+	// ErrNotFound: the dict holds no such key.
+	ErrNotFound = errors.New("key not found")
+	// ErrIndex: a list index is out of range.
+	ErrIndex = errors.New("index out of range")
+	// ErrEmpty: Pop on an empty list.
+	ErrEmpty = errors.New("list empty")
+	// ErrFixed: Append or Pop on a fixed-length ShareableList or Record.
+	ErrFixed = errors.New("container has a fixed length")
+	// ErrTooLarge: a key or value exceeds what one entry may hold.
+	ErrTooLarge = errors.New("entry too large")
+	// ErrCorrupt: the container's shared bytes hold impossible values.
+	ErrCorrupt = errors.New("container corrupt")
+	// ErrHandle: a handle does not name a container of this kind and type.
+	ErrHandle = errors.New("invalid container handle")
+	// ErrTimeout: the container's lock was not acquired within the timeout
+	// set with SetTimeout.
+	ErrTimeout = errors.New("container lock timed out")
+	// ErrCodec: a value could not be encoded or decoded.
+	ErrCodec = errors.New("value codec failed")
+)

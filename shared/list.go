@@ -1,0 +1,512 @@
+package shared
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/forkless-go/forkless/shm"
+)
+
+// List is a growable sequence of V in shared memory that several processes
+// read and change at once: Python's Manager().list() without the server.
+// Values are stored as Dict stores them. Indexes may be negative, counting
+// from the end, as in Python. Every operation takes the list's robust lock.
+//
+// Layout: root is a slot array (see container.slots) whose first count
+// slots hold the heap offsets of the items; count is the list's length. An
+// item is a heap block holding its length (8 bytes) and then its bytes,
+// immutable once published. Every change is published by one atomic store:
+//
+//	Append  items written out of place, stored in the slots past the end,
+//	        then count stored (a grown slot array is published first)
+//	Set     new item written, then its offset stored in the slot, then
+//	        the old item freed
+//	Pop     count stored one less, then the item freed
+//	Clear   count stored 0, then the items freed
+//
+// so a process killed at any instruction leaves the old list or the new
+// one, and at worst leaks an item.
+type List[V any] struct {
+	_  noCopy
+	c  *container
+	vc valueCodec[V]
+}
+
+const itemData = 8
+
+// NewList makes an empty list in heap h.
+func NewList[V any](h *shm.Heap, opts ...Option) (*List[V], error) {
+	l, err := newList[V](h, KindList, 8, opts)
+	if err != nil {
+		return nil, err
+	}
+	l.c.publish()
+	return l, nil
+}
+
+func newList[V any](h *shm.Heap, kind shm.Kind, capacity int, opts []Option) (*List[V], error) {
+	vc := newValueCodec[V](opts)
+	c, err := newContainer(h, kind, 0, vc.fp)
+	if err != nil {
+		return nil, err
+	}
+	root, _, err := c.newSlots(max(capacity, 1))
+	if err != nil {
+		h.Free(c.off)
+		return nil, fmt.Errorf("new %s: %w", kindName(kind), err)
+	}
+	c.word(hdrRoot).Store(uint64(root))
+	return &List[V]{c: c, vc: vc}, nil
+}
+
+// OpenList binds a list made by NewList, here or in another process.
+func OpenList[V any](hd Handle, opts ...Option) (*List[V], error) {
+	return openList[V](hd, KindList, opts)
+}
+
+func openList[V any](hd Handle, kind shm.Kind, opts []Option) (*List[V], error) {
+	vc := newValueCodec[V](opts)
+	c, err := openContainer(hd, kind, 0, vc.fp)
+	if err != nil {
+		return nil, err
+	}
+	return &List[V]{c: c, vc: vc}, nil
+}
+
+// Handle names the list for another process.
+func (l *List[V]) Handle() Handle { return l.c.handle() }
+
+// SetTimeout bounds how long this process's operations wait for the lock.
+func (l *List[V]) SetTimeout(t time.Duration) { l.c.SetTimeout(t) }
+
+// Len returns the list's length. It reads one word, without the lock.
+func (l *List[V]) Len() int { return int(max(int64(l.c.word(hdrCount).Load()), 0)) }
+
+// A list needs no repair after a holder died: count and every slot are
+// published by single stores. The count is checked against the slot array.
+func (l *List[V]) lock() error {
+	return l.c.acquire(func() error {
+		_, _, err := l.state()
+		return err
+	})
+}
+
+// state returns the slot array and the length, checked against each other.
+func (l *List[V]) state() ([]atomic.Uint64, int, error) {
+	s, err := l.c.slots(int64(l.c.word(hdrRoot).Load()))
+	if err != nil {
+		return nil, 0, err
+	}
+	n := l.c.word(hdrCount).Load()
+	if n > uint64(len(s)) {
+		return nil, 0, fmt.Errorf("%s length %d beyond capacity %d: %w", kindName(l.c.kind), n, len(s), ErrCorrupt)
+	}
+	return s, int(n), nil
+}
+
+func (l *List[V]) index(i, n int) (int, error) {
+	if i < 0 {
+		i += n
+	}
+	if i < 0 || i >= n {
+		return 0, fmt.Errorf("index %d of a %d-item %s: %w", i, n, kindName(l.c.kind), ErrIndex)
+	}
+	return i, nil
+}
+
+// newItem writes b into a new heap block and returns its offset.
+func (l *List[V]) newItem(b []byte) (int64, error) {
+	if int64(len(b))+itemData > shm.MaxHeapAlloc {
+		return 0, fmt.Errorf("%d-byte value: %w", len(b), ErrTooLarge)
+	}
+	off, err := l.c.heap.Alloc(itemData + int64(len(b)))
+	if err != nil {
+		return 0, err
+	}
+	mem, _ := l.c.heap.Bytes(off, itemData+int64(len(b)))
+	binary.LittleEndian.PutUint64(mem, uint64(len(b)))
+	copy(mem[itemData:], b)
+	return off, nil
+}
+
+func (l *List[V]) item(off int64) ([]byte, error) {
+	w, err := l.c.heap.Uint64(off)
+	if err != nil {
+		return nil, fmt.Errorf("%s item at %d: %w", kindName(l.c.kind), off, ErrCorrupt)
+	}
+	b, err := l.c.heap.Bytes(off+itemData, int64(w.Load()))
+	if err != nil {
+		return nil, fmt.Errorf("%s item at %d: %w", kindName(l.c.kind), off, ErrCorrupt)
+	}
+	return b, nil
+}
+
+// Append adds vs at the end, all at once: other processes see none of
+// them or all. It fails with an error wrapping shm.ErrNoSpace when the heap
+// is full; the list is then unchanged.
+func (l *List[V]) Append(vs ...V) error {
+	if l.c.kind != KindList {
+		return fmt.Errorf("%s append: %w", kindName(l.c.kind), ErrFixed)
+	}
+	if err := l.lock(); err != nil {
+		return fmt.Errorf("list append: %w", err)
+	}
+	defer l.c.release()
+	if err := l.appendLocked(vs); err != nil {
+		return fmt.Errorf("list append: %w", err)
+	}
+	return nil
+}
+
+func (l *List[V]) appendLocked(vs []V) error {
+	s, n, err := l.state()
+	if err != nil {
+		return err
+	}
+	offs := make([]int64, 0, len(vs))
+	fail := func(err error) error {
+		for _, o := range offs {
+			l.c.heap.Free(o)
+		}
+		return err
+	}
+	for i := range vs {
+		b, err := l.vc.encode(&vs[i])
+		if err != nil {
+			return fail(err)
+		}
+		off, err := l.newItem(b)
+		if err != nil {
+			return fail(err)
+		}
+		offs = append(offs, off)
+	}
+	if n+len(offs) > len(s) {
+		c := len(s)
+		for n+len(offs) > c {
+			c *= 2
+		}
+		root, ns, err := l.c.newSlots(c)
+		if err != nil {
+			return fail(err)
+		}
+		for i := range n {
+			ns[i].Store(s[i].Load())
+		}
+		oldRoot := int64(l.c.word(hdrRoot).Load())
+		l.c.word(hdrRoot).Store(uint64(root)) // publish the bigger array
+		l.c.heap.Free(oldRoot)
+		s = ns
+	}
+	for i, off := range offs {
+		s[n+i].Store(uint64(off))
+	}
+	l.c.word(hdrCount).Store(uint64(n + len(offs))) // publish the items
+	return nil
+}
+
+// Get returns item i.
+func (l *List[V]) Get(i int) (V, error) {
+	var v V
+	if err := l.lock(); err != nil {
+		return v, fmt.Errorf("%s get: %w", kindName(l.c.kind), err)
+	}
+	defer l.c.release()
+	s, n, err := l.state()
+	if err == nil {
+		i, err = l.index(i, n)
+	}
+	var b []byte
+	if err == nil {
+		b, err = l.item(int64(s[i].Load()))
+	}
+	if err == nil {
+		err = l.vc.decode(b, &v)
+	}
+	if err != nil {
+		return v, fmt.Errorf("%s get: %w", kindName(l.c.kind), err)
+	}
+	return v, nil
+}
+
+// Set replaces item i with v.
+func (l *List[V]) Set(i int, v V) error {
+	b, err := l.vc.encode(&v)
+	if err != nil {
+		return fmt.Errorf("%s set: %w", kindName(l.c.kind), err)
+	}
+	if err := l.lock(); err != nil {
+		return fmt.Errorf("%s set: %w", kindName(l.c.kind), err)
+	}
+	defer l.c.release()
+	s, n, err := l.state()
+	if err == nil {
+		i, err = l.index(i, n)
+	}
+	var off int64
+	if err == nil {
+		off, err = l.newItem(b)
+	}
+	if err != nil {
+		return fmt.Errorf("%s set: %w", kindName(l.c.kind), err)
+	}
+	old := s[i].Load()
+	s[i].Store(uint64(off)) // publish
+	l.c.heap.Free(int64(old))
+	return nil
+}
+
+// Update replaces item i with fn(item i), under the lock. fn must be short
+// and must not use the list; if it panics the list is unchanged.
+func (l *List[V]) Update(i int, fn func(V) V) (V, error) {
+	var v V
+	if err := l.lock(); err != nil {
+		return v, fmt.Errorf("%s update: %w", kindName(l.c.kind), err)
+	}
+	defer l.c.release()
+	s, n, err := l.state()
+	if err == nil {
+		i, err = l.index(i, n)
+	}
+	var b []byte
+	if err == nil {
+		b, err = l.item(int64(s[i].Load()))
+	}
+	if err == nil {
+		err = l.vc.decode(b, &v)
+	}
+	if err != nil {
+		return v, fmt.Errorf("%s update: %w", kindName(l.c.kind), err)
+	}
+	nv := fn(v)
+	var off int64
+	b, err = l.vc.encode(&nv)
+	if err == nil {
+		off, err = l.newItem(b)
+	}
+	if err != nil {
+		return v, fmt.Errorf("%s update: %w", kindName(l.c.kind), err)
+	}
+	old := s[i].Load()
+	s[i].Store(uint64(off)) // publish
+	l.c.heap.Free(int64(old))
+	return nv, nil
+}
+
+// Pop removes the last item and returns it; on an empty list it fails with
+// ErrEmpty.
+func (l *List[V]) Pop() (V, error) {
+	var v V
+	if l.c.kind != KindList {
+		return v, fmt.Errorf("%s pop: %w", kindName(l.c.kind), ErrFixed)
+	}
+	if err := l.lock(); err != nil {
+		return v, fmt.Errorf("list pop: %w", err)
+	}
+	defer l.c.release()
+	s, n, err := l.state()
+	if err == nil && n == 0 {
+		err = ErrEmpty
+	}
+	var b []byte
+	if err == nil {
+		b, err = l.item(int64(s[n-1].Load()))
+	}
+	if err == nil {
+		err = l.vc.decode(b, &v)
+	}
+	if err != nil {
+		return v, fmt.Errorf("list pop: %w", err)
+	}
+	l.c.word(hdrCount).Store(uint64(n - 1)) // publish
+	l.c.heap.Free(int64(s[n-1].Load()))
+	return v, nil
+}
+
+// Clear removes every item.
+func (l *List[V]) Clear() error {
+	if l.c.kind != KindList {
+		return fmt.Errorf("%s clear: %w", kindName(l.c.kind), ErrFixed)
+	}
+	if err := l.lock(); err != nil {
+		return fmt.Errorf("list clear: %w", err)
+	}
+	defer l.c.release()
+	s, n, err := l.state()
+	if err != nil {
+		return fmt.Errorf("list clear: %w", err)
+	}
+	l.c.word(hdrCount).Store(0) // publish
+	for i := range n {
+		l.c.heap.Free(int64(s[i].Load()))
+	}
+	return nil
+}
+
+// Range calls fn for every item of a snapshot taken atomically under the
+// lock, in order, until fn returns false. fn runs without the lock.
+func (l *List[V]) Range(fn func(i int, v V) bool) error {
+	var ends []int
+	var buf []byte
+	if err := l.lock(); err != nil {
+		return fmt.Errorf("%s range: %w", kindName(l.c.kind), err)
+	}
+	err := func() error {
+		defer l.c.release()
+		s, n, err := l.state()
+		if err != nil {
+			return err
+		}
+		ends = make([]int, 0, n)
+		for i := range n {
+			b, err := l.item(int64(s[i].Load()))
+			if err != nil {
+				return err
+			}
+			buf = append(buf, b...)
+			ends = append(ends, len(buf))
+		}
+		return nil
+	}()
+	if err != nil {
+		return fmt.Errorf("%s range: %w", kindName(l.c.kind), err)
+	}
+	start := 0
+	for i, end := range ends {
+		var v V
+		if err := l.vc.decode(buf[start:end], &v); err != nil {
+			return fmt.Errorf("%s range: %w", kindName(l.c.kind), err)
+		}
+		start = end
+		if !fn(i, v) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Slice returns a snapshot of the whole list.
+func (l *List[V]) Slice() ([]V, error) {
+	out := make([]V, 0, l.Len())
+	err := l.Range(func(_ int, v V) bool { out = append(out, v); return true })
+	return out, err
+}
+
+// ShareableList is a fixed-length list, Python's ShareableList: its
+// length is set when it is made and never changes; items can be read and
+// replaced (by values of any size, unlike Python's). It is a List without
+// Append, Pop and Clear, under its own kind, so a handle to one cannot be
+// opened as the other.
+type ShareableList[V any] struct {
+	_ noCopy
+	l *List[V]
+}
+
+// NewShareableList makes a ShareableList holding items, in heap h.
+func NewShareableList[V any](h *shm.Heap, items []V, opts ...Option) (*ShareableList[V], error) {
+	if len(items) == 0 {
+		return nil, fmt.Errorf("new shareable list: no items: %w", ErrIndex)
+	}
+	l, err := newList[V](h, KindShareableList, len(items), opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.appendLocked(items); err != nil {
+		h.Free(int64(l.c.word(hdrRoot).Load()))
+		h.Free(l.c.off)
+		return nil, fmt.Errorf("new shareable list: %w", err)
+	}
+	l.c.publish()
+	return &ShareableList[V]{l: l}, nil
+}
+
+// OpenShareableList binds a ShareableList from its handle.
+func OpenShareableList[V any](hd Handle, opts ...Option) (*ShareableList[V], error) {
+	l, err := openList[V](hd, KindShareableList, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &ShareableList[V]{l: l}, nil
+}
+
+// Handle names the list for another process.
+func (s *ShareableList[V]) Handle() Handle { return s.l.Handle() }
+
+// Len returns the fixed length.
+func (s *ShareableList[V]) Len() int { return s.l.Len() }
+
+// Get returns item i (negative counts from the end).
+func (s *ShareableList[V]) Get(i int) (V, error) { return s.l.Get(i) }
+
+// Set replaces item i.
+func (s *ShareableList[V]) Set(i int, v V) error { return s.l.Set(i, v) }
+
+// Update replaces item i with fn(item i), atomically.
+func (s *ShareableList[V]) Update(i int, fn func(V) V) (V, error) { return s.l.Update(i, fn) }
+
+// Range calls fn for every item of a consistent snapshot.
+func (s *ShareableList[V]) Range(fn func(i int, v V) bool) error { return s.l.Range(fn) }
+
+// Slice returns a snapshot of the items.
+func (s *ShareableList[V]) Slice() ([]V, error) { return s.l.Slice() }
+
+// SetTimeout bounds how long this process's operations wait for the lock.
+func (s *ShareableList[V]) SetTimeout(t time.Duration) { s.l.SetTimeout(t) }
+
+// Record is one shared value of any type T, read and replaced whole and
+// atomically: the equivalent of a Manager Namespace, typed. Give T the
+// fields a Namespace would have:
+//
+//	type Progress struct{ Done, Total int; Stage string }
+//	rec, _ := shared.NewRecord(heap, Progress{Total: 100})
+//	rec.Update(func(p Progress) Progress { p.Done++; return p })
+//
+// Unlike shm.Value, T may hold strings, slices and maps (through the
+// codec), and a process killed in the middle of Store leaves the old value
+// or the new one, never a mix.
+type Record[T any] struct {
+	_ noCopy
+	l *List[T]
+}
+
+// NewRecord makes a Record holding v, in heap h.
+func NewRecord[T any](h *shm.Heap, v T, opts ...Option) (*Record[T], error) {
+	l, err := newList[T](h, KindRecord, 1, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.appendLocked([]T{v}); err != nil {
+		h.Free(int64(l.c.word(hdrRoot).Load()))
+		h.Free(l.c.off)
+		return nil, fmt.Errorf("new record: %w", err)
+	}
+	l.c.publish()
+	return &Record[T]{l: l}, nil
+}
+
+// OpenRecord binds a Record from its handle.
+func OpenRecord[T any](hd Handle, opts ...Option) (*Record[T], error) {
+	l, err := openList[T](hd, KindRecord, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Record[T]{l: l}, nil
+}
+
+// Handle names the record for another process.
+func (r *Record[T]) Handle() Handle { return r.l.Handle() }
+
+// Load returns the current value.
+func (r *Record[T]) Load() (T, error) { return r.l.Get(0) }
+
+// Store replaces the value.
+func (r *Record[T]) Store(v T) error { return r.l.Set(0, v) }
+
+// Update replaces the value with fn(value), atomically across processes,
+// and returns the new value.
+func (r *Record[T]) Update(fn func(T) T) (T, error) { return r.l.Update(0, fn) }
+
+// SetTimeout bounds how long this process's operations wait for the lock.
+func (r *Record[T]) SetTimeout(t time.Duration) { r.l.SetTimeout(t) }
