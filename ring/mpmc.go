@@ -321,9 +321,10 @@ func (q *MPMC[T]) push(vs []T) (int, error) {
 	return int(k), nil
 }
 
-// testHookAfterClaim, when set (by tests only), runs between a producer's
-// claim and its publication: the window a crash test kills it in.
-var testHookAfterClaim func()
+// testHookAfterClaim and testHookAfterPopClaim, when set (by tests only),
+// run between a producer's claim and its publication, and between a
+// consumer's claim and its release: the windows crash tests kill them in.
+var testHookAfterClaim, testHookAfterPopClaim func()
 
 // TryPop removes the oldest item, or fails at once with ErrEmpty, or with
 // ErrClosed when the ring is closed and drained.
@@ -380,6 +381,9 @@ func (q *MPMC[T]) pop(dst []T) (int, error) {
 		if !q.deq.CompareAndSwap(pos, pos+k) { // claims [pos, pos+k)
 			q.popPos.Store(slotNoPos)
 			continue
+		}
+		if testHookAfterPopClaim != nil {
+			testHookAfterPopClaim()
 		}
 		n := 0
 		for i := uint64(0); i < k; i++ {
