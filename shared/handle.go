@@ -164,6 +164,9 @@ func (c *container) handle() Handle {
 	return Handle{Heap: c.heap.Handle(), Offset: c.off, Kind: c.kind, Key: c.word(hdrKeyFP).Load(), Value: c.word(hdrValFP).Load()}
 }
 
+// recoveries counts the locks this process took over from dead holders.
+var recoveries atomic.Int64
+
 // acquire takes the container's lock; repair runs when the previous holder
 // died holding it, before anything else looks at the container.
 func (c *container) acquire(repair func() error) error {
@@ -177,6 +180,9 @@ func (c *container) acquire(repair func() error) error {
 	recovered, err := c.lk.lock(deadline)
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", kindName(c.kind), err)
+	}
+	if recovered {
+		recoveries.Add(1)
 	}
 	if recovered && repair != nil {
 		if err := repair(); err != nil {
