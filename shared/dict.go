@@ -243,6 +243,9 @@ func (d *Dict[K, V]) put(key, val []byte) error {
 			if _, _, ins, err = d.lookup(s, h, key); err != nil {
 				return err
 			}
+			if ins < 0 {
+				return fmt.Errorf("dict table full after a rebuild (count %d): %w", count, ErrCorrupt)
+			}
 		}
 	}
 	e, err := d.c.heap.Alloc(int64(entData + len(key) + len(val)))
@@ -485,7 +488,7 @@ func (d *Dict[K, V]) Range(fn func(k K, v V) bool) error {
 		if err != nil {
 			return err
 		}
-		items = make([]item, 0, d.c.word(hdrCount).Load())
+		items = make([]item, 0, min(d.c.word(hdrCount).Load(), uint64(len(s))))
 		for i := range s {
 			v := s[i].Load()
 			if v == slotEmpty || v == slotTomb {

@@ -1,7 +1,9 @@
 package shared
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
 	"sync/atomic"
@@ -9,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/forkless-go/forkless/shm"
+	fsync "github.com/forkless-go/forkless/sync"
 )
 
 // Kinds of the containers' header blocks, in the containers' range.
@@ -36,7 +39,7 @@ type Handle struct {
 // Every container starts with this 128-byte header in a heap block:
 //
 //	offset size field   written by                 read by
-//	     0    8 lock    Lock/Unlock (robustLock)   every operation
+//	     0    8 lock    a sync.Mutex (MutexAt)     every operation
 //	    64    4 magic   constructor, last          Open ("SHCT")
 //	    68    2 kind    constructor                Open
 //	    70    2 version constructor                Open
@@ -73,7 +76,7 @@ type container struct {
 	heap    *shm.Heap
 	off     int64
 	hdr     []byte
-	lk      robustLock
+	mu      *fsync.Mutex
 	timeout atomic.Int64 // lock timeout in nanoseconds, 0: wait forever
 	kind    shm.Kind
 }
@@ -119,9 +122,11 @@ func bindContainer(h *shm.Heap, off int64, kind shm.Kind) (*container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bind %s: %w", kindName(kind), ErrHandle)
 	}
-	c := &container{heap: h, off: off, hdr: hdr, kind: kind}
-	c.lk = newRobustLock(c.word(hdrLock))
-	return c, nil
+	mu, err := fsync.MutexAt(h.Block(), off+hdrLock)
+	if err != nil {
+		return nil, fmt.Errorf("bind %s: %w", kindName(kind), err)
+	}
+	return &container{heap: h, off: off, hdr: hdr, mu: mu, kind: kind}, nil
 }
 
 // openContainer checks a handle against the header it names.
@@ -173,12 +178,19 @@ func (c *container) acquire(repair func() error) error {
 	if _, err := c.heap.Bytes(c.off, hdrSize); err != nil {
 		return fmt.Errorf("lock %s: %w", kindName(c.kind), err)
 	}
-	var deadline time.Time
+	var err error
 	if t := c.timeout.Load(); t > 0 {
-		deadline = time.Now().Add(time.Duration(t))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(t))
+		err = c.mu.LockContext(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = ErrTimeout
+		}
+	} else {
+		err = c.mu.Lock()
 	}
-	recovered, err := c.lk.lock(deadline)
-	if err != nil {
+	recovered := errors.Is(err, fsync.ErrOwnerDead)
+	if err != nil && !recovered {
 		return fmt.Errorf("lock %s: %w", kindName(c.kind), err)
 	}
 	if recovered {
@@ -186,14 +198,14 @@ func (c *container) acquire(repair func() error) error {
 	}
 	if recovered && repair != nil {
 		if err := repair(); err != nil {
-			c.lk.unlock()
+			c.mu.Unlock()
 			return fmt.Errorf("repair %s after its lock holder died: %w", kindName(c.kind), err)
 		}
 	}
 	return nil
 }
 
-func (c *container) release() { c.lk.unlock() }
+func (c *container) release() { c.mu.Unlock() }
 
 // slots returns the u64 array at heap offset root: word 0 holds its
 // capacity n, words 1..n its slots. The capacity is checked against the
@@ -229,7 +241,7 @@ func (c *container) newSlots(n int) (int64, []atomic.Uint64, error) {
 
 // SetTimeout bounds how long this process's operations on the container
 // wait for its lock (0, the default: no bound; a holder that dies is
-// detected and replaced within about 20 ms either way). Operations that
+// detected and replaced within about 70 ms either way). Operations that
 // time out fail with ErrTimeout and change nothing.
 func (c *container) SetTimeout(d time.Duration) { c.timeout.Store(int64(d)) }
 
