@@ -41,15 +41,15 @@ func qNew(t testing.TB, c ring.Config) *ring.Queue {
 	return q
 }
 
-// msgFor is the deterministic content of message seq of producer id, n
+// qMsgFor is the deterministic content of message seq of producer id, n
 // bytes long.
-func msgFor(id, seq uint64, n int) []byte {
+func qMsgFor(id, seq uint64, n int) []byte {
 	b := make([]byte, n)
-	fillMsg(b, id, seq)
+	qFillMsg(b, id, seq)
 	return b
 }
 
-func fillMsg(b []byte, id, seq uint64) {
+func qFillMsg(b []byte, id, seq uint64) {
 	x := id*0x9e3779b97f4a7c15 ^ seq*0xbf58476d1ce4e5b9 ^ uint64(len(b))
 	for i := range b {
 		x ^= x << 13
@@ -119,7 +119,7 @@ func TestQueueFullEmptyWrap(t *testing.T) {
 			if round%3 == 0 {
 				n = rng.IntN(40)
 			}
-			err := q.TryPut(msgFor(1, seq, n))
+			err := q.TryPut(qMsgFor(1, seq, n))
 			if errors.Is(err, ring.ErrFull) {
 				break
 			}
@@ -145,14 +145,14 @@ func TestQueueFullEmptyWrap(t *testing.T) {
 			if err != nil {
 				t.Fatalf("round %d get %d: %v", round, i, err)
 			}
-			if !bytes.Equal(m, msgFor(1, sent[i], sizes[i])) {
+			if !bytes.Equal(m, qMsgFor(1, sent[i], sizes[i])) {
 				t.Fatalf("round %d: message %d corrupted", round, sent[i])
 			}
 			got++
 		}
 		for i := drain; i < len(sent); i++ {
 			m, err := q.TryGet()
-			if err != nil || !bytes.Equal(m, msgFor(1, sent[i], sizes[i])) {
+			if err != nil || !bytes.Equal(m, qMsgFor(1, sent[i], sizes[i])) {
 				t.Fatalf("round %d: leftover %d: %v", round, sent[i], err)
 			}
 			got++
@@ -196,7 +196,7 @@ func TestQueueBlockingHandOff(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for i := range uint64(n) {
-			if err := q.Put(ctx, msgFor(0, i, int(i%300))); err != nil {
+			if err := q.Put(ctx, qMsgFor(0, i, int(i%300))); err != nil {
 				done <- err
 				return
 			}
@@ -214,7 +214,7 @@ func TestQueueBlockingHandOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(m, msgFor(0, i, int(i%300))) {
+		if !bytes.Equal(m, qMsgFor(0, i, int(i%300))) {
 			t.Fatalf("message %d corrupted", i)
 		}
 	}
@@ -296,16 +296,16 @@ func TestQueueZeroCopy(t *testing.T) {
 	}
 }
 
-func spillFiles(t testing.TB) []string {
+func qSpillFiles(t testing.TB) []string {
 	m, _ := filepath.Glob("/dev/shm/forkless-spill-*")
 	return m
 }
 
 func TestQueueLargeMessages(t *testing.T) {
-	before := len(spillFiles(t))
+	before := len(qSpillFiles(t))
 	q := qNew(t, ring.Config{Bytes: 1 << 16})
 	ctx := qCtx(t)
-	big := msgFor(3, 3, 64<<20)
+	big := qMsgFor(3, 3, 64<<20)
 	if err := q.Put(ctx, big); err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestQueueLargeMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fillMsg(r.Bytes()[:700000], 4, 4)
+	qFillMsg(r.Bytes()[:700000], 4, 4)
 	if err := r.Commit(700000); err != nil {
 		t.Fatal(err)
 	}
@@ -335,11 +335,11 @@ func TestQueueLargeMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(m.Bytes(), msgFor(4, 4, 700000)) {
+	if !bytes.Equal(m.Bytes(), qMsgFor(4, 4, 700000)) {
 		t.Fatal("reserved large message corrupted")
 	}
 	m.Release()
-	if n := len(spillFiles(t)); n != before {
+	if n := len(qSpillFiles(t)); n != before {
 		t.Fatalf("%d spill files left in /dev/shm, want %d", n, before)
 	}
 
@@ -378,12 +378,12 @@ func TestQueueBadConfig(t *testing.T) {
 	}
 }
 
-// corruptable makes a queue with a few records in it and returns it with
+// qCorruptable makes a queue with a few records in it and returns it with
 // its raw block bytes (header at 0, data at 512).
-func corruptable(t testing.TB) (*ring.Queue, []byte) {
+func qCorruptable(t testing.TB) (*ring.Queue, []byte) {
 	q := qNew(t, ring.Config{Bytes: 1024})
 	for i := range 5 {
-		if err := q.TryPut(msgFor(9, uint64(i), 50+i)); err != nil {
+		if err := q.TryPut(qMsgFor(9, uint64(i), 50+i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -414,7 +414,7 @@ func TestQueueCorrupt(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
-			q, b := corruptable(t)
+			q, b := qCorruptable(t)
 			c.mess(b)
 			q2, err := ring.OpenQueue(q.Handle())
 			if c.open {
@@ -446,7 +446,7 @@ func FuzzQueueRecords(f *testing.F) {
 	f.Add([]byte{0x10, 0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0}, uint16(128))
 	f.Add(bytes.Repeat([]byte{0xff}, 64), uint16(600))
 	f.Fuzz(func(t *testing.T, patch []byte, at uint16) {
-		q, b := corruptable(t)
+		q, b := qCorruptable(t)
 		off := int(at) % len(b)
 		if off < 64 {
 			off += 64 // keep the constant header line: it is checked by open

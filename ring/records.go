@@ -618,15 +618,21 @@ func (q *records) tryTake() (uint64, uint64, error) {
 			return 0, 0, ErrEmpty
 		}
 		if h > t || t-h > q.cap || h%recAlign != 0 {
+			if q.head.Load() != h {
+				continue // h was stale: tail moved a lap past it meanwhile
+			}
 			return 0, 0, fmt.Errorf("take: head %d tail %d: %w", h, t, ErrCorrupt)
 		}
 		st := q.state(h)
 		w := st.Load()
+		// head unchanged since before the load of w: the record at h was
+		// not freed, so w is its genuine state word, not bytes of a later
+		// record that reused the offset.
+		if q.head.Load() != h {
+			continue
+		}
 		switch w & recStateMask {
 		case recClaimed:
-			if q.head.Load() != h {
-				continue
-			}
 			return h, w, errNotReady
 		case recCommitted:
 			if !st.CompareAndSwap(w, recReading|(w&recFlagSpill)|q.me) {
@@ -651,9 +657,6 @@ func (q *records) tryTake() (uint64, uint64, error) {
 			}
 			q.head.CompareAndSwap(h, h+s)
 		default:
-			if q.head.Load() != h {
-				continue
-			}
 			return 0, 0, fmt.Errorf("take: record at %d in state %#x: %w", h, w, ErrCorrupt)
 		}
 	}
