@@ -3,7 +3,9 @@ package spawn_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +15,26 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// A child binary that exits before it attaches (TestExitBeforeAttach).
+	if code := os.Getenv("SPAWN_TEST_EXIT_EARLY"); code != "" {
+		n, _ := strconv.Atoi(code)
+		os.Exit(n)
+	}
+	// The same binary doing nothing: the exec baseline of BenchmarkStartExit.
+	if os.Getenv("SPAWN_TEST_NOOP") != "" {
+		os.Exit(0)
+	}
 	spawn.Main()
-	os.Exit(m.Run())
+	code := m.Run()
+	// No test may leave a child behind, running or zombie.
+	if kids := childrenOf(os.Getpid()); len(kids) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: children left behind after the tests: %v\n", kids)
+		for _, c := range spawn.ActiveChildren() {
+			fmt.Fprintf(os.Stderr, "\t%s pid %d running %s\n", c.Name(), c.Pid(), c.Func())
+		}
+		code = 1
+	}
+	os.Exit(code)
 }
 
 type fillArg struct {
