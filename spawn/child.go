@@ -51,6 +51,22 @@ func Main() {
 }
 
 func runChild() int {
+	// The first SIGTERM cancels the function's context; the default action
+	// is then restored, so a second SIGTERM kills a function that ignores
+	// its context. Caught from the start: a SIGTERM that arrives while the
+	// child still sets up cancels the function before it begins.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var terminated atomic.Bool
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		terminated.Store(true)
+		signal.Reset(syscall.SIGTERM)
+		cancel()
+	}()
+
 	req := os.NewFile(fdRequest, "forkless-request")
 	resp := os.NewFile(fdResponse, "forkless-response")
 	if req == nil || resp == nil {
@@ -97,21 +113,6 @@ func runChild() int {
 			os.Exit(exitParentGone)
 		}()
 	}
-
-	// The first SIGTERM cancels the function's context; the default action
-	// is then restored, so a second SIGTERM kills a function that ignores
-	// its context.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var terminated atomic.Bool
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		terminated.Store(true)
-		signal.Reset(syscall.SIGTERM)
-		cancel()
-	}()
 
 	if _, err := resp.Write([]byte(attachedMagic)); err != nil {
 		return exitParentGone
