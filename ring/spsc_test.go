@@ -487,3 +487,44 @@ func TestSPSCProducerKilled(t *testing.T) {
 		t.Fatalf("drained to %d", want)
 	}
 }
+
+// spscFill pushes N items into a ring with room for them all and reports
+// how many futex system calls it made: none, since nobody sleeps.
+var spscFill = spawn.Register(func(ctx context.Context, a spscArg) (uint64, error) {
+	q, err := ring.OpenSPSC[uint64](a.Ring)
+	if err != nil {
+		return 0, err
+	}
+	before := futex.Syscalls()
+	for i := range a.N {
+		if err := q.Push(ctx, uint64(i)); err != nil {
+			return 0, err
+		}
+	}
+	return futex.Syscalls() - before, nil
+})
+
+func TestSPSCNoSyscallAcrossProcesses(t *testing.T) {
+	r := newRegion(t, 1<<20)
+	const n = 10000
+	q, err := ring.NewSPSC[uint64](r, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, err := spscFill.Run(testCtx(t), spscArg{Ring: q.Handle(), N: n}, spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 0 {
+		t.Fatalf("the producer made %d futex calls with no consumer asleep, want 0", calls)
+	}
+	before := futex.Syscalls()
+	for i := range uint64(n) {
+		if v, err := q.Pop(testCtx(t)); err != nil || v != i {
+			t.Fatalf("Pop = %d, %v", v, err)
+		}
+	}
+	if d := futex.Syscalls() - before; d != 0 {
+		t.Fatalf("the consumer made %d futex calls with no producer asleep, want 0", d)
+	}
+}

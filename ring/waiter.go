@@ -16,21 +16,27 @@ import (
 // become true, and lets the process that makes it true wake them without a
 // system call when nobody sleeps. It is the blocking layer under every ring
 // of this package; it holds no data of its own, only two 4-byte words that
-// may live anywhere in a shm.Block:
+// may live anywhere in a shm.Block (both start at zero):
 //
-//	word     bits                         written by                 read by
-//	seq      a counter, wraps at 2^32     Notify (when a waiter is   Wait, as the futex word: it
-//	                                      announced), context        sleeps while seq is unchanged
-//	                                      cancellation (spurious
-//	                                      wake-up)
-//	waiters  number of announced sleepers Wait (+1 before the last   Notify: 0 means nobody can be
-//	                                      check, -1 after waking)    asleep, so no system call
+//	word     bits                              written by                 read by
+//	seq      bit 0: SLEEPERS, set by a waiter  Wait (CAS: sets SLEEPERS   Wait, as the futex word: it
+//	         about to sleep on this value;     before its last check);    sleeps while seq is unchanged;
+//	         bits 1-31: a counter bumped by    Notify (CAS: bumps and     Notify: SLEEPERS clear means
+//	         every wake-up (wraps)             clears SLEEPERS); context  nobody sleeps on the current
+//	                                           cancellation (+2)          value, so no system call
+//	waiters  number of waiters between their   Wait (+1, -1)              Waiters (diagnostics only)
+//	         announcement and their return
 //
 // The condition itself ("the ring is not empty") is the caller's: Wait takes
 // it as a func, and the signaller must make it true with an atomic store
 // BEFORE it calls Notify. An EventCount is a small value (two pointers into
 // the mapping); copies share the words. It is safe for any number of waiters
 // and notifiers in any number of processes.
+//
+// Only the first Notify after a waiter went to sleep pays for a system call:
+// it clears SLEEPERS as it bumps the counter, so the Notify calls that
+// follow while the woken waiters are still getting up (micro-seconds on a
+// loaded machine) cost one atomic load each.
 //
 // # Lost wake-ups
 //
@@ -39,43 +45,44 @@ import (
 // on arm64 LDAR/STLR), and the same instructions order the mapped words
 // between processes. The steps:
 //
-//	W1 waiters += 1            (atomic add: announces W)
-//	W2 s := seq                (atomic load)
-//	W3 if ready() { waiters -= 1; return }
-//	W4 futex_wait(&seq, s)     (the kernel sleeps only if seq still == s,
+//	W1 s := seq; if SLEEPERS is clear in s, CAS seq from s to s|SLEEPERS
+//	   (retry W1 on failure); s |= SLEEPERS
+//	W2 if ready() return
+//	W3 futex_wait(&seq, s)     (the kernel sleeps only if seq still == s,
 //	                            checked atomically with queueing W)
-//	W5 waiters -= 1; go to the top
+//	W4 go to W1
 //
 //	N1 make ready() true       (the caller's atomic store)
-//	N2 if waiters == 0 return  (atomic load)
-//	N3 seq += 1                (atomic add)
+//	N2 s := seq; if SLEEPERS is clear in s, return (no system call)
+//	N3 CAS seq from s to (s+2) with SLEEPERS clear; on failure go to N2
 //	N4 futex_wake(&seq, all)
 //
-// In the single total order of these atomics, either W1 comes before N2 or
-// N2 comes before W1.
+// Take a W that sleeps at W3 on value v (SLEEPERS set): its W1 made or saw
+// seq == v before its W2, and its W2 found the condition false, so W2 came
+// before N1 in the total order, and so before N's load at N2. Only
+// notifiers and cancellations change seq away from a value with SLEEPERS
+// set (waiters only ever set the bit), and each of them calls futex_wake
+// after its change. At N2, either
 //
-//   - N2 before W1: then N1 (before N2) precedes W3's loads, so W3 sees the
-//     condition true and W never sleeps.
-//   - W1 before N2: N2 reads waiters >= 1 and N goes on to N3. If N3 comes
-//     before W2, W2 reads the new seq and W3 comes after N1, so W3 sees the
-//     condition (as above). If N3 comes after W2, seq != s from N3 on: a
-//     futex_wait that starts after N3 returns at once (EAGAIN), and one that
-//     started before N3 has W queued, so N4 (after N3) wakes it.
+//   - seq is still v: N's CAS at N3 either succeeds (then N4 wakes W, or W's
+//     futex_wait, starting after N3, sees seq != v and returns at once) or
+//     fails because another notifier or a cancellation changed seq first;
+//   - or seq already differs from v: someone changed it after W1.
 //
-// In every case W does not sleep through N's change. The waiters count only
-// decides whether N pays for N3 and N4; a stale non-zero count costs a
-// useless system call, never a lost wake-up.
+// In the last two cases the one who changed seq away from v wakes every
+// sleeper after its change, so W's futex_wait returns (EAGAIN if it starts
+// later, a wake-up if it was queued before). Either way W runs W2 again
+// after N1 and sees the condition. W never sleeps through N's change.
 //
 // # Caveats
 //
-// Notify wakes every sleeper on the word (a broadcast); each re-checks its
-// condition and the losers sleep again. A waiter killed while asleep leaves
-// waiters one too high for the life of the words: from then on every Notify
-// makes a (useless) system call, but nothing hangs. The seq counter wraps at
-// 2^32; a waiter that reads seq, is descheduled for exactly 2^32 Notify calls
-// and then sleeps would miss one wake-up, which no realistic schedule does
-// (and WaitEvery bounds even that). On systems without futexes (not Linux)
-// Wait falls back to polling with short sleeps.
+// A wake-up is a broadcast: every sleeper re-checks its condition and the
+// losers sleep again. The counter wraps at 2^31 bumps; a waiter that reads
+// seq, is descheduled for exactly 2^31 wake-ups and then sleeps would miss
+// one, which no realistic schedule does (and WaitEvery bounds even that). A
+// waiter killed while asleep leaves waiters one too high (diagnostics only)
+// and nothing else. On systems without futexes (not Linux) Wait falls back
+// to polling with short sleeps.
 type EventCount struct {
 	seq     *atomic.Uint32
 	waiters *atomic.Uint32
@@ -107,6 +114,8 @@ const (
 	ecSpinChecks = 64                    // tight re-checks before looking at the clock
 	ecSpinFor    = 20 * time.Microsecond // total spin, yielding the P between rounds
 	ecPollSleep  = 50 * time.Microsecond // sleep between checks where futexes are missing
+
+	ecSleepers = 1 // bit 0 of seq: a waiter sleeps (or is about to) on this value
 )
 
 // Wait returns nil as soon as ready reports true, or the context's error
@@ -153,27 +162,32 @@ func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready fu
 			stop()
 		}
 	}()
+	e.waiters.Add(1)
+	defer e.waiters.Add(^uint32(0))
 	for {
-		// W1: announce. From here on a notifier that changes the condition
-		// sees waiters > 0 and bumps seq (see the steps above).
-		e.waiters.Add(1)
-		// W2: the futex value to sleep on.
+		// W1: announce on the futex word itself: set SLEEPERS on the value
+		// we will sleep on, so a notifier from here on pays for a wake-up.
 		s := e.seq.Load()
-		// W3: the last check, after the announcement.
+		for s&ecSleepers == 0 {
+			if e.seq.CompareAndSwap(s, s|ecSleepers) {
+				s |= ecSleepers
+				break
+			}
+			s = e.seq.Load()
+		}
+		// W2: the last check, after the announcement.
 		if ready() {
-			e.waiters.Add(^uint32(0))
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			e.waiters.Add(^uint32(0))
 			return fmt.Errorf("wait: %w", err)
 		}
 		if stop == nil && ctx.Done() != nil {
-			// Cancellation bumps seq and wakes the word: every sleeper on it
-			// returns (spuriously for the others, which sleep again), and
+			// Cancellation changes seq and wakes the word: every sleeper on
+			// it returns (spuriously for the others, which sleep again), and
 			// this one sees ctx.Err at its next check.
 			stop = context.AfterFunc(ctx, func() {
-				e.seq.Add(1)
+				e.seq.Add(2)
 				futex.Wake(e.seq, -1) //nolint:errcheck // best effort; a failure leaves the poll below
 			})
 		}
@@ -181,10 +195,8 @@ func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready fu
 		if every > 0 {
 			timeout = every
 		}
-		// W4: sleep while seq == s.
+		// W3: sleep while seq == s.
 		err := futex.Wait(e.seq, s, timeout)
-		// W5: no longer asleep.
-		e.waiters.Add(^uint32(0))
 		if err != nil && !errors.Is(err, futex.ErrTimeout) {
 			if !errors.Is(err, errors.ErrUnsupported) {
 				return fmt.Errorf("wait: %w", err)
@@ -192,9 +204,7 @@ func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready fu
 			// No futex here: poll.
 			time.Sleep(ecPollSleep)
 		}
-		if ready() {
-			return nil
-		}
+		// W4: look again.
 	}
 }
 
@@ -203,17 +213,23 @@ func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready fu
 // true. It makes a system call only when a waiter has announced itself.
 // It reports whether it made one.
 func (e EventCount) Notify() bool {
-	// N2: nobody announced, nobody can be asleep (or about to sleep
-	// without re-checking the condition after our store).
-	if e.waiters.Load() == 0 {
-		return false
+	for {
+		// N2: SLEEPERS clear: nobody sleeps on the current value (or is
+		// about to without re-checking the condition after our store).
+		s := e.seq.Load()
+		if s&ecSleepers == 0 {
+			return false
+		}
+		// N3: bump and clear, so the next Notify makes no system call
+		// until someone announces a sleep again.
+		if e.seq.CompareAndSwap(s, (s+2)&^ecSleepers) {
+			// N4.
+			futex.Wake(e.seq, -1) //nolint:errcheck // EFAULT/EINVAL would be a bug in the word's address
+			return true
+		}
 	}
-	// N3, N4.
-	e.seq.Add(1)
-	futex.Wake(e.seq, -1) //nolint:errcheck // EFAULT/EINVAL would be a bug in the word's address; the waiter's recheck covers ENOSYS
-	return true
 }
 
-// Waiters reports how many waiters have announced themselves (a snapshot,
-// for tests and diagnostics).
+// Waiters reports how many goroutines are past their spin in Wait, about to
+// sleep or asleep (a snapshot, for tests and diagnostics).
 func (e EventCount) Waiters() uint32 { return e.waiters.Load() }

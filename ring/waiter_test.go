@@ -33,6 +33,7 @@ func TestEventCountWakesSleeper(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	time.Sleep(20 * time.Millisecond) // past the announcement, into the futex
 	flag.Store(1)
 	if !ec.Notify() {
 		t.Fatal("Notify made no system call although a waiter slept")
