@@ -1,0 +1,652 @@
+package spawn_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// Test functions for the pool, registered at package scope.
+var (
+	poolSquare = spawn.Register(func(ctx context.Context, x int) (int, error) { return x * x, nil })
+
+	poolMul = spawn.Register(func(ctx context.Context, a spawn.Args2[int, int]) (int, error) { return a.A * a.B, nil })
+
+	poolUpper = spawn.Register(func(ctx context.Context, s string) (string, error) { return strings.ToUpper(s), nil })
+
+	poolPid = spawn.Register(func(ctx context.Context, _ int) (int, error) { return os.Getpid(), nil })
+
+	// poolFlaky fails odd items with an error and panics on multiples of 7.
+	poolFlaky = spawn.Register(func(ctx context.Context, x int) (int, error) {
+		switch {
+		case x%7 == 0 && x > 0:
+			panic(fmt.Sprintf("seven divides %d", x))
+		case x%2 == 1:
+			return 0, fmt.Errorf("odd %d: %w", x, os.ErrInvalid)
+		}
+		return x, nil
+	})
+
+	// poolKillAt SIGKILLs its own worker at item At, once per marker file
+	// (so a retry succeeds) or always when Marker is empty.
+	poolKillAt = spawn.Register(func(ctx context.Context, a killArg) (int, error) {
+		if a.X == a.At {
+			if a.Marker == "" {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			} else if f, err := os.OpenFile(a.Marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+				f.Close()
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+		return a.X * 2, nil
+	})
+
+	poolExit = spawn.Register(func(ctx context.Context, code int) (int, error) {
+		os.Exit(code)
+		return 0, nil
+	})
+
+	// poolSleep sleeps d, or until its context ends when Obey is set.
+	poolSleep = spawn.Register(func(ctx context.Context, a sleepArg) (int, error) {
+		if a.Obey {
+			select {
+			case <-time.After(a.D):
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		} else {
+			time.Sleep(a.D)
+		}
+		return a.N, nil
+	})
+
+	poolInitOK = spawn.Register(func(ctx context.Context, v string) (struct{}, error) {
+		return struct{}{}, os.Setenv("POOL_INIT_VALUE", v)
+	})
+	poolInitFail = spawn.Register(func(ctx context.Context, v string) (struct{}, error) {
+		return struct{}{}, errors.New("init refuses " + v)
+	})
+	poolEnv = spawn.Register(func(ctx context.Context, k string) (string, error) { return os.Getenv(k), nil })
+)
+
+type killArg struct {
+	X, At  int
+	Marker string
+}
+
+type sleepArg struct {
+	D    time.Duration
+	N    int
+	Obey bool
+}
+
+func poolCtx(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newTestPool(t testing.TB, opts ...spawn.PoolOption) *spawn.Pool {
+	t.Helper()
+	p, err := spawn.NewPool(poolCtx(t, 30*time.Second), append([]spawn.PoolOption{spawn.Workers(2)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pids := p.Pids()
+		p.Terminate(context.Background())
+		for _, pid := range pids {
+			if processExists(pid) {
+				t.Errorf("worker %d still exists after Terminate", pid)
+			}
+		}
+	})
+	return p
+}
+
+// processExists reports whether pid names a process, zombie or not.
+func processExists(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
+}
+
+func TestPoolMap100k(t *testing.T) {
+	p := newTestPool(t)
+	ctx := poolCtx(t, 60*time.Second)
+	in := make([]int, 100_000)
+	for i := range in {
+		in[i] = i - 50_000
+	}
+	for _, chunk := range []int{0, 1000} {
+		out, err := spawn.Map(ctx, p, poolSquare, in, spawn.Chunk(chunk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != len(in) {
+			t.Fatalf("%d results for %d items", len(out), len(in))
+		}
+		for i, x := range in {
+			if out[i] != x*x {
+				t.Fatalf("chunk %d: out[%d] = %d, want %d", chunk, i, out[i], x*x)
+			}
+		}
+	}
+	s := p.Stats()
+	if s.Done != 200_000 || s.Failed != 0 || s.InFlight != 0 || s.Queued != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestPoolMapChunkOne(t *testing.T) {
+	p := newTestPool(t)
+	in := make([]int, 5000)
+	for i := range in {
+		in[i] = i
+	}
+	out, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolSquare, in, spawn.Chunk(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		if out[i] != i*i {
+			t.Fatalf("out[%d] = %d", i, out[i])
+		}
+	}
+}
+
+func TestPoolMapStringsAndStarmap(t *testing.T) {
+	p := newTestPool(t)
+	ctx := poolCtx(t, 30*time.Second)
+	words := []string{"a", "bc", "", strings.Repeat("x", 100_000)}
+	up, err := spawn.Map(ctx, p, poolUpper, words, spawn.Chunk(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range words {
+		if up[i] != strings.ToUpper(w) {
+			t.Fatalf("item %d: %.20q", i, up[i])
+		}
+	}
+	prods, err := spawn.Map(ctx, p, poolMul, []spawn.Args2[int, int]{{A: 2, B: 3}, {A: 4, B: 5}, {A: -1, B: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(prods) != "[6 20 -7]" {
+		t.Fatalf("starmap: %v", prods)
+	}
+}
+
+func TestPoolTaskErrorsFailAlone(t *testing.T) {
+	p := newTestPool(t)
+	in := make([]int, 100)
+	for i := range in {
+		in[i] = i
+	}
+	pids := p.Pids()
+	out, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolFlaky, in, spawn.Chunk(10))
+	var me *spawn.MapError
+	if !errors.As(err, &me) {
+		t.Fatalf("err = %v, want a *MapError", err)
+	}
+	want := 0
+	for i := range in {
+		bad := i%2 == 1 || (i%7 == 0 && i > 0)
+		if bad {
+			want++
+		} else if out[i] != i {
+			t.Errorf("out[%d] = %d", i, out[i])
+		}
+	}
+	if len(me.Failed) != want {
+		t.Fatalf("%d failed, want %d", len(me.Failed), want)
+	}
+	for _, f := range me.Failed {
+		var ce *spawn.ChildError
+		if !errors.As(f.Err, &ce) {
+			t.Fatalf("item %d: %v is not a *ChildError", f.Index, f.Err)
+		}
+		if f.Index%7 == 0 {
+			if !ce.Panicked || !strings.Contains(ce.Stack, "goroutine") {
+				t.Errorf("item %d: want a panic with a stack, got %+v", f.Index, ce)
+			}
+		} else if !errors.Is(f.Err, os.ErrInvalid) {
+			t.Errorf("item %d: %v does not wrap os.ErrInvalid", f.Index, f.Err)
+		}
+	}
+	if !errors.Is(err, os.ErrInvalid) {
+		t.Error("MapError does not unwrap to the items' errors")
+	}
+	// The workers lived on.
+	if got := p.Pids(); fmt.Sprint(got) != fmt.Sprint(pids) || p.Stats().Restarts != 0 {
+		t.Errorf("workers changed: %v -> %v, stats %+v", pids, got, p.Stats())
+	}
+}
+
+func TestPoolWorkerKilledFailsOneItem(t *testing.T) {
+	p := newTestPool(t)
+	in := make([]killArg, 2000)
+	for i := range in {
+		in[i] = killArg{X: i, At: 1234}
+	}
+	start := time.Now()
+	out, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolKillAt, in, spawn.Chunk(50))
+	var me *spawn.MapError
+	if !errors.As(err, &me) || len(me.Failed) != 1 || me.Failed[0].Index != 1234 {
+		t.Fatalf("err = %v, want exactly item 1234 failed", err)
+	}
+	var we *spawn.WorkerError
+	if !errors.As(err, &we) || we.ExitCode != -9 || we.Pid == 0 || !errors.Is(err, spawn.ErrDied) {
+		t.Fatalf("err = %v, want a *WorkerError with signal 9", err)
+	}
+	if !strings.Contains(err.Error(), "signal 9") || !strings.Contains(err.Error(), fmt.Sprint(we.Pid)) {
+		t.Errorf("error %q does not name the pid and signal", err)
+	}
+	for i := range in {
+		if i != 1234 && out[i] != 2*i {
+			t.Fatalf("out[%d] = %d", i, out[i])
+		}
+	}
+	if s := p.Stats(); s.Restarts != 1 || s.Failed != 1 || s.Done != 1999 {
+		t.Errorf("stats %+v", s)
+	}
+	t.Logf("map with a killed worker took %v", time.Since(start))
+	// The pool goes on with a new worker.
+	if got, err := spawn.Apply(poolCtx(t, 10*time.Second), p, poolSquare, 9); err != nil || got != 81 {
+		t.Fatalf("after the death: %v, %v", got, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(p.Pids()) != 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(p.Pids()); n != 2 {
+		t.Errorf("%d workers after the restart, want 2", n)
+	}
+}
+
+func TestPoolWorkerKilledRetried(t *testing.T) {
+	p := newTestPool(t, spawn.Retries(1))
+	marker := filepath.Join(t.TempDir(), "killed")
+	in := make([]killArg, 500)
+	for i := range in {
+		in[i] = killArg{X: i, At: 321, Marker: marker}
+	}
+	out, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolKillAt, in, spawn.Chunk(25))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		if out[i] != 2*i {
+			t.Fatalf("out[%d] = %d", i, out[i])
+		}
+	}
+	if s := p.Stats(); s.Restarts != 1 || s.Retried != 1 || s.Failed != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestPoolWorkerExit(t *testing.T) {
+	p := newTestPool(t)
+	ctx := poolCtx(t, 30*time.Second)
+	_, err := spawn.Apply(ctx, p, poolExit, 3)
+	var we *spawn.WorkerError
+	if !errors.As(err, &we) || we.ExitCode != 3 || !strings.Contains(err.Error(), "exited with status 3") {
+		t.Fatalf("err = %v, want a *WorkerError with exit status 3", err)
+	}
+	if got, err := spawn.Apply(ctx, p, poolSquare, 5); err != nil || got != 25 {
+		t.Fatalf("after the exit: %v, %v", got, err)
+	}
+}
+
+func TestPoolTaskTimeout(t *testing.T) {
+	p := newTestPool(t, spawn.TaskTimeout(200*time.Millisecond))
+	ctx := poolCtx(t, 30*time.Second)
+	slow := spawn.Submit(p, poolSleep, sleepArg{D: time.Hour, N: 1})
+	fast := spawn.Submit(p, poolSleep, sleepArg{D: time.Millisecond, N: 2})
+	start := time.Now()
+	_, err := slow.Wait(ctx)
+	if !errors.Is(err, spawn.ErrTimeout) || !errors.Is(err, spawn.ErrDied) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("time limit reported after %v", d)
+	}
+	if n, err := fast.Wait(ctx); err != nil || n != 2 {
+		t.Fatalf("fast task: %v, %v", n, err)
+	}
+	if s := p.Stats(); s.Restarts != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestPoolCancelMap(t *testing.T) {
+	p := newTestPool(t, spawn.CancelGrace(100*time.Millisecond))
+	in := make([]sleepArg, 50)
+	for i := range in {
+		in[i] = sleepArg{D: 10 * time.Second, N: i, Obey: i%2 == 0}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := spawn.Map(ctx, p, poolSleep, in, spawn.Chunk(1))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > time.Second+300*time.Millisecond {
+		t.Errorf("cancelled map returned after %v", d)
+	}
+	pids := p.Pids()
+	// Within a second, no worker is running the cancelled work any more:
+	// Close (drain) finds nothing left to wait for.
+	cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer ccancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatalf("close after cancel: %v (stats %+v)", err, p.Stats())
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("cancel and close took %v", d)
+	}
+	for _, pid := range append(pids, p.Pids()...) {
+		if processExists(pid) {
+			t.Errorf("worker %d still exists", pid)
+		}
+	}
+}
+
+func TestPoolCloseWaitsForEverything(t *testing.T) {
+	p := newTestPool(t)
+	var fs []*spawn.Future[int]
+	for i := range 20 {
+		fs = append(fs, spawn.Submit(p, poolSleep, sleepArg{D: 20 * time.Millisecond, N: i}))
+	}
+	if err := p.Close(poolCtx(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range fs {
+		select {
+		case <-f.Done():
+		default:
+			t.Fatalf("future %d not done after Close", i)
+		}
+		if n, err := f.Wait(context.Background()); err != nil || n != i {
+			t.Fatalf("future %d: %v, %v", i, n, err)
+		}
+	}
+	if s := p.Stats(); s.Workers != 0 || s.Done != 20 {
+		t.Errorf("stats %+v", s)
+	}
+	if _, err := spawn.Apply(context.Background(), p, poolSquare, 2); !errors.Is(err, spawn.ErrPoolClosed) {
+		t.Errorf("apply after close: %v", err)
+	}
+}
+
+func TestPoolTerminate(t *testing.T) {
+	p := newTestPool(t)
+	f := spawn.Submit(p, poolSleep, sleepArg{D: time.Hour})
+	time.Sleep(100 * time.Millisecond)
+	pids := p.Pids()
+	start := time.Now()
+	if err := p.Terminate(poolCtx(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("terminate took %v", d)
+	}
+	if _, err := f.Wait(context.Background()); !errors.Is(err, spawn.ErrTerminated) {
+		t.Errorf("pending task: %v", err)
+	}
+	for _, pid := range pids {
+		if processExists(pid) {
+			t.Errorf("worker %d still exists", pid)
+		}
+	}
+}
+
+func TestPoolImapEndless(t *testing.T) {
+	p := newTestPool(t)
+	var pulled atomic.Int64
+	naturals := func(yield func(int) bool) {
+		for i := 0; ; i++ {
+			pulled.Add(1)
+			if !yield(i) {
+				return
+			}
+		}
+	}
+	ctx := poolCtx(t, 30*time.Second)
+	i := 0
+	var before runtime.MemStats
+	for v, err := range spawn.Imap(ctx, p, poolSquare, iter.Seq[int](naturals), spawn.Window(32)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != i*i {
+			t.Fatalf("result %d = %d", i, v)
+		}
+		if n := pulled.Load(); n > int64(i)+33 {
+			t.Fatalf("pulled %d items with %d yielded and a window of 32", n, i)
+		}
+		if i == 2000 {
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+		}
+		i++
+		if i == 20000 {
+			break
+		}
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grow := int64(after.HeapAlloc) - int64(before.HeapAlloc); grow > 8<<20 {
+		t.Errorf("heap grew by %d bytes over 18000 items", grow)
+	}
+
+	// Cancel stops it cleanly.
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	var last error
+	for _, err := range spawn.ImapUnordered(cctx, p, poolSquare, iter.Seq[int](naturals), spawn.Window(16)) {
+		if err != nil {
+			last = err
+			continue
+		}
+		n++
+		if n == 500 {
+			cancel()
+		}
+	}
+	if !errors.Is(last, context.Canceled) {
+		t.Fatalf("after cancel: %v", last)
+	}
+	waitIdle(t, p)
+}
+
+func waitIdle(t *testing.T, p *spawn.Pool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := p.Stats(); s.InFlight == 0 && s.Queued == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("pool not idle: %+v", p.Stats())
+}
+
+func TestPoolImapOrderAndUnordered(t *testing.T) {
+	p := newTestPool(t)
+	ctx := poolCtx(t, 30*time.Second)
+	seq := func(yield func(sleepArg) bool) {
+		for i := range 40 {
+			if !yield(sleepArg{D: time.Duration(40-i) * time.Millisecond / 4, N: i}) {
+				return
+			}
+		}
+	}
+	i := 0
+	for v, err := range spawn.Imap(ctx, p, poolSleep, iter.Seq[sleepArg](seq), spawn.Chunk(3)) {
+		if err != nil || v != i {
+			t.Fatalf("imap item %d: %v, %v", i, v, err)
+		}
+		i++
+	}
+	if i != 40 {
+		t.Fatalf("%d results", i)
+	}
+	seen := map[int]bool{}
+	for v, err := range spawn.ImapUnordered(ctx, p, poolSleep, iter.Seq[sleepArg](seq)) {
+		if err != nil || seen[v] {
+			t.Fatalf("unordered: %v, %v (dup %v)", v, err, seen[v])
+		}
+		seen[v] = true
+	}
+	if len(seen) != 40 {
+		t.Fatalf("%d distinct results", len(seen))
+	}
+}
+
+func TestPoolFutures(t *testing.T) {
+	p := newTestPool(t)
+	ctx := poolCtx(t, 30*time.Second)
+	slow := spawn.Submit(p, poolSleep, sleepArg{D: 2 * time.Second, N: 1, Obey: true})
+	quick := spawn.Submit(p, poolSleep, sleepArg{D: 10 * time.Millisecond, N: 2})
+	i, err := spawn.WaitFirst(ctx, slow, quick)
+	if err != nil || i != 1 {
+		t.Fatalf("WaitFirst = %d, %v", i, err)
+	}
+	if !slow.Cancel() {
+		t.Fatal("Cancel of a running task reported false")
+	}
+	if _, err := slow.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled future: %v", err)
+	}
+	var fs []*spawn.Future[int]
+	for i := range 200 {
+		fs = append(fs, spawn.Submit(p, poolSquare, i))
+	}
+	if err := spawn.WaitAll(ctx, fs...); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for i, f := range spawn.AsCompleted(ctx, fs...) {
+		if v, err := f.Wait(ctx); err != nil || v != i*i {
+			t.Fatalf("future %d: %v, %v", i, v, err)
+		}
+		seen++
+	}
+	if seen != 200 {
+		t.Fatalf("AsCompleted yielded %d", seen)
+	}
+	// A Future is a Waitable for WaitAny too.
+	if ready, err := spawn.WaitAny(ctx, fs[0]); err != nil || len(ready) != 1 {
+		t.Fatalf("WaitAny: %v, %v", ready, err)
+	}
+}
+
+func TestPoolInitializerAndMaxTasks(t *testing.T) {
+	p := newTestPool(t, spawn.Initializer(poolInitOK, "ready"), spawn.MaxTasksPerWorker(3))
+	ctx := poolCtx(t, 30*time.Second)
+	pids := map[int]bool{}
+	for range 12 {
+		if v, err := spawn.Apply(ctx, p, poolEnv, "POOL_INIT_VALUE"); err != nil || v != "ready" {
+			t.Fatalf("initializer not run: %q, %v", v, err)
+		}
+		pid, err := spawn.Apply(ctx, p, poolPid, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[pid] = true
+	}
+	// 24 tasks at 3 per worker: at least 8 worker processes served them.
+	if len(pids) < 4 {
+		t.Errorf("only %d distinct workers for 24 tasks with 3 tasks each", len(pids))
+	}
+	if s := p.Stats(); s.Recycled < 6 || s.Restarts != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestPoolInitializerFailureBreaksPool(t *testing.T) {
+	p, err := spawn.NewPool(poolCtx(t, 30*time.Second), spawn.Workers(2), spawn.Initializer(poolInitFail, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate(context.Background())
+	_, err = spawn.Apply(poolCtx(t, 30*time.Second), p, poolSquare, 2)
+	if !errors.Is(err, spawn.ErrInitializer) || !strings.Contains(err.Error(), "init refuses x") {
+		t.Fatalf("err = %v, want ErrInitializer", err)
+	}
+}
+
+func TestPoolProgress(t *testing.T) {
+	var calls atomic.Int64
+	var last atomic.Int64
+	p := newTestPool(t, spawn.OnProgress(func(s spawn.PoolStats) {
+		calls.Add(1)
+		last.Store(s.Done)
+	}))
+	ch := p.Progress()
+	in := make([]int, 1000)
+	if _, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolSquare, in, spawn.Chunk(10)); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() == 0 {
+		t.Fatal("no progress callback")
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case s := <-ch:
+			if s.Done == 1000 {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("progress channel never showed 1000 done (callback saw %d)", last.Load())
+		}
+	}
+}
+
+func TestPoolBadInput(t *testing.T) {
+	ctx := poolCtx(t, 10*time.Second)
+	for _, opt := range []spawn.PoolOption{spawn.Workers(-1), spawn.QueueDepth(0), spawn.ArenaSize(10), spawn.Retries(-1)} {
+		if p, err := spawn.NewPool(ctx, opt); err == nil {
+			p.Terminate(ctx)
+			t.Errorf("NewPool accepted a bad option")
+		}
+	}
+	p := newTestPool(t)
+	closure := spawn.Register(func(ctx context.Context, x int) (int, error) { return x, nil })
+	if _, err := spawn.Map(ctx, p, closure, []int{1}); !errors.Is(err, spawn.ErrClosure) {
+		t.Errorf("map of a closure: %v", err)
+	}
+	if out, err := spawn.Map(ctx, p, poolSquare, nil); err != nil || len(out) != 0 {
+		t.Errorf("map of nothing: %v, %v", out, err)
+	}
+	if _, err := spawn.Map(ctx, p, poolUpper, []string{strings.Repeat("y", 200<<10)}); err != nil {
+		t.Errorf("200 KiB argument: %v", err)
+	}
+}
+
+func TestPoolArgumentTooLarge(t *testing.T) {
+	p := newTestPool(t, spawn.ArenaSize(1<<20))
+	ctx := poolCtx(t, 10*time.Second)
+	_, err := spawn.Apply(ctx, p, poolUpper, strings.Repeat("z", 2<<20))
+	if !errors.Is(err, spawn.ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+	if v, err := spawn.Apply(ctx, p, poolUpper, "ok"); err != nil || v != "OK" {
+		t.Fatalf("after: %v, %v", v, err)
+	}
+}

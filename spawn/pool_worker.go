@@ -1,0 +1,304 @@
+package spawn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/shm"
+)
+
+// The worker side of a Pool. A worker is a child process started with
+// Start like any other; the function it runs is runWorker, registered here
+// at package scope, which serves tasks from its task ring until the ring is
+// closed (or its task budget is spent, or SIGTERM arrives).
+
+// KindPoolControl is the kind of a pool worker's control block.
+const KindPoolControl shm.Kind = 0x0330
+
+// The control block: one per worker incarnation, in that worker's region.
+// It is how the parent knows which task the worker holds.
+//
+//	offset size field      written by                read by
+//	     0    8 seq        worker: +1 before an item  parent: odd = an item is running;
+//	                       (odd), +1 after (even)     the watchdog times items by it
+//	     8    8 task       worker, before seq turns   parent, after the worker died: the
+//	                       odd                        task that was running
+//	    16    8 item       worker, before seq turns   parent: which item of that task
+//	                       odd
+//	    24    8 job        worker, before seq turns   parent: cancel stages (is the worker
+//	                       odd                        running an item of a cancelled job?)
+//	    32    4 ready      worker, once, after the    parent: a worker that dies before
+//	                       initializer succeeded      ready is a start or init failure
+//	    40    8 cancelGen  parent, after writing a    worker, before each item: when it
+//	                       cancel slot                changed, re-read the cancel slots
+//	    64 8*8 cancel      parent: ids of recently    worker: skip items of these jobs
+//	                       cancelled jobs (round
+//	                       robin over 8 slots)
+//
+// Hand-offs: the seq store that makes seq odd publishes task, item and job
+// (written before it) to the parent; after the worker's death the parent
+// reads all four words with nothing racing it. The cancelGen store
+// publishes the cancel slot written before it. A stale read of the cancel
+// slots only delays a skip (the item runs and its result is dropped).
+const (
+	ctlSeq       = 0
+	ctlTask      = 8
+	ctlItem      = 16
+	ctlJob       = 24
+	ctlReady     = 32
+	ctlCancelGen = 40
+	ctlCancel    = 64
+	ctlSlots     = 8
+	ctlSize      = ctlCancel + 8*ctlSlots
+)
+
+// taskDesc is a ring slot of the task ring: one task, parent to worker.
+type taskDesc struct {
+	ID     uint64   // the task's id, unique in the pool, increasing
+	Job    uint64   // the job (one Map, one Submit...) the task belongs to
+	Flags  uint32   // flagName, flagHeap
+	Count  uint32   // items in the task
+	Len    uint32   // payload bytes
+	Fid    uint32   // the function, numbered by the pool; its name travels once per worker (flagName)
+	Off    int64    // heap offset of the payload when flagHeap
+	Inline [24]byte // the payload itself when it fits
+}
+
+// resultDesc is a ring slot of the result ring: one task's results.
+type resultDesc struct {
+	ID     uint64   // the task's id
+	Nanos  uint64   // time the worker spent running the task
+	Flags  uint32   // flagHeap
+	Len    uint32   // payload bytes
+	Off    int64    // heap offset of the payload when flagHeap
+	Inline [32]byte // the payload itself when it fits
+}
+
+const (
+	flagName = 1 << 0 // the payload starts with the function's name
+	flagHeap = 1 << 1 // the payload is in the worker's heap at Off
+	// flagTooLarge: the results did not fit the worker's heap; Len says how
+	// large they were. Every item of the task fails with ErrTooLarge.
+	flagTooLarge = 1 << 2
+)
+
+// workerArg is what a worker is started with.
+type workerArg struct {
+	Control, Tasks, Results, Heap shm.Handle
+	InitFunc                      string // the initializer's registered name, or ""
+	InitArg                       []byte
+	MaxTasks                      int // tasks before the worker exits, 0 for no limit
+}
+
+var workerFunc = Register(runWorker)
+
+// runWorker serves tasks. It returns nil when the task ring is closed and
+// drained, when MaxTasks tasks ran, or after SIGTERM (ctx) once the item
+// running then has returned.
+func runWorker(ctx context.Context, a workerArg) (struct{}, error) {
+	var none struct{}
+	ctlBlock, err := shm.BindHandle(a.Control, KindPoolControl)
+	if err != nil {
+		return none, fmt.Errorf("pool worker: %w", err)
+	}
+	tasks, err := ring.OpenSPSC[taskDesc](a.Tasks)
+	if err != nil {
+		return none, fmt.Errorf("pool worker: %w", err)
+	}
+	results, err := ring.OpenSPSC[resultDesc](a.Results)
+	if err != nil {
+		return none, fmt.Errorf("pool worker: %w", err)
+	}
+	heap, err := shm.OpenHeap(a.Heap)
+	if err != nil {
+		return none, fmt.Errorf("pool worker: %w", err)
+	}
+	if a.InitFunc != "" {
+		e, ok := lookup(a.InitFunc)
+		if !ok {
+			return none, fmt.Errorf("pool initializer %s is not registered: %w", a.InitFunc, ErrNotRegistered)
+		}
+		if _, err := e.run(ctx, a.InitArg); err != nil {
+			return none, err
+		}
+	}
+	w := &workerLoop{
+		ctx: ctx, heap: heap, results: results, funcs: map[uint32]*entry{},
+		seq:       ctlBlock.Uint64(ctlSeq),
+		task:      ctlBlock.Uint64(ctlTask),
+		item:      ctlBlock.Uint64(ctlItem),
+		job:       ctlBlock.Uint64(ctlJob),
+		cancelGen: ctlBlock.Uint64(ctlCancelGen),
+	}
+	for i := range ctlSlots {
+		w.cancel[i] = ctlBlock.Uint64(ctlCancel + 8*int64(i))
+	}
+	ctlBlock.Uint32(ctlReady).Store(1) // tells the parent the initializer succeeded
+	served := 0
+	for a.MaxTasks == 0 || served < a.MaxTasks {
+		if ctx.Err() != nil {
+			return none, nil // SIGTERM: the parent re-dispatches what is queued
+		}
+		d, err := tasks.Pop(ctx)
+		if err != nil {
+			return none, nil // closed and drained (Close), or SIGTERM
+		}
+		if err := w.serve(&d); err != nil {
+			return none, err
+		}
+		served++
+	}
+	return none, nil
+}
+
+type workerLoop struct {
+	ctx     context.Context
+	heap    *shm.Heap
+	results *ring.SPSC[resultDesc]
+	funcs   map[uint32]*entry // the functions this worker was told, by Fid
+
+	seq, task, item, job *atomic.Uint64
+	cancelGen            *atomic.Uint64
+	cancel               [ctlSlots]*atomic.Uint64
+	lastGen              uint64
+	cancelled            [ctlSlots]uint64
+	out                  []byte
+}
+
+func (w *workerLoop) isCancelled(job uint64) bool {
+	if g := w.cancelGen.Load(); g != w.lastGen { // acquire: the slots written before it
+		w.lastGen = g
+		for i := range ctlSlots {
+			w.cancelled[i] = w.cancel[i].Load()
+		}
+	}
+	for _, j := range w.cancelled {
+		if j == job {
+			return true
+		}
+	}
+	return false
+}
+
+// serve runs one task and pushes its results. An error here is a broken
+// protocol (a descriptor naming bytes outside the heap): the worker exits
+// and the parent fails the task.
+func (w *workerLoop) serve(d *taskDesc) error {
+	start := time.Now()
+	var payload []byte
+	if d.Flags&flagHeap != 0 {
+		b, err := w.heap.Bytes(d.Off, int64(d.Len))
+		if err != nil {
+			return fmt.Errorf("pool worker: task %d: %w", d.ID, err)
+		}
+		payload = b
+	} else {
+		if d.Len > uint32(len(d.Inline)) {
+			return fmt.Errorf("pool worker: task %d: inline payload of %d bytes: %w", d.ID, d.Len, errChunk)
+		}
+		payload = d.Inline[:d.Len]
+	}
+	r := chunkReader{b: payload}
+	if d.Flags&flagName != 0 {
+		name := string(r.bytes())
+		if r.err != nil {
+			return fmt.Errorf("pool worker: task %d: %w", d.ID, r.err)
+		}
+		e, ok := lookup(name)
+		if !ok {
+			e = &entry{name: name, run: func(context.Context, []byte) ([]byte, error) {
+				return nil, fmt.Errorf("function %s is not registered in the worker: register it at "+
+					"package scope, before spawn.Main runs: %w", name, ErrNotRegistered)
+			}}
+		}
+		w.funcs[d.Fid] = e
+	}
+	e := w.funcs[d.Fid]
+	if e == nil {
+		return fmt.Errorf("pool worker: task %d names unknown function %d: %w", d.ID, d.Fid, errChunk)
+	}
+	w.out = w.out[:0]
+	w.task.Store(d.ID)
+	w.job.Store(d.Job)
+	for i := range d.Count {
+		arg := r.bytes()
+		if r.err != nil {
+			return fmt.Errorf("pool worker: task %d: %w", d.ID, r.err)
+		}
+		if w.isCancelled(d.Job) {
+			w.out = append(w.out, itemSkipped)
+			continue
+		}
+		w.item.Store(uint64(i))
+		w.seq.Add(1) // odd: publishes task, job, item: "item i of task d.ID is running"
+		w.out = w.runItem(e, arg, w.out)
+		w.seq.Add(1) // even: the item returned
+	}
+	if d.Flags&flagHeap != 0 {
+		w.heap.Free(d.Off) // the argument is ours to free once read
+	}
+	res := resultDesc{ID: d.ID, Nanos: uint64(time.Since(start))}
+	if err := w.place(&res); err != nil {
+		return err
+	}
+	if err := w.results.Push(context.Background(), res); err != nil {
+		// Closed: the parent gave up on this worker (Terminate).
+		return nil
+	}
+	return nil
+}
+
+// runItem runs one item, turning a panic into a failed record with the
+// worker's stack.
+func (w *workerLoop) runItem(e *entry, arg []byte, out []byte) (res []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			res = appendFailed(out, itemPanic, fmt.Sprint(v), fmt.Sprintf("%T", v), string(debug.Stack()), nil)
+		}
+	}()
+	b, err := e.run(w.ctx, arg)
+	if err != nil {
+		return appendFailed(out, itemError, err.Error(), fmt.Sprintf("%T", err), "", errorKeys(err))
+	}
+	return appendOK(out, b)
+}
+
+// place puts the result payload inline or in the heap. The heap may be full
+// of results the parent has not freed yet: wait while the parent still has
+// results to read. A payload that does not fit even then is replaced by
+// flagTooLarge, which fails every item of the task with ErrTooLarge.
+func (w *workerLoop) place(res *resultDesc) error {
+	if len(w.out) <= len(res.Inline) {
+		res.Len = uint32(copy(res.Inline[:], w.out))
+		return nil
+	}
+	for idle := 0; idle < 200; {
+		off, err := w.heap.Alloc(int64(len(w.out)))
+		if err == nil {
+			b, err := w.heap.Bytes(off, int64(len(w.out)))
+			if err != nil {
+				return fmt.Errorf("pool worker: %w", err)
+			}
+			copy(b, w.out)
+			res.Flags, res.Off, res.Len = flagHeap, off, uint32(len(w.out))
+			return nil
+		}
+		if errors.Is(err, shm.ErrSize) {
+			break
+		}
+		if !errors.Is(err, shm.ErrNoSpace) {
+			return fmt.Errorf("pool worker: %w", err)
+		}
+		if w.results.Len() == 0 {
+			idle++ // the parent has read every result: only its frees can still come
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
+	res.Flags, res.Len = flagTooLarge, uint32(len(w.out))
+	return nil
+}
