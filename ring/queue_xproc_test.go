@@ -211,7 +211,9 @@ func qRunStress(t *testing.T, producers, consumers int, perProducer int, cfg rin
 	if total.Count != bits || total.Dups != 0 || total.Bad != 0 || total.OutOfOrder != 0 || total.Bytes != sent {
 		t.Fatalf("received %+v; want %d messages, %d bytes, no dups, none bad, in order", total, bits, sent)
 	}
-	for i, w := range seen.Slice() {
+	words := seen.Slice()
+	for i := range words {
+		w := &words[i]
 		want := ^uint64(0)
 		if rest := bits - uint64(i)*64; rest < 64 {
 			want = 1<<rest - 1
@@ -547,5 +549,61 @@ func TestQueueProducersKilledAtRandom(t *testing.T) {
 	t.Logf("%d messages from %d killed producers, last put after %v", count.Load(), rounds, time.Since(start))
 	if count.Load() == 0 {
 		t.Fatal("nothing received")
+	}
+}
+
+// qLockHolder takes the producers' claim lock and waits to be killed.
+var qLockHolder = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{}, error) {
+	q, err := ring.OpenQueue(a.Q)
+	if err != nil {
+		return struct{}{}, err
+	}
+	flag, err := shm.OpenValue[atomic.Uint32](a.Flag)
+	if err != nil {
+		return struct{}{}, err
+	}
+	if err := ring.HoldClaimLock(q); err != nil {
+		return struct{}{}, err
+	}
+	flag.Ptr().Store(1)
+	<-ctx.Done()
+	return struct{}{}, nil
+})
+
+// TestQueueLockHolderKilled: a producer killed while it holds the claim
+// lock blocks the other producers for the recovery bound only.
+func TestQueueLockHolderKilled(t *testing.T) {
+	ctx := qCtx(t)
+	region := qRegion(t, 4<<20)
+	q, err := ring.NewQueue(region, ring.Config{Bytes: 1 << 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag, err := shm.NewValue[atomic.Uint32](region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := qLockHolder.Start(ctx, qCrashArg{Q: q.Handle(), Flag: flag.Handle()}, spawn.Share(region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qWaitFlag(t, flag)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := q.Put(short, []byte("blocked")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Put while a live process holds the lock = %v, want deadline exceeded", err)
+	}
+	killed := time.Now()
+	qKill(t, p)
+	if err := q.Put(ctx, []byte("through")); err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(killed)
+	t.Logf("put went through %v after the kill", d)
+	if d > time.Second {
+		t.Fatalf("recovery took %v", d)
+	}
+	if m, err := q.Get(ctx); err != nil || string(m) != "through" {
+		t.Fatalf("%q, %v", m, err)
 	}
 }

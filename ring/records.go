@@ -187,6 +187,11 @@ type records struct {
 	// freedCache is a producer's last look at freed (a hint; never ahead
 	// of the real value, since freed only grows).
 	freedCache atomic.Uint64
+	// tailCache is a consumer's last look at tail (a hint, never ahead of
+	// the real value): while head is below it, the records up to it are
+	// known to be claimed and tail need not be loaded (which would pull
+	// the producers' cache line over).
+	tailCache atomic.Uint64
 
 	// stall remembers the record (or lock owner) a waiter in this process
 	// has seen stuck, and since when, for the liveness checks.
@@ -613,7 +618,11 @@ func (q *records) abort(p uint64) {
 func (q *records) tryTake() (uint64, uint64, error) {
 	for {
 		h := q.head.Load()
-		t := q.tail.Load()
+		t := q.tailCache.Load()
+		if h >= t || t-h > q.cap {
+			t = q.tail.Load()
+			q.tailCache.Store(t)
+		}
 		if h == t {
 			return 0, 0, ErrEmpty
 		}
