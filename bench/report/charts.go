@@ -186,7 +186,7 @@ func latencyChart(res *Results) (*plot.Plot, bool) {
 		labels[i] = g.Label
 	}
 	p.NominalX(labels...)
-	p.Y.Min = 1 // 10 ns
+	p.Y.Min = 1                      // 10 ns
 	p.Y.Max = math.Ceil(p.Y.Max) + 1 // room for the legend above the bars
 	return p, true
 }

@@ -204,8 +204,8 @@ func (r *Report) Markdown() ([]byte, error) {
 		"Any single row can be reproduced with plain `go test -bench`, as each section shows. "+
 		"The raw output is in [bench/results.txt](bench/results.txt) (`benchstat` reads it).\n\n",
 		in.Count, in.Benchtime, in.Count)
-	p("In the tables, each rival's cell shows its median and, in bold, how many times faster forkless is than that rival "+
-		"(a figure below 1× means forkless was slower). Rates are compared as rates and times as times; "+
+	p("In the tables, each rival's cell shows its median and, in bold, how many times faster forkless is than that rival " +
+		"(a figure below 1× means forkless was slower). Rates are compared as rates and times as times; " +
 		"\"not measured\" means the run produced no such figure, and [Not measured](#not-measured) says why.\n\n")
 	p("## Machine and versions\n\n")
 	m := in.Machine

@@ -177,8 +177,8 @@ func TestReport(t *testing.T) {
 	s := string(md)
 	for _, want := range []string{
 		"| Queue 64 B | 10.0M msgs/s | 120k msgs/s (**83×**) | not measured |", // 10M / 120k
-		"Against Python: 83× at 10.0M msgs/s.",                                  // the fragment, rendered
-		"| Queue 64 B vs Python Queue | **83× faster** |",                       // the headline
+		"Against Python: 83× at 10.0M msgs/s.",                                 // the fragment, rendered
+		"| Queue 64 B vs Python Queue | **83× faster** |",                      // the headline
 		"Unix socket (`./bench` Stream/impl=unix/size=64B/pairs=1, msgs/s): no benchmark Stream/impl=unix/size=64B/pairs=1 in ./bench yet",
 		"-count 3 ./ring",
 	} {
