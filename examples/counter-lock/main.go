@@ -1,0 +1,117 @@
+// Command counter-lock is the tutorial's shared counter: five processes
+// each add 1 to a shared Value 1 000 000 times, under the Value's lock, and the
+// total is exactly 5 000 000. Python:
+//
+//	def add(counter):
+//	    for _ in range(10000):
+//	        with counter.get_lock():
+//	            counter.value += 1
+//
+//	counter = multiprocessing.Value('i', 0)
+//	procs = [Process(target=add, args=(counter,)) for _ in range(5)]
+//
+// It then runs the same without the lock, which can lose updates (how many
+// depends on how much the processes overlap on the CPUs). An
+// Event starts the five together, so that they really overlap.
+//
+//	go run ./examples/counter-lock
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/spawn"
+	fsync "github.com/forkless-go/forkless/sync"
+)
+
+const (
+	procs = 5
+	adds  = 1_000_000
+)
+
+type counter struct {
+	Value  shm.Handle // shm.Value[int64]
+	Lock   shm.Handle // fsync.Mutex guarding it
+	Go     shm.Handle // fsync.Event: set once every process has started
+	Locked bool
+}
+
+var add = spawn.Register(func(ctx context.Context, c counter) (struct{}, error) {
+	v, err := shm.OpenValue[int64](c.Value)
+	if err != nil {
+		return struct{}{}, err
+	}
+	lock, err := fsync.OpenMutex(c.Lock)
+	if err != nil {
+		return struct{}{}, err
+	}
+	p := v.Ptr() // the shared int64 itself
+	for range adds {
+		if c.Locked {
+			if err := lock.Lock(); err != nil {
+				return struct{}{}, err
+			}
+		}
+		x := *p    // read, then write back: without the lock, another
+		*p = x + 1 // process's increment between the two is lost
+		if c.Locked {
+			lock.Unlock()
+		}
+	}
+	return struct{}{}, nil
+})
+
+func run(ctx context.Context, region *shm.Region, locked bool) (int64, time.Duration) {
+	v, err := shm.NewValue[int64](region)
+	if err != nil {
+		log.Fatal(err)
+	}
+	lock, err := fsync.NewMutex(region)
+	if err != nil {
+		log.Fatal(err)
+	}
+	start, err := fsync.NewEvent(region)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var ps []*spawn.Process[struct{}]
+	for range procs {
+		c := counter{Value: v.Handle(), Lock: lock.Handle(), Go: start.Handle(), Locked: locked}
+		p, err := add.Start(ctx, c, spawn.Share(region))
+		if err != nil {
+			log.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	began := time.Now()
+	start.Set()
+	for _, p := range ps {
+		if _, err := p.Wait(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	total, err := v.Load()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return total, time.Since(began)
+}
+
+func main() {
+	spawn.Main()
+
+	region, err := shm.New(1 << 12)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer region.Close()
+	ctx := context.Background()
+	total, took := run(ctx, region, true)
+	fmt.Printf("with the lock:    %d processes × %d adds = %d (want %d), %v\n", procs, adds, total, procs*adds, took.Round(time.Millisecond))
+	total, took = run(ctx, region, false)
+	fmt.Printf("without the lock: %d processes × %d adds = %d (updates lost: %d), %v\n", procs, adds, total, procs*adds-total, took.Round(time.Millisecond))
+}
