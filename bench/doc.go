@@ -2,10 +2,11 @@
 // package owns: the ways a Go program moves bytes between processes without
 // forkless (os.Pipe, Unix sockets), the in-process yardstick (buffered Go
 // channels between goroutines), and Python's multiprocessing running the
-// same workloads. The forkless side of every comparison lives in the
-// package that implements it (ring, sync, spawn, shared); the report
-// command in bench/report runs both in one go and writes
-// docs/benchmarks.md.
+// same workloads, next to forkless's ring.Queue swept over the same
+// message sizes in the same harness. The forkless side of every other
+// comparison lives in the package that implements it (ring, sync, spawn,
+// shared); the report command in bench/report runs them all in one go and
+// writes docs/benchmarks.md.
 //
 // Run one workload the usual way, for example
 //
@@ -18,9 +19,12 @@
 // # Workloads
 //
 // BenchmarkStream moves b.N messages of a fixed size one way, 1 producer
-// to 1 consumer (pairs=1) or 2 producers to 2 consumers on one channel,
-// pipe or socket (pairs=2). It reports msgs/s, ns/msg and, through
-// b.SetBytes, MB/s. Sizes are 8 B, 64 B, 4 KiB and 1 MiB.
+// to 1 consumer (pairs=1) or 2 producers to 2 consumers on one queue,
+// channel, pipe or socket (pairs=2). It reports msgs/s, ns/msg and, through
+// b.SetBytes, MB/s. Sizes are 8 B, 64 B, 4 KiB and 1 MiB. impl=forkless is
+// a ring.Queue in an anonymous region (1 MiB of ring for messages up to
+// 4 KiB, 8 MiB for 1 MiB messages so that they travel inside the ring),
+// with producers started by spawn and a go signal on a sync.Event.
 //
 // BenchmarkPingPong sends a 64-byte message to an echoing peer and waits
 // for the echo, b.N times, and reports the round trip's p50, p99 and p999

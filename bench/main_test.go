@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/forkless-go/forkless/spawn"
 )
 
 // The child roles. A benchmark re-executes the test binary with BENCH_CHILD
@@ -31,6 +33,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	spawn.Main() // a forkless child runs its function here and exits
 	os.Exit(m.Run())
 }
 

@@ -29,9 +29,9 @@ func sizeName(n int) string {
 
 // BenchmarkStream moves b.N fixed-size messages one way: from 1 producer to
 // 1 consumer, or from 2 producers to 2 consumers sharing one channel, pipe
-// or socket. Names: Stream/impl=chan|pipe|unix/size=8B|64B|4KiB|1MiB/pairs=1|2.
+// or socket. Names: Stream/impl=forkless|chan|pipe|unix/size=8B|64B|4KiB|1MiB/pairs=1|2.
 func BenchmarkStream(b *testing.B) {
-	for _, impl := range []string{"chan", "pipe", "unix"} {
+	for _, impl := range []string{"forkless", "chan", "pipe", "unix"} {
 		for _, size := range sizes {
 			for _, pairs := range []int{1, 2} {
 				name := fmt.Sprintf("impl=%s/size=%s/pairs=%d", impl, sizeName(size), pairs)
@@ -40,6 +40,8 @@ func BenchmarkStream(b *testing.B) {
 					b.ReportAllocs()
 					var elapsed time.Duration
 					switch impl {
+					case "forkless":
+						elapsed = streamForkless(b, size, pairs)
 					case "chan":
 						elapsed = streamChan(b, size, pairs)
 					case "pipe":

@@ -1,0 +1,135 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/spawn"
+	fsync "github.com/forkless-go/forkless/sync"
+)
+
+// queueArg tells a producer child which queue to fill and when to start.
+type queueArg struct {
+	Queue, Go   shm.Handle
+	Size, Count int64
+}
+
+// queueProducer waits for the go event, then puts Count messages of Size
+// bytes on the queue.
+var queueProducer = spawn.Register(func(ctx context.Context, a queueArg) (struct{}, error) {
+	q, err := ring.OpenQueue(a.Queue)
+	if err != nil {
+		return struct{}{}, err
+	}
+	start, err := fsync.OpenEvent(a.Go)
+	if err != nil {
+		return struct{}{}, err
+	}
+	if err := start.WaitContext(ctx); err != nil {
+		return struct{}{}, err
+	}
+	msg := make([]byte, a.Size)
+	for i := range a.Count {
+		msg[0] = byte(i)
+		if err := q.Put(ctx, msg); err != nil {
+			return struct{}{}, fmt.Errorf("put message %d: %w", i, err)
+		}
+	}
+	return struct{}{}, nil
+})
+
+// queueConfig is the ring a user would choose for a message size: the
+// default 1 MiB of data for small messages, and room for several 1 MiB
+// messages inside the ring (a message over half the ring would travel in
+// a spill region of its own instead).
+func queueConfig(size int) ring.Config {
+	if size > 64<<10 {
+		return ring.Config{Bytes: 8 * size}
+	}
+	return ring.Config{}
+}
+
+// streamForkless is BenchmarkStream's forkless side: producer processes
+// put on one ring.Queue in shared memory, pairs goroutines of this process
+// get from it, exactly as the pipe and socket rivals are laid out.
+func streamForkless(b *testing.B, size, pairs int) time.Duration {
+	ctx := context.Background()
+	cfg := queueConfig(size)
+	r, err := shm.New(int64(max(cfg.Bytes, 1<<20)) + 1<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	q, err := ring.NewQueue(r, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start, err := fsync.NewEvent(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var prods []*spawn.Process[struct{}]
+	for i := range pairs {
+		p, err := queueProducer.Start(ctx, queueArg{q.Handle(), start.Handle(), int64(size), int64(share(b.N, pairs, i))}, spawn.Share(r))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Kill()
+		prods = append(prods, p)
+	}
+	getCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var got atomic.Int64
+	var bad atomic.Value
+	done := make(chan struct{})
+	var once sync.Once
+	var cons sync.WaitGroup
+	b.ResetTimer()
+	t0 := time.Now()
+	start.Set()
+	for range pairs {
+		cons.Go(func() {
+			buf := make([]byte, 0, size)
+			for {
+				var err error
+				buf, err = q.AppendGet(getCtx, buf[:0])
+				if err != nil {
+					if getCtx.Err() == nil {
+						bad.Store(err)
+						once.Do(func() { close(done) })
+					}
+					return
+				}
+				if len(buf) != size {
+					bad.Store(fmt.Errorf("got a message of %d bytes, want %d", len(buf), size))
+				}
+				if got.Add(1) == int64(b.N) {
+					once.Do(func() { close(done) })
+					return
+				}
+			}
+		})
+	}
+	<-done
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	cancel() // wakes the other consumer
+	cons.Wait()
+	for _, p := range prods {
+		if _, err := p.Wait(ctx); err != nil {
+			b.Errorf("producer: %v", err)
+		}
+	}
+	if err, _ := bad.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	return elapsed
+}
