@@ -1,0 +1,289 @@
+package ring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/forkless-go/forkless/shm"
+)
+
+// Pipe is one end of a message pipe between two processes, Python's
+// multiprocessing.Pipe: Send and Recv move whole messages (any length from
+// 0 bytes, large ones through spill regions as in Queue), Poll waits for
+// one with a timeout, and the end is also an io.ReadWriteCloser (Write
+// sends one message; Read reads the incoming messages as a byte stream).
+//
+// Each direction is a record ring (KindQueue). A duplex pipe has two, a
+// one-way pipe one: its first end only receives, its second only sends.
+// Each end records its process in its rings' writer/reader words, so that
+// a Recv (or a Send waiting for room) notices when the process at the
+// other end has died and reports ErrPeerDied (wrapping ErrClosed; Read
+// returns io.EOF) instead of waiting forever.
+//
+// An end is safe for concurrent use, but a pipe is a conversation between
+// two parties: with several readers on one end, each message still goes to
+// exactly one of them, and Read's stream is shared.
+type Pipe struct {
+	_          recNoCopy
+	h          PipeHandle
+	send, recv *records
+
+	rmu  sync.Mutex // Read's leftover
+	rbuf []byte
+	roff int
+
+	closed atomic.Bool
+}
+
+// PipeHandle names one end of a pipe for OpenPipe in another process. It
+// is fixed-size and pointer-free, so it travels as a spawn argument.
+type PipeHandle struct {
+	Send shm.Handle // the ring this end writes; zero for a receive-only end
+	Recv shm.Handle // the ring this end reads; zero for a send-only end
+}
+
+// NewPipe allocates a pipe in r and returns its two ends, as Python's
+// Pipe(duplex) does. c sizes each direction. With duplex false, the first
+// end can only receive and the second only send.
+func NewPipe(r *shm.Region, c Config, duplex bool) (*Pipe, *Pipe, error) {
+	ab, err := newQueueRecords(r, c, 0, 0, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("new pipe: %w", err)
+	}
+	var ba *records
+	if duplex {
+		if ba, err = newQueueRecords(r, c, 0, 0, 0); err != nil {
+			return nil, nil, fmt.Errorf("new pipe: %w", err)
+		}
+	}
+	// One-way: the first end receives on ab, the second sends on it.
+	var a, b *Pipe
+	if duplex {
+		a = pipeEnd(ab, ba)
+		b = pipeEnd(ba, ab)
+	} else {
+		a = pipeEnd(nil, ab)
+		b = pipeEnd(ab, nil)
+	}
+	return a, b, nil
+}
+
+// OpenPipe binds a pipe end in this process (usually a child's, from the
+// handle its parent passed).
+func OpenPipe(h PipeHandle) (*Pipe, error) {
+	var send, recv *records
+	var err error
+	if h.Send.IsZero() && h.Recv.IsZero() {
+		return nil, fmt.Errorf("open pipe: empty handle: %w", shm.ErrHandle)
+	}
+	if !h.Send.IsZero() {
+		if send, err = openRecords(h.Send); err != nil {
+			return nil, fmt.Errorf("open pipe: %w", err)
+		}
+	}
+	if !h.Recv.IsZero() {
+		if recv, err = openRecords(h.Recv); err != nil {
+			return nil, fmt.Errorf("open pipe: %w", err)
+		}
+	}
+	return pipeEnd(send, recv), nil
+}
+
+func pipeEnd(send, recv *records) *Pipe {
+	p := &Pipe{send: send, recv: recv}
+	// Announce this process as the ring's writer / reader (a plain store:
+	// the last opener owns the end; the peer only reads it for liveness).
+	if send != nil {
+		p.h.Send = send.b.Handle()
+		send.b.Uint64(recOffWriter).Store(send.me)
+	}
+	if recv != nil {
+		p.h.Recv = recv.b.Handle()
+		recv.b.Uint64(recOffReader).Store(recv.me)
+	}
+	return p
+}
+
+// Handle names this end for OpenPipe in another process.
+func (p *Pipe) Handle() PipeHandle { return p.h }
+
+// peerGone reports whether the process at the other end of q (its writer
+// when reading, its reader when sending) has died. It checks /proc at most
+// every recoverEvery, after the wait has lasted recoverAfter.
+func (q *records) peerGone(off int64, key uint64) bool {
+	w := q.b.Uint64(off).Load()
+	if w == 0 || w == q.me {
+		return false
+	}
+	return q.stalled(key, w) && !ownerAlive(w)
+}
+
+const (
+	peerKeyWriter = ^uint64(1)
+	peerKeyReader = ^uint64(2)
+)
+
+var errPeerDied = fmt.Errorf("%w: %w", ErrPeerDied, ErrClosed)
+
+// Send sends msg as one message, waiting for room until ctx is done. It
+// fails with ErrClosed once either end closed the pipe, ErrPeerDied when
+// the receiving process died.
+func (p *Pipe) Send(ctx context.Context, msg []byte) error {
+	q := p.send
+	if q == nil {
+		return fmt.Errorf("send: receive-only pipe end: %w", ErrClosed)
+	}
+	if err := q.checkMsgLen(len(msg)); err != nil {
+		return err
+	}
+	for {
+		err := q.putBytes(nil, msg, false)
+		if !errors.Is(err, ErrFull) {
+			return err
+		}
+		span := recSpan(min(len(msg), spillPayload))
+		if len(msg) <= q.maxInline() {
+			span = recSpan(len(msg))
+		}
+		dead := false
+		err = q.notFull.WaitEvery(ctx, recoverEvery, func() bool {
+			if q.roomFor(span) {
+				return true
+			}
+			dead = q.peerGone(recOffReader, peerKeyReader)
+			return dead
+		})
+		if err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+		if dead {
+			return fmt.Errorf("send: %w", errPeerDied)
+		}
+	}
+}
+
+// Recv receives the next message, waiting until ctx is done. It fails with
+// ErrClosed once the pipe is closed and drained, ErrPeerDied (also
+// ErrClosed) when the sending process died and nothing is left.
+func (p *Pipe) Recv(ctx context.Context) ([]byte, error) {
+	return p.AppendRecv(ctx, nil)
+}
+
+// AppendRecv is Recv appending the message to dst.
+func (p *Pipe) AppendRecv(ctx context.Context, dst []byte) ([]byte, error) {
+	q := p.recv
+	if q == nil {
+		return dst, fmt.Errorf("recv: send-only pipe end: %w", ErrClosed)
+	}
+	for {
+		b, err := q.getAppend(nil, dst, false)
+		if !errors.Is(err, ErrEmpty) {
+			return b, err
+		}
+		dead := false
+		err = q.notEmpty.WaitEvery(ctx, recoverEvery, func() bool {
+			if q.readable() {
+				return true
+			}
+			dead = q.peerGone(recOffWriter, peerKeyWriter)
+			return dead
+		})
+		if err != nil {
+			return dst, fmt.Errorf("recv: %w", err)
+		}
+		if dead && !q.readable() {
+			return dst, fmt.Errorf("recv: %w", errPeerDied)
+		}
+	}
+}
+
+// Poll reports whether a message (or the end of the stream) is ready to
+// Recv, waiting up to timeout (0: just look; negative: forever).
+func (p *Pipe) Poll(timeout time.Duration) (bool, error) {
+	q := p.recv
+	if q == nil {
+		return false, fmt.Errorf("poll: send-only pipe end: %w", ErrClosed)
+	}
+	if q.readable() || p.readBuffered() {
+		return true, nil
+	}
+	if timeout == 0 {
+		return false, nil
+	}
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	err := q.notEmpty.WaitEvery(ctx, recoverEvery, func() bool {
+		return q.readable() || q.peerGone(recOffWriter, peerKeyWriter)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("poll: %w", err)
+	}
+	return true, nil
+}
+
+func (p *Pipe) readBuffered() bool {
+	p.rmu.Lock()
+	defer p.rmu.Unlock()
+	return p.roff < len(p.rbuf)
+}
+
+// Write sends b as one message (io.Writer). It blocks until there is room.
+func (p *Pipe) Write(b []byte) (int, error) {
+	if err := p.Send(context.Background(), b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// Read reads the incoming messages as one byte stream (io.Reader): a
+// message longer than b is returned over several Reads. It returns io.EOF
+// once the pipe is closed (or the peer died) and drained.
+func (p *Pipe) Read(b []byte) (int, error) {
+	p.rmu.Lock()
+	defer p.rmu.Unlock()
+	for p.roff >= len(p.rbuf) {
+		m, err := p.AppendRecv(context.Background(), p.rbuf[:0])
+		if errors.Is(err, ErrClosed) {
+			return 0, io.EOF
+		}
+		if err != nil {
+			return 0, err
+		}
+		p.rbuf, p.roff = m, 0
+		if len(b) == 0 {
+			return 0, nil
+		}
+	}
+	n := copy(b, p.rbuf[p.roff:])
+	p.roff += n
+	return n, nil
+}
+
+// Close closes both directions for both ends: the peer's Recv drains what
+// was sent and then gets ErrClosed (Read: io.EOF), its Send fails with
+// ErrClosed. Closing twice returns ErrClosed.
+func (p *Pipe) Close() error {
+	if p.closed.Swap(true) {
+		return fmt.Errorf("close pipe: %w", ErrClosed)
+	}
+	for _, q := range []*records{p.send, p.recv} {
+		if q != nil {
+			q.close() //nolint:errcheck // the peer may have closed it first
+		}
+	}
+	return nil
+}
+
+var _ io.ReadWriteCloser = (*Pipe)(nil)
