@@ -39,17 +39,18 @@ func Speedup(f float64, fu string, r float64, ru string) (float64, bool) {
 	return perOp(r, ru) / perOp(f, fu), true
 }
 
-// formatRatio prints a speedup: "120×", "3.4×", "0.62× (slower)".
+// formatRatio prints a speedup: "120×", "12×", "3.4×", "0.62×".
 func formatRatio(x float64) string {
 	switch {
-	case x >= 100:
-		return fmt.Sprintf("%.0f×", x)
 	case x >= 10:
 		return fmt.Sprintf("%.0f×", x)
 	case x >= 1:
 		return fmt.Sprintf("%.1f×", x)
 	}
-	return fmt.Sprintf("%.2f× (slower)", x)
+	if x >= 0.01 {
+		return fmt.Sprintf("%.2f×", x)
+	}
+	return fmt.Sprintf("1/%.0f×", 1/x)
 }
 
 // formatValue prints a figure in its unit, scaled for reading: times as

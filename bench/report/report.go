@@ -53,6 +53,11 @@ func (r *Report) fig(m Measure) figure {
 
 func (f figure) String() string {
 	if !f.OK {
+		for _, v := range []string{"skipped", "failed"} {
+			if strings.HasPrefix(f.Why, v) {
+				return v
+			}
+		}
 		return "not measured"
 	}
 	return formatValue(f.V, f.M.Unit)
@@ -205,8 +210,8 @@ func (r *Report) Markdown() ([]byte, error) {
 		"The raw output is in [bench/results.txt](bench/results.txt) (`benchstat` reads it).\n\n",
 		in.Count, in.Benchtime, in.Count)
 	p("In the tables, each rival's cell shows its median and, in bold, how many times faster forkless is than that rival " +
-		"(a figure below 1× means forkless was slower). Rates are compared as rates and times as times; " +
-		"\"not measured\" means the run produced no such figure, and [Not measured](#not-measured) says why.\n\n")
+		"(below 1×, forkless was slower). Rates are compared as rates and times as times; " +
+		"\"not measured\", \"skipped\" or \"failed\" means the run produced no such figure, and [Not measured](#not-measured) says why.\n\n")
 	p("## Machine and versions\n\n")
 	m := in.Machine
 	p("| | |\n|---|---|\n")
@@ -227,7 +232,11 @@ func (r *Report) Markdown() ([]byte, error) {
 		p("## Headlines\n\n")
 		p("| Workload | forkless is |\n|---|---|\n")
 		for _, h := range hs {
-			p("| %s | **%s faster** |\n", h.Label, strings.TrimSuffix(formatRatio(h.Ratio), " (slower)"))
+			word := "faster"
+			if h.Ratio < 1 {
+				word = "(slower)"
+			}
+			p("| %s | **%s** %s |\n", h.Label, formatRatio(h.Ratio), word)
 		}
 		p("\n")
 	}
@@ -247,8 +256,16 @@ func (r *Report) Markdown() ([]byte, error) {
 			continue
 		}
 		p("## %s\n\n", s.Title)
-		if len(rows) > 0 {
-			r.table(&b, rows)
+		for len(rows) > 0 {
+			n := 1
+			for n < len(rows) && rows[n].Group == rows[0].Group {
+				n++
+			}
+			if rows[0].Group != "" {
+				p("### %s\n\n", rows[0].Group)
+			}
+			r.table(&b, rows[:n])
+			rows = rows[n:]
 		}
 		if frag != "" {
 			p("%s\n\n", strings.TrimSpace(frag))
@@ -299,7 +316,11 @@ func (r *Report) table(b *bytes.Buffer, rows []Workload) {
 			rf := r.fig(rv)
 			cell := rf.String()
 			if v, ok := ratio(f, rf); ok {
-				cell += " (**" + formatRatio(v) + "**)"
+				if v < 1 {
+					cell += " (**" + formatRatio(v) + "**, slower)"
+				} else {
+					cell += " (**" + formatRatio(v) + "**)"
+				}
 			}
 			fmt.Fprintf(b, " %s |", cell)
 		}

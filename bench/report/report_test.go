@@ -144,7 +144,8 @@ func TestFormat(t *testing.T) {
 		{formatValue(2300, "MB/s"), "2.30 GB/s"},
 		{formatRatio(123.4), "123×"},
 		{formatRatio(3.14), "3.1×"},
-		{formatRatio(0.5), "0.50× (slower)"},
+		{formatRatio(0.5), "0.50×"},
+		{formatRatio(0.001), "1/1000×"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
@@ -166,6 +167,14 @@ func TestReport(t *testing.T) {
 			{"Unix socket", "bench", "Stream/impl=unix/size=64B/pairs=1", "msgs/s"},
 		},
 		Headline: "Python Queue",
+	}, {
+		ID: "big", Section: "messaging", Group: "Big", What: "Queue 1 MiB",
+		Forkless: Measure{"forkless Queue", "ring", "Queue/impl=forkless/size=1MiB/pairs=2", "msgs/s"},
+		Rivals:   []Measure{{"Python Queue", "bench", "PythonStream/impl=mp-queue/size=64B/pairs=1", "msgs/s"}},
+	}, {
+		ID: "slow", Section: "messaging", Group: "Big", What: "Slower",
+		Forkless: Measure{"forkless Queue", "bench", "PythonStream/impl=mp-queue/size=64B/pairs=1", "ns/op"},
+		Rivals:   []Measure{{"Pipe", "bench", "PingPong/impl=pipe", "ns/op"}},
 	}}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "ring.md"), []byte(`Against Python: {{ratio "q" "Python Queue"}} at {{fig "q"}}.`), 0o644)
@@ -178,9 +187,13 @@ func TestReport(t *testing.T) {
 	for _, want := range []string{
 		"| Queue 64 B | 10.0M msgs/s | 120k msgs/s (**83×**) | not measured |", // 10M / 120k
 		"Against Python: 83× at 10.0M msgs/s.",                                 // the fragment, rendered
-		"| Queue 64 B vs Python Queue | **83× faster** |",                      // the headline
+		"| Queue 64 B vs Python Queue | **83×** faster |",                      // the headline
 		"Unix socket (`./bench` Stream/impl=unix/size=64B/pairs=1, msgs/s): no benchmark Stream/impl=unix/size=64B/pairs=1 in ./bench yet",
 		"-count 3 ./ring",
+		"### Big\n\n| Workload | forkless | Python Queue | Pipe |", // a second table
+		"| Queue 1 MiB | skipped | 120k msgs/s | |",                // a skipped figure
+		"| Slower | 500 ms | | 21.0 µs (**1/23810×**, slower) |",   // a slower one
+		"forkless Queue (`./ring` Queue/impl=forkless/size=1MiB/pairs=2, msgs/s): skipped: queue_test.go:10: larger than the ring",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q:\n%s", want, s)

@@ -1,6 +1,9 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // This file is the one place that says what the report shows: which
 // packages run, which benchmark is each row's forkless figure, and which
@@ -40,6 +43,7 @@ func (m Measure) key() key { return key{m.Pkg, m.Bench} }
 type Workload struct {
 	ID       string // stable name, used by the fragments' templates
 	Section  string // the Section it belongs to
+	Group    string // rows of a section with the same Group share a table
 	What     string // what the row measures
 	Forkless Measure
 	Rivals   []Measure
@@ -63,20 +67,15 @@ var sections = []Section{
 	{"shm", "Shared memory: regions, Value and Array", "shm.md"},
 }
 
-// Rivals measured in ./bench, the same for every message size.
-func pipeRival(size string, pairs int) Measure {
-	return Measure{"os.Pipe", "bench", fmt.Sprintf("Stream/impl=pipe/size=%s/pairs=%d", size, pairs), "msgs/s"}
+// The message-size sweep: BenchmarkStream in ./bench runs forkless's
+// ring.Queue and every rival without forkless in one harness (producers
+// in child processes, consumers in the parent), and BenchmarkPythonStream
+// runs Python's multiprocessing.Queue on the same workload.
+func stream(label, impl, size string, pairs int) Measure {
+	return Measure{label, "bench", fmt.Sprintf("Stream/impl=%s/size=%s/pairs=%d", impl, size, pairs), "msgs/s"}
 }
 
-func unixRival(size string, pairs int) Measure {
-	return Measure{"Unix socket", "bench", fmt.Sprintf("Stream/impl=unix/size=%s/pairs=%d", size, pairs), "msgs/s"}
-}
-
-func chanRival(size string, pairs int) Measure {
-	return Measure{"Go channel", "bench", fmt.Sprintf("Stream/impl=chan/size=%s/pairs=%d", size, pairs), "msgs/s"}
-}
-
-func pyQueueRival(size string, pairs int) Measure {
+func pyStream(size string, pairs int) Measure {
 	return Measure{"Python Queue", "bench", fmt.Sprintf("PythonStream/impl=mp-queue/size=%s/pairs=%d", size, pairs), "msgs/s"}
 }
 
@@ -87,11 +86,6 @@ var messageSizes = []struct {
 	Bytes float64
 }{{"8B", 8}, {"64B", 64}, {"4KiB", 4096}, {"1MiB", 1 << 20}}
 
-// queueBench names the forkless Queue benchmark of one message size.
-func queueBench(size string, pairs int) string {
-	return fmt.Sprintf("Queue/impl=forkless/size=%s/pairs=%d", size, pairs)
-}
-
 func streamRows() []Workload {
 	var ws []Workload
 	for _, pairs := range []int{1, 2} {
@@ -99,18 +93,22 @@ func streamRows() []Workload {
 			w := Workload{
 				ID:       fmt.Sprintf("stream/%s/%dp%dc", s.Name, pairs, pairs),
 				Section:  "messaging",
-				What:     fmt.Sprintf("Queue, %s messages, %dP%dC", s.Name, pairs, pairs),
-				Forkless: Measure{"forkless Queue", "ring", queueBench(s.Name, pairs), "msgs/s"},
+				Group:    "One-way messages of every size (./bench, one harness for all)",
+				What:     fmt.Sprintf("%s messages, %dP%dC", s.Name, pairs, pairs),
+				Forkless: stream("forkless Queue", "forkless", s.Name, pairs),
 				Rivals: []Measure{
-					pyQueueRival(s.Name, pairs),
-					pipeRival(s.Name, pairs),
-					unixRival(s.Name, pairs),
-					chanRival(s.Name, pairs),
+					pyStream(s.Name, pairs),
+					stream("os.Pipe", "pipe", s.Name, pairs),
+					stream("Unix socket", "unix", s.Name, pairs),
+					stream("Go channel", "chan", s.Name, pairs),
 				},
 			}
-			if s.Name == "64B" {
+			switch {
+			case s.Name == "64B":
 				w.Headline = "Python Queue"
 				w.Target = "≥ 50× Python's Queue"
+			case s.Name == "1MiB" && pairs == 1:
+				w.Headline = "Unix socket"
 			}
 			ws = append(ws, w)
 		}
@@ -118,34 +116,190 @@ func streamRows() []Workload {
 	return ws
 }
 
-// workloads is the report's table, in the order of the sections.
-var workloads = append(streamRows(), []Workload{
-	{
-		ID: "slots/spsc", Section: "messaging", What: "SPSC[uint64] ring, one item at a time",
-		Forkless: Measure{"forkless SPSC", "ring", "SlotsThroughput/impl=spsc/batch=1", "items/s"},
-		Rivals:   []Measure{{"Go channel", "ring", "SlotsThroughput/impl=chan/batch=1", "items/s"}},
-		Target:   "ahead of the channel",
-	},
-	{
-		ID: "slots/spsc-batch", Section: "messaging", What: "SPSC[uint64] ring, batches of 256",
-		Forkless: Measure{"forkless SPSC", "ring", "SlotsThroughput/impl=spsc/batch=256", "items/s"},
-		Rivals:   []Measure{{"Go channel", "ring", "SlotsThroughput/impl=chan/batch=1", "items/s"}},
-		Headline: "Go channel",
-		Target:   "≥ 100M items/s",
-	},
-	{
-		ID: "pingpong/p50", Section: "messaging", What: "Pipe ping-pong round trip, 64 B, p50",
-		Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless", "p50-ns"},
+// ringQueue names ring's own BenchmarkQueue (64-byte messages).
+func ringQueue(label, impl, mode string) Measure {
+	return Measure{label, "ring", "Queue/impl=" + impl + "/mode=" + mode + "/size=64", "msgs/s"}
+}
+
+func ringQueueRow(mode string) Workload {
+	w := Workload{
+		ID: "ring-queue/" + mode, Section: "messaging", Group: "ring's Queue benchmark (64-byte messages)",
+		What:     strings.ToUpper(mode),
+		Forkless: ringQueue("forkless Queue", "forkless", mode),
 		Rivals: []Measure{
-			{"Python Pipe", "ring", "PipePingPong/impl=python", "p50-ns"},
-			{"os.Pipe", "bench", "PingPong/impl=pipe", "p50-ns"},
-			{"Unix socket", "bench", "PingPong/impl=unix", "p50-ns"},
-			{"Go channel", "bench", "PingPong/impl=chan", "p50-ns"},
+			ringQueue("Python Queue", "pythonQueue", mode),
+			ringQueue("Python SimpleQueue", "pythonSimpleQueue", mode),
 		},
-		Headline: "os.Pipe",
-		Target:   "≥ 5× os.Pipe",
+		Target: "≥ 50× Python's Queue and SimpleQueue",
+	}
+	if mode == "1p1c" {
+		w.Rivals = append(w.Rivals, ringQueue("os.Pipe", "ospipe", mode), ringQueue("Unix socket", "unixsocket", mode))
+	}
+	return w
+}
+
+// startRow compares starting children (ns/op of one round).
+func startRow(id, what, bench string, target string) Workload {
+	return Workload{
+		ID: id, Section: "spawn", What: what,
+		Forkless: Measure{"forkless spawn", "spawn", bench + "/impl=spawn", "ns/op"},
+		Rivals: []Measure{
+			{"exec of the same binary", "spawn", bench + "/impl=exec", "ns/op"},
+			{"Python fork", "spawn", bench + "/impl=python-fork", "ns/op"},
+			{"Python spawn", "spawn", bench + "/impl=python-spawn", "ns/op"},
+		},
+		Target: target,
+	}
+}
+
+// workloads is the report's table, in the order of the sections.
+var workloads = concat(
+	streamRows(),
+	[]Workload{
+		ringQueueRow("1p1c"),
+		ringQueueRow("2p2c"),
+		{
+			ID: "slots/spsc", Section: "messaging", Group: "Slot rings of uint64 (ring)", What: "SPSC[uint64] ring, one item at a time",
+			Forkless: Measure{"forkless SPSC", "ring", "SlotsThroughput/impl=spsc/batch=1", "items/s"},
+			Rivals:   []Measure{{"Go channel", "ring", "SlotsThroughput/impl=chan/batch=1", "items/s"}},
+			Target:   "ahead of the channel",
+		},
+		{
+			ID: "slots/spsc-batch", Section: "messaging", Group: "Slot rings of uint64 (ring)", What: "SPSC[uint64] ring, batches of 256",
+			Forkless: Measure{"forkless SPSC", "ring", "SlotsThroughput/impl=spsc/batch=256", "items/s"},
+			Rivals:   []Measure{{"Go channel", "ring", "SlotsThroughput/impl=chan/batch=1", "items/s"}},
+			Headline: "Go channel",
+			Target:   "≥ 100M items/s",
+		},
+		{
+			ID: "slots/mpmc-batch", Section: "messaging", Group: "Slot rings of uint64 (ring)", What: "MPMC[uint64] ring, batches of 256, 1P1C",
+			Forkless: Measure{"forkless MPMC", "ring", "SlotsThroughput/impl=mpmc/batch=256", "items/s"},
+			Rivals:   []Measure{{"Go channel", "ring", "SlotsThroughput/impl=chan/batch=1", "items/s"}},
+		},
+		{
+			ID: "slots/mpmc-2p2c", Section: "messaging", Group: "Slot rings of uint64 (ring)", What: "MPMC[uint64] ring, 2P2C, one item at a time",
+			Forkless: Measure{"forkless MPMC", "ring", "SlotsMPMC2P2C/impl=mpmc/batch=1", "items/s"},
+			Rivals:   []Measure{{"Go channel", "ring", "SlotsMPMC2P2C/impl=chan/batch=1", "items/s"}},
+		},
+		{
+			ID: "slots/latency", Section: "messaging", Group: "Round trips between two processes", What: "SPSC[uint64] ping-pong round trip, p50",
+			Forkless: Measure{"forkless SPSC", "ring", "SlotsLatency/impl=spsc", "p50-rtt-ns"},
+			Rivals: []Measure{
+				{"os.Pipe", "bench", "PingPong/impl=pipe", "p50-ns"},
+				{"Unix socket", "bench", "PingPong/impl=unix", "p50-ns"},
+				{"Go channel", "ring", "SlotsLatency/impl=chan", "p50-rtt-ns"},
+			},
+			Headline: "os.Pipe",
+		},
+		{
+			ID: "slots/latency-p99", Section: "messaging", Group: "Round trips between two processes", What: "SPSC[uint64] ping-pong round trip, p99",
+			Forkless: Measure{"forkless SPSC", "ring", "SlotsLatency/impl=spsc", "p99-rtt-ns"},
+			Rivals: []Measure{
+				{"os.Pipe", "bench", "PingPong/impl=pipe", "p99-ns"},
+				{"Unix socket", "bench", "PingPong/impl=unix", "p99-ns"},
+				{"Go channel", "ring", "SlotsLatency/impl=chan", "p99-rtt-ns"},
+			},
+		},
+		{
+			ID: "pipe/p50", Section: "messaging", Group: "Round trips between two processes", What: "Pipe ping-pong round trip, 64 B, p50",
+			Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless", "p50-ns"},
+			Rivals: []Measure{
+				{"Python Pipe", "ring", "PipePingPong/impl=python", "p50-ns"},
+				{"os.Pipe", "bench", "PingPong/impl=pipe", "p50-ns"},
+				{"Unix socket", "bench", "PingPong/impl=unix", "p50-ns"},
+			},
+			Target: "≥ 5× os.Pipe",
+		},
+
+		// sync
+		{
+			ID: "event/p50", Section: "sync", What: "Event ping-pong round trip between 2 processes, p50",
+			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "p50-ns"},
+			Rivals: []Measure{
+				{"Python Event", "sync", "EventPingPong/impl=python", "p50-ns"},
+				{"os.Pipe", "bench", "PingPong/impl=pipe", "p50-ns"},
+			},
+			Headline: "Python Event",
+			Target:   "≥ 5× os.Pipe",
+		},
+
+		// spawn
+		startRow("start/1", "Start one child and wait for its exit", "StartExit", "within 1.2× of exec"),
+		startRow("start/16", "Start 16 children at once, wait for all", "Start16", ""),
+
+		// pool
+		{
+			ID: "pool/map-auto", Section: "pool", What: "Pool map over 1M ints, automatic chunks, 2 workers",
+			Forkless: Measure{"forkless Pool", "spawn", "PoolMap/impl=forkless/chunk=auto", "items/s"},
+			Rivals:   []Measure{{"Python Pool", "spawn", "PoolMap/impl=python/chunk=auto", "items/s"}},
+			Headline: "Python Pool",
+			Target:   "≥ 3× Python",
+		},
+		{
+			ID: "pool/map-1", Section: "pool", What: "Pool map, one item per task, 2 workers",
+			Forkless: Measure{"forkless Pool", "spawn", "PoolMap/impl=forkless/chunk=1", "items/s"},
+			Rivals:   []Measure{{"Python Pool", "spawn", "PoolMap/impl=python/chunk=1", "items/s"}},
+			Headline: "Python Pool",
+			Target:   "≥ 1M tasks/s",
+		},
+		{
+			ID: "pool/submit", Section: "pool", What: "Submit 20k single tasks, then wait on every future",
+			Forkless: Measure{"forkless Pool", "spawn", "PoolSubmit/impl=forkless", "items/s"},
+			Rivals:   []Measure{{"Python Pool", "spawn", "PoolSubmit/impl=python", "items/s"}},
+			Target:   "≥ 20× Python's apply_async",
+		},
+		{
+			ID: "pool/latency-p50", Section: "pool", What: "One task, submit to result, p50",
+			Forkless: Measure{"forkless Pool", "spawn", "PoolLatency/impl=forkless", "p50-ns"},
+			Rivals:   []Measure{{"Python Pool", "spawn", "PoolLatency/impl=python", "p50-ns"}},
+		},
+		{
+			ID: "pool/latency-p99", Section: "pool", What: "One task, submit to result, p99",
+			Forkless: Measure{"forkless Pool", "spawn", "PoolLatency/impl=forkless", "p99-ns"},
+			Rivals:   []Measure{{"Python Pool", "spawn", "PoolLatency/impl=python", "p99-ns"}},
+		},
+		{
+			ID: "pool/cpu", Section: "pool", What: "CPU-heavy map (16 tasks of ~20 ms): 2 workers against 1",
+			Forkless: Measure{"2 workers", "spawn", "PoolCPU/workers=2", "ns/op"},
+			Rivals:   []Measure{{"1 worker", "spawn", "PoolCPU/workers=1", "ns/op"}},
+			Target:   "≥ 1.8×",
+		},
+
+		// shared
+		{
+			ID: "dict/set", Section: "shared", What: "Dict set, 2 processes",
+			Forkless: Measure{"forkless Dict", "shared", "DictSet/impl=forkless", "ns/op"},
+			Rivals: []Measure{
+				{"Python Manager dict", "shared", "DictSet/impl=python-manager", "ns/op"},
+				{"Go map + sync.Mutex", "shared", "DictSet/impl=gomap", "ns/op"},
+			},
+			Headline: "Python Manager dict",
+			Target:   "≥ 50× Python's Manager().dict()",
+		},
+
+		// shm
+		{
+			ID: "array/fill", Section: "shm", What: "Fill an 8 MiB Array",
+			Forkless: Measure{"shm.Array", "shm", "Array/op=fill/impl=shm", "ns/op"},
+			Rivals:   []Measure{{"Go slice", "shm", "Array/op=fill/impl=slice", "ns/op"}},
+			Target:   "within 10% of the slice",
+		},
+		{
+			ID: "array/sum", Section: "shm", What: "Sum an 8 MiB Array",
+			Forkless: Measure{"shm.Array", "shm", "Array/op=sum/impl=shm", "ns/op"},
+			Rivals:   []Measure{{"Go slice", "shm", "Array/op=sum/impl=slice", "ns/op"}},
+			Target:   "within 10% of the slice",
+		},
 	},
-}...)
+)
+
+func concat(parts ...[]Workload) []Workload {
+	var all []Workload
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	return all
+}
 
 // throughputSeries are the lines of the throughput chart: MB/s against
 // message size, 1P1C.
@@ -160,17 +314,18 @@ func throughputSeries() []Series {
 		return s
 	}
 	return []Series{
-		mk("forkless Queue", func(s string) Measure { return Measure{"forkless Queue", "ring", queueBench(s, 1), ""} }),
-		mk("Go channel (in-process)", func(s string) Measure { return chanRival(s, 1) }),
-		mk("os.Pipe", func(s string) Measure { return pipeRival(s, 1) }),
-		mk("Unix socket", func(s string) Measure { return unixRival(s, 1) }),
-		mk("Python Queue", func(s string) Measure { return pyQueueRival(s, 1) }),
+		mk("forkless Queue", func(s string) Measure { return stream("", "forkless", s, 1) }),
+		mk("Go channel (in one process)", func(s string) Measure { return stream("", "chan", s, 1) }),
+		mk("os.Pipe", func(s string) Measure { return stream("", "pipe", s, 1) }),
+		mk("Unix socket", func(s string) Measure { return stream("", "unix", s, 1) }),
+		mk("Python Queue", func(s string) Measure { return pyStream(s, 1) }),
 	}
 }
 
 // latencyBars are the groups of the latency chart: a round trip's p50, p99
 // and p999 (a benchmark that reports no p999 draws two bars).
 var latencyBars = []LatencyGroup{
+	{"forkless SPSC", "ring", "SlotsLatency/impl=spsc", [3]string{"p50-rtt-ns", "p99-rtt-ns", "p999-rtt-ns"}},
 	{"forkless Pipe", "ring", "PipePingPong/impl=forkless", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"forkless Event", "sync", "EventPingPong/impl=forkless", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"os.Pipe", "bench", "PingPong/impl=pipe", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
