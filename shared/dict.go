@@ -204,7 +204,12 @@ func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error
 			return nil, err
 		}
 		j := int(h) & mask
-		for s[j].Load() != slotEmpty {
+		for k := 0; s[j].Load() != slotEmpty; k++ {
+			if k == n {
+				// Only a corrupt heap (a new table overlapping the
+				// old) could fill it.
+				return nil, fmt.Errorf("dict rebuild: new table full: %w", ErrCorrupt)
+			}
 			j = (j + 1) & mask
 		}
 		s[j].Store(v)
@@ -232,6 +237,9 @@ func (d *Dict[K, V]) put(key, val []byte) error {
 	}
 	if !found {
 		count, tombs := d.c.word(hdrCount).Load(), d.c.word(hdrAux).Load()
+		if count > uint64(len(s)) || tombs > uint64(len(s)) {
+			return fmt.Errorf("dict of %d slots counts %d entries and %d tombstones: %w", len(s), count, tombs, ErrCorrupt)
+		}
 		if ins < 0 || (count+tombs+1)*4 > uint64(len(s))*3 {
 			n := len(s)
 			for (count+1)*2 > uint64(n) {
@@ -489,6 +497,7 @@ func (d *Dict[K, V]) Range(fn func(k K, v V) bool) error {
 			return err
 		}
 		items = make([]item, 0, min(d.c.word(hdrCount).Load(), uint64(len(s))))
+		limit := d.c.snapshotLimit()
 		for i := range s {
 			v := s[i].Load()
 			if v == slotEmpty || v == slotTomb {
@@ -497,6 +506,9 @@ func (d *Dict[K, V]) Range(fn func(k K, v V) bool) error {
 			_, k, val, err := d.entry(int64(v & slotOff))
 			if err != nil {
 				return err
+			}
+			if int64(len(buf)+len(k)+len(val)) > limit {
+				return fmt.Errorf("snapshot of %d bytes exceeds the heap's %d: %w", len(buf)+len(k)+len(val), limit, ErrCorrupt)
 			}
 			items = append(items, item{len(buf), len(k), len(val)})
 			buf = append(buf, k...)

@@ -227,6 +227,17 @@ func (c *container) slots(root int64) ([]atomic.Uint64, error) {
 	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(&b[0])), n), nil
 }
 
+// snapshotLimit bounds the bytes a snapshot may copy: all the entries
+// together cannot exceed the carved heap, unless the heap is corrupt (two
+// slots naming one block), which must not exhaust this process's memory.
+func (c *container) snapshotLimit() int64 {
+	st, err := c.heap.Stats()
+	if err != nil {
+		return 0
+	}
+	return st.Carved
+}
+
 // newSlots allocates a zeroed slot array of capacity n.
 func (c *container) newSlots(n int) (int64, []atomic.Uint64, error) {
 	off, err := c.heap.Alloc(8 + 8*int64(n))

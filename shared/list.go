@@ -360,10 +360,14 @@ func (l *List[V]) Range(fn func(i int, v V) bool) error {
 			return err
 		}
 		ends = make([]int, 0, n)
+		limit := l.c.snapshotLimit()
 		for i := range n {
 			b, err := l.item(int64(s[i].Load()))
 			if err != nil {
 				return err
+			}
+			if int64(len(buf)+len(b)) > limit {
+				return fmt.Errorf("snapshot of %d bytes exceeds the heap's %d: %w", len(buf)+len(b), limit, ErrCorrupt)
 			}
 			buf = append(buf, b...)
 			ends = append(ends, len(buf))
