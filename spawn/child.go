@@ -67,6 +67,8 @@ func runChild() int {
 		cancel()
 	}()
 
+	nonblock(fdRequest)
+	nonblock(fdResponse)
 	req := os.NewFile(fdRequest, "forkless-request")
 	resp := os.NewFile(fdResponse, "forkless-response")
 	if req == nil || resp == nil {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"syscall"
 )
 
@@ -30,11 +31,10 @@ type startRequest struct {
 	done chan error
 }
 
-var starts = make(chan startRequest)
-
-func init() {
-	go starter()
-}
+var (
+	starts       = make(chan startRequest)
+	startStarter sync.Once // the thread is made at the first Start: a process that starts no child does without it
+)
 
 // starter runs on a locked thread for the life of the process, so that
 // thread never exits and never fires its children's Pdeathsig.
@@ -46,6 +46,7 @@ func starter() {
 }
 
 func startCommand(cmd *exec.Cmd) error {
+	startStarter.Do(func() { go starter() })
 	done := make(chan error, 1)
 	starts <- startRequest{cmd, done}
 	return <-done
@@ -62,3 +63,8 @@ func closeOnExec(fd int) { syscall.CloseOnExec(fd) }
 
 // raiseTerm sends this process SIGTERM, whose default action is restored.
 func raiseTerm() { syscall.Kill(os.Getpid(), syscall.SIGTERM) }
+
+// nonblock puts an inherited pipe in non-blocking mode before os.NewFile,
+// so that reads of it wait in the runtime's poller, not in a thread blocked
+// in read(2) (the runtime would start another thread to replace it).
+func nonblock(fd int) { syscall.SetNonblock(fd, true) }

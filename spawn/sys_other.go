@@ -30,3 +30,7 @@ func closeOnExec(fd int) {}
 // raiseTerm exits as a shell reports death by SIGTERM where signals cannot
 // be sent to oneself portably.
 func raiseTerm() { os.Exit(128 + 15) }
+
+// nonblock leaves the descriptor as it is: these systems only need the
+// pipe to work, not to be cheap.
+func nonblock(fd int) {}
