@@ -57,21 +57,44 @@ func ChunkSize(n, workers int) int {
 	return max(c, 1)
 }
 
-// appendItem appends one encoded value of type T, length-prefixed, to dst
-// without the intermediate allocation of encode: a fixed-size pointer-free T
-// is copied as its raw bytes, anything else goes through the codec.
-func appendItem[T any](dst []byte, c Codec, v *T) ([]byte, error) {
-	if info, err := layout.Of[T](); err == nil {
-		raw := unsafe.Slice((*byte)(unsafe.Pointer(v)), info.Size)
-		dst = binary.AppendUvarint(dst, uint64(len(raw)))
-		return append(dst, raw...), nil
+// valueCodec encodes and decodes values of one type T the way the
+// registry does (raw bytes for a fixed-size, pointer-free T, the function's
+// Codec otherwise), with the layout check done once rather than per value.
+type valueCodec[T any] struct {
+	c    Codec
+	raw  bool
+	size int
+}
+
+func codecFor[T any](c Codec) valueCodec[T] {
+	info, err := layout.Of[T]()
+	return valueCodec[T]{c: c, raw: err == nil, size: int(info.Size)}
+}
+
+// append appends *v, length-prefixed, to dst.
+func (vc valueCodec[T]) append(dst []byte, v *T) ([]byte, error) {
+	if vc.raw {
+		dst = binary.AppendUvarint(dst, uint64(vc.size))
+		return append(dst, unsafe.Slice((*byte)(unsafe.Pointer(v)), vc.size)...), nil
 	}
-	b, err := c.Encode(v)
+	b, err := vc.c.Encode(v)
 	if err != nil {
 		return dst, fmt.Errorf("argument of type %T: %v: %w", *v, err, ErrEncode)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
 	return append(dst, b...), nil
+}
+
+// decode fills *v from b.
+func (vc valueCodec[T]) decode(b []byte, v *T) error {
+	if vc.raw {
+		if len(b) != vc.size {
+			return fmt.Errorf("%d bytes for a %d-byte %T: %w", len(b), vc.size, *v, errChunk)
+		}
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(v)), vc.size), b)
+		return nil
+	}
+	return vc.c.Decode(b, v)
 }
 
 // chunkReader walks the records of a payload. Every read checks bounds.
@@ -134,7 +157,7 @@ type itemResult struct {
 // parseResults calls fn for each of the n records of a result payload, in
 // order, and fails with errChunk on anything malformed (fn may have been
 // called for the records before it).
-func parseResults(b []byte, n int, fn func(i int, it *itemResult)) error {
+func parseResults(b []byte, n int, fn func(i int, it itemResult)) error {
 	r := chunkReader{b: b}
 	var it itemResult
 	for i := range n {
@@ -161,7 +184,7 @@ func parseResults(b []byte, n int, fn func(i int, it *itemResult)) error {
 		if r.err != nil {
 			return fmt.Errorf("parse results: item %d of %d: %w", i, n, r.err)
 		}
-		fn(i, &it)
+		fn(i, it) // by value: a pointer would make it escape, one allocation per task
 	}
 	return nil
 }

@@ -273,6 +273,7 @@ type Pool struct {
 	changed   chan struct{}
 	cancelN   int // round robin over the cancel slots
 	scratch   []byte
+	taskFree  []*task // finished tasks, for reuse
 
 	closeWaiters atomic.Int32 // goroutines in Close, waiting on changed
 
@@ -306,6 +307,7 @@ type poolWorker struct {
 	sent     int
 	known    map[uint32]bool
 	heapFull bool
+	outbox   []taskDesc    // tasks for this worker, pushed at the end of pump
 	closing  bool          // its task ring was closed: no more tasks
 	gone     bool          // its exit was handled
 	reaped   chan struct{} // closed once the reaper is done with the region
@@ -325,18 +327,24 @@ type task struct {
 	attempts int
 }
 
-// job is the untyped side of one Map, Imap or Submit: it encodes item i's
-// argument and takes item i's result (value is valid only during the call)
-// or error. deliver runs on the pool's goroutines, possibly several at once
-// for different items; it is called exactly once per item unless the job is
-// cancelled.
+// job is the untyped side of one Map, Imap or Submit; its typed side
+// (pool_map.go) encodes item i's argument and takes item i's result.
 type job struct {
 	id        uint64
 	fn        string
 	fid       uint32
-	encode    func(dst []byte, i int) ([]byte, error)
-	deliver   func(i int, value []byte, err error)
+	ops       jobOps
 	cancelled atomic.Bool
+}
+
+// jobOps is the typed side of a job. encode appends item i's argument,
+// length-prefixed. deliver takes item i's result (value is valid only
+// during the call) or error; it runs on the pool's goroutines, possibly
+// several at once for different items, exactly once per item unless the
+// job was cancelled.
+type jobOps interface {
+	encode(dst []byte, i int) ([]byte, error)
+	deliver(i int, value []byte, err error)
 }
 
 // NewPool starts a pool of worker processes. ctx bounds the start only.
@@ -515,15 +523,26 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*poolWorker, error) {
 // exit.
 func (p *Pool) collect(w *poolWorker) {
 	var batch [32]resultDesc
+	var finished []*task
 	for {
 		n, err := w.results.PopSome(context.Background(), batch[:])
 		if err != nil {
 			break // closed by the reaper, and drained
 		}
 		for i := range n {
-			p.onResult(w, &batch[i])
+			if t := p.onResult(w, &batch[i]); t != nil {
+				finished = append(finished, t)
+			}
 		}
 		p.mu.Lock()
+		for _, t := range finished {
+			if len(p.taskFree) < 4096 {
+				*t = task{}
+				p.taskFree = append(p.taskFree, t)
+			}
+		}
+		clear(finished)
+		finished = finished[:0]
 		fails := p.pump(nil)
 		p.mu.Unlock()
 		p.deliverFailures(fails)
@@ -575,6 +594,25 @@ type failure struct {
 // held; failures it finds (an argument that cannot be encoded or placed)
 // are returned for delivery outside the lock.
 func (p *Pool) pump(fails []failure) []failure {
+	fails = p.pumpQueue(fails)
+	// Publish each worker's new tasks with one store and one wake-up.
+	for _, w := range p.workers {
+		if w == nil || len(w.outbox) == 0 {
+			continue
+		}
+		n, err := w.tasks.PushBatch(w.outbox)
+		if err != nil || n != len(w.outbox) {
+			// The ring holds depth slots and a worker never has more than
+			// depth tasks in flight; only Close refuses, and closing
+			// workers get no tasks.
+			panic(fmt.Sprintf("forkless/spawn: pool task ring took %d of %d tasks: %v", n, len(w.outbox), err))
+		}
+		w.outbox = w.outbox[:0]
+	}
+	return fails
+}
+
+func (p *Pool) pumpQueue(fails []failure) []failure {
 	for p.qhead < len(p.queue) {
 		t := p.queue[p.qhead]
 		if t.job.cancelled.Load() {
@@ -588,7 +626,7 @@ func (p *Pool) pump(fails []failure) []failure {
 			return fails
 		}
 		if t.hi-t.lo > t.chunk {
-			t = &task{job: t.job, lo: t.lo, hi: t.lo + t.chunk, chunk: t.chunk, attempts: t.attempts}
+			t = p.newTask(t.job, t.lo, t.lo+t.chunk, t.chunk, t.attempts)
 			p.queue[p.qhead].lo += t.chunk
 		} else {
 			p.popQueue()
@@ -608,6 +646,25 @@ func (p *Pool) pump(fails []failure) []failure {
 func (p *Pool) popQueue() {
 	p.queue[p.qhead] = nil
 	p.qhead++
+	if p.qhead >= 64 && p.qhead*2 >= len(p.queue) {
+		n := copy(p.queue, p.queue[p.qhead:])
+		clear(p.queue[n:])
+		p.queue, p.qhead = p.queue[:n], 0
+	}
+}
+
+// newTask returns a task, reusing a finished one when it can. Called with
+// p.mu held.
+func (p *Pool) newTask(j *job, lo, hi, chunk, attempts int) *task {
+	var t *task
+	if n := len(p.taskFree); n > 0 {
+		t = p.taskFree[n-1]
+		p.taskFree = p.taskFree[:n-1]
+	} else {
+		t = new(task)
+	}
+	*t = task{job: j, lo: lo, hi: hi, chunk: chunk, attempts: attempts}
+	return t
 }
 
 // pushFront puts t back at the front of the queue (it was queued before
@@ -634,7 +691,7 @@ func (p *Pool) send(w *poolWorker, t *task, fails []failure) ([]failure, bool) {
 	}
 	for i := t.lo; i < t.hi; i++ {
 		var err error
-		if buf, err = j.encode(buf, i); err != nil {
+		if buf, err = j.ops.encode(buf, i); err != nil {
 			for k := t.lo; k < t.hi; k++ {
 				fails = append(fails, failure{j, k, fmt.Errorf("map %s: item %d: %w", j.fn, k, err)})
 			}
@@ -674,12 +731,7 @@ func (p *Pool) send(w *poolWorker, t *task, fails []failure) ([]failure, bool) {
 	}
 	p.nextTask++
 	d.ID, t.id = p.nextTask, p.nextTask
-	if err := w.tasks.TryPush(d); err != nil {
-		// The ring holds depth slots and a worker never has more than depth
-		// tasks in flight: only Close (closing) can refuse, and pick skips
-		// closing workers.
-		panic("forkless/spawn: pool task ring refused a task: " + err.Error())
-	}
+	w.outbox = append(w.outbox, d) // pushed at the end of pump
 	w.known[j.fid] = true
 	w.inflight = append(w.inflight, t)
 	w.sent++
@@ -737,7 +789,7 @@ func (p *Pool) deliverFailures(fails []failure) {
 			continue
 		}
 		p.st.failed.Add(1)
-		f.job.deliver(f.i, nil, f.err)
+		f.job.ops.deliver(f.i, nil, f.err)
 	}
 	if len(fails) > 0 {
 		p.signalChange()
@@ -756,8 +808,9 @@ func (p *Pool) signalChange() {
 	p.mu.Unlock()
 }
 
-// onResult takes one result descriptor of w.
-func (p *Pool) onResult(w *poolWorker, d *resultDesc) {
+// onResult takes one result descriptor of w. It returns the task it
+// finished, for reuse, or nil.
+func (p *Pool) onResult(w *poolWorker, d *resultDesc) *task {
 	p.mu.Lock()
 	if w.ihead == len(w.inflight) {
 		// Terminate already failed everything in flight.
@@ -765,7 +818,7 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) {
 		if d.Flags&flagHeap != 0 {
 			w.heap.Free(d.Off)
 		}
-		return
+		return nil
 	}
 	t := w.inflight[w.ihead]
 	if t.id != d.ID {
@@ -773,12 +826,16 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) {
 		// kill it; its exit fails or requeues its tasks as for any death.
 		p.mu.Unlock()
 		w.proc.Kill()
-		return
+		return nil
 	}
 	w.inflight[w.ihead] = nil
 	w.ihead++
 	if w.ihead == len(w.inflight) {
 		w.inflight, w.ihead = w.inflight[:0], 0
+	} else if w.ihead >= 64 && w.ihead*2 >= len(w.inflight) {
+		n := copy(w.inflight, w.inflight[w.ihead:])
+		clear(w.inflight[n:])
+		w.inflight, w.ihead = w.inflight[:n], 0
 	}
 	w.heapFull = false
 	if ns := float64(d.Nanos); p.ewma == 0 {
@@ -804,7 +861,7 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) {
 	}
 	delivered := 0
 	if perr == nil {
-		perr = parseResults(payload, n, func(i int, it *itemResult) {
+		perr = parseResults(payload, n, func(i int, it itemResult) {
 			delivered++
 			if t.job.cancelled.Load() {
 				cancelled++
@@ -813,12 +870,12 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) {
 			switch it.status {
 			case itemOK:
 				done++
-				t.job.deliver(t.lo+i, it.value, nil)
+				t.job.ops.deliver(t.lo+i, it.value, nil)
 			case itemSkipped:
 				cancelled++
 			default:
 				failed++
-				t.job.deliver(t.lo+i, nil, &ChildError{
+				t.job.ops.deliver(t.lo+i, nil, &ChildError{
 					Pid: w.proc.Pid(), Func: t.job.fn, Name: w.proc.Name(),
 					Message: string(it.message), Type: string(it.typ),
 					Panicked: it.status == itemPanic, Stack: string(it.stack),
@@ -833,7 +890,7 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) {
 			continue
 		}
 		failed++
-		t.job.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d: %w", w.proc.Pid(), perr))
+		t.job.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d: %w", w.proc.Pid(), perr))
 	}
 	if d.Flags&flagHeap != 0 {
 		w.heap.Free(d.Off)
@@ -842,6 +899,7 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) {
 	p.st.done.Add(int64(done))
 	p.st.failed.Add(int64(failed))
 	p.st.cancelled.Add(int64(cancelled))
+	return t
 }
 
 // onExit handles the end of a worker process, once its results are

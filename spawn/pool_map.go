@@ -84,22 +84,43 @@ func (e *MapError) Unwrap() []error {
 	return out
 }
 
-func newJob[A, R any](f *Func[A, R], arg func(i int) *A, deliver func(i int, v *R, err error)) *job {
-	codec := f.codec
-	return &job{
-		fn: f.name,
-		encode: func(dst []byte, i int) ([]byte, error) {
-			return appendItem(dst, codec, arg(i))
-		},
-		deliver: func(i int, value []byte, err error) {
-			var v R
-			if err == nil {
-				if derr := decode(codec, value, &v); derr != nil {
-					err = fmt.Errorf("decode result of %s: %v: %w", f.name, derr, ErrEncode)
-				}
-			}
-			deliver(i, &v, err)
-		},
+// funcCodecs returns f's argument and result codecs.
+func funcCodecs[A, R any](f *Func[A, R]) (valueCodec[A], valueCodec[R]) {
+	return codecFor[A](f.codec), codecFor[R](f.codec)
+}
+
+func decodeErr(fn string, err error) error {
+	return fmt.Errorf("decode result of %s: %v: %w", fn, err, ErrEncode)
+}
+
+// mapJob is the typed side of a Map.
+type mapJob[A, R any] struct {
+	job
+	items     []A
+	out       []R
+	ac        valueCodec[A]
+	rc        valueCodec[R]
+	mu        sync.Mutex
+	failed    []ItemError
+	remaining atomic.Int64
+	done      chan struct{}
+}
+
+func (m *mapJob[A, R]) encode(dst []byte, i int) ([]byte, error) { return m.ac.append(dst, &m.items[i]) }
+
+func (m *mapJob[A, R]) deliver(i int, value []byte, err error) {
+	if err == nil {
+		if derr := m.rc.decode(value, &m.out[i]); derr != nil {
+			err = decodeErr(m.fn, derr)
+		}
+	}
+	if err != nil {
+		m.mu.Lock()
+		m.failed = append(m.failed, ItemError{i, err})
+		m.mu.Unlock()
+	}
+	if m.remaining.Add(-1) == 0 {
+		close(m.done)
 	}
 }
 
@@ -120,43 +141,27 @@ func Map[A, R any](ctx context.Context, p *Pool, f *Func[A, R], items []A, opts 
 	if cfg.chunk <= 0 {
 		cfg.chunk = ChunkSize(len(items), p.Workers())
 	}
-	out := make([]R, len(items))
 	if len(items) == 0 {
-		return out, nil
+		return []R{}, nil
 	}
-	var (
-		mu        sync.Mutex
-		failed    []ItemError
-		remaining atomic.Int64
-		done      = make(chan struct{})
-	)
-	remaining.Store(int64(len(items)))
-	j := newJob(f, func(i int) *A { return &items[i] }, func(i int, v *R, err error) {
-		if err != nil {
-			mu.Lock()
-			failed = append(failed, ItemError{i, err})
-			mu.Unlock()
-		} else {
-			out[i] = *v
-		}
-		if remaining.Add(-1) == 0 {
-			close(done)
-		}
-	})
-	if err := p.submit(j, 0, len(items), cfg.chunk); err != nil {
+	m := &mapJob[A, R]{items: items, out: make([]R, len(items)), done: make(chan struct{})}
+	m.fn, m.ops = f.name, m
+	m.ac, m.rc = funcCodecs(f)
+	m.remaining.Store(int64(len(items)))
+	if err := p.submit(&m.job, 0, len(items), cfg.chunk); err != nil {
 		return nil, fmt.Errorf("map %s: %w", f.name, err)
 	}
 	select {
-	case <-done:
+	case <-m.done:
 	case <-ctx.Done():
-		p.cancelJob(j)
+		p.cancelJob(&m.job)
 		return nil, fmt.Errorf("map %s: %w", f.name, ctx.Err())
 	}
-	if len(failed) > 0 {
-		slices.SortFunc(failed, func(a, b ItemError) int { return a.Index - b.Index })
-		return out, &MapError{Func: f.name, Total: len(items), Failed: failed}
+	if len(m.failed) > 0 {
+		slices.SortFunc(m.failed, func(a, b ItemError) int { return a.Index - b.Index })
+		return m.out, &MapError{Func: f.name, Total: len(items), Failed: m.failed}
 	}
-	return out, nil
+	return m.out, nil
 }
 
 // Apply runs f(arg) in one of the pool's workers and returns its result,
@@ -180,12 +185,36 @@ func Submit[A, R any](p *Pool, f *Func[A, R], arg A) *Future[R] {
 		fu.complete(zero, fmt.Errorf("submit: %w", f.err))
 		return fu
 	}
-	fu.job = newJob(f, func(int) *A { return &arg }, func(_ int, v *R, err error) { fu.complete(*v, err) })
+	sj := &submitJob[A, R]{arg: arg, fu: fu}
+	sj.fn, sj.ops = f.name, sj
+	sj.ac, sj.rc = funcCodecs(f)
+	fu.job = &sj.job
 	if err := p.submit(fu.job, 0, 1, 1); err != nil {
 		var zero R
 		fu.complete(zero, fmt.Errorf("submit %s: %w", f.name, err))
 	}
 	return fu
+}
+
+// submitJob is the typed side of a Submit.
+type submitJob[A, R any] struct {
+	job
+	arg A
+	ac  valueCodec[A]
+	rc  valueCodec[R]
+	fu  *Future[R]
+}
+
+func (s *submitJob[A, R]) encode(dst []byte, _ int) ([]byte, error) { return s.ac.append(dst, &s.arg) }
+
+func (s *submitJob[A, R]) deliver(_ int, value []byte, err error) {
+	var v R
+	if err == nil {
+		if derr := s.rc.decode(value, &v); derr != nil {
+			err = decodeErr(s.fn, derr)
+		}
+	}
+	s.fu.complete(v, err)
 }
 
 // errStopped ends an Imap whose consumer left the loop.
@@ -249,19 +278,16 @@ func imap[A, R any](ctx context.Context, p *Pool, f *Func[A, R], seq iter.Seq[A]
 			completed []int // slots completed, not yet yielded (unordered)
 			wake      = make(chan struct{}, 1)
 		)
-		j := newJob(f, func(i int) *A { return &slots[i].arg }, func(i int, v *R, err error) {
-			mu.Lock()
-			s := &slots[i]
-			s.val, s.err, s.ready = *v, err, true
+		ij := &imapJob[A, R]{slots: slots}
+		ij.fn, ij.ops = f.name, ij
+		ij.ac, ij.rc = funcCodecs(f)
+		ij.onDone = func(i int) {
 			if !ordered {
 				completed = append(completed, i)
 			}
-			mu.Unlock()
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
-		})
+		}
+		ij.mu, ij.wake = &mu, wake
+		j := &ij.job
 		finished := false
 		defer func() {
 			if !finished {
@@ -349,5 +375,38 @@ func imap[A, R any](ctx context.Context, p *Pool, f *Func[A, R], seq iter.Seq[A]
 				}
 			}
 		}
+	}
+}
+
+// imapJob is the typed side of an Imap: item i is window slot i.
+type imapJob[A, R any] struct {
+	job
+	slots  []imapSlot[A, R]
+	ac     valueCodec[A]
+	rc     valueCodec[R]
+	mu     *sync.Mutex
+	wake   chan struct{}
+	onDone func(i int) // called with mu held
+}
+
+func (m *imapJob[A, R]) encode(dst []byte, i int) ([]byte, error) {
+	return m.ac.append(dst, &m.slots[i].arg)
+}
+
+func (m *imapJob[A, R]) deliver(i int, value []byte, err error) {
+	var v R
+	if err == nil {
+		if derr := m.rc.decode(value, &v); derr != nil {
+			err = decodeErr(m.fn, derr)
+		}
+	}
+	m.mu.Lock()
+	s := &m.slots[i]
+	s.val, s.err, s.ready = v, err, true
+	m.onDone(i)
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
 	}
 }

@@ -139,21 +139,51 @@ func runWorker(ctx context.Context, a workerArg) (struct{}, error) {
 		w.cancel[i] = ctlBlock.Uint64(ctlCancel + 8*int64(i))
 	}
 	ctlBlock.Uint32(ctlReady).Store(1) // tells the parent the initializer succeeded
+	// Results are published in batches, one index store and at most one
+	// wake-up for several: after resultBatch results, or once the oldest
+	// unpublished result is resultDelay old, or when no task is waiting.
+	// (A worker that dies with unpublished results only makes the parent
+	// run those tasks again: see "Failure handling" in pool.go.)
+	defer w.flush()
+	var batch [resultBatch]taskDesc
 	served := 0
 	for a.MaxTasks == 0 || served < a.MaxTasks {
 		if ctx.Err() != nil {
 			return none, nil // SIGTERM: the parent re-dispatches what is queued
 		}
-		d, err := tasks.Pop(ctx)
+		n, err := tasks.PopSome(ctx, batch[:])
 		if err != nil {
 			return none, nil // closed and drained (Close), or SIGTERM
 		}
-		if err := w.serve(&d); err != nil {
-			return none, err
+		for i := range n {
+			if err := w.serve(&batch[i]); err != nil {
+				return none, err
+			}
+			served++
+			if len(w.pending) >= resultBatch || time.Since(w.pendingSince) >= resultDelay ||
+				(i == n-1 && tasks.Len() == 0) {
+				w.flush()
+			}
 		}
-		served++
 	}
 	return none, nil
+}
+
+const (
+	resultBatch = 16
+	resultDelay = 50 * time.Microsecond
+)
+
+// flush publishes the pending results with one store.
+func (w *workerLoop) flush() {
+	if len(w.pending) == 0 {
+		return
+	}
+	// The ring holds as many results as the parent has tasks in flight
+	// here, so this never waits for long; it fails only when the parent
+	// closed the ring (Terminate), and then nobody wants the results.
+	w.results.PushAll(context.Background(), w.pending)
+	w.pending = w.pending[:0]
 }
 
 type workerLoop struct {
@@ -168,6 +198,8 @@ type workerLoop struct {
 	lastGen              uint64
 	cancelled            [ctlSlots]uint64
 	out                  []byte
+	pending              []resultDesc // results not yet published
+	pendingSince         time.Time    // when the oldest pending task started
 }
 
 func (w *workerLoop) isCancelled(job uint64) bool {
@@ -246,10 +278,10 @@ func (w *workerLoop) serve(d *taskDesc) error {
 	if err := w.place(&res); err != nil {
 		return err
 	}
-	if err := w.results.Push(context.Background(), res); err != nil {
-		// Closed: the parent gave up on this worker (Terminate).
-		return nil
+	if len(w.pending) == 0 {
+		w.pendingSince = start
 	}
+	w.pending = append(w.pending, res)
 	return nil
 }
 
@@ -294,6 +326,7 @@ func (w *workerLoop) place(res *resultDesc) error {
 		if !errors.Is(err, shm.ErrNoSpace) {
 			return fmt.Errorf("pool worker: %w", err)
 		}
+		w.flush() // the parent frees only what it was given
 		if w.results.Len() == 0 {
 			idle++ // the parent has read every result: only its frees can still come
 		}

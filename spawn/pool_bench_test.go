@@ -1,0 +1,187 @@
+package spawn_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// poolBurn is a CPU-heavy task: n rounds of an integer hash.
+var poolBurn = spawn.Register(func(ctx context.Context, n int) (uint64, error) {
+	h := uint64(n)
+	for i := 0; i < n; i++ {
+		h ^= h >> 33
+		h *= 0xff51afd7ed558ccd
+		h ^= uint64(i)
+	}
+	return h, nil
+})
+
+// pythonPool runs bench/python/pool_bench.py and returns the numbers it
+// printed.
+func pythonPool(b *testing.B, args ...string) []float64 {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		b.Skip("python3 not found")
+	}
+	script, _ := filepath.Abs("../bench/python/pool_bench.py")
+	out, err := exec.Command(py, append([]string{script}, args...)...).Output()
+	if err != nil {
+		b.Fatalf("%s %v: %v", script, args, err)
+	}
+	var vals []float64
+	for _, f := range strings.Fields(string(out)) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			b.Fatalf("%s printed %q", script, out)
+		}
+		vals = append(vals, v)
+	}
+	return vals
+}
+
+func benchPool(b *testing.B, opts ...spawn.PoolOption) *spawn.Pool {
+	p, err := spawn.NewPool(context.Background(), append([]spawn.PoolOption{spawn.Workers(2)}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close(context.Background()) })
+	// Warm up: workers started and serving.
+	if _, err := spawn.Map(context.Background(), p, poolSquare, make([]int, 1000)); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func reportPerItem(b *testing.B, nsPerItem float64) {
+	b.ReportMetric(nsPerItem, "ns/item")
+	b.ReportMetric(1e9/nsPerItem, "items/s")
+}
+
+// BenchmarkPoolMap: Pool.map of an int-to-int function over 1M items on 2
+// workers, with Python's automatic chunks and with one item per task,
+// against Python's Pool.map (100k items for its one-per-task case, which
+// would take half a minute at 1M).
+func BenchmarkPoolMap(b *testing.B) {
+	const n = 1_000_000
+	in := make([]int, n)
+	for i := range in {
+		in[i] = i
+	}
+	for _, chunk := range []string{"auto", "1"} {
+		b.Run("impl=forkless/chunk="+chunk, func(b *testing.B) {
+			p := benchPool(b)
+			c, _ := strconv.Atoi(chunk)
+			b.ReportAllocs()
+			b.SetBytes(16 * n) // an 8-byte argument and an 8-byte result per item
+			for b.Loop() {
+				out, err := spawn.Map(context.Background(), p, poolSquare, in, spawn.Chunk(c))
+				if err != nil || out[n-1] != (n-1)*(n-1) {
+					b.Fatal(err)
+				}
+			}
+			reportPerItem(b, float64(b.Elapsed().Nanoseconds())/float64(b.N*n))
+		})
+		b.Run("impl=python/chunk="+chunk, func(b *testing.B) {
+			items := n
+			if chunk == "1" {
+				items = 100_000
+			}
+			var ns []float64
+			for b.Loop() {
+				ns = append(ns, pythonPool(b, "map", "2", strconv.Itoa(items), chunk)[0])
+			}
+			slices.Sort(ns)
+			reportPerItem(b, ns[len(ns)/2])
+		})
+	}
+}
+
+// BenchmarkPoolSubmit: 20k single tasks submitted, then every future
+// waited on, against Python's apply_async and get.
+func BenchmarkPoolSubmit(b *testing.B) {
+	const n = 20_000
+	b.Run("impl=forkless", func(b *testing.B) {
+		p := benchPool(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		fs := make([]*spawn.Future[int], n)
+		for b.Loop() {
+			for i := range fs {
+				fs[i] = spawn.Submit(p, poolSquare, i)
+			}
+			for i, f := range fs {
+				if v, err := f.Wait(ctx); err != nil || v != i*i {
+					b.Fatal(v, err)
+				}
+			}
+		}
+		reportPerItem(b, float64(b.Elapsed().Nanoseconds())/float64(b.N*n))
+	})
+	b.Run("impl=python", func(b *testing.B) {
+		var ns []float64
+		for b.Loop() {
+			ns = append(ns, pythonPool(b, "apply", "2", strconv.Itoa(n))[0])
+		}
+		slices.Sort(ns)
+		reportPerItem(b, ns[len(ns)/2])
+	})
+}
+
+// BenchmarkPoolLatency: one task's submit-to-result time, p50 and p99,
+// against Python's apply_async(...).get().
+func BenchmarkPoolLatency(b *testing.B) {
+	b.Run("impl=forkless", func(b *testing.B) {
+		p := benchPool(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		var lat []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if _, err := spawn.Apply(ctx, p, poolSquare, 7); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+	})
+	b.Run("impl=python", func(b *testing.B) {
+		var p50, p99 []float64
+		for b.Loop() {
+			v := pythonPool(b, "latency", "2", "2000")
+			p50, p99 = append(p50, v[0]), append(p99, v[1])
+		}
+		slices.Sort(p50)
+		slices.Sort(p99)
+		b.ReportMetric(p50[len(p50)/2], "p50-ns")
+		b.ReportMetric(p99[len(p99)/2], "p99-ns")
+	})
+}
+
+// BenchmarkPoolCPU: a CPU-heavy function (16 tasks of about 20 ms each) on
+// 1 and on 2 workers; the ratio of the two is the parallel speed-up.
+func BenchmarkPoolCPU(b *testing.B) {
+	in := make([]int, 16)
+	for i := range in {
+		in[i] = 10_000_000
+	}
+	for _, w := range []int{1, 2} {
+		b.Run("workers="+strconv.Itoa(w), func(b *testing.B) {
+			p := benchPool(b, spawn.Workers(w))
+			for b.Loop() {
+				if _, err := spawn.Map(context.Background(), p, poolBurn, in, spawn.Chunk(1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

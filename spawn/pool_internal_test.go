@@ -1,0 +1,24 @@
+package spawn
+
+import (
+	"context"
+	"testing"
+)
+
+var benchSquareEntry = Register(func(ctx context.Context, x int) (int, error) { return x * x, nil })
+
+// BenchmarkPoolWorkerItem is the worker's cost per item, in process: the
+// registry's decode, call and encode, and the result record.
+func BenchmarkPoolWorkerItem(b *testing.B) {
+	e, ok := lookup(benchSquareEntry.name)
+	if !ok {
+		b.Fatal("not registered")
+	}
+	w := &workerLoop{ctx: context.Background()}
+	arg := make([]byte, 8)
+	out := make([]byte, 0, 1<<20)
+	b.ReportAllocs()
+	for b.Loop() {
+		out = w.runItem(e, arg, out[:0])
+	}
+}
