@@ -106,7 +106,9 @@ type mapJob[A, R any] struct {
 	done      chan struct{}
 }
 
-func (m *mapJob[A, R]) encode(dst []byte, i int) ([]byte, error) { return m.ac.append(dst, &m.items[i]) }
+func (m *mapJob[A, R]) encode(dst []byte, i int) ([]byte, error) {
+	return m.ac.append(dst, &m.items[i])
+}
 
 func (m *mapJob[A, R]) deliver(i int, value []byte, err error) {
 	if err == nil {
