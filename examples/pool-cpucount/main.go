@@ -1,0 +1,51 @@
+// Command pool-cpucount sizes a pool from the CPUs the process may use
+// (affinity mask and cgroup quota, not just the machine's cores) and shows
+// that the work spread over the workers.
+//
+// Python:
+//
+//	with Pool(processes=os.cpu_count()) as p: ...
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// work burns some CPU and says which worker did it.
+var work = spawn.Register(func(ctx context.Context, n int) (int, error) {
+	h := uint64(n)
+	for i := range 5_000_000 {
+		h = h*6364136223846793005 + uint64(i)
+	}
+	_ = h
+	return os.Getpid(), nil
+})
+
+func main() {
+	spawn.Main()
+
+	ctx := context.Background()
+	n := spawn.CPUCount()
+	pool, err := spawn.NewPool(ctx, spawn.Workers(n)) // the default is the same: CPUCount()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close(ctx)
+
+	pids, err := spawn.Map(ctx, pool, work, make([]int, 4*n), spawn.Chunk(1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	seen := map[int]int{}
+	for _, pid := range pids {
+		seen[pid]++
+	}
+	fmt.Printf("%d CPUs, %d workers, %d tasks, served by %d processes\n", n, pool.Workers(), len(pids), len(seen))
+	s := pool.Stats()
+	fmt.Printf("done %d, failed %d, restarts %d\n", s.Done, s.Failed, s.Restarts)
+}

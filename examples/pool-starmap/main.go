@@ -1,0 +1,56 @@
+// Command pool-starmap multiplies pairs with the starmap case: several
+// arguments per task travel as one struct (spawn.Args2 saves declaring it).
+//
+// Python:
+//
+//	with Pool() as p:
+//	    print(p.starmap(mul, [(1, 2), (3, 4), (5, 6)]))
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/forkless-go/forkless/spawn"
+)
+
+var mul = spawn.Register(func(ctx context.Context, a spawn.Args2[int, int]) (int, error) {
+	return a.A * a.B, nil
+})
+
+// A named struct works the same and reads better for more arguments.
+type span struct {
+	From, To, Step int
+}
+
+var count = spawn.Register(func(ctx context.Context, s span) (int, error) {
+	n := 0
+	for i := s.From; i < s.To; i += s.Step {
+		n++
+	}
+	return n, nil
+})
+
+func main() {
+	spawn.Main()
+
+	ctx := context.Background()
+	pool, err := spawn.NewPool(ctx, spawn.Workers(2))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close(ctx)
+
+	products, err := spawn.Map(ctx, pool, mul, []spawn.Args2[int, int]{{A: 1, B: 2}, {A: 3, B: 4}, {A: 5, B: 6}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(products) // [2 12 30]
+
+	counts, err := spawn.Map(ctx, pool, count, []span{{0, 10, 1}, {0, 10, 3}, {5, 100, 10}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(counts) // [10 4 10]
+}
