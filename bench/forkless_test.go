@@ -133,3 +133,64 @@ func streamForkless(b *testing.B, size, pairs int) time.Duration {
 	}
 	return elapsed
 }
+
+// pipeEcho sends back every message it receives on its end of a ring.Pipe,
+// until the pipe closes.
+var pipeEcho = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (struct{}, error) {
+	end, err := ring.OpenPipe(h)
+	if err != nil {
+		return struct{}{}, err
+	}
+	var buf []byte
+	for {
+		if buf, err = end.AppendRecv(ctx, buf[:0]); err != nil {
+			return struct{}{}, nil // closed by the parent
+		}
+		if err := end.Send(ctx, buf); err != nil {
+			return struct{}{}, err
+		}
+	}
+})
+
+// pingPongForkless is BenchmarkPingPong's forkless side: a duplex
+// ring.Pipe to an echoing child process.
+func pingPongForkless(b *testing.B) {
+	ctx := context.Background()
+	r, err := shm.New(4 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	mine, theirs, err := ring.NewPipe(r, ring.Config{}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := pipeEcho.Start(ctx, theirs.Handle(), spawn.Share(r))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Kill()
+	buf := make([]byte, pingSize)
+	var failed error
+	roundTrip := func() {
+		if failed != nil {
+			return
+		}
+		if err := mine.Send(ctx, buf); err != nil {
+			failed = err
+			return
+		}
+		if buf, err = mine.AppendRecv(ctx, buf[:0]); err != nil {
+			failed = err
+		}
+	}
+	roundTrip() // the child is up and echoing before the clock starts
+	roundTrips(b, roundTrip)
+	mine.Close()
+	if _, err := p.Wait(ctx); err != nil {
+		b.Errorf("echo child: %v", err)
+	}
+	if failed != nil {
+		b.Fatal(failed)
+	}
+}

@@ -152,6 +152,48 @@ func startRow(id, what, bench string, target string) Workload {
 	}
 }
 
+// dictRow compares one Dict operation from par processes (ns/op of one
+// operation, as shared's BenchmarkDict reports it).
+func dictRow(op string, par int) Workload {
+	name := func(impl string) string { return fmt.Sprintf("Dict/op=%s/impl=%s/par=%d", op, impl, par) }
+	w := Workload{
+		ID: fmt.Sprintf("dict/%s/%d", op, par), Section: "shared",
+		What:     fmt.Sprintf("Dict %s, %d process(es)", op, par),
+		Forkless: Measure{"forkless Dict", "shared", name("forkless"), "ns/op"},
+		Rivals: []Measure{
+			{"Python Manager().dict()", "shared", name("python-manager"), "ns/op"},
+			{"Go map + sync.Mutex", "shared", name("gomap-mutex"), "ns/op"},
+		},
+		Target: "≥ 50× Python's Manager().dict()",
+	}
+	if par == 2 {
+		w.What = fmt.Sprintf("Dict %s, 2 processes at once", op)
+		if op == "set" {
+			w.Headline = "Python Manager().dict()"
+		}
+	}
+	return w
+}
+
+// pingRow compares a 64-byte round trip to an echoing child process in
+// ./bench's one harness: a forkless Pipe, os.Pipe, a Unix socket, and two
+// goroutines on channels for scale.
+func pingRow(q, id, target string) Workload {
+	unit := q + "-ns"
+	m := func(label, impl string) Measure { return Measure{label, "bench", "PingPong/impl=" + impl, unit} }
+	w := Workload{
+		ID: id, Section: "messaging", Group: "Round trips between two processes",
+		What:     "Pipe ping-pong, 64 B, " + q,
+		Forkless: m("forkless Pipe", "forkless"),
+		Rivals:   []Measure{m("os.Pipe", "pipe"), m("Unix socket", "unix"), m("Go channel", "chan")},
+		Target:   target,
+	}
+	if q == "p50" {
+		w.Headline = "os.Pipe"
+	}
+	return w
+}
+
 // workloads is the report's table, in the order of the sections.
 var workloads = concat(
 	streamRows(),
@@ -189,7 +231,6 @@ var workloads = concat(
 				{"Unix socket", "bench", "PingPong/impl=unix", "p50-ns"},
 				{"Go channel", "ring", "SlotsLatency/impl=chan", "p50-rtt-ns"},
 			},
-			Headline: "os.Pipe",
 		},
 		{
 			ID: "slots/latency-p99", Section: "messaging", Group: "Round trips between two processes", What: "SPSC[uint64] ping-pong round trip, p99",
@@ -200,15 +241,15 @@ var workloads = concat(
 				{"Go channel", "ring", "SlotsLatency/impl=chan", "p99-rtt-ns"},
 			},
 		},
+		pingRow("p50", "pipe/p50", "≥ 5× os.Pipe"),
+		pingRow("p99", "pipe/p99", ""),
+		pingRow("p999", "pipe/p999", ""),
 		{
-			ID: "pipe/p50", Section: "messaging", Group: "Round trips between two processes", What: "Pipe ping-pong round trip, 64 B, p50",
+			ID: "ring-pipe/p50", Section: "messaging", Group: "Round trips between two processes",
+			What:     "ring's Pipe benchmark, p50",
 			Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless", "p50-ns"},
-			Rivals: []Measure{
-				{"Python Pipe", "ring", "PipePingPong/impl=python", "p50-ns"},
-				{"os.Pipe", "bench", "PingPong/impl=pipe", "p50-ns"},
-				{"Unix socket", "bench", "PingPong/impl=unix", "p50-ns"},
-			},
-			Target: "≥ 5× os.Pipe",
+			Rivals:   []Measure{{"Python Pipe", "ring", "PipePingPong/impl=python", "p50-ns"}},
+			Target:   "Python's Pipe is ~35 µs",
 		},
 
 		// sync
@@ -266,16 +307,7 @@ var workloads = concat(
 		},
 
 		// shared
-		{
-			ID: "dict/set", Section: "shared", What: "Dict set, 2 processes",
-			Forkless: Measure{"forkless Dict", "shared", "DictSet/impl=forkless", "ns/op"},
-			Rivals: []Measure{
-				{"Python Manager dict", "shared", "DictSet/impl=python-manager", "ns/op"},
-				{"Go map + sync.Mutex", "shared", "DictSet/impl=gomap", "ns/op"},
-			},
-			Headline: "Python Manager dict",
-			Target:   "≥ 50× Python's Manager().dict()",
-		},
+		dictRow("set", 1), dictRow("get", 1), dictRow("set", 2), dictRow("get", 2),
 
 		// shm
 		{
@@ -326,7 +358,7 @@ func throughputSeries() []Series {
 // and p999 (a benchmark that reports no p999 draws two bars).
 var latencyBars = []LatencyGroup{
 	{"forkless SPSC", "ring", "SlotsLatency/impl=spsc", [3]string{"p50-rtt-ns", "p99-rtt-ns", "p999-rtt-ns"}},
-	{"forkless Pipe", "ring", "PipePingPong/impl=forkless", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
+	{"forkless Pipe", "bench", "PingPong/impl=forkless", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"forkless Event", "sync", "EventPingPong/impl=forkless", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"os.Pipe", "bench", "PingPong/impl=pipe", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"Unix socket", "bench", "PingPong/impl=unix", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
