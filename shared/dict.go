@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -109,6 +110,21 @@ func (d *Dict[K, V]) Len() int { return int(max(int64(d.c.word(hdrCount).Load())
 
 func (d *Dict[K, V]) lock() error { return d.c.acquire(d.repair) }
 
+// wlock takes the lock for a change: the change sequence goes odd, and
+// optimistic readers (see Get) keep off until wunlock makes it even again.
+func (d *Dict[K, V]) wlock() error {
+	if err := d.lock(); err != nil {
+		return err
+	}
+	d.c.word(hdrSeq).Add(1)
+	return nil
+}
+
+func (d *Dict[K, V]) wunlock() {
+	d.c.word(hdrSeq).Add(1)
+	d.c.release()
+}
+
 // repair runs under the lock after a holder died in the middle of an
 // update. Every slot store was atomic, so the table is intact; only the
 // counts, stored after the slot, may be one off. They are recounted.
@@ -129,6 +145,9 @@ func (d *Dict[K, V]) repair() error {
 	}
 	d.c.word(hdrCount).Store(n)
 	d.c.word(hdrAux).Store(tombs)
+	if seq := d.c.word(hdrSeq); seq.Load()%2 != 0 {
+		seq.Add(1) // the dead writer's change is over, as far as it got
+	}
 	return nil
 }
 
@@ -312,10 +331,10 @@ func (d *Dict[K, V]) Set(k K, v V) error {
 	if err := checkSizes(key, val); err != nil {
 		return fmt.Errorf("dict set: %w", err)
 	}
-	if err := d.lock(); err != nil {
+	if err := d.wlock(); err != nil {
 		return fmt.Errorf("dict set: %w", err)
 	}
-	defer d.c.release()
+	defer d.wunlock()
 	if err := d.put(key, val); err != nil {
 		return fmt.Errorf("dict set: %w", err)
 	}
@@ -323,9 +342,36 @@ func (d *Dict[K, V]) Set(k K, v V) error {
 }
 
 // Get returns the value under k, and whether there was one.
+//
+// Get first reads without the lock, optimistically, as a seqlock reader:
+// it loads the change sequence (hdrSeq), which writers make odd for the
+// length of every change, does the lookup, copies the value out, and loads
+// the sequence again. If it was even and unchanged, no change overlapped
+// the read and the copy is the value (a lookup that wandered into a block
+// being freed or reused read garbage, but the sequence moved, and the
+// result is thrown away). Every offset it follows is bounds-checked by the
+// heap, so garbage can cost a retry, never a fault. After a few failed
+// tries (a writer is busy, or died mid-change and left the sequence odd)
+// Get takes the lock, which also repairs after a dead writer.
 func (d *Dict[K, V]) Get(k K) (V, bool, error) {
 	var v V
 	key := []byte(k)
+	h := hashKey(d.c.word(hdrSeed).Load(), key)
+	if !raceEnabled {
+		for range 4 {
+			found, ok, err := d.tryGet(key, h, &v)
+			if !ok {
+				runtime.Gosched()
+				continue
+			}
+			if err != nil {
+				return v, false, fmt.Errorf("dict get: %w", err)
+			}
+			return v, found, nil
+		}
+		var zero V
+		v = zero
+	}
 	if err := d.lock(); err != nil {
 		return v, false, fmt.Errorf("dict get: %w", err)
 	}
@@ -335,6 +381,50 @@ func (d *Dict[K, V]) Get(k K) (V, bool, error) {
 		return v, false, fmt.Errorf("dict get: %w", err)
 	}
 	return v, ok, nil
+}
+
+// tryGet is one optimistic read into *v; ok reports whether it is valid.
+// Values of fixed-size, []byte or string types are decoded straight from
+// the shared bytes (a copy) and thrown away if the read was not valid;
+// values of a Codec are copied out first and decoded only once the read is
+// known to be valid, so a codec never sees garbage.
+func (d *Dict[K, V]) tryGet(key []byte, h uint64, v *V) (found, ok bool, err error) {
+	if _, err := d.c.heap.Bytes(d.c.off, hdrSize); err != nil {
+		return false, false, nil // closed: the locked path reports it
+	}
+	seq := d.c.word(hdrSeq)
+	s1 := seq.Load()
+	if s1%2 != 0 {
+		return false, false, nil
+	}
+	s, err := d.table()
+	if err != nil {
+		return false, false, nil
+	}
+	i, found, _, err := d.lookup(s, h, key)
+	if err != nil {
+		return false, false, nil
+	}
+	var copied []byte
+	var decErr error
+	if found {
+		_, _, val, err := d.entry(int64(s[i].Load() & slotOff))
+		if err != nil {
+			return false, false, nil
+		}
+		if d.vc.mode == modeCodec {
+			copied = bytes.Clone(val)
+		} else {
+			decErr = d.vc.decode(val, v)
+		}
+	}
+	if seq.Load() != s1 {
+		return false, false, nil
+	}
+	if found && d.vc.mode == modeCodec {
+		decErr = d.vc.decode(copied, v)
+	}
+	return found, true, decErr
 }
 
 func (d *Dict[K, V]) get(key []byte, v *V) (bool, error) {
@@ -356,10 +446,10 @@ func (d *Dict[K, V]) get(key []byte, v *V) (bool, error) {
 // Delete removes k and reports whether it was there.
 func (d *Dict[K, V]) Delete(k K) (bool, error) {
 	key := []byte(k)
-	if err := d.lock(); err != nil {
+	if err := d.wlock(); err != nil {
 		return false, fmt.Errorf("dict delete: %w", err)
 	}
-	defer d.c.release()
+	defer d.wunlock()
 	s, err := d.table()
 	if err != nil {
 		return false, fmt.Errorf("dict delete: %w", err)
@@ -401,10 +491,10 @@ func (d *Dict[K, V]) CompareAndSwap(k K, old, new V) (bool, error) {
 	if err := checkSizes(key, nb); err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
 	}
-	if err := d.lock(); err != nil {
+	if err := d.wlock(); err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
 	}
-	defer d.c.release()
+	defer d.wunlock()
 	s, err := d.table()
 	if err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
@@ -438,10 +528,10 @@ func (d *Dict[K, V]) Update(k K, fn func(v V, ok bool) (nv V, keep bool)) (V, bo
 func (d *Dict[K, V]) update(k K, fn func(v V, ok bool) (V, bool)) (V, bool, error) {
 	var v V
 	key := []byte(k)
-	if err := d.lock(); err != nil {
+	if err := d.wlock(); err != nil {
 		return v, false, fmt.Errorf("dict update: %w", err)
 	}
-	defer d.c.release()
+	defer d.wunlock()
 	s, err := d.table()
 	if err != nil {
 		return v, false, fmt.Errorf("dict update: %w", err)
@@ -536,10 +626,10 @@ func (d *Dict[K, V]) Range(fn func(k K, v V) bool) error {
 // them leaks the rest, and the dict is empty either way. If the heap has no
 // room even for an empty table, the entries are removed one by one instead.
 func (d *Dict[K, V]) Clear() error {
-	if err := d.lock(); err != nil {
+	if err := d.wlock(); err != nil {
 		return fmt.Errorf("dict clear: %w", err)
 	}
-	defer d.c.release()
+	defer d.wunlock()
 	s, err := d.table()
 	if err != nil {
 		return fmt.Errorf("dict clear: %w", err)

@@ -51,6 +51,8 @@ type Handle struct {
 //	    96    8 count   updates, under the lock    Len (any time), operations
 //	   104    8 aux     dict: tombstones; list: 1 if fixed length
 //	   112    8 seed    constructor                dict: hash seed
+//	   120    8 seq     dict writers, under the    dict: optimistic Get (seqlock):
+//	                    lock (odd while changing)  unchanged and even = valid read
 //
 // The lock has its own cache line: waiters hammer it, readers of the other
 // fields do not care.
@@ -66,6 +68,7 @@ const (
 	hdrCount   = 96
 	hdrAux     = 104
 	hdrSeed    = 112
+	hdrSeq     = 120
 
 	ctMagic   = 0x54434853 // "SHCT"
 	ctVersion = 1

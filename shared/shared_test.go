@@ -290,7 +290,12 @@ func TestConcurrentGoroutines(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 2000 {
-				d.Set(fmt.Sprint(g, "/", i%100), int64(i))
+				k := fmt.Sprint(g, "/", i%100)
+				d.Set(k, int64(i))
+				if v, ok, err := d.Get(k); err != nil || !ok || v != int64(i) {
+					t.Errorf("Get(%s) right after Set(%d) = %d, %v, %v", k, i, v, ok, err)
+					return
+				}
 				d.Update("counter", func(v int64, _ bool) (int64, bool) { return v + 1, true })
 				l.Append(int64(g*10000 + i))
 				if i%3 == 0 {
