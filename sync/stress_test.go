@@ -229,7 +229,7 @@ type semState struct {
 }
 
 type semArg struct {
-	Gate      gate
+	Gate       gate
 	Sem, State shm.Handle
 	N, K       int
 }
