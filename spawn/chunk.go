@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/layout"
@@ -121,7 +122,10 @@ func (r *chunkReader) uvarint(limit uint64) uint64 {
 }
 
 func (r *chunkReader) bytes() []byte {
-	n := r.uvarint(uint64(len(r.b)))
+	n := r.uvarint(math.MaxUint32)
+	if r.err == nil && n > uint64(len(r.b)) { // checked after the length itself was consumed
+		r.err = fmt.Errorf("field of %d bytes with %d left: %w", n, len(r.b), errChunk)
+	}
 	if r.err != nil {
 		return nil
 	}

@@ -1,0 +1,106 @@
+package spawn
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+)
+
+func TestChunkSizePythonRule(t *testing.T) {
+	// Python: chunksize, extra = divmod(len, workers * 4); if extra: chunksize += 1
+	for _, c := range []struct{ n, workers, want int }{
+		{0, 2, 1}, {1, 2, 1}, {8, 2, 1}, {9, 2, 2}, {1_000_000, 2, 125_000}, {1_000_001, 2, 125_001},
+		{100, 3, 9}, {10, 0, 3}, {7, 1, 2},
+	} {
+		if got := ChunkSize(c.n, c.workers); got != c.want {
+			t.Errorf("ChunkSize(%d, %d) = %d, want %d", c.n, c.workers, got, c.want)
+		}
+	}
+}
+
+func TestResultRecordsRoundTrip(t *testing.T) {
+	var b []byte
+	b = appendOK(b, []byte("hello"))
+	b = appendFailed(b, itemPanic, "boom", "string", "goroutine 1", []string{"k1", "k2"})
+	b = append(b, itemSkipped)
+	b = appendOK(b, nil)
+	var got []itemResult
+	if err := parseResults(b, 4, func(i int, it itemResult) { got = append(got, it) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || string(got[0].value) != "hello" || got[1].status != itemPanic ||
+		string(got[1].message) != "boom" || string(got[1].stack) != "goroutine 1" || len(got[1].keys) != 2 ||
+		got[2].status != itemSkipped || got[3].status != itemOK || len(got[3].value) != 0 {
+		t.Fatalf("round trip: %+v", got)
+	}
+	// One record more than there is fails cleanly.
+	if err := parseResults(b, 5, func(int, itemResult) {}); err == nil {
+		t.Fatal("parsed a fifth record out of four")
+	}
+}
+
+func TestValueCodec(t *testing.T) {
+	ic := codecFor[int64](Gob)
+	x := int64(-12345)
+	b, err := ic.append(nil, &x)
+	if err != nil || len(b) != 9 {
+		t.Fatalf("raw int64: %v, %d bytes", err, len(b))
+	}
+	var y int64
+	if err := ic.decode(b[1:], &y); err != nil || y != x {
+		t.Fatalf("decode: %v, %d", err, y)
+	}
+	if err := ic.decode(b[2:], &y); err == nil {
+		t.Fatal("decoded 7 bytes into an int64")
+	}
+	sc := codecFor[[]string](Gob)
+	v := []string{"a", "b"}
+	b, err = sc.append(nil, &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, k := binary.Uvarint(b)
+	var w []string
+	if err := sc.decode(b[k:k+int(n)], &w); err != nil || len(w) != 2 || w[1] != "b" {
+		t.Fatalf("gob: %v, %v", err, w)
+	}
+}
+
+// FuzzParseResults feeds corrupt result payloads (they come from another
+// process's memory) to the parser: it must fail cleanly, never panic or
+// read outside the bytes.
+func FuzzParseResults(f *testing.F) {
+	var good []byte
+	good = appendOK(good, []byte{1, 2, 3, 4, 5, 6, 7, 8})
+	good = appendFailed(good, itemError, "msg", "*errors.errorString", "", []string{"k"})
+	f.Add(good, 2)
+	f.Add(good[:len(good)-1], 2)
+	f.Add([]byte{itemOK, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 1)
+	f.Add([]byte{itemError, 1, 'a', 1, 'b', 1, 'c', 0xff, 0x7f}, 1)
+	f.Add([]byte{9}, 1)
+	f.Add([]byte{}, 0)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		orig := bytes.Clone(b)
+		count := 0
+		err := parseResults(b, n, func(i int, it itemResult) {
+			if i != count {
+				t.Fatalf("record %d delivered as %d", count, i)
+			}
+			count++
+			for _, s := range [][]byte{it.value, it.message, it.typ, it.stack} {
+				if len(s) > len(b) {
+					t.Fatal("a field longer than the payload")
+				}
+			}
+		})
+		if err == nil && count != n {
+			t.Fatalf("no error but %d of %d records", count, n)
+		}
+		if !bytes.Equal(b, orig) {
+			t.Fatal("the parser wrote to the payload")
+		}
+	})
+}
