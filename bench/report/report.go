@@ -116,6 +116,7 @@ func (r *Report) rival(w Workload, label string) (Measure, bool) {
 //	{{fig "stream/64B/1p1c"}}                  the forkless figure of a row
 //	{{rival "stream/64B/1p1c" "os.Pipe"}}      a rival's figure
 //	{{ratio "stream/64B/1p1c" "os.Pipe"}}      how many times faster forkless is
+//	{{speedup "stream/64B/1p1c" "os.Pipe"}}    the same as a number (0: not measured)
 //	{{value "bench" "PingPong/impl=pipe" "p99-ns"}}   any benchmark's median
 //	{{.Machine.Cores}}, {{.Count}}             the run
 func (r *Report) funcs() template.FuncMap {
@@ -158,6 +159,20 @@ func (r *Report) funcs() template.FuncMap {
 				return formatRatio(x)
 			}
 			return na
+		},
+		// speedup is the bare ratio (0 when not measured), for {{if}}s:
+		// {{if gt (speedup "pipe/p50" "os.Pipe") 1.0}}...{{end}}
+		"speedup": func(id, label string) float64 {
+			w, ok := r.workload(id)
+			if !ok {
+				return 0
+			}
+			m, ok := r.rival(w, label)
+			if !ok {
+				return 0
+			}
+			x, _ := ratio(r.fig(w.Forkless), r.fig(m))
+			return x
 		},
 		"value": func(pkg, name, unit string) string {
 			if f := r.fig(Measure{Pkg: pkg, Bench: name, Unit: unit}); f.OK {

@@ -177,7 +177,7 @@ func TestReport(t *testing.T) {
 		Rivals:   []Measure{{"Pipe", "bench", "PingPong/impl=pipe", "ns/op"}},
 	}}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "ring.md"), []byte(`Against Python: {{ratio "q" "Python Queue"}} at {{fig "q"}}.`), 0o644)
+	os.WriteFile(filepath.Join(dir, "ring.md"), []byte(`Against Python: {{ratio "q" "Python Queue"}} at {{fig "q"}}.{{if gt (speedup "q" "Python Queue") 50.0}} Fast.{{end}}{{if eq (speedup "q" "Unix socket") 0.0}} No socket.{{end}}`), 0o644)
 	rep := &Report{Res: parsed(t), Info: RunInfo{Count: 3, Benchtime: "1x"}, FragDir: dir}
 	md, err := rep.Markdown()
 	if err != nil {
