@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -331,5 +332,103 @@ func TestKilledMidUpdate(t *testing.T) {
 		kills, time.Since(start).Round(time.Millisecond), shared.Recoveries()-before, worst, d.Len(), l.Len(), st)
 	if worst > 2*time.Second {
 		t.Fatalf("recovering the lock took %v", worst)
+	}
+}
+
+type listArg struct {
+	List, Shareable, Record shared.Handle
+	ID, N                   int
+}
+
+var listWorker = spawn.Register(func(ctx context.Context, a listArg) (struct{}, error) {
+	l, err := shared.OpenList[string](a.List)
+	if err != nil {
+		return struct{}{}, err
+	}
+	sl, err := shared.OpenShareableList[int64](a.Shareable)
+	if err != nil {
+		return struct{}{}, err
+	}
+	rec, err := shared.OpenRecord[map[string]int](a.Record)
+	if err != nil {
+		return struct{}{}, err
+	}
+	for i := range a.N {
+		if err := l.Append(fmt.Sprintf("%d-%d", a.ID, i)); err != nil {
+			return struct{}{}, err
+		}
+		if _, err := sl.Update(a.ID, func(v int64) int64 { return v + 1 }); err != nil {
+			return struct{}{}, err
+		}
+		if _, err := rec.Update(func(m map[string]int) map[string]int {
+			if m == nil {
+				m = map[string]int{}
+			}
+			m[fmt.Sprint("worker", a.ID)]++
+			m["total"]++
+			return m
+		}); err != nil {
+			return struct{}{}, err
+		}
+	}
+	return struct{}{}, nil
+})
+
+// TestListsAndRecordAcrossProcesses: three children append to one list,
+// count in their own ShareableList slot and in a map held by a Record;
+// nothing is lost and each child's items stay in its order.
+func TestListsAndRecordAcrossProcesses(t *testing.T) {
+	m := newManager(t, 8<<20)
+	l := must[*shared.List[string]](t)(shared.NewList[string](m.Heap()))
+	sl := must[*shared.ShareableList[int64]](t)(shared.NewShareableList(m.Heap(), []int64{0, 0, 0}))
+	rec := must[*shared.Record[map[string]int]](t)(shared.NewRecord[map[string]int](m.Heap(), nil))
+	ctx := ctxT(t, 50*time.Second)
+	const n = 1000
+	var ps []*spawn.Process[struct{}]
+	for id := range 3 {
+		p, err := listWorker.Start(ctx, listArg{l.Handle(), sl.Handle(), rec.Handle(), id, n}, spawn.Share(m.Region()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items := must[[]string](t)(l.Slice())
+	next := [3]int{}
+	for _, it := range items {
+		var id, i int
+		fmt.Sscanf(it, "%d-%d", &id, &i)
+		if i != next[id] {
+			t.Fatalf("item %q out of order, want %d-%d", it, id, next[id])
+		}
+		next[id]++
+	}
+	if len(items) != 3*n || next != [3]int{n, n, n} {
+		t.Fatalf("%d items, per child %v", len(items), next)
+	}
+	if got := must[[]int64](t)(sl.Slice()); fmt.Sprint(got) != fmt.Sprint([]int64{n, n, n}) {
+		t.Fatalf("shareable list = %v", got)
+	}
+	if got := must[map[string]int](t)(rec.Load()); got["total"] != 3*n || got["worker1"] != n {
+		t.Fatalf("record = %v", got)
+	}
+}
+
+// TestSoak repeats the stress and crash tests for FORKLESS_SOAK (a
+// duration such as "30s"); skipped when it is unset.
+func TestSoak(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv("FORKLESS_SOAK"))
+	if err != nil || d <= 0 {
+		t.Skip("FORKLESS_SOAK not set")
+	}
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if !t.Run("stress", TestStressFourProcesses) || !t.Run("kills", TestKilledMidUpdate) ||
+			!t.Run("lists", TestListsAndRecordAcrossProcesses) {
+			return
+		}
 	}
 }
