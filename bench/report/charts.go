@@ -231,8 +231,9 @@ func headlineChart(hs []headline) (*plot.Plot, bool) {
 	}
 	p.NominalY(labels...)
 	p.X.Tick.Marker = ratioTicks{}
-	p.X.Min = math.Min(0, p.X.Min)
-	p.X.Max += 0.6 // room for the labels
+	// Whole decades, 1× always in view, and room for the labels.
+	p.X.Min = math.Floor(math.Min(0, p.X.Min))
+	p.X.Max = math.Ceil(math.Max(0, p.X.Max)) + 0.6
 	p.Add(plotter.NewGrid())
 	return p, true
 }
@@ -242,8 +243,13 @@ type ratioTicks struct{}
 
 func (ratioTicks) Ticks(min, max float64) []plot.Tick {
 	var ts []plot.Tick
-	for e := math.Floor(min); e <= math.Ceil(max); e++ {
+	for e := math.Floor(min); e <= max; e++ {
 		ts = append(ts, plot.Tick{Value: e, Label: fmt.Sprintf("%g×", math.Pow(10, e))})
+		for _, m := range []float64{2, 5} {
+			if v := e + math.Log10(m); v <= max {
+				ts = append(ts, plot.Tick{Value: v}) // a minor tick
+			}
+		}
 	}
 	return ts
 }

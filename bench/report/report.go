@@ -84,7 +84,11 @@ func (r *Report) Headlines() []headline {
 				continue
 			}
 			if x, ok := ratio(r.fig(w.Forkless), r.fig(rv)); ok {
-				hs = append(hs, headline{Label: w.What + " vs " + rv.Label, Ratio: x})
+				name := w.Short
+				if name == "" {
+					name = w.What
+				}
+				hs = append(hs, headline{Label: name + " vs " + rv.Label, Ratio: x})
 			}
 		}
 	}

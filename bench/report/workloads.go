@@ -45,6 +45,7 @@ type Workload struct {
 	Section  string // the Section it belongs to
 	Group    string // rows of a section with the same Group share a table
 	What     string // what the row measures
+	Short    string // the row's name in the headlines, when What needs its section to make sense
 	Forkless Measure
 	Rivals   []Measure
 	Headline string // a rival's Label: the row is a headline, against that rival
@@ -95,6 +96,7 @@ func streamRows() []Workload {
 				Section:  "messaging",
 				Group:    "One-way messages of every size (./bench, one harness for all)",
 				What:     fmt.Sprintf("%s messages, %dP%dC", s.Name, pairs, pairs),
+				Short:    fmt.Sprintf("Queue, %s messages, %dP%dC", s.Name, pairs, pairs),
 				Forkless: stream("forkless Queue", "forkless", s.Name, pairs),
 				Rivals: []Measure{
 					pyStream(s.Name, pairs),
