@@ -650,3 +650,97 @@ func TestPoolArgumentTooLarge(t *testing.T) {
 		t.Fatalf("after: %v, %v", v, err)
 	}
 }
+
+func TestPoolCancelLeavesOtherJobsAlone(t *testing.T) {
+	p := newTestPool(t, spawn.CancelGrace(50*time.Millisecond))
+	ctx := poolCtx(t, 30*time.Second)
+	slow := make([]sleepArg, 20)
+	for i := range slow {
+		slow[i] = sleepArg{D: 10 * time.Second, N: i, Obey: i%2 == 0}
+	}
+	fast := make([]sleepArg, 400)
+	for i := range fast {
+		fast[i] = sleepArg{D: time.Millisecond, N: i}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slowDone := make(chan error, 1)
+	go func() {
+		_, err := spawn.Map(cctx, p, poolSleep, slow, spawn.Chunk(1))
+		slowDone <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	fastDone := make(chan error, 1)
+	var out []int
+	go func() {
+		var err error
+		out, err = spawn.Map(ctx, p, poolSleep, fast, spawn.Chunk(4))
+		fastDone <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-slowDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled map: %v", err)
+	}
+	if err := <-fastDone; err != nil {
+		t.Fatalf("the other map failed: %v", err)
+	}
+	for i := range fast {
+		if out[i] != i {
+			t.Fatalf("out[%d] = %d", i, out[i])
+		}
+	}
+}
+
+func TestPoolNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for range 3 {
+		p, err := spawn.NewPool(poolCtx(t, 30*time.Second), spawn.Workers(2), spawn.TaskTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		spawn.Map(context.Background(), p, poolSquare, make([]int, 100))
+		spawn.Submit(p, poolSleep, sleepArg{D: time.Hour})
+		p.Terminate(context.Background())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestPoolExternalKill kills a worker from outside, as the OOM killer
+// would, while it runs a long task with others queued behind it.
+func TestPoolExternalKill(t *testing.T) {
+	p := newTestPool(t, spawn.Workers(1))
+	ctx := poolCtx(t, 30*time.Second)
+	long := spawn.Submit(p, poolSleep, sleepArg{D: time.Hour, N: -1})
+	var queued []*spawn.Future[int]
+	for i := range 10 {
+		queued = append(queued, spawn.Submit(p, poolSleep, sleepArg{D: time.Millisecond, N: i}))
+	}
+	time.Sleep(200 * time.Millisecond) // the long task is running
+	pids := p.Pids()
+	if len(pids) != 1 {
+		t.Fatalf("pids %v", pids)
+	}
+	start := time.Now()
+	syscall.Kill(pids[0], syscall.SIGKILL)
+	_, err := long.Wait(ctx)
+	var we *spawn.WorkerError
+	if !errors.As(err, &we) || we.Pid != pids[0] || we.ExitCode != -9 {
+		t.Fatalf("long task: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("death reported after %v", d)
+	}
+	for i, f := range queued {
+		if v, err := f.Wait(ctx); err != nil || v != i {
+			t.Fatalf("queued task %d: %v, %v", i, v, err)
+		}
+	}
+}

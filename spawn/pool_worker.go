@@ -138,6 +138,8 @@ func runWorker(ctx context.Context, a workerArg) (struct{}, error) {
 	for i := range ctlSlots {
 		w.cancel[i] = ctlBlock.Uint64(ctlCancel + 8*int64(i))
 	}
+	stopWatch := context.AfterFunc(ctx, func() { w.stopping.Store(true) })
+	defer stopWatch()
 	ctlBlock.Uint32(ctlReady).Store(1) // tells the parent the initializer succeeded
 	// Results are published in batches, one index store and at most one
 	// wake-up for several: after resultBatch results, or once the oldest
@@ -156,7 +158,9 @@ func runWorker(ctx context.Context, a workerArg) (struct{}, error) {
 			return none, nil // closed and drained (Close), or SIGTERM
 		}
 		for i := range n {
-			if err := w.serve(&batch[i]); err != nil {
+			if err := w.serve(&batch[i]); err == errStopping {
+				return none, nil
+			} else if err != nil {
 				return none, err
 			}
 			served++
@@ -168,6 +172,9 @@ func runWorker(ctx context.Context, a workerArg) (struct{}, error) {
 	}
 	return none, nil
 }
+
+// errStopping: the worker got SIGTERM and stops between items.
+var errStopping = errors.New("pool worker stopping")
 
 const (
 	resultBatch = 16
@@ -198,6 +205,7 @@ type workerLoop struct {
 	lastGen              uint64
 	cancelled            [ctlSlots]uint64
 	out                  []byte
+	stopping             atomic.Bool  // set once ctx ends (SIGTERM)
 	pending              []resultDesc // results not yet published
 	pendingSince         time.Time    // when the oldest pending task started
 }
@@ -265,6 +273,12 @@ func (w *workerLoop) serve(d *taskDesc) error {
 		if w.isCancelled(d.Job) {
 			w.out = append(w.out, itemSkipped)
 			continue
+		}
+		if w.stopping.Load() {
+			// SIGTERM: stop before the next item. The task stays
+			// unpublished, so the parent hands it out again (or drops it,
+			// when it is what was cancelled).
+			return errStopping
 		}
 		w.item.Store(uint64(i))
 		w.seq.Add(1) // odd: publishes task, job, item: "item i of task d.ID is running"
