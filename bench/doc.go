@@ -39,10 +39,13 @@
 // The pipe and socket rivals run between two real processes, like the
 // forkless rings they are compared with: the test binary re-executes
 // itself with BENCH_CHILD set (see TestMain), and the descriptors travel
-// as ExtraFiles, the way a Go program without forkless would do it. The
-// child waits for a go byte on its control pipe, so process start-up is
-// not timed. Consumers run in the parent (two goroutines reading the same
-// descriptor when pairs=2), producers in children.
+// as ExtraFiles, the way a Go program without forkless would do it. Each
+// producer says it is ready (a byte on a ready pipe; for forkless, Done on
+// a shared sync.WaitGroup), the parent waits for all of them, starts the
+// clock and releases them (a go byte on a control pipe; a sync.Event), so
+// process start-up is never timed. Consumers run in the parent (two
+// goroutines reading the same descriptor or queue when pairs=2),
+// producers in children.
 //
 // # Memory layout
 //

@@ -18,14 +18,18 @@ import (
 
 // queueArg tells a producer child which queue to fill and when to start.
 type queueArg struct {
-	Queue, Go   shm.Handle
-	Size, Count int64
+	Queue, Ready, Go shm.Handle
+	Size, Count      int64
 }
 
-// queueProducer waits for the go event, then puts Count messages of Size
-// bytes on the queue.
+// queueProducer says it is ready, waits for the go event, then puts Count
+// messages of Size bytes on the queue.
 var queueProducer = spawn.Register(func(ctx context.Context, a queueArg) (struct{}, error) {
 	q, err := ring.OpenQueue(a.Queue)
+	if err != nil {
+		return struct{}{}, err
+	}
+	ready, err := fsync.OpenWaitGroup(a.Ready)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -33,6 +37,7 @@ var queueProducer = spawn.Register(func(ctx context.Context, a queueArg) (struct
 	if err != nil {
 		return struct{}{}, err
 	}
+	ready.Done()
 	if err := start.WaitContext(ctx); err != nil {
 		return struct{}{}, err
 	}
@@ -76,14 +81,25 @@ func streamForkless(b *testing.B, size, pairs int) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
+	ready, err := fsync.NewWaitGroup(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ready.Add(pairs)
 	var prods []*spawn.Process[struct{}]
 	for i := range pairs {
-		p, err := queueProducer.Start(ctx, queueArg{q.Handle(), start.Handle(), int64(size), int64(share(b.N, pairs, i))}, spawn.Share(r))
+		arg := queueArg{q.Handle(), ready.Handle(), start.Handle(), int64(size), int64(share(b.N, pairs, i))}
+		p, err := queueProducer.Start(ctx, arg, spawn.Share(r))
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer p.Kill()
 		prods = append(prods, p)
+	}
+	// Process start-up is not timed: every producer has attached and
+	// waits for the go event before the clock starts.
+	if err := ready.WaitContext(ctx); err != nil {
+		b.Fatal(err)
 	}
 	getCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -21,7 +21,7 @@ const (
 	envSize  = "BENCH_SIZE"
 	envCount = "BENCH_COUNT"
 
-	roleProduce = "produce" // wait for the go byte on fd 3, write COUNT messages of SIZE bytes to fd 4
+	roleProduce = "produce" // write a ready byte to fd 5, wait for the go byte on fd 3, write COUNT messages of SIZE bytes to fd 4
 	roleEcho    = "echo"    // read SIZE bytes from fd 3, write them back to fd 4, until EOF
 )
 
@@ -50,6 +50,11 @@ func child(role string) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", envCount, err)
 		}
+		ready := os.NewFile(5, "ready")
+		if _, err := ready.Write([]byte{1}); err != nil {
+			return fmt.Errorf("say ready: %w", err)
+		}
+		ready.Close()
 		var goByte [1]byte
 		if _, err := io.ReadFull(in, goByte[:]); err != nil {
 			return fmt.Errorf("wait for go: %w", err)
@@ -76,9 +81,10 @@ func child(role string) error {
 	return fmt.Errorf("unknown role %q", role)
 }
 
-// startChild re-executes the test binary in role, with in as its fd 3 and
-// out as its fd 4. The caller closes its own copies of the child's ends.
-func startChild(tb testing.TB, role string, size, count int, in, out *os.File) *exec.Cmd {
+// startChild re-executes the test binary in role, with in as its fd 3,
+// out as its fd 4 and the rest of extra from fd 5 on. The caller closes
+// its own copies of the child's ends.
+func startChild(tb testing.TB, role string, size, count int, in, out *os.File, extra ...*os.File) *exec.Cmd {
 	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -89,7 +95,7 @@ func startChild(tb testing.TB, role string, size, count int, in, out *os.File) *
 		envChild+"="+role,
 		envSize+"="+strconv.Itoa(size),
 		envCount+"="+strconv.Itoa(count))
-	cmd.ExtraFiles = []*os.File{in, out}
+	cmd.ExtraFiles = append([]*os.File{in, out}, extra...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -209,9 +209,20 @@ func streamProcesses(b *testing.B, size, pairs int, r, w *os.File) time.Duration
 		if err != nil {
 			b.Fatal(err)
 		}
-		cmds = append(cmds, startChild(b, roleProduce, size, share(b.N, pairs, i), goR, w))
+		readyR, readyW, err := os.Pipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmds = append(cmds, startChild(b, roleProduce, size, share(b.N, pairs, i), goR, w, readyW))
 		goR.Close()
+		readyW.Close()
 		gos = append(gos, goW)
+		// Process start-up is not timed: the child is up and waits for
+		// the go byte before the clock starts.
+		if _, err := io.ReadFull(readyR, make([]byte, 1)); err != nil {
+			b.Fatalf("producer never got ready: %v", err)
+		}
+		readyR.Close()
 	}
 	w.Close() // the children hold the write end now: EOF once they exit
 

@@ -4,7 +4,7 @@ Usage: python3 suite_stream.py SIZE PAIRS COUNT
 
 PAIRS producer processes put COUNT messages of SIZE bytes in total on one
 multiprocessing.Queue; PAIRS consumer processes get them. The clock runs from
-the moment the producers are released (all processes already started) until
+the moment every process has reached a barrier (all started) until
 every consumer has its share, so interpreter and process start-up are not
 timed. Prints one line per figure, "name value": msgs_per_sec and ns_per_msg.
 """
@@ -13,15 +13,16 @@ import sys
 import time
 
 
-def produce(q, go, size, count):
+def produce(q, start, size, count):
     msg = bytes(size)
-    go.wait()
+    start.wait()
     for _ in range(count):
         q.put(msg)
     q.put(None)
 
 
-def consume(q, got):
+def consume(q, start, got):
+    start.wait()
     n = 0
     while True:
         m = q.get()
@@ -36,16 +37,15 @@ def main():
     size, pairs, count = (int(a) for a in sys.argv[1:4])
     ctx = mp.get_context("fork")
     q = ctx.Queue()
-    go = ctx.Event()
+    start = ctx.Barrier(2 * pairs + 1)  # every producer and consumer, and this process
     got = ctx.Value("q", 0)
     shares = [count // pairs + (1 if i < count % pairs else 0) for i in range(pairs)]
-    producers = [ctx.Process(target=produce, args=(q, go, size, s)) for s in shares]
-    consumers = [ctx.Process(target=consume, args=(q, got)) for _ in range(pairs)]
+    producers = [ctx.Process(target=produce, args=(q, start, size, s)) for s in shares]
+    consumers = [ctx.Process(target=consume, args=(q, start, got)) for _ in range(pairs)]
     for p in producers + consumers:
         p.start()
-    time.sleep(0.05)  # let every process reach its wait
+    start.wait()  # all started: process start-up is not timed
     t0 = time.perf_counter()
-    go.set()
     for c in consumers:
         c.join()
     elapsed = time.perf_counter() - t0
