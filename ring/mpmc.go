@@ -68,9 +68,11 @@ type MPMC[T any] struct {
 	stallTimeout        atomic.Int64
 	pushMu              sync.Mutex
 	pushStall           slotStall
+	pushDue             atomic.Int64 // when pushStall is due for a check (unix ns), 0: none; read by canPush without the mutex
 	_                   slotPad
 	popMu               sync.Mutex
 	popStall            slotStall
+	popDue              atomic.Int64
 	self                proc.ID
 }
 
@@ -316,7 +318,7 @@ func (q *MPMC[T]) push(vs []T) (int, error) {
 		*q.val(pos + i) = vs[i]
 		q.seq(pos + i).Store(pos + i + 1) // publishes the slot to its consumer
 	}
-	q.pushStall.set = false
+	q.clearStall(&q.pushStall, &q.pushDue)
 	q.notEmpty.Notify()
 	return int(k), nil
 }
@@ -368,6 +370,7 @@ func (q *MPMC[T]) pop(dst []T) (int, error) {
 				q.checkProducerStall(pos)
 				return 0, errSlotPopEmpty
 			}
+			q.clearStall(&q.popStall, &q.popDue) // nothing claimed and unpublished here
 			if q.closed.Load() != 0 && q.enq.Load() == pos {
 				return 0, errSlotPopClosed
 			}
@@ -394,7 +397,7 @@ func (q *MPMC[T]) pop(dst []T) (int, error) {
 			}
 			sq.Store(pos + i + q.slots) // hands the slot to the producer of the next lap
 		}
-		q.popStall.set = false
+		q.clearStall(&q.popStall, &q.popDue)
 		q.notFull.Notify()
 		if n > 0 {
 			return n, nil
@@ -405,13 +408,35 @@ func (q *MPMC[T]) pop(dst []T) (int, error) {
 
 // stalled reports whether pos has held this side up for longer than the
 // stall timeout, starting the clock on first sight.
-func (q *MPMC[T]) stalled(st *slotStall, pos uint64) bool {
+func (q *MPMC[T]) stalled(st *slotStall, due *atomic.Int64, pos uint64) bool {
 	now := time.Now()
 	if !st.set || st.pos != pos {
 		*st = slotStall{pos: pos, since: now, set: true}
+		due.Store(now.Add(time.Duration(q.stallTimeout.Load())).UnixNano())
 		return false
 	}
 	return now.Sub(st.since) >= time.Duration(q.stallTimeout.Load())
+}
+
+// rearm restarts the stall clock (the claimer lives: look again later).
+func (q *MPMC[T]) rearm(st *slotStall, due *atomic.Int64) {
+	st.since = time.Now()
+	due.Store(st.since.Add(time.Duration(q.stallTimeout.Load())).UnixNano())
+}
+
+// clearStall forgets a stall; it costs nothing when there was none.
+func (q *MPMC[T]) clearStall(st *slotStall, due *atomic.Int64) {
+	if st.set {
+		st.set = false
+		due.Store(0)
+	}
+}
+
+// stallDue reports whether a stall check is due (for the wake-up
+// conditions, which run without the mutex).
+func stallDue(due *atomic.Int64) bool {
+	at := due.Load()
+	return at != 0 && time.Now().UnixNano() >= at
 }
 
 // liveParticipants returns, for each participant entry, whether a live
@@ -469,12 +494,12 @@ func (q *MPMC[T]) covered(live *[maxParticipants]bool, pos uint64, push bool) (b
 // overwrite a publication that lands meanwhile (only a dead process would
 // publish late, and dead processes write nothing).
 func (q *MPMC[T]) checkProducerStall(pos uint64) {
-	if !q.stalled(&q.popStall, pos) {
+	if !q.stalled(&q.popStall, &q.popDue, pos) {
 		return
 	}
 	live := q.liveParticipants()
 	if ok, _ := q.covered(&live, pos, true); ok {
-		q.popStall.since = time.Now() // a live, slow producer: look again later
+		q.rearm(&q.popStall, &q.popDue) // a live, slow producer: look again later
 		return
 	}
 	revoked := false
@@ -494,7 +519,7 @@ func (q *MPMC[T]) checkProducerStall(pos uint64) {
 			revoked = true
 		}
 	}
-	q.popStall.set = false
+	q.clearStall(&q.popStall, &q.popDue)
 	if revoked {
 		q.notEmpty.Notify()
 	}
@@ -508,15 +533,15 @@ func (q *MPMC[T]) checkProducerStall(pos uint64) {
 func (q *MPMC[T]) checkConsumerStall(pos, s uint64) {
 	prev := pos - q.slots
 	if pos < q.slots || s&^seqHole != prev+1 || q.deq.Load() <= prev {
-		q.pushStall.set = false
+		q.clearStall(&q.pushStall, &q.pushDue)
 		return // genuinely full: consumers have not reached it
 	}
-	if !q.stalled(&q.pushStall, pos) {
+	if !q.stalled(&q.pushStall, &q.pushDue, pos) {
 		return
 	}
 	live := q.liveParticipants()
 	if ok, _ := q.covered(&live, prev, false); ok {
-		q.pushStall.since = time.Now()
+		q.rearm(&q.pushStall, &q.pushDue)
 		return
 	}
 	recycled := false
@@ -533,7 +558,7 @@ func (q *MPMC[T]) checkConsumerStall(pos, s uint64) {
 			recycled = true
 		}
 	}
-	q.pushStall.set = false
+	q.clearStall(&q.pushStall, &q.pushDue)
 	if recycled {
 		q.notFull.Notify()
 	}
@@ -604,10 +629,7 @@ func (q *MPMC[T]) canPush() bool {
 	if q.seq(pos).Load() == pos {
 		return true
 	}
-	q.pushMu.Lock()
-	st := q.pushStall
-	q.pushMu.Unlock()
-	return st.set && time.Since(st.since) >= time.Duration(q.stallTimeout.Load())
+	return stallDue(&q.pushDue)
 }
 
 // canPop is the wake-up condition of a waiting consumer.
@@ -619,8 +641,5 @@ func (q *MPMC[T]) canPop() bool {
 	if q.seq(pos).Load()&^seqHole == pos+1 {
 		return true
 	}
-	q.popMu.Lock()
-	st := q.popStall
-	q.popMu.Unlock()
-	return st.set && time.Since(st.since) >= time.Duration(q.stallTimeout.Load())
+	return stallDue(&q.popDue)
 }
