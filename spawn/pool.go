@@ -566,8 +566,7 @@ func (p *Pool) depth() int {
 
 // pick returns the worker that should get the next task, or nil. Called
 // with p.mu held.
-func (p *Pool) pick() *poolWorker {
-	depth := p.depth()
+func (p *Pool) pick(depth int) *poolWorker {
 	var best *poolWorker
 	for _, w := range p.workers {
 		if w == nil || w.gone || w.closing || w.heapFull {
@@ -594,7 +593,14 @@ type failure struct {
 // held; failures it finds (an argument that cannot be encoded or placed)
 // are returned for delivery outside the lock.
 func (p *Pool) pump(fails []failure) []failure {
-	fails = p.pumpQueue(fails)
+	return p.pumpTo(fails, p.depth())
+}
+
+// pumpTo is pump with workers filled to at most depth tasks. Submitters
+// fill only to 2 (one running, one ready): the collectors fill the rest in
+// batches, with one wake-up per batch rather than one per submission.
+func (p *Pool) pumpTo(fails []failure, depth int) []failure {
+	fails = p.pumpQueue(fails, depth)
 	// Publish each worker's new tasks with one store and one wake-up.
 	for _, w := range p.workers {
 		if w == nil || len(w.outbox) == 0 {
@@ -612,7 +618,7 @@ func (p *Pool) pump(fails []failure) []failure {
 	return fails
 }
 
-func (p *Pool) pumpQueue(fails []failure) []failure {
+func (p *Pool) pumpQueue(fails []failure, depth int) []failure {
 	for p.qhead < len(p.queue) {
 		t := p.queue[p.qhead]
 		if t.job.cancelled.Load() {
@@ -621,7 +627,7 @@ func (p *Pool) pumpQueue(fails []failure) []failure {
 			p.st.cancelled.Add(int64(t.hi - t.lo))
 			continue
 		}
-		w := p.pick()
+		w := p.pick(depth)
 		if w == nil {
 			return fails
 		}
@@ -761,7 +767,7 @@ func (p *Pool) submit(j *job, lo, hi, chunk int) error {
 	p.queue = append(p.queue, &task{job: j, lo: lo, hi: hi, chunk: max(chunk, 1)})
 	p.st.submitted.Add(int64(hi - lo))
 	p.st.queued.Add(int64(hi - lo))
-	fails := p.pump(nil)
+	fails := p.pumpTo(nil, min(2, p.depth()))
 	p.mu.Unlock()
 	p.deliverFailures(fails)
 	return nil
