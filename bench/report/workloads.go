@@ -247,23 +247,86 @@ var workloads = concat(
 		pingRow("p99", "pipe/p99", ""),
 		pingRow("p999", "pipe/p999", ""),
 		{
+			ID: "ring-pipe/mean", Section: "messaging", Group: "Round trips between two processes",
+			What:     "ring's Pipe benchmark, 64 B, mean round trip",
+			Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless/size=64", "ns/op"},
+			Rivals: []Measure{
+				{"Python Pipe", "ring", "PipePingPong/impl=pythonPipe/size=64", "ns/roundtrip"},
+				{"os.Pipe", "ring", "PipePingPong/impl=ospipe/size=64", "ns/op"},
+			},
+			Headline: "Python Pipe",
+			Target:   "≥ 5× os.Pipe; Python's Pipe is ~35 µs",
+		},
+		{
 			ID: "ring-pipe/p50", Section: "messaging", Group: "Round trips between two processes",
-			What:     "ring's Pipe benchmark, p50",
-			Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless", "p50-ns"},
-			Rivals:   []Measure{{"Python Pipe", "ring", "PipePingPong/impl=python", "p50-ns"}},
-			Target:   "Python's Pipe is ~35 µs",
+			What:     "ring's Pipe benchmark, 64 B, p50",
+			Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless/size=64", "p50-ns"},
+			Rivals:   []Measure{{"os.Pipe", "ring", "PipePingPong/impl=ospipe/size=64", "p50-ns"}},
+		},
+		{
+			ID: "ring-bandwidth/4KiB", Section: "messaging", Group: "ring's bandwidth benchmark (8 MiB ring)",
+			What:     "4 KiB messages, 1P1C",
+			Forkless: Measure{"forkless Queue", "ring", "QueueBandwidth/impl=forkless/size=4096", "msgs/s"},
+			Rivals:   []Measure{{"Unix socket", "ring", "QueueBandwidth/impl=unixsocket/size=4096", "msgs/s"}},
+		},
+		{
+			ID: "ring-bandwidth/1MiB", Section: "messaging", Group: "ring's bandwidth benchmark (8 MiB ring)",
+			What:     "1 MiB messages, 1P1C",
+			Forkless: Measure{"forkless Queue", "ring", "QueueBandwidth/impl=forkless/size=1048576", "msgs/s"},
+			Rivals:   []Measure{{"Unix socket", "ring", "QueueBandwidth/impl=unixsocket/size=1048576", "msgs/s"}},
 		},
 
 		// sync
 		{
-			ID: "event/p50", Section: "sync", What: "Event ping-pong round trip between 2 processes, p50",
-			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "p50-ns"},
+			ID: "lock/uncontended", Section: "sync", What: "Lock and unlock, nobody waiting",
+			Forkless: Measure{"forkless Mutex", "sync", "LockUnlock/impl=forkless.Mutex", "ns/op"},
+			Rivals:   []Measure{{"Go sync.Mutex", "sync", "LockUnlock/impl=sync.Mutex", "ns/op"}},
+			Target:   "within 2× of sync.Mutex",
+		},
+		{
+			ID: "rwlock/uncontended", Section: "sync", What: "Read lock and unlock, nobody waiting",
+			Forkless: Measure{"forkless RWMutex", "sync", "LockUnlock/impl=forkless.RWMutex.RLock", "ns/op"},
+			Rivals:   []Measure{{"Go sync.RWMutex", "sync", "LockUnlock/impl=sync.RWMutex.RLock", "ns/op"}},
+		},
+		{
+			ID: "lock/counter", Section: "sync", What: "2 processes incrementing a shared counter under the lock",
+			Forkless: Measure{"forkless Mutex", "sync", "Counter2Procs/impl=forkless", "ops/s"},
 			Rivals: []Measure{
-				{"Python Event", "sync", "EventPingPong/impl=python", "p50-ns"},
-				{"os.Pipe", "bench", "PingPong/impl=pipe", "p50-ns"},
+				{"Python Value.get_lock()", "sync", "Counter2Procs/impl=python-Value.get_lock", "ops/s"},
+				{"Go sync.Mutex", "sync", "Counter2Procs/impl=sync.Mutex-2goroutines", "ops/s"},
+			},
+			Headline: "Python Value.get_lock()",
+			Target:   "≥ 20× Python",
+		},
+		{
+			ID: "event/mean", Section: "sync", What: "Event ping-pong between 2 processes, mean round trip",
+			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "ns/op"},
+			Rivals: []Measure{
+				{"Python Event", "sync", "EventPingPong/impl=python-Event", "ns/op"},
+				{"os.Pipe", "sync", "EventPingPong/impl=os.Pipe", "ns/op"},
 			},
 			Headline: "Python Event",
-			Target:   "≥ 5× os.Pipe",
+			Target:   "≥ 5× os.Pipe; Python's Event is ~110 µs",
+		},
+		{
+			ID: "event/p50", Section: "sync", What: "Event ping-pong, p50",
+			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "p50-ns"},
+			Rivals:   []Measure{{"os.Pipe", "sync", "EventPingPong/impl=os.Pipe", "p50-ns"}},
+		},
+		{
+			ID: "event/p99", Section: "sync", What: "Event ping-pong, p99",
+			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "p99-ns"},
+			Rivals:   []Measure{{"os.Pipe", "sync", "EventPingPong/impl=os.Pipe", "p99-ns"}},
+		},
+		{
+			ID: "semaphore", Section: "sync", What: "Semaphore ping-pong between 2 processes, mean round",
+			Forkless: Measure{"forkless Semaphore", "sync", "SemaphorePingPong/impl=forkless", "ns/op"},
+			Rivals:   []Measure{{"Python Semaphore", "sync", "SemaphorePingPong/impl=python-Semaphore", "ns/op"}},
+		},
+		{
+			ID: "barrier", Section: "sync", What: "Barrier of 2 processes, mean round",
+			Forkless: Measure{"forkless Barrier", "sync", "Barrier2Procs/impl=forkless", "ns/op"},
+			Rivals:   []Measure{{"Python Barrier", "sync", "Barrier2Procs/impl=python-Barrier", "ns/op"}},
 		},
 
 		// spawn
@@ -362,6 +425,7 @@ var latencyBars = []LatencyGroup{
 	{"forkless SPSC", "ring", "SlotsLatency/impl=spsc", [3]string{"p50-rtt-ns", "p99-rtt-ns", "p999-rtt-ns"}},
 	{"forkless Pipe", "bench", "PingPong/impl=forkless", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"forkless Event", "sync", "EventPingPong/impl=forkless", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
+	{"os.Pipe (1 byte)", "sync", "EventPingPong/impl=os.Pipe", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"os.Pipe", "bench", "PingPong/impl=pipe", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"Unix socket", "bench", "PingPong/impl=unix", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
 	{"Go channel", "bench", "PingPong/impl=chan", [3]string{"p50-ns", "p99-ns", "p999-ns"}},
