@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -208,5 +209,26 @@ func TestReport(t *testing.T) {
 	}
 	if len(charts) == 0 {
 		t.Error("no chart drawn")
+	}
+}
+
+// TestNames keeps a dash inside a sub-benchmark name and drops only the
+// trailing -GOMAXPROCS.
+func TestNames(t *testing.T) {
+	r := newResults()
+	err := r.Add([]byte("pkg: github.com/forkless-go/forkless/sync\n" +
+		"BenchmarkCounter2Procs/impl=sync.Mutex-2goroutines-2 \t 100\t 5 ns/op\n" +
+		"BenchmarkLockUnlock/impl=forkless.RWMutex.RLock-16 \t 100\t 5 ns/op\n" +
+		"BenchmarkPlain \t 100\t 5 ns/op\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []key{
+		{"sync", "Counter2Procs/impl=sync.Mutex-2goroutines"},
+		{"sync", "LockUnlock/impl=forkless.RWMutex.RLock"},
+		{"sync", "Plain"},
+	}
+	if got := r.Keys(); !slices.Equal(got, want) {
+		t.Errorf("keys %v, want %v", got, want)
 	}
 }
