@@ -1,7 +1,10 @@
 package spawn_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,40 +70,7 @@ func BenchmarkStartExit(b *testing.B) {
 			execNoop(b)
 		}
 	})
-	// Both in turn, timed apart: on a shared machine whose speed drifts,
-	// this ratio is steadier than the ratio of two separate runs. The CPU
-	// time the children used (getrusage of reaped children) and the
-	// parent's own are reported too: they hardly depend on the load.
-	b.Run("impl=paired", func(b *testing.B) {
-		var tSpawn, tExec time.Duration
-		var cSpawn, cExec, pSpawn, pExec time.Duration
-		for b.Loop() {
-			c0, s0 := cpuTimes()
-			t0 := time.Now()
-			if _, err := noop.Run(ctx, struct{}{}); err != nil {
-				b.Fatal(err)
-			}
-			t1 := time.Now()
-			c1, s1 := cpuTimes()
-			execNoop(b)
-			t2 := time.Now()
-			c2, s2 := cpuTimes()
-			tSpawn += t1.Sub(t0)
-			tExec += t2.Sub(t1)
-			cSpawn += c1 - c0
-			cExec += c2 - c1
-			pSpawn += s1 - s0
-			pExec += s2 - s1
-		}
-		n := float64(b.N)
-		b.ReportMetric(float64(tSpawn.Nanoseconds())/n, "spawn-ns/op")
-		b.ReportMetric(float64(tExec.Nanoseconds())/n, "exec-ns/op")
-		b.ReportMetric(float64(tSpawn)/float64(tExec), "spawn/exec")
-		b.ReportMetric(float64(cSpawn.Nanoseconds())/n, "spawn-child-cpu-ns/op")
-		b.ReportMetric(float64(cExec.Nanoseconds())/n, "exec-child-cpu-ns/op")
-		b.ReportMetric(float64(pSpawn.Nanoseconds())/n, "spawn-parent-cpu-ns/op")
-		b.ReportMetric(float64(pExec.Nanoseconds())/n, "exec-parent-cpu-ns/op")
-	})
+	b.Run("impl=paired", pairedBench(1))
 	b.Run("impl=python-fork", pythonStart("fork", 1))
 	b.Run("impl=python-spawn", pythonStart("spawn", 1))
 }
@@ -149,6 +119,122 @@ func BenchmarkStart16(b *testing.B) {
 	})
 	b.Run("impl=python-fork", pythonStart("fork", n))
 	b.Run("impl=python-spawn", pythonStart("spawn", n))
+	b.Run("impl=paired", pairedBench(n))
+}
+
+// pyServer is bench/python/spawn_start.py in its serve mode: one Python
+// process that runs a round of starts whenever asked.
+type pyServer struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+func startPyServer(b *testing.B) *pyServer {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		return nil
+	}
+	script, _ := filepath.Abs("../bench/python/spawn_start.py")
+	cmd := exec.Command(py, script, "serve")
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	s := &pyServer{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	b.Cleanup(func() { in.Close(); cmd.Wait() })
+	return s
+}
+
+func (s *pyServer) round(b *testing.B, method string, batch int) time.Duration {
+	fmt.Fprintf(s.in, "%s %d\n", method, batch)
+	if !s.out.Scan() {
+		b.Fatalf("python server: %v", s.out.Err())
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(s.out.Text()), 10, 64)
+	if err != nil {
+		b.Fatalf("python server printed %q", s.out.Text())
+	}
+	return time.Duration(ns)
+}
+
+// pairedBench runs, in every iteration, one round of each contender
+// starting batch children and waiting for them all: spawn, exec of the same
+// binary, and Python's fork and spawn start methods (through one Python
+// process kept running, so its start-up is not counted). Timed apart but
+// side by side, under the same load at the same moment, the ratios stay
+// steady on a shared machine whose speed drifts. The CPU time the children
+// used (getrusage of reaped children) is reported too: it hardly depends on
+// the load. Python's spawn method runs every 4th iteration only, for time.
+func pairedBench(batch int) func(b *testing.B) {
+	return func(b *testing.B) {
+		ctx := context.Background()
+		py := startPyServer(b)
+		var tSpawn, tExec, tFork, tPySpawn, cSpawn, cExec time.Duration
+		nPySpawn := 0
+		ps := make([]*spawn.Process[struct{}], batch)
+		cmds := make([]*exec.Cmd, batch)
+		i := 0
+		for b.Loop() {
+			c0, _ := cpuTimes()
+			t0 := time.Now()
+			for j := range ps {
+				p, err := noop.Start(ctx, struct{}{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ps[j] = p
+			}
+			for _, p := range ps {
+				if _, err := p.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			t1 := time.Now()
+			c1, _ := cpuTimes()
+			for j := range cmds {
+				cmds[j] = exec.Command("/proc/self/exe")
+				cmds[j].Env = append(os.Environ(), "SPAWN_TEST_NOOP=1")
+				if err := cmds[j].Start(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for _, c := range cmds {
+				if err := c.Wait(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			t2 := time.Now()
+			c2, _ := cpuTimes()
+			tSpawn += t1.Sub(t0)
+			tExec += t2.Sub(t1)
+			cSpawn += c1 - c0
+			cExec += c2 - c1
+			if py != nil {
+				tFork += py.round(b, "fork", batch)
+				if i%4 == 0 {
+					tPySpawn += py.round(b, "spawn", batch)
+					nPySpawn++
+				}
+			}
+			i++
+		}
+		n := float64(b.N)
+		per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / n }
+		b.ReportMetric(per(tSpawn), "spawn-ns/op")
+		b.ReportMetric(per(tExec), "exec-ns/op")
+		b.ReportMetric(float64(tSpawn)/float64(tExec), "spawn/exec")
+		b.ReportMetric(per(cSpawn)/float64(batch), "spawn-child-cpu-ns/child")
+		b.ReportMetric(per(cExec)/float64(batch), "exec-child-cpu-ns/child")
+		if py != nil {
+			b.ReportMetric(per(tFork), "pyfork-ns/op")
+			b.ReportMetric(float64(tSpawn)/float64(tFork), "spawn/pyfork")
+			b.ReportMetric(float64(tPySpawn.Nanoseconds())/float64(nPySpawn), "pyspawn-ns/op")
+			b.ReportMetric(float64(tSpawn)/n/(float64(tPySpawn)/float64(nPySpawn)), "spawn/pyspawn")
+		}
+	}
 }
 
 // cpuTimes returns the user+system CPU time of this process's reaped
