@@ -5,8 +5,8 @@
 //
 //	go -C bench/report run .
 //
-// It runs `go test -run '^$' -bench . -count N -v` in each package of the
-// workload table (workloads.go), one package at a time, keeps the raw output
+// It runs `go test -run '^$' -bench PATTERN -count N -v` in each package of
+// the workload table (workloads.go), one package at a time, keeps the raw output
 // in docs/bench/results.txt (benchstat reads it), takes the median of each
 // figure, compares each forkless figure with its rivals measured in the same
 // run, and writes the report with the machine and versions it ran on. Prose
@@ -103,7 +103,7 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 				bt = benchtime
 			}
 			args := []string{"test", "-run", "^$", "-bench", pat, "-count", fmt.Sprint(count),
-				"-benchtime", bt, "-timeout", "20m", "-v", "./" + p.Dir}
+				"-benchtime", bt, "-timeout", "8m", "-v", "./" + p.Dir}
 			fmt.Fprintf(os.Stderr, "report: go %s\n", strings.Join(args, " "))
 			t0 := time.Now()
 			data, err := goTest(root, goCmd, args)

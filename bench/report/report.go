@@ -222,8 +222,9 @@ func (r *Report) Markdown() ([]byte, error) {
 	}
 	p("Regenerate this page and its charts from the repository root with\n\n")
 	p("```sh\ngo -C bench/report run .\n```\n\n")
-	p("It runs every package's `go test` benchmarks (`go test -run '^$' -bench . -count %d -benchtime %s`), "+
-		"one package at a time, with their rivals in the same run, and quotes the median of the %d runs of each figure. "+
+	p("It runs the packages' own `go test` benchmarks (`go test -run '^$' -bench PATTERN -count %d -benchtime %s`; "+
+		"round trips run 20000 iterations each), one package at a time, with their rivals in the same run, "+
+		"and quotes the median of the %d runs of each figure. "+
 		"A ratio is always between two figures of the same run, because absolute timings on a shared machine drift. "+
 		"Any single row can be reproduced with plain `go test -bench`, as each section shows. "+
 		"The raw output is in [bench/results.txt](bench/results.txt) (`benchstat` reads it).\n\n",
