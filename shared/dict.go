@@ -82,7 +82,8 @@ func NewDict[K Key, V any](h *shm.Heap, opts ...Option) (*Dict[K, V], error) {
 		return nil, fmt.Errorf("new dict: %w", err)
 	}
 	c.word(hdrRoot).Store(uint64(root))
-	c.word(hdrSeed).Store(uint64(time.Now().UnixNano())*0x9e3779b97f4a7c15 | 1)
+	c.seed = uint64(time.Now().UnixNano())*0x9e3779b97f4a7c15 | 1
+	c.word(hdrSeed).Store(c.seed)
 	c.publish()
 	return &Dict[K, V]{c: c, vc: vc}, nil
 }
@@ -106,7 +107,7 @@ func (d *Dict[K, V]) Handle() Handle { return d.c.handle() }
 func (d *Dict[K, V]) SetTimeout(t time.Duration) { d.c.SetTimeout(t) }
 
 // Len returns the number of entries. It reads one word, without the lock.
-func (d *Dict[K, V]) Len() int { return int(max(int64(d.c.word(hdrCount).Load()), 0)) }
+func (d *Dict[K, V]) Len() int { return d.c.length() }
 
 func (d *Dict[K, V]) lock() error { return d.c.acquire(d.repair) }
 
@@ -157,13 +158,13 @@ func (d *Dict[K, V]) table() ([]atomic.Uint64, error) {
 
 // entry returns the hash, key and value of the entry at off, in place.
 func (d *Dict[K, V]) entry(off int64) (uint64, []byte, []byte, error) {
-	hdr, err := d.c.heap.Bytes(off, entData)
+	hdr, err := d.c.bytes(off, entData)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
 	}
 	le := binary.LittleEndian
 	kl, vl := int64(le.Uint32(hdr[entKeyLen:])), int64(le.Uint32(hdr[entValLen:]))
-	data, err := d.c.heap.Bytes(off+entData, kl+vl)
+	data, err := d.c.bytes(off+entData, kl+vl)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
 	}
@@ -245,7 +246,7 @@ func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error
 // if any, is freed afterwards. A process killed at any point leaves the
 // old value or the new one in the table (and at worst leaks an entry).
 func (d *Dict[K, V]) put(key, val []byte) error {
-	h := hashKey(d.c.word(hdrSeed).Load(), key)
+	h := hashKey(d.c.seed, key)
 	s, err := d.table()
 	if err != nil {
 		return err
@@ -279,7 +280,7 @@ func (d *Dict[K, V]) put(key, val []byte) error {
 	if err != nil {
 		return err
 	}
-	b, _ := d.c.heap.Bytes(e, int64(entData+len(key)+len(val)))
+	b, _ := d.c.bytes(e, int64(entData+len(key)+len(val)))
 	le := binary.LittleEndian
 	le.PutUint64(b[entHash:], h)
 	le.PutUint32(b[entKeyLen:], uint32(len(key)))
@@ -356,7 +357,7 @@ func (d *Dict[K, V]) Set(k K, v V) error {
 func (d *Dict[K, V]) Get(k K) (V, bool, error) {
 	var v V
 	key := []byte(k)
-	h := hashKey(d.c.word(hdrSeed).Load(), key)
+	h := hashKey(d.c.seed, key)
 	if !raceEnabled {
 		for range 4 {
 			found, ok, err := d.tryGet(key, h, &v)
@@ -389,7 +390,7 @@ func (d *Dict[K, V]) Get(k K) (V, bool, error) {
 // values of a Codec are copied out first and decoded only once the read is
 // known to be valid, so a codec never sees garbage.
 func (d *Dict[K, V]) tryGet(key []byte, h uint64, v *V) (found, ok bool, err error) {
-	if _, err := d.c.heap.Bytes(d.c.off, hdrSize); err != nil {
+	if d.c.open() != nil {
 		return false, false, nil // closed: the locked path reports it
 	}
 	seq := d.c.word(hdrSeq)
@@ -432,7 +433,7 @@ func (d *Dict[K, V]) get(key []byte, v *V) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	i, found, _, err := d.lookup(s, hashKey(d.c.word(hdrSeed).Load(), key), key)
+	i, found, _, err := d.lookup(s, hashKey(d.c.seed, key), key)
 	if err != nil || !found {
 		return false, err
 	}
@@ -454,7 +455,7 @@ func (d *Dict[K, V]) Delete(k K) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("dict delete: %w", err)
 	}
-	i, found, _, err := d.lookup(s, hashKey(d.c.word(hdrSeed).Load(), key), key)
+	i, found, _, err := d.lookup(s, hashKey(d.c.seed, key), key)
 	if err != nil {
 		return false, fmt.Errorf("dict delete: %w", err)
 	}
@@ -499,7 +500,7 @@ func (d *Dict[K, V]) CompareAndSwap(k K, old, new V) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
 	}
-	i, found, _, err := d.lookup(s, hashKey(d.c.word(hdrSeed).Load(), key), key)
+	i, found, _, err := d.lookup(s, hashKey(d.c.seed, key), key)
 	if err != nil || !found {
 		return false, err
 	}
@@ -536,7 +537,7 @@ func (d *Dict[K, V]) update(k K, fn func(v V, ok bool) (V, bool)) (V, bool, erro
 	if err != nil {
 		return v, false, fmt.Errorf("dict update: %w", err)
 	}
-	i, found, _, err := d.lookup(s, hashKey(d.c.word(hdrSeed).Load(), key), key)
+	i, found, _, err := d.lookup(s, hashKey(d.c.seed, key), key)
 	if err != nil {
 		return v, false, fmt.Errorf("dict update: %w", err)
 	}

@@ -79,14 +79,61 @@ type container struct {
 	heap    *shm.Heap
 	off     int64
 	hdr     []byte
+	mem     []byte // the whole heap block: offsets are checked against it
 	mu      *fsync.Mutex
+	table   atomic.Pointer[slotCache]
+	keyFP   uint64
+	valFP   uint64
+	seed    uint64 // dict: the hash seed, constant once made
 	timeout atomic.Int64 // lock timeout in nanoseconds, 0: wait forever
 	kind    shm.Kind
 }
 
+// word returns a header word. The header's bounds were checked when the
+// container was bound; callers have checked that the region is open.
 func (c *container) word(off int64) *atomic.Uint64 {
-	w, _ := c.heap.Uint64(c.off + off)
-	return w
+	return (*atomic.Uint64)(unsafe.Pointer(&c.hdr[off]))
+}
+
+// bytes returns n bytes at heap offset off, checked against the heap block:
+// an offset read from shared memory (an entry, an item) is checked here
+// before it is used, so a corrupt one costs an error, never a fault. The
+// heap's mapping stays valid as long as the region is open, so a stale
+// offset (a block freed meanwhile) reads garbage, which the optimistic
+// readers then discard.
+func (c *container) bytes(off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 || off > int64(len(c.mem)) || n > int64(len(c.mem))-off {
+		return nil, fmt.Errorf("%s: bytes [%d, +%d) outside the %d-byte heap: %w", kindName(c.kind), off, n, len(c.mem), ErrCorrupt)
+	}
+	return c.mem[off : off+n : off+n], nil
+}
+
+// u64 returns the word at heap offset off, checked like bytes.
+func (c *container) u64(off int64) (*atomic.Uint64, error) {
+	if off%8 != 0 {
+		return nil, fmt.Errorf("%s: word at %d misaligned: %w", kindName(c.kind), off, ErrCorrupt)
+	}
+	b, err := c.bytes(off, 8)
+	if err != nil {
+		return nil, err
+	}
+	return (*atomic.Uint64)(unsafe.Pointer(&b[0])), nil
+}
+
+// length reads the count word without the lock; 0 once closed.
+func (c *container) length() int {
+	if c.open() != nil {
+		return 0
+	}
+	return int(max(int64(c.word(hdrCount).Load()), 0))
+}
+
+// open reports shm.ErrClosed once the region was closed in this process.
+func (c *container) open() error {
+	if c.heap.Block().Bytes() == nil {
+		return fmt.Errorf("%s: %w", kindName(c.kind), shm.ErrClosed)
+	}
+	return nil
 }
 
 // newContainer allocates and initializes a header; the caller sets root
@@ -108,6 +155,7 @@ func newContainer(h *shm.Heap, kind shm.Kind, keyFP, valFP uint64) (*container, 
 	le.PutUint16(c.hdr[hdrVersion:], ctVersion)
 	c.word(hdrKeyFP).Store(keyFP)
 	c.word(hdrValFP).Store(valFP)
+	c.keyFP, c.valFP = keyFP, valFP
 	return c, nil
 }
 
@@ -129,7 +177,7 @@ func bindContainer(h *shm.Heap, off int64, kind shm.Kind) (*container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bind %s: %w", kindName(kind), err)
 	}
-	return &container{heap: h, off: off, hdr: hdr, mu: mu, kind: kind}, nil
+	return &container{heap: h, off: off, hdr: hdr, mem: h.Block().Bytes(), mu: mu, kind: kind}, nil
 }
 
 // openContainer checks a handle against the header it names.
@@ -165,11 +213,13 @@ func openContainer(hd Handle, kind shm.Kind, keyFP, valFP uint64) (*container, e
 	if c.word(hdrKeyFP).Load() != keyFP || c.word(hdrValFP).Load() != valFP {
 		return nil, fmt.Errorf("open %s: the container holds other key or value types: %w", what, ErrHandle)
 	}
+	c.keyFP, c.valFP = keyFP, valFP
+	c.seed = c.word(hdrSeed).Load()
 	return c, nil
 }
 
 func (c *container) handle() Handle {
-	return Handle{Heap: c.heap.Handle(), Offset: c.off, Kind: c.kind, Key: c.word(hdrKeyFP).Load(), Value: c.word(hdrValFP).Load()}
+	return Handle{Heap: c.heap.Handle(), Offset: c.off, Kind: c.kind, Key: c.keyFP, Value: c.valFP}
 }
 
 // recoveries counts the locks this process took over from dead holders.
@@ -178,8 +228,8 @@ var recoveries atomic.Int64
 // acquire takes the container's lock; repair runs when the previous holder
 // died holding it, before anything else looks at the container.
 func (c *container) acquire(repair func() error) error {
-	if _, err := c.heap.Bytes(c.off, hdrSize); err != nil {
-		return fmt.Errorf("lock %s: %w", kindName(c.kind), err)
+	if err := c.open(); err != nil {
+		return fmt.Errorf("lock %w", err)
 	}
 	var err error
 	if t := c.timeout.Load(); t > 0 {
@@ -210,24 +260,38 @@ func (c *container) acquire(repair func() error) error {
 
 func (c *container) release() { c.mu.Unlock() }
 
+// slotCache remembers the last slot array this process checked, so that
+// the common case (the table did not change) costs two loads, not a walk
+// through the heap's block header.
+type slotCache struct {
+	root, n int64
+	s       []atomic.Uint64
+}
+
 // slots returns the u64 array at heap offset root: word 0 holds its
 // capacity n, words 1..n its slots. The capacity is checked against the
-// block, so a corrupt root yields an error, never a wild access.
+// heap block the first time this process sees (root, n), so a corrupt root
+// yields an error, never a wild access.
 func (c *container) slots(root int64) ([]atomic.Uint64, error) {
-	capw, err := c.heap.Uint64(root)
+	capw, err := c.u64(root)
 	if err != nil {
 		return nil, fmt.Errorf("%s table at %d: %w", kindName(c.kind), root, ErrCorrupt)
 	}
-	n := capw.Load()
+	n := int64(capw.Load())
+	if t := c.table.Load(); t != nil && t.root == root && t.n == n {
+		return t.s, nil
+	}
 	blk, err := c.heap.Cap(root)
-	if err != nil || n == 0 || n > uint64(blk/8-1) {
+	if err != nil || n <= 0 || n > blk/8-1 {
 		return nil, fmt.Errorf("%s table at %d: capacity %d: %w", kindName(c.kind), root, n, ErrCorrupt)
 	}
-	b, err := c.heap.Bytes(root+8, int64(n)*8)
+	b, err := c.bytes(root+8, n*8)
 	if err != nil {
 		return nil, fmt.Errorf("%s table at %d: %w", kindName(c.kind), root, ErrCorrupt)
 	}
-	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(&b[0])), n), nil
+	s := unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(&b[0])), n)
+	c.table.Store(&slotCache{root, n, s})
+	return s, nil
 }
 
 // snapshotLimit bounds the bytes a snapshot may copy: all the entries
@@ -247,7 +311,7 @@ func (c *container) newSlots(n int) (int64, []atomic.Uint64, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	w, _ := c.heap.Uint64(off)
+	w, _ := c.u64(off)
 	w.Store(uint64(n))
 	s, err := c.slots(off)
 	return off, s, err

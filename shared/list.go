@@ -82,7 +82,7 @@ func (l *List[V]) Handle() Handle { return l.c.handle() }
 func (l *List[V]) SetTimeout(t time.Duration) { l.c.SetTimeout(t) }
 
 // Len returns the list's length. It reads one word, without the lock.
-func (l *List[V]) Len() int { return int(max(int64(l.c.word(hdrCount).Load()), 0)) }
+func (l *List[V]) Len() int { return l.c.length() }
 
 // A list needs no repair after a holder died: count and every slot are
 // published by single stores. The count is checked against the slot array.
@@ -125,18 +125,18 @@ func (l *List[V]) newItem(b []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	mem, _ := l.c.heap.Bytes(off, itemData+int64(len(b)))
+	mem, _ := l.c.bytes(off, itemData+int64(len(b)))
 	binary.LittleEndian.PutUint64(mem, uint64(len(b)))
 	copy(mem[itemData:], b)
 	return off, nil
 }
 
 func (l *List[V]) item(off int64) ([]byte, error) {
-	w, err := l.c.heap.Uint64(off)
+	w, err := l.c.u64(off)
 	if err != nil {
 		return nil, fmt.Errorf("%s item at %d: %w", kindName(l.c.kind), off, ErrCorrupt)
 	}
-	b, err := l.c.heap.Bytes(off+itemData, int64(w.Load()))
+	b, err := l.c.bytes(off+itemData, int64(w.Load()))
 	if err != nil {
 		return nil, fmt.Errorf("%s item at %d: %w", kindName(l.c.kind), off, ErrCorrupt)
 	}

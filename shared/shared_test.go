@@ -372,6 +372,16 @@ func TestManagerCloseFreesEverything(t *testing.T) {
 	if err := d.Set("y", 2); !errors.Is(err, shm.ErrClosed) {
 		t.Fatalf("Set after the manager closed = %v, want shm.ErrClosed", err)
 	}
+	if _, _, err := d.Get("x"); !errors.Is(err, shm.ErrClosed) {
+		t.Fatalf("Get after the manager closed = %v, want shm.ErrClosed", err)
+	}
+	if n := d.Len(); n != 0 {
+		t.Fatalf("Len after close = %d", n)
+	}
+	if err := d.Range(func(string, int64) bool { return true }); !errors.Is(err, shm.ErrClosed) {
+		t.Fatalf("Range after close = %v", err)
+	}
+	_ = d.Handle()
 	if err := m.Close(); !errors.Is(err, shm.ErrClosed) {
 		t.Fatalf("second Close = %v", err)
 	}
