@@ -84,7 +84,7 @@ type container struct {
 	table   atomic.Pointer[slotCache]
 	keyFP   uint64
 	valFP   uint64
-	seed    uint64 // dict: the hash seed, constant once made
+	seed    uint64       // dict: the hash seed, constant once made
 	timeout atomic.Int64 // lock timeout in nanoseconds, 0: wait forever
 	kind    shm.Kind
 }
