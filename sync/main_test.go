@@ -12,6 +12,9 @@ import (
 
 // TestMain lets the test binary serve as the child of cross-process tests.
 func TestMain(m *testing.M) {
+	if os.Getenv(envPipeEcho) != "" {
+		pipeEcho() // the child of the os.Pipe baseline; never returns
+	}
 	spawn.Main()
 	os.Exit(m.Run())
 }

@@ -71,21 +71,27 @@ func (m *Mutex) Handle() shm.Handle { return m.o.handle() }
 // Lock locks m, waiting as long as it takes. It returns nil, or ErrOwnerDead
 // when it took the lock from a holder that died: the caller holds the lock
 // in both cases. It fails only when the region was closed.
-func (m *Mutex) Lock() error { return m.LockContext(context.Background()) }
+func (m *Mutex) Lock() error {
+	if m.o.live() && m.m.tryLock() {
+		return nil // the fast path, small enough to inline
+	}
+	return m.lockSlow(context.Background())
+}
 
 // LockContext is Lock that gives up when ctx ends, returning ctx's error
 // without the lock. Cancellation wakes the waiter within microseconds.
 func (m *Mutex) LockContext(ctx context.Context) error {
+	if m.o.live() && m.m.tryLock() {
+		return nil
+	}
+	return m.lockSlow(ctx)
+}
+
+func (m *Mutex) lockSlow(ctx context.Context) error {
 	if !m.o.live() {
 		return closedErr("lock mutex")
 	}
-	if m.m.tryLock() {
-		return nil
-	}
 	if err := m.m.lockSlow(ctx); err != nil {
-		if err == ErrOwnerDead {
-			return fmt.Errorf("lock mutex: %w", ErrOwnerDead)
-		}
 		return fmt.Errorf("lock mutex: %w", err)
 	}
 	return nil
@@ -99,8 +105,16 @@ func (m *Mutex) TryLock() bool {
 
 // Unlock unlocks m. Unlocking a Mutex that this process does not hold (it is
 // unlocked, or another process holds it) is a bug and panics, as sync.Mutex
-// does; the lock is left as it was.
+// does; the lock is left as it was. A release makes a system call only when
+// some process waits.
 func (m *Mutex) Unlock() {
+	if m.o.live() && m.m.w.CompareAndSwap(selfWord, 0) {
+		return // nobody waits: no system call
+	}
+	m.unlockSlow()
+}
+
+func (m *Mutex) unlockSlow() {
 	m.o.mustLive("Mutex")
 	if !m.m.unlock() {
 		panic(fmt.Sprintf("forkless/sync: unlock of a Mutex not held by this process (held by pid %d)", ownerPid(m.m.w.Load())))

@@ -45,7 +45,7 @@ func (g gate) pass(ctx context.Context) error {
 }
 
 // newGate makes a gate for n children; open it once they are started.
-func newGate(t *testing.T, r *shm.Region, n int) (gate, func()) {
+func newGate(t testing.TB, r *shm.Region, n int) (gate, func()) {
 	wg := must[*fsync.WaitGroup](t)(fsync.NewWaitGroup(r))
 	ev := must[*fsync.Event](t)(fsync.NewEvent(r))
 	wg.Add(n)

@@ -239,12 +239,14 @@ func (o owner) recoverDead() bool {
 
 // Spin budget. On these virtual machines a futex hand-off costs 5-30 µs and
 // a hand-off caught while spinning well under 1 µs, so a waiter first
-// re-checks its word spinIters times (a few microseconds while the other
-// side runs on the other core), then yields its thread yieldIters times (so
-// a holder that shares the core can run), and only then sleeps.
+// re-checks its word for spinFor (the other side, running on the other core,
+// usually answers within it), then yields its thread until yieldFor more has
+// passed (so that a holder sharing this core can run), and only then sleeps.
+// The clock is read once every spinCheck re-checks.
 const (
-	spinIters  = 200
-	yieldIters = 4
+	spinFor   = 20 * time.Microsecond
+	yieldFor  = 20 * time.Microsecond
+	spinCheck = 32
 	// Sleeps time out after minNap, doubling up to maxNap, so that a
 	// sleeper checks now and then for a peer that died: a dead lock holder
 	// is noticed within about maxNap.
@@ -260,20 +262,32 @@ var errNap = errors.New("nap over")
 type backoff struct {
 	ctx   context.Context
 	spins int
+	start time.Time // of the spin, read after the first spinCheck re-checks
+	done  bool      // the spin is over: sleep
 	nap   time.Duration
 }
 
 // spin reports whether the caller should re-check its word at once.
 func (b *backoff) spin() bool {
-	switch {
-	case b.spins < spinIters:
-		b.spins++
+	if b.done {
+		return false
+	}
+	b.spins++
+	if b.spins%spinCheck != 0 {
 		return true
-	case b.spins < spinIters+yieldIters:
-		b.spins++
+	}
+	if b.start.IsZero() {
+		b.start = time.Now()
+		return true
+	}
+	switch el := time.Since(b.start); {
+	case el < spinFor:
+		return true
+	case el < spinFor+yieldFor:
 		runtime.Gosched()
 		return true
 	}
+	b.done = true
 	return false
 }
 
