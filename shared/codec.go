@@ -113,7 +113,8 @@ func (vc *valueCodec[V]) encode(v *V) ([]byte, error) {
 	case modeString:
 		return []byte(*any(v).(*string)), nil
 	}
-	b, err := vc.codec.Encode(v)
+	cp := *v // only the copy escapes into the interface call, not *v
+	b, err := vc.codec.Encode(&cp)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %v: %w", *v, err, ErrCodec)
 	}
@@ -136,9 +137,11 @@ func (vc *valueCodec[V]) decode(b []byte, v *V) error {
 		*any(v).(*string) = string(b)
 		return nil
 	}
-	if err := vc.codec.Decode(b, v); err != nil {
+	var tmp V // only tmp escapes into the interface call, not *v
+	if err := vc.codec.Decode(b, &tmp); err != nil {
 		return fmt.Errorf("decode %T: %v: %w", *v, err, ErrCodec)
 	}
+	*v = tmp
 	return nil
 }
 
