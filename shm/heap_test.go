@@ -297,3 +297,32 @@ func TestHeapSurvivesKilledProcesses(t *testing.T) {
 		t.Fatalf("%d bytes leaked by %d kills", st.InUse, rounds)
 	}
 }
+
+// BenchmarkHeap: one Alloc and one Free of a 64-byte block, by 1 goroutine
+// and by 2 at once (the same free list, compare-and-swap contention).
+func BenchmarkHeap(b *testing.B) {
+	for _, par := range []int{1, 2} {
+		b.Run(fmt.Sprintf("op=alloc-free/size=64/par=%d", par), func(b *testing.B) {
+			b.ReportAllocs()
+			h := newHeap(b, 1<<20)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range par {
+				wg.Go(func() {
+					for range b.N {
+						off, err := h.Alloc(64)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if err := h.Free(off); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
