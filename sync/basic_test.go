@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"errors"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -387,7 +388,9 @@ func TestBarrierInProcess(t *testing.T) {
 	}
 
 	// Abort breaks waiters; Reset mends it.
+	helper := make(chan struct{})
 	go func() {
+		defer close(helper)
 		time.Sleep(20 * time.Millisecond)
 		if b.Waiting() != 1 {
 			t.Errorf("Waiting = %d, want 1", b.Waiting())
@@ -397,17 +400,21 @@ func TestBarrierInProcess(t *testing.T) {
 	if _, err := b.Wait(); !errors.Is(err, fsync.ErrBroken) {
 		t.Fatalf("Wait through Abort = %v, want ErrBroken", err)
 	}
+	<-helper
 	if !b.Broken() {
 		t.Fatal("not Broken after Abort")
 	}
 	b.Reset()
+	helper = make(chan struct{})
 	go func() {
+		defer close(helper)
 		time.Sleep(20 * time.Millisecond)
 		b.Reset()
 	}()
 	if _, err := b.Wait(); !errors.Is(err, fsync.ErrBroken) {
 		t.Fatalf("Wait through Reset = %v, want ErrBroken", err)
 	}
+	<-helper
 	if b.Broken() {
 		t.Fatal("Broken after Reset")
 	}
@@ -427,15 +434,17 @@ func TestWaitGroupInProcess(t *testing.T) {
 	r := region(t)
 	wg := must[*fsync.WaitGroup](t)(fsync.NewWaitGroup(r))
 	wg.Add(3)
+	var helpers gosync.WaitGroup
 	for range 3 {
-		go func() {
+		helpers.Go(func() {
 			time.Sleep(5 * time.Millisecond)
 			wg.Done()
-		}()
+		})
 	}
 	if err := wg.Wait(); err != nil {
 		t.Fatal(err)
 	}
+	helpers.Wait()
 	if wg.Count() != 0 {
 		t.Fatal("count not zero after Wait")
 	}

@@ -144,10 +144,15 @@ func ExampleEvent() {
 	region, _ := shm.New(1 << 16)
 	defer region.Close()
 	ev, _ := fsync.NewEvent(region)
-	go ev.Set()
+	set := make(chan struct{})
+	go func() {
+		ev.Set() // in another process, in real use
+		close(set)
+	}()
 	if err := ev.Wait(); err != nil {
 		panic(err)
 	}
+	<-set
 	fmt.Println(ev.IsSet())
 	// Output: true
 }
