@@ -359,6 +359,39 @@ func TestFullHeapGivesClearErrorAndKeepsWorking(t *testing.T) {
 	}
 }
 
+func TestFullHeapListKeepsWorking(t *testing.T) {
+	m := newManager(t, 256<<10)
+	l := must[*shared.List[[]byte]](t)(shared.NewList[[]byte](m.Heap()))
+	val := make([]byte, 500)
+	var err error
+	n := 0
+	for ; ; n++ {
+		val[0] = byte(n)
+		if err = l.Append(val); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, shm.ErrNoSpace) || l.Len() != n {
+		t.Fatalf("Append on a full heap = %v (Len %d after %d appends)", err, l.Len(), n)
+	}
+	if err := l.Append(val, val); !errors.Is(err, shm.ErrNoSpace) || l.Len() != n {
+		t.Fatalf("Append of two on a full heap = %v, Len %d: must add none or both", err, l.Len())
+	}
+	if v, err := l.Get(-1); err != nil || v[0] != byte(n-1) {
+		t.Fatalf("Get(-1) on a full heap = %v, %v", v[:1], err)
+	}
+	for range 10 {
+		if _, err := l.Pop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 10 {
+		if err := l.Append(val); err != nil {
+			t.Fatalf("Append after Pop: %v", err)
+		}
+	}
+}
+
 func TestManagerCloseFreesEverything(t *testing.T) {
 	m, err := shared.NewManager(1 << 20)
 	if err != nil {
