@@ -293,3 +293,5 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+func errIsOwnerDead(err error) bool { return errors.Is(err, fsync.ErrOwnerDead) }
