@@ -784,3 +784,16 @@ func TestNoFDOrGoroutineLeak(t *testing.T) {
 	}
 	noChildrenLeft(t)
 }
+
+func TestZeroProcess(t *testing.T) {
+	var p spawn.Process[int]
+	if err := p.Start(ctxT(t)); err == nil {
+		t.Fatal("a zero Process started")
+	}
+	if _, err := p.Wait(ctxT(t)); !errors.Is(err, spawn.ErrNotStarted) {
+		t.Fatalf("Wait = %v", err)
+	}
+	if err := p.Kill(); !errors.Is(err, spawn.ErrNotStarted) {
+		t.Fatalf("Kill = %v", err)
+	}
+}

@@ -195,6 +195,9 @@ func (p *Process[R]) startLocked(ctx context.Context) (request, error) {
 	case stateClosed:
 		return none, fmt.Errorf("start %s: %w", p.name, ErrClosed)
 	}
+	if p.arg == nil {
+		return none, fmt.Errorf("start process: not made by Func.New or Func.Start: %w", ErrNotRegistered)
+	}
 	if p.ferr != nil {
 		return none, fmt.Errorf("start child: %w", p.ferr)
 	}

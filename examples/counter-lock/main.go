@@ -1,5 +1,5 @@
 // Command counter-lock is the tutorial's shared counter: five processes
-// each add 1 to a shared Value 1 000 000 times, under the Value's lock, and the
+// each add 1 to a shared Value 1 000 000 times, under a shared lock, and the
 // total is exactly 5 000 000. Python:
 //
 //	def add(counter):
