@@ -39,8 +39,10 @@ func NewManager(size int64) (*Manager, error) {
 	return newManager(r, size)
 }
 
-// NewNamedManager makes a manager whose region is /dev/shm/NAME, so that
-// unrelated processes can open it with OpenManager.
+// NewNamedManager makes a manager whose region is /dev/shm/NAME. Besides
+// children (spawn.Share), unrelated processes can then reach the
+// containers: they shm.Open the name and OpenDict (OpenList, ...) a handle
+// they were given. Close unlinks the name.
 func NewNamedManager(name string, size int64) (*Manager, error) {
 	r, err := shm.Create(name, size+managerOverhead)
 	if err != nil {

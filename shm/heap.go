@@ -202,6 +202,10 @@ func (h *Heap) word32(off int64) *atomic.Uint32 {
 
 func (h *Heap) end() uint64 { return uint64(len(h.mem)) &^ (blkHeader - 1) }
 
+// carved returns the end of the carved arena, never beyond the heap's end:
+// a bounds check must hold even if a stray write scribbled the bump word.
+func (h *Heap) carved() uint64 { return min(h.word(heapOffBump).Load(), h.end()) }
+
 // validBlock reports whether blk could be the header of a carved block.
 func (h *Heap) validBlock(blk uint64, bump uint64) bool {
 	return blk >= uint64(heapArenaStart) && blk%blkHeader == 0 && blk+blkHeader <= bump
@@ -228,7 +232,7 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 		if blk == 0 {
 			break
 		}
-		bump := h.word(heapOffBump).Load()
+		bump := h.carved()
 		if !h.validBlock(blk, bump) || blk+size > bump {
 			return 0, fmt.Errorf("heap alloc: free list %d names offset %d: %w", c, blk, ErrCorrupt)
 		}
@@ -278,7 +282,7 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 // blockOf checks that off is the payload offset of a block in use and
 // returns its header offset and class.
 func (h *Heap) blockOf(off int64) (blk uint64, class int, err error) {
-	bump := h.word(heapOffBump).Load()
+	bump := h.carved()
 	blk = uint64(off) - blkHeader
 	if off < blkHeader || !h.validBlock(blk, bump) {
 		return 0, 0, fmt.Errorf("offset %d is not a block of the heap: %w", off, ErrFree)
@@ -345,7 +349,7 @@ func (h *Heap) Bytes(off, n int64) ([]byte, error) {
 	if err := h.b.r.checkOpen(); err != nil {
 		return nil, err
 	}
-	bump := h.word(heapOffBump).Load()
+	bump := h.carved()
 	if off < heapArenaStart || n < 0 || uint64(off) > bump || uint64(n) > bump-uint64(off) {
 		return nil, fmt.Errorf("heap bytes [%d, +%d) outside the arena [%d, %d): %w", off, n, heapArenaStart, bump, ErrRange)
 	}
@@ -384,7 +388,7 @@ func (h *Heap) Stats() (HeapStats, error) {
 	if err := h.b.r.checkOpen(); err != nil {
 		return HeapStats{}, fmt.Errorf("heap stats: %w", err)
 	}
-	end, bump := int64(h.end()), int64(h.word(heapOffBump).Load())
+	end, bump := int64(h.end()), int64(h.carved())
 	inUse := int64(h.word(heapOffInUse).Load())
 	return HeapStats{
 		Capacity: end - heapArenaStart,
