@@ -432,3 +432,51 @@ func TestSoak(t *testing.T) {
 		}
 	}
 }
+
+type byNameArg struct {
+	Name string
+	Dict shared.Handle
+}
+
+// readByName opens a named manager's region by its name, as an unrelated
+// process would (nothing shared through spawn), and reads the dict.
+var readByName = spawn.Register(func(ctx context.Context, a byNameArg) (string, error) {
+	r, err := shm.Open(a.Name)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	d, err := shared.OpenDict[string, string](a.Dict)
+	if err != nil {
+		return "", err
+	}
+	v, _, err := d.Get("greeting")
+	if err == nil {
+		err = d.Set("reply", "hello from "+fmt.Sprint(os.Getpid()))
+	}
+	return v, err
+})
+
+func TestNamedManagerOpenedByName(t *testing.T) {
+	name := fmt.Sprintf("forkless-shared-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	m, err := shared.NewNamedManager(name, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	d := must[*shared.Dict[string, string]](t)(shared.NewDict[string, string](m.Heap()))
+	d.Set("greeting", "hi")
+	got, err := readByName.Run(ctxT(t, 30*time.Second), byNameArg{name, d.Handle()})
+	if err != nil || got != "hi" {
+		t.Fatalf("child read %q, %v", got, err)
+	}
+	if v, ok, _ := d.Get("reply"); !ok || !strings.HasPrefix(v, "hello from ") {
+		t.Fatalf("reply = %q, %v", v, ok)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shm.Open(name); err == nil {
+		t.Fatal("the name outlived the manager's Close")
+	}
+}
