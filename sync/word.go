@@ -258,6 +258,10 @@ const (
 // peer, then sleep again.
 var errNap = errors.New("nap over")
 
+// naps counts sleeps that ran out their timeout, for tests: in a healthy
+// hand-off between live processes they are rare.
+var naps atomic.Uint64
+
 // backoff drives one blocking call through its spin and sleep phases.
 type backoff struct {
 	ctx   context.Context
@@ -299,6 +303,7 @@ func (b *backoff) sleep(addr *atomic.Uint32, val uint32) error {
 	}
 	err := futex.WaitContext(b.ctx, addr, val, b.nap)
 	if err == futex.ErrTimeout {
+		naps.Add(1)
 		b.nap = min(2*b.nap, maxNap)
 		return errNap
 	}
