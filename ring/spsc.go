@@ -120,7 +120,11 @@ package ring
 // open the ring once per goroutine for parallel puts inside one process.
 //
 // Both: the race detector does not see mapped memory; correctness is shown
-// by cross-process stress tests that count every item exactly once.
+// by cross-process stress tests that count every item exactly once. A ring
+// value points into its region's mapping: closing the region (shm.Region.Close)
+// while a goroutine of the same process is still inside a ring operation is
+// a use after unmap and faults. Close (or stop using) the rings first, the
+// region last.
 
 import (
 	"context"
