@@ -82,10 +82,12 @@
 //   - Capacity: a heap never grows (regions do not grow). Size the manager
 //     for the data; a full heap makes Set, Append and the rest fail with an
 //     error wrapping shm.ErrNoSpace, and leaves the container unchanged and
-//     usable (delete something and try again). Freed blocks are reused only
-//     by requests of the same size class (about 25% apart), so a workload
-//     whose value sizes drift can run out with bytes free in other classes;
-//     Manager.Stats shows how much is carved, in use and left.
+//     usable (delete something and try again). Freed blocks are reused by
+//     requests of their size class (classes are about 25% apart) or, once
+//     the arena is all carved, of a class up to 4 times smaller; blocks are
+//     never split or merged, so a workload whose value sizes grow can run
+//     out with bytes free in smaller classes. Manager.Stats shows how much
+//     is carved, in use and left.
 //   - A process killed mid-change can leak the block it was writing or
 //     freeing (bounded by one change per death: a few entries, or one table
 //     or slot array when it dies during a rebuild).

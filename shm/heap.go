@@ -31,10 +31,12 @@ var ErrFree = errors.New("invalid free")
 // Capacity model: a heap never grows (regions do not grow). Its arena is
 // carved into blocks of a fixed set of size classes (about 25% apart, from
 // 32 bytes to 1 GiB, each with a 16-byte header); a freed block goes back to
-// the free list of its class and serves the next request of that class. A
-// request fails with ErrNoSpace when its class's free list is empty and the
-// uncarved rest of the arena is too small: memory carved for one class is
-// not reused by another. Stats tells how much is carved, in use and left.
+// the free list of its class and serves the next request of that class.
+// When a class's free list is empty and the uncarved rest of the arena is
+// too small, a free block of a larger class (up to 4 times the size) serves;
+// only when there is none either does the request fail with ErrNoSpace.
+// Blocks are never split or merged: memory carved for small blocks does not
+// serve large ones. Stats tells how much is carved, in use and left.
 //
 // A Heap value is used by one process, by any number of goroutines.
 type Heap struct {
@@ -212,8 +214,11 @@ func (h *Heap) validBlock(blk uint64, bump uint64) bool {
 }
 
 // Alloc returns the offset of a zero-filled payload of at least n bytes
-// (Cap tells how many), 16-aligned. It fails with ErrNoSpace when the heap
-// is full for this size, and with ErrSize when n is not in [1, MaxHeapAlloc].
+// (Cap tells how many), 16-aligned. It takes a free block of n's size
+// class, else carves a new one from the arena, else takes a free block of
+// a larger class (up to 4 times the size, the rest wasted while it is in
+// use). It fails with ErrNoSpace when none of those exists, and with ErrSize
+// when n is not in [1, MaxHeapAlloc].
 func (h *Heap) Alloc(n int64) (int64, error) {
 	if err := h.b.r.checkOpen(); err != nil {
 		return 0, fmt.Errorf("heap alloc: %w", err)
@@ -222,15 +227,50 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 		return 0, fmt.Errorf("heap alloc of %d bytes (at most %d): %w", n, MaxHeapAlloc, ErrSize)
 	}
 	c := classFor(n)
+	blk, err := h.pop(c)
+	if err != nil {
+		return 0, err
+	}
+	if blk == 0 {
+		blk, err = h.carve(c)
+		if errors.Is(err, ErrNoSpace) {
+			// Fall back on a larger class's free block.
+			for c2 := c + 1; c2 < len(heapClasses) && heapClasses[c2] <= 4*heapClasses[c]; c2++ {
+				b, err2 := h.pop(c2)
+				if err2 != nil {
+					return 0, err2
+				}
+				if b != 0 {
+					blk, c, err = b, c2, nil
+					break
+				}
+			}
+		}
+		if err != nil {
+			if errors.Is(err, ErrNoSpace) {
+				h.word(heapOffFailures).Add(1)
+				return 0, fmt.Errorf("heap alloc of %d bytes: %w", n, err)
+			}
+			return 0, err
+		}
+	}
+	h.word(heapOffInUse).Add(uint64(heapClasses[c]))
+	h.word(heapOffAllocs).Add(1)
+	return int64(blk + blkHeader), nil
+}
+
+// pop takes the first block off class c's free list, marks it in use and
+// clears its payload. It returns 0 when the list is empty.
+func (h *Heap) pop(c int) (uint64, error) {
 	size := uint64(heapClasses[c])
 	head := h.word(heapOffHeads + 8*int64(c))
 	var blk uint64
 	for {
-		// Pop. The load of head acquires the pusher's store of next.
+		// The load of head acquires the pusher's store of next.
 		old := head.Load()
 		blk = (old & headOffMask) * blkHeader
 		if blk == 0 {
-			break
+			return 0, nil
 		}
 		bump := h.carved()
 		if !h.validBlock(blk, bump) || blk+size > bump {
@@ -243,40 +283,38 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 			break
 		}
 	}
-	if blk != 0 {
-		// The block is ours alone now. A crash from here on leaks it.
-		st := h.word(int64(blk + blkOffState))
-		if s := st.Load(); s != blkMagic<<32|uint64(c)<<8|blkFree {
-			return 0, fmt.Errorf("heap alloc: free block at %d has state %#x: %w", blk, s, ErrCorrupt)
-		}
-		clear(h.mem[blk+blkHeader : blk+size])
-		st.Store(blkMagic<<32 | uint64(c)<<8 | blkUsed)
-	} else {
-		// Carve a new block from the arena. The compare-and-swap hands
-		// [cur, cur+size) to this process alone; those bytes were never
-		// handed out, so they are still zero.
-		bumpw := h.word(heapOffBump)
-		end := h.end()
-		for {
-			cur := bumpw.Load()
-			if cur < uint64(heapArenaStart) || cur > end || cur%blkHeader != 0 {
-				return 0, fmt.Errorf("heap alloc: bump offset %d: %w", cur, ErrCorrupt)
-			}
-			if size > end-cur {
-				h.word(heapOffFailures).Add(1)
-				return 0, fmt.Errorf("heap alloc of %d bytes: %d of %d arena bytes left uncarved and none free in its size class: %w",
-					n, end-cur, end-uint64(heapArenaStart), ErrNoSpace)
-			}
-			if bumpw.CompareAndSwap(cur, cur+size) {
-				blk = cur
-				break
-			}
-		}
-		h.word(int64(blk + blkOffState)).Store(blkMagic<<32 | uint64(c)<<8 | blkUsed)
+	// The block is ours alone now. A crash from here on leaks it.
+	st := h.word(int64(blk + blkOffState))
+	if s := st.Load(); s != blkMagic<<32|uint64(c)<<8|blkFree {
+		return 0, fmt.Errorf("heap alloc: free block at %d has state %#x: %w", blk, s, ErrCorrupt)
 	}
-	h.word(heapOffInUse).Add(size)
-	h.word(heapOffAllocs).Add(1)
-	return int64(blk + blkHeader), nil
+	clear(h.mem[blk+blkHeader : blk+size])
+	st.Store(blkMagic<<32 | uint64(c)<<8 | blkUsed)
+	return blk, nil
+}
+
+// carve cuts a new block of class c from the arena. The compare-and-swap
+// hands [cur, cur+size) to this process alone; those bytes were never
+// handed out, so they are still zero. A crash between the compare-and-swap
+// and the state store leaks the block.
+func (h *Heap) carve(c int) (uint64, error) {
+	size := uint64(heapClasses[c])
+	bumpw := h.word(heapOffBump)
+	end := h.end()
+	for {
+		cur := bumpw.Load()
+		if cur < uint64(heapArenaStart) || cur > end || cur%blkHeader != 0 {
+			return 0, fmt.Errorf("heap alloc: bump offset %d: %w", cur, ErrCorrupt)
+		}
+		if size > end-cur {
+			return 0, fmt.Errorf("%d of %d arena bytes left uncarved, none free in its size class (%d bytes) or the next larger ones: %w",
+				end-cur, end-uint64(heapArenaStart), size, ErrNoSpace)
+		}
+		if bumpw.CompareAndSwap(cur, cur+size) {
+			h.word(int64(cur + blkOffState)).Store(blkMagic<<32 | uint64(c)<<8 | blkUsed)
+			return cur, nil
+		}
+	}
 }
 
 // blockOf checks that off is the payload offset of a block in use and

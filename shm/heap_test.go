@@ -101,6 +101,20 @@ func TestHeapFullThenFreeThenAgain(t *testing.T) {
 	if _, err := h.Alloc(1 << 12); !errors.Is(err, shm.ErrNoSpace) {
 		t.Fatalf("Alloc on a full heap = %v, want ErrNoSpace", err)
 	}
+	// A smaller request is served by a free block of a larger class.
+	if err := h.Free(offs[7]); err != nil {
+		t.Fatal(err)
+	}
+	small, err := h.Alloc(40)
+	if err != nil || small != offs[7] {
+		t.Fatalf("Alloc(40) with one free 128-byte block = %d, %v; want that block", small, err)
+	}
+	if c, _ := h.Cap(small); c != 112 {
+		t.Fatalf("Cap = %d, want the larger block's 112", c)
+	}
+	if _, err := h.Alloc(20); !errors.Is(err, shm.ErrNoSpace) {
+		t.Fatalf("Alloc(20) = %v, want ErrNoSpace (no free block left)", err)
+	}
 	for _, off := range offs {
 		if err := h.Free(off); err != nil {
 			t.Fatal(err)
