@@ -103,21 +103,29 @@ package ring
 // consumer.
 //
 // MPMC: a producer that dies between claiming positions and publishing them
-// leaves a hole that would stall every consumer. Consumers that find the
-// oldest position claimed but unpublished for longer than StallTimeout
-// (default 100 ms) look up the participants whose recorded claim covers it;
-// when every one of them is dead (pid and start time, see internal/proc),
-// they revoke the position and move on. So a dead producer delays consumers
-// by at most StallTimeout plus a liveness check (a few /proc reads), and
-// loses only the items it had not published. A live producer is never
-// revoked, however slow. Symmetrically, a consumer that dies between
-// claiming and releasing slots loses those items (at most its batch), and
-// producers recycle the slots after StallTimeout. Recovery needs a
-// participant table entry per attached value: at most 64 live attachments
-// per ring (ErrCapacity beyond); entries of dead processes are reused, and
-// Detach frees one. One MPMC value serializes its own puts (and its own
-// gets) with a process-local mutex, because its claim record is one line;
-// open the ring once per goroutine for parallel puts inside one process.
+// leaves a hole that would stall every consumer. A consumer that finds the
+// oldest position claimed but unpublished for longer than the stall timeout
+// (DefaultStallTimeout, 100 ms; SetStallTimeout changes it per value) reads
+// the participant table: if no LIVE participant's recorded claim covers the
+// position (liveness by pid and start time, see internal/proc), its claimer
+// is dead, and the consumer revokes the position (and the rest of the dead
+// claim) so every consumer skips it. The bound: a dead producer holds the
+// consumers up for the stall timeout plus at most a quarter of it (the
+// re-check period of a sleeping consumer) plus one scan of the table (up to
+// 64 /proc reads), about 125 ms by default; it loses only the items it had
+// not published. A live producer is never revoked, however slow: its
+// record covers its claim from before the claim until after publication.
+// Symmetrically, a consumer that dies between claiming and releasing slots
+// loses those items (at most its batch), and producers recycle the slots
+// after the stall timeout. Recovery needs a participant table entry per
+// attached value: at most 64 live attachments per ring (ErrCapacity
+// beyond); entries of dead processes are reused, and Detach frees one. One
+// MPMC value serializes its own puts (and its own gets) with a
+// process-local mutex, because its claim record is one line; open the ring
+// once per goroutine for parallel puts inside one process. A put racing
+// with Close (from another process) may succeed and leave its item in the
+// ring after the consumers saw "closed and empty"; puts that return before
+// Close is called are all delivered.
 //
 // Both: the race detector does not see mapped memory; correctness is shown
 // by cross-process stress tests that count every item exactly once. A ring
