@@ -33,7 +33,10 @@ package ring
 // the other side (checked by tests with futex.Syscalls).
 //
 // Close marks the ring closed for every process: puts fail with ErrClosed
-// at once; gets drain what is left, then fail with ErrClosed.
+// at once; gets drain what is left, then fail with ErrClosed. Every put
+// that returned before Close was called is delivered; a put racing with a
+// Close made elsewhere may succeed and leave its item behind after the
+// consumers saw "closed and empty" (the producer side should close).
 //
 // # Memory layout
 //
@@ -122,10 +125,7 @@ package ring
 // beyond); entries of dead processes are reused, and Detach frees one. One
 // MPMC value serializes its own puts (and its own gets) with a
 // process-local mutex, because its claim record is one line; open the ring
-// once per goroutine for parallel puts inside one process. A put racing
-// with Close (from another process) may succeed and leave its item in the
-// ring after the consumers saw "closed and empty"; puts that return before
-// Close is called are all delivered.
+// once per goroutine for parallel puts inside one process.
 //
 // Both: the race detector does not see mapped memory; correctness is shown
 // by cross-process stress tests that count every item exactly once. A ring
