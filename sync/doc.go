@@ -101,6 +101,12 @@
 //     method of a primitive in it is a bug, as with any shm object.
 //   - Death detection reads /proc; where it cannot tell (no /proc), a holder
 //     is presumed alive and its lock is never taken from it.
+//   - Every process using a primitive must see the others' pids: share one
+//     pid namespace. Processes in different containers that map one named
+//     region would take each other for dead.
+//   - A holder is noticed dead only by a waiter that has slept (2 ms, then
+//     doubling to 64 ms between checks); TryLock never takes a dead
+//     holder's lock.
 //   - Cond.Wait may return without a matching Signal; always wait in a loop
 //     on the condition (Cond.WaitFor does).
 //   - The spin before sleeping burns up to a few microseconds of CPU per
