@@ -241,64 +241,90 @@ func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error
 	return s, nil
 }
 
-// put stores key=val under the lock: the new entry is written out of
-// place, then published by one atomic store into its slot; the old entry,
-// if any, is freed afterwards. A process killed at any point leaves the
-// old value or the new one in the table (and at worst leaks an entry).
-func (d *Dict[K, V]) put(key, val []byte) error {
-	h := hashKey(d.c.seed, key)
-	s, err := d.table()
+// newEntry writes a new entry for key=val in a fresh heap block. It needs
+// no lock: nobody else can reach the block until publish stores its offset.
+func (d *Dict[K, V]) newEntry(h uint64, key, val []byte) (int64, error) {
+	n := int64(entData + len(key) + len(val))
+	e, err := d.c.heap.Alloc(n)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	i, found, ins, err := d.lookup(s, h, key)
+	b, err := d.c.bytes(e, n)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if !found {
-		count, tombs := d.c.word(hdrCount).Load(), d.c.word(hdrAux).Load()
-		if count > uint64(len(s)) || tombs > uint64(len(s)) {
-			return fmt.Errorf("dict of %d slots counts %d entries and %d tombstones: %w", len(s), count, tombs, ErrCorrupt)
-		}
-		if ins < 0 || (count+tombs+1)*4 > uint64(len(s))*3 {
-			n := len(s)
-			for (count+1)*2 > uint64(n) {
-				n *= 2
-			}
-			if s, err = d.rebuild(s, n); err != nil {
-				return err
-			}
-			if _, _, ins, err = d.lookup(s, h, key); err != nil {
-				return err
-			}
-			if ins < 0 {
-				return fmt.Errorf("dict table full after a rebuild (count %d): %w", count, ErrCorrupt)
-			}
-		}
-	}
-	e, err := d.c.heap.Alloc(int64(entData + len(key) + len(val)))
-	if err != nil {
-		return err
-	}
-	b, _ := d.c.bytes(e, int64(entData+len(key)+len(val)))
 	le := binary.LittleEndian
 	le.PutUint64(b[entHash:], h)
 	le.PutUint32(b[entKeyLen:], uint32(len(key)))
 	le.PutUint32(b[entValLen:], uint32(len(val)))
 	copy(b[entData:], key)
 	copy(b[entData+len(key):], val)
+	return e, nil
+}
+
+// publish makes entry e (for key, of hash h) the dict's entry for key,
+// under the lock, with one atomic store into its slot, and returns the
+// entry it replaced (0 if none) for the caller to free once nobody can
+// reach it. A process killed at any point leaves the old value or the new
+// one in the table (and at worst leaks an entry). If the table must grow
+// and the heap has no room, nothing changes and the error says so.
+func (d *Dict[K, V]) publish(h uint64, key []byte, e int64) (old int64, err error) {
+	s, err := d.table()
+	if err != nil {
+		return 0, err
+	}
+	i, found, ins, err := d.lookup(s, h, key)
+	if err != nil {
+		return 0, err
+	}
 	slot := h>>48<<48 | uint64(e)
 	if found {
-		old := s[i].Load()
+		prev := s[i].Load()
 		s[i].Store(slot) // publish: the change happens here
-		d.c.heap.Free(int64(old & slotOff))
-		return nil
+		return int64(prev & slotOff), nil
+	}
+	count, tombs := d.c.word(hdrCount).Load(), d.c.word(hdrAux).Load()
+	if count > uint64(len(s)) || tombs > uint64(len(s)) {
+		return 0, fmt.Errorf("dict of %d slots counts %d entries and %d tombstones: %w", len(s), count, tombs, ErrCorrupt)
+	}
+	if ins < 0 || (count+tombs+1)*4 > uint64(len(s))*3 {
+		n := len(s)
+		for (count+1)*2 > uint64(n) {
+			n *= 2
+		}
+		if s, err = d.rebuild(s, n); err != nil {
+			return 0, err
+		}
+		if _, _, ins, err = d.lookup(s, h, key); err != nil {
+			return 0, err
+		}
+		if ins < 0 {
+			return 0, fmt.Errorf("dict table full after a rebuild (count %d): %w", count, ErrCorrupt)
+		}
 	}
 	wasTomb := s[ins].Load() == slotTomb
 	s[ins].Store(slot) // publish
 	d.c.word(hdrCount).Add(1)
 	if wasTomb {
 		d.c.word(hdrAux).Add(^uint64(0))
+	}
+	return 0, nil
+}
+
+// put stores key=val, under the lock (for Update and CompareAndSwap).
+func (d *Dict[K, V]) put(key, val []byte) error {
+	h := hashKey(d.c.seed, key)
+	e, err := d.newEntry(h, key, val)
+	if err != nil {
+		return err
+	}
+	old, err := d.publish(h, key, e)
+	if err != nil {
+		d.c.heap.Free(e)
+		return err
+	}
+	if old != 0 {
+		d.c.heap.Free(old)
 	}
 	return nil
 }
@@ -332,12 +358,30 @@ func (d *Dict[K, V]) Set(k K, v V) error {
 	if err := checkSizes(key, val); err != nil {
 		return fmt.Errorf("dict set: %w", err)
 	}
-	if err := d.wlock(); err != nil {
+	// The entry is written before the lock is taken and the replaced one
+	// freed after it is released: the critical section only probes and
+	// publishes. An optimistic reader still looking at the replaced entry
+	// while it is freed and reused sees the change sequence moved and
+	// retries.
+	h := hashKey(d.c.seed, key)
+	e, err := d.newEntry(h, key, val)
+	if err != nil {
 		return fmt.Errorf("dict set: %w", err)
 	}
-	defer d.wunlock()
-	if err := d.put(key, val); err != nil {
+	if err := d.wlock(); err != nil {
+		d.c.heap.Free(e)
 		return fmt.Errorf("dict set: %w", err)
+	}
+	old, err := func() (int64, error) {
+		defer d.wunlock()
+		return d.publish(h, key, e)
+	}()
+	if err != nil {
+		d.c.heap.Free(e)
+		return fmt.Errorf("dict set: %w", err)
+	}
+	if old != 0 {
+		d.c.heap.Free(old)
 	}
 	return nil
 }
