@@ -106,7 +106,9 @@ func (d *Dict[K, V]) Handle() Handle { return d.c.handle() }
 // SetTimeout bounds how long this process's operations wait for the lock.
 func (d *Dict[K, V]) SetTimeout(t time.Duration) { d.c.SetTimeout(t) }
 
-// Len returns the number of entries. It reads one word, without the lock.
+// Len returns the number of entries. It reads one word, without the lock;
+// right after a process died mid-change it can be one off, until the next
+// locked operation repairs the count.
 func (d *Dict[K, V]) Len() int { return d.c.length() }
 
 func (d *Dict[K, V]) lock() error { return d.c.acquire(d.repair) }

@@ -248,6 +248,19 @@ var crasher = spawn.Register(func(ctx context.Context, a crashArg) (struct{}, er
 })
 
 func checkCrashContainers(d *shared.Dict[string, []byte], l *shared.List[[]byte]) error {
+	// Get first: it reads optimistically, and must fall back on the lock
+	// (and its recovery) when the dead child left a change half done.
+	for i := range 64 {
+		v, ok, err := d.Get(fmt.Sprint("k", i))
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := checkCrashValue(v); err != nil {
+				return fmt.Errorf("Get(k%d): %v", i, err)
+			}
+		}
+	}
 	n := 0
 	var bad error
 	if err := d.Range(func(k string, v []byte) bool {
