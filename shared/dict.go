@@ -455,8 +455,14 @@ func (d *Dict[K, V]) tryGet(key []byte, h uint64, v *V) (found, ok bool, err err
 	var copied []byte
 	var decErr error
 	if found {
-		_, _, val, err := d.entry(int64(s[i].Load() & slotOff))
+		e := int64(s[i].Load() & slotOff)
+		_, k, val, err := d.entry(e)
 		if err != nil {
+			return false, false, nil
+		}
+		// A racy read may see garbage lengths; never copy more than the
+		// entry's block holds.
+		if n, err := d.c.heap.Cap(e); err != nil || int64(entData+len(k)+len(val)) > n {
 			return false, false, nil
 		}
 		if d.vc.mode == modeCodec {
