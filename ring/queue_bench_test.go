@@ -1,16 +1,13 @@
 package ring_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -152,13 +149,17 @@ func qGateOpen(b *testing.B, g *shm.Value[qGate], children int) {
 }
 
 func benchQueueForkless(b *testing.B, producers, consumers int, size int) {
+	benchQueueForklessRing(b, producers, consumers, size, 1<<20)
+}
+
+func benchQueueForklessRing(b *testing.B, producers, consumers int, size, ringBytes int) {
 	ctx := context.Background()
-	r, err := shm.New(8 << 20)
+	r, err := shm.New(int64(ringBytes) + 4<<20)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	q, err := ring.NewQueue(r, ring.Config{Bytes: 1 << 20})
+	q, err := ring.NewQueue(r, ring.Config{Bytes: ringBytes})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -360,6 +361,3 @@ func BenchmarkQueue(b *testing.B) {
 	}
 }
 
-var _ = bufio.NewReader
-var _ = slices.Sort[[]int]
-var _ = fmt.Sprint

@@ -1,0 +1,152 @@
+package ring_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// qFifoEcho echoes fixed-size messages from one fifo to another until EOF.
+var qFifoEcho = spawn.Register(func(ctx context.Context, a qBenchArg) (struct{}, error) {
+	dir := qPathString(a.Path)
+	in, err := os.Open(filepath.Join(dir, "ping"))
+	if err != nil {
+		return struct{}{}, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(filepath.Join(dir, "pong"), os.O_WRONLY, 0)
+	if err != nil {
+		return struct{}{}, err
+	}
+	defer out.Close()
+	buf := make([]byte, a.Size)
+	for {
+		if _, err := io.ReadFull(in, buf); err != nil {
+			if err == io.EOF {
+				return struct{}{}, nil
+			}
+			return struct{}{}, err
+		}
+		if _, err := out.Write(buf); err != nil {
+			return struct{}{}, err
+		}
+	}
+})
+
+// qReportLatency reports p50 and p99 of the round trips.
+func qReportLatency(b *testing.B, rtt []time.Duration) {
+	if len(rtt) == 0 {
+		return
+	}
+	slices.Sort(rtt)
+	b.ReportMetric(float64(rtt[len(rtt)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(rtt[min(len(rtt)-1, len(rtt)*99/100)].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkPipePingPong: a 64-byte message to a child and back, one at a
+// time; ns/op is the round trip.
+func BenchmarkPipePingPong(b *testing.B) {
+	b.Run("impl=forkless/size=64", func(b *testing.B) {
+		ctx := context.Background()
+		r, err := shm.New(4 << 20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		a, c, err := ring.NewPipe(r, ring.Config{Bytes: 64 << 10}, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := qEcho.Start(ctx, c.Handle(), spawn.Share(r))
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg := make([]byte, 64)
+		buf := make([]byte, 0, 64)
+		// Warm up: the child is running and its end is open.
+		a.Send(ctx, msg)
+		a.AppendRecv(ctx, buf[:0])
+		rtt := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			if err := a.Send(ctx, msg); err != nil {
+				b.Fatal(err)
+			}
+			if buf, err = a.AppendRecv(ctx, buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+			rtt = append(rtt, time.Since(t0))
+		}
+		b.StopTimer()
+		a.Close()
+		p.Wait(ctx)
+		qReportLatency(b, rtt)
+	})
+	b.Run("impl=ospipe/size=64", func(b *testing.B) {
+		ctx := context.Background()
+		dir := b.TempDir()
+		for _, n := range []string{"ping", "pong"} {
+			if err := mkfifo(filepath.Join(dir, n)); err != nil {
+				b.Skip("no fifo:", err)
+			}
+		}
+		p, err := qFifoEcho.Start(ctx, qBenchArg{Size: 64, Path: qPath(dir)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := os.OpenFile(filepath.Join(dir, "ping"), os.O_WRONLY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in, err := os.Open(filepath.Join(dir, "pong"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg := make([]byte, 64)
+		rtt := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			if _, err := out.Write(msg); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(in, msg); err != nil {
+				b.Fatal(err)
+			}
+			rtt = append(rtt, time.Since(t0))
+		}
+		b.StopTimer()
+		out.Close()
+		in.Close()
+		p.Wait(ctx)
+		qReportLatency(b, rtt)
+	})
+	b.Run("impl=pythonPipe/size=64", func(b *testing.B) {
+		n := min(max(b.N, 1), 20000)
+		ns := pythonFigure(b, "ring_pipe_pingpong.py", "64", strconv.Itoa(n))
+		b.ReportMetric(ns, "ns/roundtrip")
+	})
+}
+
+// BenchmarkQueueBandwidth: 1P1C between processes, large messages:
+// forkless Queue (an 8 MiB ring, so 1 MiB messages travel inline) against
+// a unix socket.
+func BenchmarkQueueBandwidth(b *testing.B) {
+	for _, size := range []int{4 << 10, 1 << 20} {
+		s := strconv.Itoa(size)
+		b.Run("impl=forkless/size="+s, func(b *testing.B) { benchQueueForklessRing(b, 1, 1, size, 8<<20) })
+		b.Run("impl=unixsocket/size="+s, func(b *testing.B) { benchStream(b, "unixsocket", 1, size) })
+	}
+}
