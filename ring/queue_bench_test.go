@@ -360,4 +360,3 @@ func BenchmarkQueue(b *testing.B) {
 		}
 	}
 }
-
