@@ -80,6 +80,51 @@ package spawn
 // CancelGrace, SIGKILL. The killed worker's other tasks go back to the
 // queue, and a new worker starts. Close drains, Terminate stops now (SIGTERM,
 // then SIGKILL after the grace), and both take a context.
+//
+// # Memory layout
+//
+// Each worker incarnation has one anonymous region (shm.New), shared with
+// that worker only and closed by the parent once the worker is reaped and
+// its results drained, so nothing a dead worker left behind outlives it:
+//
+//	block              kind               written by          read by
+//	control block      KindPoolControl    see pool_worker.go  see pool_worker.go
+//	task ring          ring.KindSPSC      parent (push)       worker (pop)
+//	                   of taskDesc, QueueDepth slots
+//	result ring        ring.KindSPSC      worker (push)       parent (pop)
+//	                   of resultDesc, QueueDepth slots
+//	heap (ArenaSize)   shm.KindHeap       parent: argument    worker: argument payloads,
+//	                                      payloads; worker:   freed once read; parent:
+//	                                      result payloads     results, freed once decoded
+//
+// A taskDesc (64 bytes) names the task id, its job, its function (by a
+// number; the name travels once per worker, at the head of the first
+// payload that uses it), the item count, and the payload: inline when it
+// fits in 24 bytes, else a heap offset and length. A resultDesc (64 bytes)
+// names the task id, the time the worker spent on it, and the result
+// payload: inline up to 32 bytes, else in the heap. Payload formats:
+// chunk.go. A result descriptor whose task id is not the head of the
+// worker's in-flight FIFO is a broken worker: it is killed and handled like
+// any death. The parent never trusts an offset or length from shared
+// memory without a bounds check (shm.Heap.Bytes, parseResults).
+//
+// # Caveats
+//
+//   - Delivery is exactly once, execution at least once: the items of a
+//     task whose worker died, other than the one that was running, may run
+//     again; so may a task whose results the worker had not yet published
+//     (it publishes in batches of up to 16, or after 50 µs).
+//   - Tasks queued to one worker wait behind its running task; the depth
+//     adapts to about 2 ms of work, and QueueDepth(1) removes the wait for
+//     workloads of a few long tasks.
+//   - A task's time limit is per item and measured by the parent's
+//     watchdog, so it is enforced within about limit/8.
+//   - Cancelling a job never stops an item of another job: SIGTERM goes only
+//     to workers running an item of the cancelled job, and a worker stops
+//     between items, leaving its unfinished tasks to be handed out again.
+//   - Arguments and results travel as the registry's encoding (raw bytes
+//     for fixed-size, pointer-free types; the Func's Codec otherwise); a
+//     single item larger than the arena fails with ErrTooLarge.
 
 import (
 	"context"

@@ -324,7 +324,7 @@ func imap[A, R any](ctx context.Context, p *Pool, f *Func[A, R], seq iter.Seq[A]
 				}
 				inflight += n
 				if err := p.submit(j, b*cfg.chunk, b*cfg.chunk+n, n); err != nil {
-					finished = true
+					// The deferred cancel stops what was submitted before.
 					yield(zero, fmt.Errorf("imap %s: %w", f.name, err))
 					return
 				}
