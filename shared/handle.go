@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -356,4 +358,33 @@ func hashKey(seed uint64, k []byte) uint64 {
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
 	return h ^ h>>32
+}
+
+// String returns the text form of a handle, for a process that is not a
+// child (it opened a named manager's region with shm.Open) to receive on a
+// command line or through a file:
+//
+//	shared:1:KIND:OFFSET:KEY:VALUE:HEAP
+//
+// KIND and OFFSET in decimal, the KEY and VALUE fingerprints in
+// hexadecimal, HEAP the heap's shm.Handle in its own text form.
+func (h Handle) String() string {
+	return fmt.Sprintf("shared:1:%d:%d:%016x:%016x:%v", h.Kind, h.Offset, h.Key, h.Value, h.Heap)
+}
+
+// ParseHandle parses the text form made by Handle.String.
+func ParseHandle(s string) (Handle, error) {
+	f := strings.SplitN(s, ":", 7)
+	if len(f) != 7 || f[0] != "shared" || f[1] != "1" {
+		return Handle{}, fmt.Errorf("parse handle %q: not shared:1:...: %w", s, ErrHandle)
+	}
+	kind, err1 := strconv.ParseUint(f[2], 10, 16)
+	off, err2 := strconv.ParseInt(f[3], 10, 64)
+	key, err3 := strconv.ParseUint(f[4], 16, 64)
+	val, err4 := strconv.ParseUint(f[5], 16, 64)
+	heap, err5 := shm.ParseHandle(f[6])
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return Handle{}, fmt.Errorf("parse handle %q: %v: %w", s, err, ErrHandle)
+	}
+	return Handle{Heap: heap, Offset: off, Kind: shm.Kind(kind), Key: key, Value: val}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -479,7 +480,17 @@ func TestNamedManagerOpenedByName(t *testing.T) {
 	defer m.Close()
 	d := must[*shared.Dict[string, string]](t)(shared.NewDict[string, string](m.Heap()))
 	d.Set("greeting", "hi")
-	got, err := readByName.Run(ctxT(t, 30*time.Second), byNameArg{name, d.Handle()})
+	// The handle travels as text, as it would to an unrelated process.
+	h, err := shared.ParseHandle(d.Handle().String())
+	if err != nil || h != d.Handle() {
+		t.Fatalf("ParseHandle(%v) = %v, %v", d.Handle(), h, err)
+	}
+	for _, bad := range []string{"", "shared:1:1024:x", "shared:2:1024:1:0:0:" + m.Heap().Handle().String(), "shared:1:1024:1:0:0:forkless:1"} {
+		if _, err := shared.ParseHandle(bad); !errors.Is(err, shared.ErrHandle) {
+			t.Fatalf("ParseHandle(%q) = %v, want ErrHandle", bad, err)
+		}
+	}
+	got, err := readByName.Run(ctxT(t, 30*time.Second), byNameArg{name, h})
 	if err != nil || got != "hi" {
 		t.Fatalf("child read %q, %v", got, err)
 	}
