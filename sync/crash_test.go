@@ -53,6 +53,17 @@ var holder = spawn.Register(func(ctx context.Context, a holdArg) (int, error) {
 			return 0, err
 		}
 	}
+	if a.Mode == modeRWRead {
+		rw, err := fsync.OpenRWMutex(a.Lock)
+		if err != nil {
+			return 0, err
+		}
+		for range 2 {
+			if err := rw.RLock(); err != nil {
+				return 0, err
+			}
+		}
+	}
 	held.Set()
 	<-ctx.Done() // hold until killed
 	return 0, nil
@@ -204,6 +215,47 @@ func TestCrashHolderRecovered(t *testing.T) {
 			})
 		}
 	}
+}
+
+const modeRWRead = 100
+
+// A reader that dies holding read locks does not block writers for good.
+func TestCrashReaderRecovered(t *testing.T) {
+	r := region(t)
+	rw := must[*fsync.RWMutex](t)(fsync.NewRWMutex(r))
+	if err := rw.RLock(); err != nil { // a live reader of this process too
+		t.Fatal(err)
+	}
+	held := must[*fsync.Event](t)(fsync.NewEvent(r))
+	p, err := holder.Start(ctxT(t), holdArg{Lock: rw.Handle(), Held: held.Handle(), Mode: modeRWRead}, spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Kill() })
+	if err := held.WaitContext(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if rw.Readers() != 3 {
+		t.Fatalf("%d readers, want 3", rw.Readers())
+	}
+	p.Kill()
+	<-p.Done()
+	rw.RUnlock() // the live reader leaves; the dead one's two remain
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rw.LockContext(ctx); err != nil {
+		t.Fatalf("writer with a dead reader: %v", err)
+	}
+	t.Logf("writer got the lock %v after the reader died", time.Since(start))
+	if rw.Readers() != 0 {
+		t.Fatalf("%d readers left", rw.Readers())
+	}
+	rw.Unlock()
+	if err := rw.RLock(); err != nil {
+		t.Fatal(err)
+	}
+	rw.RUnlock()
 }
 
 // A barrier whose party dies breaks rather than hangs.

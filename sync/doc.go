@@ -53,8 +53,8 @@
 //     while waiting leaves at most a waiters bit that costs one spare wake.
 //   - RWMutex: a dead writer is handled like a dead Mutex holder, found by
 //     the next writer or by a blocked reader (which clears the writer's
-//     claim; both get ErrOwnerDead). A dead reader's read lock is never
-//     returned: writers then wait until their context ends.
+//     claim; both get ErrOwnerDead). The read locks of a dead reader are
+//     taken back by a waiting writer (16 reading processes are tracked).
 //   - Semaphore, BoundedSemaphore: units a dead process held are lost, as in
 //     Python; no one is blocked by its death otherwise.
 //   - Cond: its Mutex behaves as above (Wait returns ErrOwnerDead when its
@@ -80,7 +80,7 @@
 // rest of its layout, who writes each word and who reads it. Sizes and
 // alignments for XAt:
 //
-//	Mutex 8/8  RLock 16/8  RWMutex 16/8  Semaphore 16/8  Cond 16/8
+//	Mutex 8/8  RLock 16/8  RWMutex 272/8  Semaphore 16/8  Cond 16/8
 //	Event 8/8  WaitGroup 8/8  Barrier 416/8
 //
 // Objects made by NewX carry kinds 0x0101-0x0109 (KindMutex ...) in their

@@ -12,9 +12,14 @@ import (
 // RWMutexSize and RWMutexAlign are the bytes an RWMutex placed with
 // RWMutexAt takes and the alignment its offset needs.
 const (
-	RWMutexSize  = 16
+	RWMutexSize  = 16 + rwSlots*16
 	RWMutexAlign = 8
 )
+
+// rwSlots is how many reading processes an RWMutex tracks, so that a writer
+// can take back the read locks of a reader that died. Readers of further
+// processes read untracked.
+const rwSlots = 16
 
 // Reader word bits.
 const (
@@ -28,7 +33,7 @@ const (
 // readers, or one writer. A writer that wants the lock stops new readers
 // from entering, so writers are not starved.
 //
-// Memory layout (16 bytes, 8-aligned):
+// Memory layout (272 bytes, 8-aligned):
 //
 //	offset size field
 //	     0    8 writer owner word (package documentation): writers take it
@@ -47,17 +52,32 @@ const (
 //	                        the writer; cleared by its Unlock; the RUnlock
 //	                        that drops the count to 0 wakes when it is set)
 //	    12    4 reserved, zero
+//	    16  256 16 reader slots of 16 bytes, one per reading process:
+//	             +0 8 identity (pid, start time) as in an owner word;
+//	                  claimed by the process with CAS 0 -> id at its first
+//	                  RLock, freed (CAS id -> 0) by whoever reclaims it
+//	                  after the process died
+//	             +8 4 read locks this process holds: +1 after the reader
+//	                  word's +1, -1 before the reader word's -1 (written by
+//	                  the process; swapped to 0 by a reclaimer)
 //
 // A writer that dies is found like a dead Mutex holder: by the next writer
 // (which gets ErrOwnerDead) or by a blocked reader (which clears the
 // writer's claim and gets ErrOwnerDead from RLock). A reader that dies while
-// holding a read lock is not tracked: its share is never returned, and
-// writers then wait until their context ends.
+// holding read locks is found by a writer that has slept waiting for
+// readers: it swaps the dead process's count to zero and takes that many
+// off the reader word, and gets the lock normally (readers change nothing,
+// so there is nothing to repair). The count moves after the reader word on
+// RLock and before it on RUnlock, so a reader dying between the two steps
+// can only leak its one read lock, never make a writer take back more than
+// was held; a reader of a 17th process, or one dying in that window, is not
+// recovered.
 type RWMutex struct {
-	_ noCopy
-	o obj
-	m owner
-	r *atomic.Uint32
+	_    noCopy
+	o    obj
+	m    owner
+	r    *atomic.Uint32
+	slot atomic.Int32 // this process's reader slot; -1 unknown, -2 none
 }
 
 // NewRWMutex allocates an unlocked RWMutex in r.
@@ -89,7 +109,77 @@ func RWMutexAt(b shm.Block, off int64) (*RWMutex, error) {
 }
 
 func newRWMutex(o obj) *RWMutex {
-	return &RWMutex{o: o, m: newOwner(o.u64(0)), r: o.u32(8)}
+	rw := &RWMutex{o: o, m: newOwner(o.u64(0)), r: o.u32(8)}
+	rw.slot.Store(-1)
+	return rw
+}
+
+func (rw *RWMutex) slotID(i int32) *atomic.Uint64    { return rw.o.u64(16 + 16*int64(i)) }
+func (rw *RWMutex) slotCount(i int32) *atomic.Uint32 { return rw.o.u32(16 + 16*int64(i) + 8) }
+
+// readerSlot returns this process's reader slot, claiming one at first use.
+func (rw *RWMutex) readerSlot() int32 {
+	if s := rw.slot.Load(); s != -1 {
+		return s
+	}
+	s := rw.claimSlot()
+	rw.slot.Store(s)
+	return s
+}
+
+func (rw *RWMutex) claimSlot() int32 {
+	for i := range int32(rwSlots) {
+		if rw.slotID(i).Load() == selfWord {
+			return i
+		}
+	}
+	for i := range int32(rwSlots) {
+		if rw.slotID(i).CompareAndSwap(0, selfWord) {
+			return i
+		}
+	}
+	// Full: take back a dead process's slot.
+	for i := range int32(rwSlots) {
+		if v := rw.slotID(i).Load(); !ownerAlive(v) {
+			rw.reclaim(i, v)
+			if rw.slotID(i).CompareAndSwap(0, selfWord) {
+				return i
+			}
+		}
+	}
+	return -2
+}
+
+// reclaim returns the read locks of slot i, whose process (id v) is dead,
+// and frees the slot. The Swap hands the count to one reclaimer only.
+func (rw *RWMutex) reclaim(i int32, v uint64) {
+	if n := rw.slotCount(i).Swap(0); n > 0 {
+		for {
+			w := rw.r.Load()
+			k := min(w&rwCount, n)
+			nw := w - k
+			if nw&rwCount == 0 {
+				nw &^= rwWriteSleep
+			}
+			if rw.r.CompareAndSwap(w, nw) {
+				if nw&rwCount == 0 && w&rwWriteSleep != 0 {
+					futex.Wake(rw.r, -1)
+				}
+				break
+			}
+		}
+	}
+	rw.slotID(i).CompareAndSwap(v, 0)
+}
+
+// reclaimDead returns the read locks of every dead reading process. It
+// reads /proc for each slot in use: writers call it only after sleeping.
+func (rw *RWMutex) reclaimDead() {
+	for i := range int32(rwSlots) {
+		if v := rw.slotID(i).Load(); v != 0 && !ownerAlive(v) {
+			rw.reclaim(i, v)
+		}
+	}
 }
 
 // Handle names the RWMutex for another process.
@@ -132,7 +222,11 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 			}
 			v |= rwWriteSleep
 		}
-		if err := bo.sleep(rw.r, v); err != nil && err != errNap {
+		switch err := bo.sleep(rw.r, v); {
+		case err == nil:
+		case err == errNap:
+			rw.reclaimDead() // a reader may have died holding its lock
+		default:
 			rw.writerLeave()
 			return fmt.Errorf("lock rwmutex: %w", err)
 		}
@@ -199,6 +293,7 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 				panic("forkless/sync: too many readers of an RWMutex")
 			}
 			if rw.r.CompareAndSwap(v, v+1) {
+				rw.countRead()
 				return dead
 			}
 			continue
@@ -237,14 +332,37 @@ func (rw *RWMutex) TryRLock() bool {
 			return false
 		}
 		if rw.r.CompareAndSwap(v, v+1) {
+			rw.countRead()
 			return true
 		}
+	}
+}
+
+// countRead records a read lock taken in this process's slot.
+func (rw *RWMutex) countRead() {
+	if s := rw.readerSlot(); s >= 0 {
+		rw.slotCount(s).Add(1)
 	}
 }
 
 // RUnlock releases one read lock. RUnlock without a read lock held panics.
 func (rw *RWMutex) RUnlock() {
 	rw.o.mustLive("RWMutex")
+	if s := rw.readerSlot(); s >= 0 {
+		c := rw.slotCount(s)
+		for {
+			n := c.Load()
+			if n == 0 {
+				// This process holds no read lock it counted: it may hold
+				// one taken before its slot existed, or none at all; the
+				// reader word below tells.
+				break
+			}
+			if c.CompareAndSwap(n, n-1) {
+				break
+			}
+		}
+	}
 	for {
 		v := rw.r.Load()
 		if v&rwCount == 0 {
