@@ -24,10 +24,11 @@ type Key interface{ ~string | ~[]byte }
 // []byte and string as they are, anything else through a Codec (Gob unless
 // WithCodec says otherwise).
 //
-// Every operation takes the dict's lock (robust: a holder that dies is
+// Every change takes the dict's lock (robust: a holder that dies is
 // replaced, see the package doc), so each is atomic with respect to the
-// others, across processes. A Dict value is used by one process, by any
-// number of goroutines.
+// others, across processes; Get reads without it when no change overlaps
+// (see Get), and Len reads one word. A Dict value is used by one process,
+// by any number of goroutines.
 type Dict[K Key, V any] struct {
 	_  noCopy
 	c  *container
