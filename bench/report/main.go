@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -41,8 +43,10 @@ func main() {
 		from      = flag.String("from", "", "render from this saved go test output instead of running")
 		root      = flag.String("root", "", "repository root (default: found from the working directory)")
 		out       = flag.String("out", "", "directory for benchmarks.md (default ROOT/docs)")
+		limit     = flag.Duration("timeout", 3*time.Minute, "stop one package's go test after this long and go on with the others")
 	)
 	flag.Parse()
+	pkgTimeout = *limit
 	if err := run(*count, *benchtime, *pkgFilter, *benchPat, *from, *root, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
@@ -103,7 +107,7 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 				bt = benchtime
 			}
 			args := []string{"test", "-run", "^$", "-bench", pat, "-count", fmt.Sprint(count),
-				"-benchtime", bt, "-timeout", "8m", "-v", "./" + p.Dir}
+				"-benchtime", bt, "-v", "./" + p.Dir}
 			fmt.Fprintf(os.Stderr, "report: go %s\n", strings.Join(args, " "))
 			t0 := time.Now()
 			data, err := goTest(root, goCmd, args)
@@ -113,7 +117,13 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 				return fmt.Errorf("parse output of ./%s: %w", p.Dir, perr)
 			}
 			res.ran[p.Dir] = true
-			if err != nil && !res.hasPkg(p.Dir) {
+			var te *timeoutError
+			switch {
+			case errors.As(err, &te):
+				// What finished before the deadline still counts; the
+				// rest says why it is missing.
+				res.timedOut(p.Dir, pat, te.after)
+			case err != nil && !res.hasPkg(p.Dir):
 				res.pkgFail[p.Dir] = lastLines(data, 3)
 			}
 		}
@@ -152,11 +162,21 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 	return nil
 }
 
+// pkgTimeout bounds one go test run: a benchmark that hangs (a deadlocked
+// baseline script, say) must not stop the report.
+var pkgTimeout = 3 * time.Minute
+
+type timeoutError struct{ after time.Duration }
+
+func (e *timeoutError) Error() string { return fmt.Sprintf("timed out after %s", e.after) }
+
 // goTest runs go test in root and returns everything it printed, echoing
-// the result lines to stderr as they come.
+// the result lines to stderr as they come. It kills go test and everything
+// it started (its process group) after pkgTimeout.
 func goTest(root, goCmd string, args []string) ([]byte, error) {
 	cmd := exec.Command(goCmd, args...)
 	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var buf bytes.Buffer
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -185,9 +205,24 @@ func goTest(root, goCmd string, args []string) ([]byte, error) {
 			}
 		}
 	}()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		<-done
+		return nil, err
+	}
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(pkgTimeout, func() {
+		timedOut.Store(true)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
+	err := cmd.Wait()
+	timer.Stop()
 	pw.Close()
 	<-done
+	if timedOut.Load() {
+		fmt.Fprintf(os.Stderr, "report: killed after %s\n", pkgTimeout)
+		return buf.Bytes(), &timeoutError{pkgTimeout}
+	}
 	return buf.Bytes(), err
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A go test -bench -v output of two packages, with a skipped and a failed
@@ -230,5 +232,31 @@ func TestNames(t *testing.T) {
 	}
 	if got := r.Keys(); !slices.Equal(got, want) {
 		t.Errorf("keys %v, want %v", got, want)
+	}
+}
+
+// TestGoTestTimeout: a run that hangs is killed with everything it
+// started, and what it printed before is kept.
+func TestGoTestTimeout(t *testing.T) {
+	saved := pkgTimeout
+	defer func() { pkgTimeout = saved }()
+	pkgTimeout = 300 * time.Millisecond
+	t0 := time.Now()
+	out, err := goTest(t.TempDir(), "sh", []string{"-c", "echo BenchmarkX-2 1 5 ns/op; sleep 30 & wait"})
+	var te *timeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if el := time.Since(t0); el > 10*time.Second {
+		t.Errorf("took %v to stop", el)
+	}
+	if !strings.Contains(string(out), "BenchmarkX-2") {
+		t.Errorf("output before the timeout lost: %q", out)
+	}
+	r := newResults()
+	r.Add([]byte("pkg: github.com/forkless-go/forkless/sync\n"))
+	r.timedOut("sync", "^Benchmark(EventPingPong)$", pkgTimeout)
+	if why := r.Why(key{"sync", "EventPingPong/impl=python-Event"}, "ns/op"); !strings.HasPrefix(why, "cut off:") {
+		t.Errorf("Why = %q", why)
 	}
 }

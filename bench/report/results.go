@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/perf/benchfmt"
 )
@@ -27,6 +29,7 @@ type Results struct {
 	skipped map[key]string               // benchmark -> why it skipped
 	failed  map[key]string               // benchmark -> why it failed
 	pkgFail map[string]string            // package -> why it did not run
+	timeout []timeoutNote                // go test runs stopped by the report's deadline
 	ran     map[string]bool              // packages whose go test ran
 }
 
@@ -133,6 +136,17 @@ func (r *Results) addVerdicts(data []byte) {
 	}
 }
 
+type timeoutNote struct {
+	pkg, pattern string
+	after        time.Duration
+}
+
+// timedOut records that the go test of pattern in pkg was stopped: any of
+// its benchmarks without a figure is said to have been cut off.
+func (r *Results) timedOut(pkg, pattern string, after time.Duration) {
+	r.timeout = append(r.timeout, timeoutNote{pkg, pattern, after})
+}
+
 // Median returns the median of a benchmark's samples in unit, and how many
 // samples there were.
 func (r *Results) Median(k key, unit string) (float64, int, bool) {
@@ -169,6 +183,15 @@ func (r *Results) Why(k key, unit string) string {
 		for kk, why := range v.m {
 			if kk.Pkg == k.Pkg && (kk.Name == k.Name || strings.HasPrefix(k.Name, kk.Name+"/")) {
 				return v.word + why
+			}
+		}
+	}
+	for _, t := range r.timeout {
+		if t.pkg == k.Pkg {
+			if re, err := regexp.Compile(strings.SplitN(t.pattern, "/", 2)[0]); err == nil && re.MatchString("Benchmark"+strings.SplitN(k.Name, "/", 2)[0]) {
+				if _, ok := r.samples[k][unit]; !ok {
+					return fmt.Sprintf("cut off: go test -bench '%s' ./%s ran out of time (the report stops a package after %s)", t.pattern, t.pkg, t.after)
+				}
 			}
 		}
 	}
