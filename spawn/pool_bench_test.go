@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,14 +171,73 @@ func BenchmarkPoolCPU(b *testing.B) {
 	for i := range in {
 		in[i] = 10_000_000
 	}
+	run := func(b *testing.B, p *spawn.Pool) time.Duration {
+		t0 := time.Now()
+		if _, err := spawn.Map(context.Background(), p, poolBurn, in, spawn.Chunk(1)); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
 	for _, w := range []int{1, 2} {
-		b.Run("workers="+strconv.Itoa(w), func(b *testing.B) {
+		b.Run("workers="+strconv.Itoa(w)+"/impl=forkless", func(b *testing.B) {
 			p := benchPool(b, spawn.Workers(w))
 			for b.Loop() {
-				if _, err := spawn.Map(context.Background(), p, poolBurn, in, spawn.Chunk(1)); err != nil {
-					b.Fatal(err)
-				}
+				run(b, p)
 			}
 		})
 	}
+	// The two alternated in one loop, so both see the same load on a
+	// shared machine: speedup is the median of time(1 worker)/time(2).
+	b.Run("workers=1vs2/impl=forkless", func(b *testing.B) {
+		p1, p2 := benchPool(b, spawn.Workers(1)), benchPool(b, spawn.Workers(2))
+		var r []float64
+		for b.Loop() {
+			t1 := run(b, p1)
+			t2 := run(b, p2)
+			r = append(r, float64(t1)/float64(t2))
+		}
+		slices.Sort(r)
+		b.ReportMetric(r[len(r)/2], "speedup")
+	})
+	// The baseline: the same work on 1 and 2 goroutines of this process,
+	// alternated the same way. It is what the machine allows right now.
+	b.Run("workers=1vs2/impl=goroutines", func(b *testing.B) {
+		burn := func(n int) uint64 {
+			h := uint64(n)
+			for i := 0; i < n; i++ {
+				h ^= h >> 33
+				h *= 0xff51afd7ed558ccd
+				h ^= uint64(i)
+			}
+			return h
+		}
+		par := func(g int) time.Duration {
+			t0 := time.Now()
+			var wg sync.WaitGroup
+			next := make(chan int, len(in))
+			for _, x := range in {
+				next <- x
+			}
+			close(next)
+			for range g {
+				wg.Go(func() {
+					for x := range next {
+						sink.Add(burn(x))
+					}
+				})
+			}
+			wg.Wait()
+			return time.Since(t0)
+		}
+		var r []float64
+		for b.Loop() {
+			t1 := par(1)
+			t2 := par(2)
+			r = append(r, float64(t1)/float64(t2))
+		}
+		slices.Sort(r)
+		b.ReportMetric(r[len(r)/2], "speedup")
+	})
 }
+
+var sink atomic.Uint64
