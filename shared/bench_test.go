@@ -195,3 +195,74 @@ func benchPython(b *testing.B, op string, par int) {
 	}
 	b.ReportMetric(ns, "ns/op")
 }
+
+// BenchmarkList: append of an int64, and get of one of 1000 items, from
+// one process, against a Go slice behind sync.Mutex and Python's
+// Manager().list() (bench/python/shared_list.py).
+func BenchmarkList(b *testing.B) {
+	for _, op := range []string{"append", "get"} {
+		b.Run("op="+op+"/impl=forkless", func(b *testing.B) {
+			b.ReportAllocs()
+			m, err := shared.NewManager(64 << 20)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			l, err := shared.NewList[int64](m.Heap())
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range 1000 {
+				l.Append(int64(i))
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if op == "append" {
+					if err := l.Append(int64(i)); err != nil {
+						b.Fatal(err)
+					}
+					if l.Len() > 1<<18 {
+						b.StopTimer()
+						l.Clear()
+						b.StartTimer()
+					}
+				} else if _, err := l.Get(i % 1000); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("op="+op+"/impl=goslice-mutex", func(b *testing.B) {
+			b.ReportAllocs()
+			var mu sync.Mutex
+			s := make([]int64, 1000)
+			var sink int64
+			b.ResetTimer()
+			for i := range b.N {
+				mu.Lock()
+				if op == "append" {
+					s = append(s, int64(i))
+				} else {
+					sink += s[i%1000]
+				}
+				mu.Unlock()
+			}
+			_ = sink
+		})
+		b.Run("op="+op+"/impl=python-manager", func(b *testing.B) {
+			py, err := exec.LookPath("python3")
+			if err != nil {
+				b.Skip("python3 not found")
+			}
+			script, _ := filepath.Abs("../bench/python/shared_list.py")
+			out, err := exec.Command(py, script, op, "5000").Output()
+			if err != nil {
+				b.Fatalf("%s: %v", script, err)
+			}
+			ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+			if err != nil {
+				b.Fatalf("%s printed %q", script, out)
+			}
+			b.ReportMetric(ns, "ns/op")
+		})
+	}
+}
