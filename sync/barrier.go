@@ -135,7 +135,7 @@ func BarrierAt(b shm.Block, off int64, parties int) (*Barrier, error) {
 func newBarrier(o obj) *Barrier {
 	b := &Barrier{
 		o:       o,
-		m:       newOwner(o.u64(brOffMutex)),
+		m:       newOwner(o.u64(brOffMutex), o.spin),
 		gen:     o.u32(brOffGen),
 		count:   o.u32(brOffCount),
 		parties: o.u32(brOffParties).Load(),
@@ -236,13 +236,14 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	// value it replaced had the bit. Either the swap comes first (the CAS
 	// fails and the waiter sees the new word) or the CAS does (the swap sees
 	// the bit; a sleep that starts after the swap returns at once).
-	bo := backoff{ctx: ctx}
+	bo := newBackoff(ctx, b.o.spin)
 	for {
 		v := b.gen.Load()
 		if v>>brGenShift != c {
 			if b.ring.Load()&(1<<(c%64)) != 0 {
 				return -1, fmt.Errorf("wait at barrier: reset: %w", ErrBroken)
 			}
+			bo.won()
 			return int(idx), nil
 		}
 		if v&brBroken != 0 {

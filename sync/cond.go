@@ -109,7 +109,7 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 	c.waiters.Add(1)
 	c.L.Unlock()
 	var werr error
-	bo := backoff{ctx: ctx}
+	bo := newBackoff(ctx, c.o.spin)
 	for c.seq.Load() == s {
 		if bo.spin() {
 			continue
@@ -118,6 +118,9 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 			werr = err
 			break
 		}
+	}
+	if werr == nil {
+		bo.won()
 	}
 	c.waiters.Add(^uint32(0))
 	lerr := c.L.m.lock(context.Background())

@@ -16,7 +16,7 @@
 //
 // Each primitive is one or a few 32- or 64-bit words, changed with atomic
 // compare-and-swap. A blocking call first re-checks its word in a short
-// spin (a few microseconds, then a few yields of its thread), and only then
+// spin (up to 20 µs, then as long again yielding its thread), and only then
 // sleeps in the kernel with futex(FUTEX_WAIT) on a word, without
 // FUTEX_PRIVATE_FLAG so that processes mapping the page at different
 // addresses meet on it. A waiter announces itself in the word (a waiters
@@ -25,6 +25,14 @@
 // unlock are one atomic instruction each and no system call (the tests
 // prove it with futex.Syscalls). Each file writes out why no wake-up can be
 // lost, next to the code.
+//
+// The spin length adapts, per primitive in each process: it doubles when a
+// spin catches the hand-off and halves when it ends in a sleep anyway. When
+// the other process runs on another core, a spin catches its answer in well
+// under a microsecond; when the machine has more runnable threads than
+// cores, spinning only delays the sleep (and takes the core the other
+// process needs), so the spin shrinks to a few dozen re-checks and a
+// hand-off costs what the futex costs, about what a pipe costs.
 //
 // Every blocking call has a form taking a context.Context. Cancellation
 // wakes the sleeper at once through a context.AfterFunc hook that issues
@@ -109,8 +117,8 @@
 //     holder's lock.
 //   - Cond.Wait may return without a matching Signal; always wait in a loop
 //     on the condition (Cond.WaitFor does).
-//   - The spin before sleeping burns up to a few microseconds of CPU per
-//     contended call; it is what makes a hand-off between two running
+//   - The spin before sleeping burns up to 40 µs of CPU per contended call
+//     while it pays; it is what makes a hand-off between two running
 //     processes take well under a microsecond instead of tens.
 //   - Outside Linux there is no futex: regions cannot be made there anyway,
 //     and blocking calls fail with an error wrapping errors.ErrUnsupported.

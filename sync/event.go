@@ -128,10 +128,11 @@ func (e *Event) WaitContext(ctx context.Context) error {
 		return nil
 	}
 	gen := v &^ (evSet | evWaiters)
-	bo := backoff{ctx: ctx}
+	bo := newBackoff(ctx, e.o.spin)
 	for {
 		v = e.s.Load()
 		if v&evSet != 0 || v&^(evSet|evWaiters) != gen {
+			bo.won()
 			return nil
 		}
 		if bo.spin() {

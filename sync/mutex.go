@@ -62,7 +62,7 @@ func MutexAt(b shm.Block, off int64) (*Mutex, error) {
 	return newMutex(o), nil
 }
 
-func newMutex(o obj) *Mutex { return &Mutex{o: o, m: newOwner(o.u64(0))} }
+func newMutex(o obj) *Mutex { return &Mutex{o: o, m: newOwner(o.u64(0), o.spin)} }
 
 // Handle names the Mutex for another process (the zero Handle for one placed
 // with MutexAt).

@@ -73,7 +73,7 @@ func RLockAt(b shm.Block, off int64) (*RLock, error) {
 }
 
 func newRLock(o obj) *RLock {
-	return &RLock{o: o, m: newOwner(o.u64(0)), depth: o.u32(8)}
+	return &RLock{o: o, m: newOwner(o.u64(0), o.spin), depth: o.u32(8)}
 }
 
 // Handle names the RLock for another process.

@@ -109,7 +109,7 @@ func RWMutexAt(b shm.Block, off int64) (*RWMutex, error) {
 }
 
 func newRWMutex(o obj) *RWMutex {
-	rw := &RWMutex{o: o, m: newOwner(o.u64(0)), r: o.u32(8)}
+	rw := &RWMutex{o: o, m: newOwner(o.u64(0), o.spin), r: o.u32(8)}
 	rw.slot.Store(-1)
 	return rw
 }
@@ -207,10 +207,11 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 		return fmt.Errorf("lock rwmutex: %w", dead)
 	}
 	rw.r.Or(rwWriter)
-	bo := backoff{ctx: ctx}
+	bo := newBackoff(ctx, rw.o.spin)
 	for {
 		v := rw.r.Load()
 		if v&rwCount == 0 {
+			bo.won()
 			break
 		}
 		if bo.spin() {
@@ -285,7 +286,7 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 		return closedErr("rlock rwmutex")
 	}
 	var dead error
-	bo := backoff{ctx: ctx}
+	bo := newBackoff(ctx, rw.o.spin)
 	for {
 		v := rw.r.Load()
 		if v&rwWriter == 0 {
@@ -294,6 +295,7 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 			}
 			if rw.r.CompareAndSwap(v, v+1) {
 				rw.countRead()
+				bo.won()
 				return dead
 			}
 			continue

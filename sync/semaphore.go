@@ -198,7 +198,7 @@ func (s *Semaphore) AcquireContext(ctx context.Context) error {
 	if s.TryAcquire() {
 		return nil
 	}
-	bo := backoff{ctx: ctx}
+	bo := newBackoff(ctx, s.o.spin)
 	announced := false
 	defer func() {
 		if announced {
@@ -209,6 +209,7 @@ func (s *Semaphore) AcquireContext(ctx context.Context) error {
 		v := s.value.Load()
 		if v > 0 {
 			if s.value.CompareAndSwap(v, v-1) {
+				bo.won()
 				return nil
 			}
 			continue

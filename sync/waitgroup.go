@@ -125,10 +125,11 @@ func (wg *WaitGroup) WaitContext(ctx context.Context) error {
 	if !wg.o.live() {
 		return closedErr("wait for waitgroup")
 	}
-	bo := backoff{ctx: ctx}
+	bo := newBackoff(ctx, wg.o.spin)
 	for {
 		v := wg.s.Load()
 		if v&wgCount == 0 {
+			bo.won()
 			return nil
 		}
 		if bo.spin() {
