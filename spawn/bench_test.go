@@ -166,19 +166,20 @@ func (s *pyServer) round(b *testing.B, method string, batch int) time.Duration {
 // process kept running, so its start-up is not counted). Timed apart but
 // side by side, under the same load at the same moment, the ratios stay
 // steady on a shared machine whose speed drifts. The CPU time the children
-// used (getrusage of reaped children) is reported too: it hardly depends on
-// the load. Python's spawn method runs every 4th iteration only, for time.
+// used (getrusage of reaped children) and the parent's own are reported
+// too: they hardly depend on the load, while wall times on an overloaded
+// machine mostly measure how long each wake-up waits for a CPU. Python's spawn method runs every 4th iteration only, for time.
 func pairedBench(batch int) func(b *testing.B) {
 	return func(b *testing.B) {
 		ctx := context.Background()
 		py := startPyServer(b)
-		var tSpawn, tExec, tFork, tPySpawn, cSpawn, cExec time.Duration
+		var tSpawn, tExec, tFork, tPySpawn, cSpawn, cExec, sSpawn, sExec time.Duration
 		nPySpawn := 0
 		ps := make([]*spawn.Process[struct{}], batch)
 		cmds := make([]*exec.Cmd, batch)
 		i := 0
 		for b.Loop() {
-			c0, _ := cpuTimes()
+			c0, s0 := cpuTimes()
 			t0 := time.Now()
 			for j := range ps {
 				p, err := noop.Start(ctx, struct{}{})
@@ -193,7 +194,7 @@ func pairedBench(batch int) func(b *testing.B) {
 				}
 			}
 			t1 := time.Now()
-			c1, _ := cpuTimes()
+			c1, s1 := cpuTimes()
 			for j := range cmds {
 				cmds[j] = exec.Command("/proc/self/exe")
 				cmds[j].Env = append(os.Environ(), "SPAWN_TEST_NOOP=1")
@@ -207,11 +208,13 @@ func pairedBench(batch int) func(b *testing.B) {
 				}
 			}
 			t2 := time.Now()
-			c2, _ := cpuTimes()
+			c2, s2 := cpuTimes()
 			tSpawn += t1.Sub(t0)
 			tExec += t2.Sub(t1)
 			cSpawn += c1 - c0
 			cExec += c2 - c1
+			sSpawn += s1 - s0
+			sExec += s2 - s1
 			if py != nil {
 				tFork += py.round(b, "fork", batch)
 				if i%4 == 0 {
@@ -228,6 +231,10 @@ func pairedBench(batch int) func(b *testing.B) {
 		b.ReportMetric(float64(tSpawn)/float64(tExec), "spawn/exec")
 		b.ReportMetric(per(cSpawn)/float64(batch), "spawn-child-cpu-ns/child")
 		b.ReportMetric(per(cExec)/float64(batch), "exec-child-cpu-ns/child")
+		b.ReportMetric(per(sSpawn)/float64(batch), "spawn-parent-cpu-ns/child")
+		b.ReportMetric(per(sExec)/float64(batch), "exec-parent-cpu-ns/child")
+		// All the CPU a start costs, parent and child: steady under load.
+		b.ReportMetric(float64(cSpawn+sSpawn)/float64(cExec+sExec), "cpu-spawn/exec")
 		if py != nil {
 			b.ReportMetric(per(tFork), "pyfork-ns/op")
 			b.ReportMetric(float64(tSpawn)/float64(tFork), "spawn/pyfork")

@@ -170,16 +170,20 @@ func (f *Func[A, R]) Run(ctx context.Context, arg A, opts ...Option) (R, error) 
 // part. ctx bounds the start only.
 func (p *Process[R]) Start(ctx context.Context) error {
 	p.mu.Lock()
-	q, err := p.startLocked(ctx)
+	rest, err := p.startLocked(ctx)
 	cmd, reqW := p.cmd, p.reqW
 	p.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	// Written without the lock: reap takes it when the child exits. A pipe
-	// holds 64 KiB: a larger argument is written while the child reads, and
-	// a child that dies first makes this fail with EPIPE.
-	if _, err := reqW.Write(q.marshal()); err != nil {
+	if len(rest) == 0 {
+		return nil
+	}
+	// The part of the request that did not fit in the pipe before the
+	// start, written now, while the child reads. Written without the lock:
+	// reap takes it when the child exits. A child that dies first makes
+	// this fail with EPIPE.
+	if _, err := reqW.Write(rest); err != nil {
 		cmd.Process.Kill()
 		<-p.done
 		return fmt.Errorf("start %s: send request to child %d: %w", p.fn, cmd.Process.Pid, err)
@@ -187,8 +191,10 @@ func (p *Process[R]) Start(ctx context.Context) error {
 	return nil
 }
 
-func (p *Process[R]) startLocked(ctx context.Context) (request, error) {
-	var none request
+// startLocked starts the child and returns the part of its request that is
+// still to be written.
+func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
+	var none []byte
 	switch p.state {
 	case stateRunning:
 		return none, fmt.Errorf("start %s: %w", p.name, ErrStarted)
@@ -221,10 +227,27 @@ func (p *Process[R]) startLocked(ctx context.Context) (request, error) {
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
 
+	q := request{
+		fn: p.fn, arg: argBytes, nRegions: len(p.opts.regions),
+		name: p.name, identity: p.ident,
+		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
+	}
+	if p.opts.daemon {
+		q.flags |= flagDaemon
+	}
+	if p.opts.noWatchPipe {
+		q.flags |= flagNoWatchPipe
+	}
+	frame := q.marshal()
+
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
+	// Whatever fits in the pipe (64 KiB, usually the whole request) goes in
+	// before the child starts: the child finds its request waiting and
+	// never sleeps on it, nor waits for this goroutine to be scheduled again.
+	rest := frame[tryWrite(reqW, frame):]
 	respR, respW, err := os.Pipe()
 	if err != nil {
 		reqR.Close()
@@ -259,18 +282,7 @@ func (p *Process[R]) startLocked(ctx context.Context) (request, error) {
 	logger().Debug("forkless/spawn: started", "name", p.name, "pid", cmd.Process.Pid, "func", p.fn, "daemon", p.opts.daemon)
 	go p.reap(respR)
 
-	q := request{
-		fn: p.fn, arg: argBytes, nRegions: len(p.opts.regions),
-		name: p.name, identity: p.ident,
-		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
-	}
-	if p.opts.daemon {
-		q.flags |= flagDaemon
-	}
-	if p.opts.noWatchPipe {
-		q.flags |= flagNoWatchPipe
-	}
-	return q, nil
+	return rest, nil
 }
 
 // outputs picks the child's standard output and error.

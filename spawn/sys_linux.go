@@ -68,3 +68,24 @@ func raiseTerm() { syscall.Kill(os.Getpid(), syscall.SIGTERM) }
 // so that reads of it wait in the runtime's poller, not in a thread blocked
 // in read(2) (the runtime would start another thread to replace it).
 func nonblock(fd int) { syscall.SetNonblock(fd, true) }
+
+// tryWrite writes what fits of b into the pipe f now, without waiting, and
+// returns how much it wrote.
+func tryWrite(f *os.File, b []byte) int {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	rc.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := syscall.Write(int(fd), b[n:])
+			if m <= 0 || err != nil {
+				break
+			}
+			n += m
+		}
+		return true
+	})
+	return n
+}
