@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -102,14 +103,25 @@ func throughputChart(res *Results) (*plot.Plot, bool) {
 	return p, drawn > 0
 }
 
-// sizeTicks marks powers of 8 as byte sizes.
+// sizeTicks labels the measured message sizes, with minor ticks at the
+// powers of 8 between them.
 type sizeTicks struct{}
 
 func (sizeTicks) Ticks(min, max float64) []plot.Tick {
 	var ts []plot.Tick
-	for v := 1.0; v <= max*1.001; v *= 8 {
-		if v >= min/1.001 {
-			ts = append(ts, plot.Tick{Value: v, Label: bytesLabel(v)})
+	for _, s := range messageSizes {
+		if s.Bytes >= min/1.001 && s.Bytes <= max*1.001 {
+			ts = append(ts, plot.Tick{Value: s.Bytes, Label: bytesLabel(s.Bytes)})
+		}
+	}
+	for v := 8.0; v <= max*1.001; v *= 8 {
+		if v >= min/1.001 && !slices.ContainsFunc(messageSizes, func(s struct {
+			Name  string
+			Bytes float64
+		}) bool {
+			return s.Bytes == v
+		}) {
+			ts = append(ts, plot.Tick{Value: v})
 		}
 	}
 	return ts
@@ -186,8 +198,9 @@ func latencyChart(res *Results) (*plot.Plot, bool) {
 		labels[i] = g.Label
 	}
 	p.NominalX(labels...)
-	p.Y.Min = 1                      // 10 ns
-	p.Y.Max = math.Ceil(p.Y.Max) + 1 // room for the legend above the bars
+	p.X.Min, p.X.Max = -0.7, float64(len(groups))-0.3 // whole groups in view
+	p.Y.Min = 1                                       // 10 ns
+	p.Y.Max = math.Ceil(p.Y.Max) + 1                  // room for the legend above the bars
 	return p, true
 }
 

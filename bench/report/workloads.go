@@ -110,7 +110,7 @@ func streamRows() []Workload {
 				Section:  "messaging",
 				Group:    "One-way messages of every size (./bench, one harness for all)",
 				What:     fmt.Sprintf("%s messages, %dP%dC", s.Name, pairs, pairs),
-				Short:    fmt.Sprintf("Queue, %s messages, %dP%dC", s.Name, pairs, pairs),
+				Short:    fmt.Sprintf("Queue, %s, %dP%dC", s.Name, pairs, pairs),
 				Forkless: stream("forkless Queue", "forkless", s.Name, pairs),
 				Rivals: []Measure{
 					pyStream(s.Name, pairs),
@@ -184,6 +184,7 @@ func dictRow(op string, par int) Workload {
 	}
 	if par == 2 {
 		w.What = fmt.Sprintf("Dict %s, 2 processes at once", op)
+		w.Short = fmt.Sprintf("Dict %s, 2 processes", op)
 		if op == "set" {
 			w.Headline = "Python Manager().dict()"
 		}
@@ -200,6 +201,7 @@ func pingRow(q, id, target string) Workload {
 	w := Workload{
 		ID: id, Section: "messaging", Group: "Round trips between two processes",
 		What:     "Pipe ping-pong, 64 B, " + q,
+		Short:    "Pipe round trip, " + q,
 		Forkless: m("forkless Pipe", "forkless"),
 		Rivals:   []Measure{m("os.Pipe", "pipe"), m("Unix socket", "unix"), m("Go channel", "chan")},
 		Target:   target,
@@ -224,6 +226,7 @@ var workloads = concat(
 		},
 		{
 			ID: "slots/spsc-batch", Section: "messaging", Group: "Slot rings of uint64 (ring)", What: "SPSC[uint64] ring, batches of 256",
+			Short:    "SPSC ring, batches of 256",
 			Forkless: Measure{"forkless SPSC", "ring", "SlotsThroughput/impl=spsc/batch=256", "items/s"},
 			Rivals:   []Measure{{"Go channel", "ring", "SlotsThroughput/impl=chan/batch=1", "items/s"}},
 			Headline: "Go channel",
@@ -263,6 +266,7 @@ var workloads = concat(
 		{
 			ID: "ring-pipe/mean", Section: "messaging", Group: "Round trips between two processes",
 			What:     "ring's Pipe benchmark, 64 B, mean round trip",
+			Short:    "Pipe round trip (mean)",
 			Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless/size=64", "ns/op"},
 			Rivals: []Measure{
 				{"Python Pipe", "ring", "PipePingPong/impl=pythonPipe/size=64", "ns/roundtrip"},
@@ -304,6 +308,7 @@ var workloads = concat(
 		},
 		{
 			ID: "lock/counter", Section: "sync", What: "2 processes incrementing a shared counter under the lock",
+			Short:    "Counter under a lock, 2 processes",
 			Forkless: Measure{"forkless Mutex", "sync", "Counter2Procs/impl=forkless", "ops/s"},
 			Rivals: []Measure{
 				{"Python Value.get_lock()", "sync", "Counter2Procs/impl=python-Value.get_lock", "ops/s"},
@@ -314,6 +319,7 @@ var workloads = concat(
 		},
 		{
 			ID: "event/mean", Section: "sync", What: "Event ping-pong between 2 processes, mean round trip",
+			Short:    "Event round trip",
 			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "ns/op"},
 			Rivals: []Measure{
 				{"Python Event", "sync", "EventPingPong/impl=python-Event", "ns/op"},
@@ -350,6 +356,7 @@ var workloads = concat(
 		// pool
 		{
 			ID: "pool/map-auto", Section: "pool", What: "Pool map over 1M ints, automatic chunks, 2 workers",
+			Short:    "Pool map, automatic chunks",
 			Forkless: Measure{"forkless Pool", "spawn", "PoolMap/impl=forkless/chunk=auto", "items/s"},
 			Rivals:   []Measure{{"Python Pool", "spawn", "PoolMap/impl=python/chunk=auto", "items/s"}},
 			Headline: "Python Pool",
@@ -357,6 +364,7 @@ var workloads = concat(
 		},
 		{
 			ID: "pool/map-1", Section: "pool", What: "Pool map, one item per task, 2 workers",
+			Short:    "Pool map, one item per task",
 			Forkless: Measure{"forkless Pool", "spawn", "PoolMap/impl=forkless/chunk=1", "items/s"},
 			Rivals:   []Measure{{"Python Pool", "spawn", "PoolMap/impl=python/chunk=1", "items/s"}},
 			Headline: "Python Pool",
