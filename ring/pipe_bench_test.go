@@ -147,6 +147,7 @@ func BenchmarkQueueBandwidth(b *testing.B) {
 	for _, size := range []int{4 << 10, 1 << 20} {
 		s := strconv.Itoa(size)
 		b.Run("impl=forkless/size="+s, func(b *testing.B) { benchQueueForklessRing(b, 1, 1, size, 8<<20) })
+		b.Run("impl=forkless-take/size="+s, func(b *testing.B) { benchQueueForklessMode(b, 1, 1, size, 8<<20, true) })
 		b.Run("impl=unixsocket/size="+s, func(b *testing.B) { benchStream(b, "unixsocket", 1, size) })
 	}
 }

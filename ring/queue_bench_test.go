@@ -86,6 +86,17 @@ var qBenchConsumer = spawn.Register(func(ctx context.Context, a qBenchArg) (uint
 	}
 	buf := make([]byte, 0, a.Size)
 	var n uint64
+	for a.Batch == 1 { // zero-copy: read in place
+		m, err := q.Take(ctx)
+		if errors.Is(err, ring.ErrClosed) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		m.Release()
+	}
 	for {
 		m, err := q.AppendGet(ctx, buf[:0])
 		if errors.Is(err, ring.ErrClosed) {
@@ -153,6 +164,12 @@ func benchQueueForkless(b *testing.B, producers, consumers int, size int) {
 }
 
 func benchQueueForklessRing(b *testing.B, producers, consumers int, size, ringBytes int) {
+	benchQueueForklessMode(b, producers, consumers, size, ringBytes, false)
+}
+
+// benchQueueForklessMode: take selects Take/Release (zero-copy) in the
+// consumers instead of AppendGet.
+func benchQueueForklessMode(b *testing.B, producers, consumers int, size, ringBytes int, take bool) {
 	ctx := context.Background()
 	r, err := shm.New(int64(ringBytes) + 4<<20)
 	if err != nil {
@@ -169,7 +186,11 @@ func benchQueueForklessRing(b *testing.B, producers, consumers int, size, ringBy
 	var cons []*spawn.Process[uint64]
 	for i := range consumers {
 		_ = i
-		p, err := qBenchConsumer.Start(ctx, qBenchArg{Q: q.Handle(), Gate: gate.Handle(), Size: uint64(size)}, spawn.Share(r))
+		a := qBenchArg{Q: q.Handle(), Gate: gate.Handle(), Size: uint64(size)}
+		if take {
+			a.Batch = 1
+		}
+		p, err := qBenchConsumer.Start(ctx, a, spawn.Share(r))
 		if err != nil {
 			b.Fatal(err)
 		}
