@@ -13,9 +13,11 @@
 // comes from fragments under docs/bench/ (one per section, plus scaling.md),
 // which are Go templates that may quote the run's figures.
 //
-// Flags narrow a run while developing (-pkg, -bench, -count 1), re-render a
-// report from a saved run (-from docs/bench/results.txt), or write
-// elsewhere (-out). A narrowed run says so at the top of what it writes.
+// Flags narrow a run while developing (-pkg, -bench, -count 1; such a run
+// writes to a temporary directory unless -out says otherwise, and says at
+// its top that it is partial), re-render a report from a saved run (-from
+// docs/bench/results.txt), or write elsewhere (-out). -timeout stops a
+// package's go test that hangs, keeping what it measured.
 package main
 
 import (
@@ -42,7 +44,7 @@ func main() {
 		benchPat  = flag.String("bench", "", "override every package's -bench pattern")
 		from      = flag.String("from", "", "render from this saved go test output instead of running")
 		root      = flag.String("root", "", "repository root (default: found from the working directory)")
-		out       = flag.String("out", "", "directory for benchmarks.md (default ROOT/docs)")
+		out       = flag.String("out", "", "directory for benchmarks.md, img/ and bench/results.txt (default ROOT/docs; a run narrowed by -pkg or -bench: a temporary directory)")
 		limit     = flag.Duration("timeout", 3*time.Minute, "stop one package's go test after this long and go on with the others")
 	)
 	flag.Parse()
@@ -60,7 +62,13 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 			return err
 		}
 	}
-	if out == "" {
+	partial := pkgFilter != "" || benchPat != ""
+	switch {
+	case out == "" && partial:
+		// A narrowed run must not overwrite the checked-in report.
+		out = filepath.Join(os.TempDir(), "forkless-bench-report")
+		fmt.Fprintf(os.Stderr, "report: a narrowed run writes to %s (use -out to choose)\n", out)
+	case out == "":
 		out = filepath.Join(root, "docs")
 	}
 	filter, err := regexp.Compile(pkgFilter)
@@ -74,7 +82,7 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 		Benchtime: benchtime,
 		Start:     time.Now().UTC(),
 	}
-	if pkgFilter != "" || benchPat != "" {
+	if partial {
 		meta.Partial = fmt.Sprintf("-pkg %q -bench %q", pkgFilter, benchPat)
 	}
 	res := newResults()
