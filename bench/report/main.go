@@ -45,10 +45,12 @@ func main() {
 		from      = flag.String("from", "", "render from this saved go test output instead of running")
 		root      = flag.String("root", "", "repository root (default: found from the working directory)")
 		out       = flag.String("out", "", "directory for benchmarks.md, img/ and bench/results.txt (default ROOT/docs; a run narrowed by -pkg or -bench: a temporary directory)")
+		readme    = flag.String("readme", "", "also render bench/report/readme.tmpl (the README's \"why forkless\" with this run's headline ratios) to this file")
 		limit     = flag.Duration("timeout", 3*time.Minute, "stop one package's go test after this long and go on with the others")
 	)
 	flag.Parse()
 	pkgTimeout = *limit
+	readmeOut = *readme
 	if err := run(*count, *benchtime, *pkgFilter, *benchPat, *from, *root, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
@@ -98,6 +100,7 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 		if err := res.Add(data); err != nil {
 			return fmt.Errorf("parse %s: %w", from, err)
 		}
+		meta.Count = res.maxSamples() // what the saved run used, not the flag
 	} else {
 		for _, p := range packages {
 			if !filter.MatchString(p.Dir) {
@@ -164,11 +167,21 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "report: wrote %s and %d charts\n", dst, len(charts))
+	if readmeOut != "" {
+		text := rep.render(filepath.Join(root, "bench", "report", "readme.tmpl"))
+		if err := os.WriteFile(readmeOut, []byte(text), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "report: wrote %s\n", readmeOut)
+	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(os.Stderr, "report: warning:", w)
 	}
 	return nil
 }
+
+// readmeOut is where -readme renders the README section, or "".
+var readmeOut string
 
 // pkgTimeout bounds one go test run: a benchmark that hangs (a deadlocked
 // baseline script, say) must not stop the report.

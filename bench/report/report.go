@@ -189,7 +189,13 @@ func (r *Report) funcs() template.FuncMap {
 
 // fragment renders docs/bench/NAME as a template; a missing file is "".
 func (r *Report) fragment(name string) string {
-	b, err := os.ReadFile(filepath.Join(r.FragDir, name))
+	return r.render(filepath.Join(r.FragDir, name))
+}
+
+// render executes the template in the file at path with the run's figures.
+func (r *Report) render(path string) string {
+	name := filepath.Base(path)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ""
 	}

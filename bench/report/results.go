@@ -209,6 +209,17 @@ func (r *Results) Why(k key, unit string) string {
 	return "no benchmark " + k.Name + " in ./" + k.Pkg + " yet"
 }
 
+// maxSamples is the most samples any figure has: the -count of a saved run.
+func (r *Results) maxSamples() int {
+	n := 0
+	for _, units := range r.samples {
+		for _, vs := range units {
+			n = max(n, len(vs))
+		}
+	}
+	return n
+}
+
 // Keys lists the benchmarks in the order they first appeared.
 func (r *Results) Keys() []key { return r.order }
 
