@@ -56,6 +56,13 @@ func (f *Future[R]) onDone(h func()) {
 	f.mu.Unlock()
 }
 
+// OnDone calls fn with the task's result once it is in (at once if it
+// is), like the callback and error_callback of Python's apply_async. fn
+// runs on one of the pool's goroutines and must return quickly.
+func (f *Future[R]) OnDone(fn func(R, error)) {
+	f.onDone(func() { fn(f.val, f.err) })
+}
+
 // Wait waits for the task's result. When ctx ends first, Wait returns
 // ctx's error and the task goes on (Cancel stops it).
 func (f *Future[R]) Wait(ctx context.Context) (R, error) {

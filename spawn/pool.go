@@ -1240,7 +1240,7 @@ func (p *Pool) idleLocked() bool {
 // submitted so far has finished, then lets the workers exit and waits for
 // them: Python's close() then join(). If ctx ends first, Close terminates
 // the pool (Terminate) and returns ctx's error. Closing twice is not an
-// error.
+// error. Closing a pool that broke (see Initializer) returns why it broke.
 func (p *Pool) Close(ctx context.Context) error {
 	p.closeWaiters.Add(1)
 	defer p.closeWaiters.Add(-1)
@@ -1271,10 +1271,14 @@ func (p *Pool) Close(ctx context.Context) error {
 			close(p.stop)
 		}
 	}
+	broken := p.brokenErr
 	p.mu.Unlock()
 	if err := p.waitWorkers(ctx); err != nil {
 		p.Terminate(context.Background())
 		return fmt.Errorf("close pool: %w", err)
+	}
+	if broken != nil {
+		return fmt.Errorf("close pool: %w", broken)
 	}
 	return nil
 }

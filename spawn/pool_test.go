@@ -549,6 +549,20 @@ func TestPoolFutures(t *testing.T) {
 	if seen != 200 {
 		t.Fatalf("AsCompleted yielded %d", seen)
 	}
+	got := make(chan int, 1)
+	spawn.Submit(p, poolSquare, 6).OnDone(func(v int, err error) {
+		if err == nil {
+			got <- v
+		}
+	})
+	select {
+	case v := <-got:
+		if v != 36 {
+			t.Fatalf("OnDone got %d", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("OnDone never called")
+	}
 	// A Future is a Waitable for WaitAny too.
 	if ready, err := spawn.WaitAny(ctx, fs[0]); err != nil || len(ready) != 1 {
 		t.Fatalf("WaitAny: %v, %v", ready, err)
@@ -587,6 +601,9 @@ func TestPoolInitializerFailureBreaksPool(t *testing.T) {
 	_, err = spawn.Apply(poolCtx(t, 30*time.Second), p, poolSquare, 2)
 	if !errors.Is(err, spawn.ErrInitializer) || !strings.Contains(err.Error(), "init refuses x") {
 		t.Fatalf("err = %v, want ErrInitializer", err)
+	}
+	if err := p.Close(poolCtx(t, 10*time.Second)); !errors.Is(err, spawn.ErrInitializer) {
+		t.Fatalf("close of a broken pool: %v", err)
 	}
 }
 
