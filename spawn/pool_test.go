@@ -761,3 +761,23 @@ func TestPoolExternalKill(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolWorkersIgnoreInterrupt: Ctrl-C reaches every process of the
+// terminal's group; workers leave the decision to the parent.
+func TestPoolWorkersIgnoreInterrupt(t *testing.T) {
+	p := newTestPool(t)
+	ctx := poolCtx(t, 30*time.Second)
+	if _, err := spawn.Apply(ctx, p, poolSquare, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range p.Pids() {
+		syscall.Kill(pid, syscall.SIGINT)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if v, err := spawn.Apply(ctx, p, poolSquare, 4); err != nil || v != 16 {
+		t.Fatalf("after SIGINT: %v, %v", v, err)
+	}
+	if s := p.Stats(); s.Restarts != 0 {
+		t.Fatalf("workers died of SIGINT: %+v", s)
+	}
+}

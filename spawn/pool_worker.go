@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -102,6 +104,11 @@ var workerFunc = Register(runWorker)
 // running then has returned.
 func runWorker(ctx context.Context, a workerArg) (struct{}, error) {
 	var none struct{}
+	// Ctrl-C in a terminal signals the whole process group. The parent
+	// decides what an interrupt means (cancel its contexts, or die, and its
+	// workers with it); a worker that died of it would only be restarted, and
+	// Python's workers each print a traceback here. So workers ignore it.
+	signal.Ignore(os.Interrupt)
 	ctlBlock, err := shm.BindHandle(a.Control, KindPoolControl)
 	if err != nil {
 		return none, fmt.Errorf("pool worker: %w", err)
