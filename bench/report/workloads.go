@@ -214,6 +214,19 @@ func pingRow(q, id, target string) Workload {
 	return w
 }
 
+// listRow compares one List operation in one process (ns/op).
+func listRow(op string) Workload {
+	name := func(impl string) string { return "List/op=" + op + "/impl=" + impl }
+	return Workload{
+		ID: "list/" + op, Section: "shared", What: "List " + op + ", 1 process",
+		Forkless: Measure{"forkless List", "shared", name("forkless"), "ns/op"},
+		Rivals: []Measure{
+			{"Python Manager().list()", "shared", name("python-manager"), "ns/op"},
+			{"Go slice + sync.Mutex", "shared", name("goslice-mutex"), "ns/op"},
+		},
+	}
+}
+
 // workloads is the report's table, in the order of the sections.
 var workloads = concat(
 	streamRows(),
@@ -397,6 +410,7 @@ var workloads = concat(
 
 		// shared
 		dictRow("set", 1), dictRow("get", 1), dictRow("set", 2), dictRow("get", 2),
+		listRow("append"), listRow("get"),
 
 		// shm
 		{
