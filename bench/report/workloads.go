@@ -175,7 +175,7 @@ func startRow(id, what, bench string, target string) Workload {
 func dictRow(op string, par int) Workload {
 	name := func(impl string) string { return fmt.Sprintf("Dict/op=%s/impl=%s/par=%d", op, impl, par) }
 	w := Workload{
-		ID: fmt.Sprintf("dict/%s/%d", op, par), Section: "shared",
+		ID: fmt.Sprintf("dict/%s/%d", op, par), Section: "shared", Group: "Dict[string, int64]",
 		What:     fmt.Sprintf("Dict %s, %d process(es)", op, par),
 		Forkless: Measure{"forkless Dict", "shared", name("forkless"), "ns/op"},
 		Rivals: []Measure{
@@ -218,7 +218,7 @@ func pingRow(q, id, target string) Workload {
 func listRow(op string) Workload {
 	name := func(impl string) string { return "List/op=" + op + "/impl=" + impl }
 	return Workload{
-		ID: "list/" + op, Section: "shared", What: "List " + op + ", 1 process",
+		ID: "list/" + op, Section: "shared", Group: "List[int64]", What: "List " + op + ", 1 process",
 		Forkless: Measure{"forkless List", "shared", name("forkless"), "ns/op"},
 		Rivals: []Measure{
 			{"Python Manager().list()", "shared", name("python-manager"), "ns/op"},
