@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,6 +129,35 @@ func (q *records) peerGone(off int64, key uint64, calls *int) bool {
 	return q.stalled(key, w) && !ownerAlive(w)
 }
 
+// pipeSpin is how long Recv watches for a reply before it goes to the
+// EventCount (which spins 20 µs more, then sleeps). A conversation over a
+// pipe stays in the fast mode (both sides catch each other spinning, well
+// under a microsecond a hop) only while each side spins longer than the
+// other takes to answer; a peer that was asleep takes a futex wake-up and
+// a reschedule, tens of µs on a busy machine, so 20 µs alone drops a
+// conversation into the slow mode (every hop a sleep and a wake-up) for
+// good. 50 µs more brings it back.
+const pipeSpin = 50 * time.Microsecond
+
+// spinFor re-checks ready for up to d, yielding the processor between
+// rounds, and reports whether it became true.
+func (q *records) spinFor(d time.Duration, ready func() bool) bool {
+	var start time.Time
+	for round := 0; ; round++ {
+		for range 64 {
+			if ready() {
+				return true
+			}
+		}
+		if round == 0 {
+			start = time.Now()
+		} else if time.Since(start) > d {
+			return false
+		}
+		runtime.Gosched()
+	}
+}
+
 const (
 	peerKeyWriter = ^uint64(1)
 	peerKeyReader = ^uint64(2)
@@ -185,10 +215,13 @@ func (p *Pipe) AppendRecv(ctx context.Context, dst []byte) ([]byte, error) {
 	if q == nil {
 		return dst, fmt.Errorf("recv: send-only pipe end: %w", ErrClosed)
 	}
-	for {
+	for spun := false; ; spun = true {
 		b, err := q.getAppend(nil, dst, false)
 		if !errors.Is(err, ErrEmpty) {
 			return b, err
+		}
+		if !spun && q.spinFor(pipeSpin, q.readable) {
+			continue
 		}
 		dead, calls := false, 0
 		err = q.notEmpty.WaitEvery(ctx, recoverEvery, func() bool {

@@ -139,6 +139,7 @@ const (
 const (
 	recoverAfter = 20 * time.Millisecond
 	recoverEvery = 10 * time.Millisecond
+	tryLockFor   = 5 * recoverAfter
 )
 
 // errNotReady: the record at the head is claimed but not yet committed.
@@ -377,11 +378,17 @@ func (q *records) maxInline() int { return int(q.cap/2 - recHdr) }
 // is harmless: a header written past tail is overwritten, and a record it
 // had already published by storing tail is claimed by a dead owner, which
 // consumers skip (see takeStall).
+//
+// A nil ctx is a non-blocking caller (TryPut): it gives up with ErrFull
+// after tryLockFor, which only a holder that is stopped (SIGSTOP) or dead
+// and not yet recovered, or a corrupt lock word naming a live process, can
+// make it reach.
 func (q *records) lockClaim(ctx context.Context) error {
 	me := q.me | recLockedWord
 	if q.lock.CompareAndSwap(0, me) {
 		return nil
 	}
+	var start time.Time
 	for i := 0; ; i++ {
 		w := q.lock.Load()
 		if w == 0 {
@@ -401,6 +408,10 @@ func (q *records) lockClaim(ctx context.Context) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+		} else if start.IsZero() {
+			start = time.Now()
+		} else if time.Since(start) > tryLockFor {
+			return ErrFull
 		}
 		if q.stalled(^uint64(0), w) && !ownerAlive(w) && q.lock.CompareAndSwap(w, me) {
 			q.unstall(^uint64(0))
@@ -463,6 +474,9 @@ func (q *records) tryClaim(ctx context.Context, n int, flags uint64) (uint64, er
 		return 0, fmt.Errorf("put %d bytes in a %d-byte queue: %w", n, q.cap, ErrTooLarge)
 	}
 	if err := q.lockClaim(ctx); err != nil {
+		if err == ErrFull {
+			return 0, err
+		}
 		return 0, fmt.Errorf("put: %w", err)
 	}
 	if q.closed.Load() != 0 {
@@ -803,7 +817,7 @@ func (q *records) len() int {
 // so that every put either claimed before (and its record is delivered) or
 // sees closed.
 func (q *records) close() error {
-	if err := q.lockClaim(nil); err != nil {
+	if err := q.lockClaim(context.Background()); err != nil {
 		return err
 	}
 	first := q.closed.Swap(1) == 0
