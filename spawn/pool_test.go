@@ -767,8 +767,16 @@ func TestPoolExternalKill(t *testing.T) {
 func TestPoolWorkersIgnoreInterrupt(t *testing.T) {
 	p := newTestPool(t)
 	ctx := poolCtx(t, 30*time.Second)
-	if _, err := spawn.Apply(ctx, p, poolSquare, 1); err != nil {
-		t.Fatal(err)
+	// Both workers serving (past their start-up, where the default
+	// disposition still holds).
+	for served := map[int]bool{}; len(served) < 2; {
+		pids, err := spawn.Map(ctx, p, poolPid, make([]int, 200), spawn.Chunk(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pid := range pids {
+			served[pid] = true
+		}
 	}
 	for _, pid := range p.Pids() {
 		syscall.Kill(pid, syscall.SIGINT)
