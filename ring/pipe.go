@@ -113,20 +113,26 @@ func pipeEnd(send, recv *records) *Pipe {
 // Handle names this end for OpenPipe in another process.
 func (p *Pipe) Handle() PipeHandle { return p.h }
 
-// peerGone reports whether the process at the other end of q (its writer
-// when reading, its reader when sending) has died. It checks /proc at most
-// every recoverEvery, after the wait has lasted recoverAfter.
-func (q *records) peerGone(off int64, key uint64, calls *int) bool {
-	// Called from spinning ready funcs: look at the clock (in stalled)
-	// only every 256th call.
-	if *calls++; *calls&255 != 1 {
-		return false
+// waitPeer waits on ec until ready reports true (nil, false) or ctx is
+// done (its error), and every recoverAfter of waiting checks whether the
+// process at the other end of q (the owner word at off: the writer when
+// receiving, the reader when sending) has died (nil, true). The check is
+// off the spinning path: it runs when a slice of the wait times out.
+func (q *records) waitPeer(ctx context.Context, ec EventCount, off int64, ready func() bool) (bool, error) {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, recoverAfter)
+		err := ec.WaitEvery(wctx, recoverEvery, ready)
+		cancel()
+		if err == nil {
+			return false, nil
+		}
+		if ctx.Err() != nil {
+			return false, err
+		}
+		if w := q.b.Uint64(off).Load(); w != 0 && w != q.me && !ownerAlive(w) {
+			return true, nil
+		}
 	}
-	w := q.b.Uint64(off).Load()
-	if w == 0 || w == q.me {
-		return false
-	}
-	return q.stalled(key, w) && !ownerAlive(w)
 }
 
 // pipeSpin is how long Recv watches for a reply before it goes to the
@@ -135,8 +141,8 @@ func (q *records) peerGone(off int64, key uint64, calls *int) bool {
 // under a microsecond a hop) only while each side spins longer than the
 // other takes to answer; a peer that was asleep takes a futex wake-up and
 // a reschedule, tens of µs on a busy machine, so 20 µs alone drops a
-// conversation into the slow mode (every hop a sleep and a wake-up) for
-// good. 50 µs more brings it back.
+// conversation into the slow mode (every hop a sleep and a wake-up). 50 µs
+// more brings it back.
 const pipeSpin = 50 * time.Microsecond
 
 // spinFor re-checks ready for up to d, yielding the processor between
@@ -157,11 +163,6 @@ func (q *records) spinFor(d time.Duration, ready func() bool) bool {
 		runtime.Gosched()
 	}
 }
-
-const (
-	peerKeyWriter = ^uint64(1)
-	peerKeyReader = ^uint64(2)
-)
 
 var errPeerDied = fmt.Errorf("%w: %w", ErrPeerDied, ErrClosed)
 
@@ -185,14 +186,7 @@ func (p *Pipe) Send(ctx context.Context, msg []byte) error {
 		if len(msg) <= q.maxInline() {
 			span = recSpan(len(msg))
 		}
-		dead, calls := false, 0
-		err = q.notFull.WaitEvery(ctx, recoverEvery, func() bool {
-			if q.roomFor(span) {
-				return true
-			}
-			dead = q.peerGone(recOffReader, peerKeyReader, &calls)
-			return dead
-		})
+		dead, err := q.waitPeer(ctx, q.notFull, recOffReader, func() bool { return q.roomFor(span) })
 		if err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
@@ -223,14 +217,7 @@ func (p *Pipe) AppendRecv(ctx context.Context, dst []byte) ([]byte, error) {
 		if !spun && q.spinFor(pipeSpin, q.readable) {
 			continue
 		}
-		dead, calls := false, 0
-		err = q.notEmpty.WaitEvery(ctx, recoverEvery, func() bool {
-			if q.readable() {
-				return true
-			}
-			dead = q.peerGone(recOffWriter, peerKeyWriter, &calls)
-			return dead
-		})
+		dead, err := q.waitPeer(ctx, q.notEmpty, recOffWriter, q.readable)
 		if err != nil {
 			return dst, fmt.Errorf("recv: %w", err)
 		}
@@ -259,10 +246,7 @@ func (p *Pipe) Poll(timeout time.Duration) (bool, error) {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	calls := 0
-	err := q.notEmpty.WaitEvery(ctx, recoverEvery, func() bool {
-		return q.readable() || q.peerGone(recOffWriter, peerKeyWriter, &calls)
-	})
+	_, err := q.waitPeer(ctx, q.notEmpty, recOffWriter, q.readable)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, nil
