@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -50,25 +51,30 @@ func Main() {
 	os.Exit(runChild())
 }
 
+// watchDelay is how long a child's function runs before the child starts
+// watching for SIGTERM and for its parent's death. A short function never
+// pays for the watchers (about 5% of a start's CPU: signal.Notify parks a
+// thread in the runtime's signal loop, and every new goroutine wakes
+// scheduler threads). Until then a SIGTERM kills the child outright, as it
+// does in Python, and Pdeathsig alone guards against orphaning.
+const watchDelay = 5 * time.Millisecond
+
 func runChild() int {
-	// The first SIGTERM cancels the function's context; the default action
-	// is then restored, so a second SIGTERM kills a function that ignores
-	// its context. Caught from the start: a SIGTERM that arrives while the
-	// child still sets up cancels the function before it begins.
+	// Once watching, the first SIGTERM cancels the function's context; the
+	// default action is then restored, so a second SIGTERM kills a function
+	// that ignores its context.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var terminated atomic.Bool
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM)
-	go func() {
-		<-sigs
+	onTerm := func() {
 		terminated.Store(true)
 		signal.Reset(syscall.SIGTERM)
 		cancel()
-	}()
+	}
 
-	nonblock(fdRequest)
-	nonblock(fdResponse)
+	// The pipes stay blocking: reading the request and writing the answer
+	// are single system calls, and the runtime's poller is never started.
 	req := os.NewFile(fdRequest, "forkless-request")
 	resp := os.NewFile(fdResponse, "forkless-response")
 	if req == nil || resp == nil {
@@ -108,24 +114,41 @@ func runChild() int {
 	// The parent holds the request pipe open while it lives. EOF there means
 	// it died: exit rather than orphan ourselves. This backs Pdeathsig, which
 	// a parent's thread can defeat (see sys_linux.go); either alone suffices.
-	if q.flags&flagNoWatchPipe == 0 {
-		go func() {
-			io.Copy(io.Discard, br)
-			logger().Debug("forkless/spawn: parent gone, exiting", "pid", os.Getpid())
-			os.Exit(exitParentGone)
-		}()
-	}
+	watchPipe := sync.OnceFunc(func() {
+		if q.flags&flagNoWatchPipe == 0 {
+			go func() {
+				io.Copy(io.Discard, br)
+				logger().Debug("forkless/spawn: parent gone, exiting", "pid", os.Getpid())
+				os.Exit(exitParentGone)
+			}()
+		}
+	})
+	watchers := time.AfterFunc(watchDelay, func() {
+		signal.Notify(sigs, syscall.SIGTERM)
+		watchPipe()
+		<-sigs
+		onTerm()
+	})
 
 	if _, err := resp.Write([]byte(attachedMagic)); err != nil {
 		return exitParentGone
 	}
 	p, code := call(ctx, e, q.arg)
+	watchers.Stop()
+	select {
+	case <-sigs: // a SIGTERM the watcher had no time to act on
+		onTerm()
+	default:
+	}
 	if _, err := resp.Write(p.marshal()); err != nil {
 		return exitParentGone
 	}
 	resp.Close()
 	// Python's rule at a child's exit: terminate daemon children, wait for
-	// the others.
+	// the others, which may take long: watch the parent meanwhile.
+	if len(ActiveChildren()) > 0 {
+		watchPipe()
+	}
 	Shutdown(context.Background())
 	if terminated.Load() {
 		// Die of the signal, so that the parent reads -15 as it would

@@ -41,7 +41,7 @@ func ExampleProcess_Terminate() {
 		fmt.Println(err)
 		return
 	}
-	time.Sleep(200 * time.Millisecond) // let it start
+	time.Sleep(200 * time.Millisecond) // let it start and watch for SIGTERM
 	p.Terminate()                      // its context ends; it returns
 	_, err = p.Wait(context.Background())
 	code, _ := p.ExitCode()

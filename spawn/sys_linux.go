@@ -64,11 +64,6 @@ func closeOnExec(fd int) { syscall.CloseOnExec(fd) }
 // raiseTerm sends this process SIGTERM, whose default action is restored.
 func raiseTerm() { syscall.Kill(os.Getpid(), syscall.SIGTERM) }
 
-// nonblock puts an inherited pipe in non-blocking mode before os.NewFile,
-// so that reads of it wait in the runtime's poller, not in a thread blocked
-// in read(2) (the runtime would start another thread to replace it).
-func nonblock(fd int) { syscall.SetNonblock(fd, true) }
-
 // tryWrite writes what fits of b into the pipe f now, without waiting, and
 // returns how much it wrote.
 func tryWrite(f *os.File, b []byte) int {

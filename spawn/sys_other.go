@@ -31,9 +31,5 @@ func closeOnExec(fd int) {}
 // be sent to oneself portably.
 func raiseTerm() { os.Exit(128 + 15) }
 
-// nonblock leaves the descriptor as it is: these systems only need the
-// pipe to work, not to be cheap.
-func nonblock(fd int) {}
-
 // tryWrite writes nothing ahead: the request is written after the start.
 func tryWrite(f *os.File, b []byte) int { return 0 }
