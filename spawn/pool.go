@@ -68,7 +68,8 @@ package spawn
 // its stack, for a panic) in the task's results and goes on.
 //
 // An initializer that fails, or workers that keep dying before they are
-// ready (three in a row), break the pool: every pending item fails with
+// ready (three in a row exiting on their own, or ten killed by signals),
+// break the pool: every pending item fails with
 // that error (ErrInitializer for an initializer) and so does every later
 // submission, instead of Python's endless restarts.
 //
@@ -314,7 +315,8 @@ type Pool struct {
 	nextTask  uint64
 	nextJob   uint64
 	ewma      float64 // nanoseconds per task, smoothed
-	badStarts int     // workers in a row that died before they were ready
+	badStarts int     // workers in a row that exited before they were ready
+	badKills  int     // workers in a row killed by a signal before they were ready
 	changed   chan struct{}
 	cancelN   int // round robin over the cancel slots
 	scratch   []byte
@@ -1000,13 +1002,19 @@ func (p *Pool) onExit(w *poolWorker) {
 	case p.state != poolOpen && p.state != poolClosing:
 	case !ready && p.cfg.initFunc != "" && isChildError(exitErr):
 		fails = p.breakLocked(fmt.Errorf("pool worker %d: %w: %w", w.proc.Pid(), ErrInitializer, exitErr), fails)
-	case !ready && p.badStarts >= 2:
+	case !ready && (code >= 0 && p.badStarts >= 2 || p.badKills >= 9):
+		// Three workers in a row that exited on their own before they were
+		// ready (a binary that does not call spawn.Main, a crash at start),
+		// or ten killed by signals: restarting more would loop forever.
 		fails = p.breakLocked(fmt.Errorf("pool workers keep dying before they are ready; the last: %w", exitErr), fails)
 	default:
-		if ready {
-			p.badStarts = 0
-		} else {
+		switch {
+		case ready:
+			p.badStarts, p.badKills = 0, 0
+		case code >= 0:
 			p.badStarts++
+		default:
+			p.badKills++ // killed while starting: someone else's doing, most likely
 		}
 		if code == 0 && p.cfg.maxTasks > 0 && w.sent >= p.cfg.maxTasks {
 			p.st.recycled.Add(1)
