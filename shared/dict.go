@@ -529,6 +529,19 @@ func (d *Dict[K, V]) Pop(k K) (V, bool, error) {
 	return v, ok, err
 }
 
+// SetDefault returns the value under k if there is one (loaded true), and
+// otherwise stores v and returns it, atomically: Python's dict.setdefault.
+func (d *Dict[K, V]) SetDefault(k K, v V) (actual V, loaded bool, err error) {
+	actual, _, err = d.update(k, func(old V, ok bool) (V, bool) {
+		loaded = ok
+		if ok {
+			return old, true
+		}
+		return v, true
+	})
+	return actual, loaded, err
+}
+
 // CompareAndSwap stores new under k if k holds old now (compared as
 // encoded bytes), and reports whether it did.
 func (d *Dict[K, V]) CompareAndSwap(k K, old, new V) (bool, error) {

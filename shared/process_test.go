@@ -344,7 +344,7 @@ func TestKilledMidUpdate(t *testing.T) {
 	st, _ := m.Stats()
 	t.Logf("%d kills in %v: %d locks taken over from dead holders, slowest check %v; dict %d entries, list %d items; heap %+v",
 		kills, time.Since(start).Round(time.Millisecond), shared.Recoveries()-before, worst, d.Len(), l.Len(), st)
-	if worst > 2*time.Second {
+	if worst > 3*time.Second {
 		t.Fatalf("recovering the lock took %v", worst)
 	}
 }

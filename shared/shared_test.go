@@ -85,6 +85,13 @@ func TestDictBasics(t *testing.T) {
 	if v, keep, err := d.Update("new", func(v int64, ok bool) (int64, bool) { return 7, !ok }); err != nil || !keep || v != 7 {
 		t.Fatalf("Update(new) = %d, %v, %v", v, keep, err)
 	}
+	if v, loaded, err := d.SetDefault("new", 99); err != nil || !loaded || v != 7 {
+		t.Fatalf("SetDefault on a present key = %d, %v, %v", v, loaded, err)
+	}
+	if v, loaded, err := d.SetDefault("fresh", 99); err != nil || loaded || v != 99 {
+		t.Fatalf("SetDefault on a missing key = %d, %v, %v", v, loaded, err)
+	}
+	d.Delete("fresh")
 	if v, ok, err := d.Pop("new"); err != nil || !ok || v != 7 {
 		t.Fatalf("Pop = %d, %v, %v", v, ok, err)
 	}
