@@ -12,8 +12,14 @@ import (
 // RWMutexSize and RWMutexAlign are the bytes an RWMutex placed with
 // RWMutexAt takes and the alignment its offset needs.
 const (
-	RWMutexSize  = 16 + rwSlots*16
+	RWMutexSize  = 272 // 16 + rwSlots*16
 	RWMutexAlign = 8
+)
+
+// Both fail to compile unless RWMutexSize == 16 + rwSlots*16.
+var (
+	_ [RWMutexSize - (16 + rwSlots*16)]struct{}
+	_ [(16 + rwSlots*16) - RWMutexSize]struct{}
 )
 
 // rwSlots is how many reading processes an RWMutex tracks, so that a writer
