@@ -227,7 +227,9 @@ var errStopped = errors.New("imap stopped")
 // Window allows (Python reads the whole input first), so an endless input
 // works in bounded memory. A failed item yields its error and the loop
 // goes on. Leaving the loop, or ctx ending (yielded as ctx's error, last),
-// cancels the work still in flight.
+// cancels the work still in flight. Imap pulls the next input only when
+// the window has room, from the loop's goroutine: an input that blocks
+// holds the loop (and ctx is seen once it returns).
 func Imap[A, R any](ctx context.Context, p *Pool, f *Func[A, R], seq iter.Seq[A], opts ...MapOption) iter.Seq2[R, error] {
 	return imap(ctx, p, f, seq, true, opts)
 }

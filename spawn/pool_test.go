@@ -789,3 +789,30 @@ func TestPoolWorkersIgnoreInterrupt(t *testing.T) {
 		t.Fatalf("workers died of SIGINT: %+v", s)
 	}
 }
+
+// TestPoolNoFdLeak: a worker replaced after every task leaves no
+// descriptor (region, pipes) behind.
+func TestPoolNoFdLeak(t *testing.T) {
+	countFds := func() int {
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(fds)
+	}
+	p := newTestPool(t, spawn.MaxTasksPerWorker(1))
+	ctx := poolCtx(t, 60*time.Second)
+	if _, err := spawn.Map(ctx, p, poolSquare, make([]int, 10), spawn.Chunk(1)); err != nil {
+		t.Fatal(err)
+	}
+	before := countFds()
+	if _, err := spawn.Map(ctx, p, poolSquare, make([]int, 60), spawn.Chunk(1)); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Recycled < 60 {
+		t.Fatalf("stats %+v", s)
+	}
+	if after := countFds(); after > before+8 {
+		t.Fatalf("%d descriptors before 60 worker replacements, %d after", before, after)
+	}
+}
