@@ -123,6 +123,11 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 		bo.won()
 	}
 	c.waiters.Add(^uint32(0))
+	if werr != nil && c.seq.Load() != s {
+		// A Signal came while this waiter was leaving on its context, and
+		// its wake-up may have been this waiter's: pass it on.
+		c.Notify(1)
+	}
 	lerr := c.L.m.lock(context.Background())
 	switch {
 	case lerr == ErrOwnerDead:
