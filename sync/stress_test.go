@@ -20,7 +20,11 @@ const (
 	modeMutex = iota
 	modeRLock
 	modeRWMutex
+	modeMutexAt
 )
+
+// kindApp is an application kind for a block that carries its own lock.
+const kindApp shm.Kind = 0x8001
 
 // gate makes children start their loops together, so that they contend:
 // each child reports ready on a WaitGroup and waits for an Event.
@@ -78,6 +82,26 @@ var incWorker = spawn.Register(func(ctx context.Context, a incArg) (int, error) 
 		return 0, err
 	}
 	switch a.Mode {
+	case modeMutexAt:
+		// A lock at offset 0 of another package's block, a counter at 8,
+		// read and written in two steps so that only the lock keeps
+		// increments apart.
+		blk, err := shm.BindHandle(a.Lock, kindApp)
+		if err != nil {
+			return 0, err
+		}
+		m, err := fsync.MutexAt(blk, 0)
+		if err != nil {
+			return 0, err
+		}
+		c := blk.Uint64(fsync.MutexSize)
+		for range a.N {
+			if err := m.Lock(); err != nil {
+				return 0, err
+			}
+			c.Store(c.Load() + 1)
+			m.Unlock()
+		}
 	case modeMutex:
 		m, err := fsync.OpenMutex(a.Lock)
 		if err != nil {
@@ -183,6 +207,22 @@ func TestStressMutexCounter(t *testing.T) {
 	waitAll(t, ps)
 	if got := *c.Ptr(); got != int64(4*n) {
 		t.Fatalf("counter = %d, want %d: the mutex let increments race", got, 4*n)
+	}
+}
+
+func TestStressMutexAtCounter(t *testing.T) {
+	r := region(t)
+	blk, err := r.Alloc(shm.Layout{Kind: kindApp, Size: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := stressN(t)
+	g, open := newGate(t, r, 4)
+	ps := startAll(t, incWorker, 4, incArg{Gate: g, Lock: blk.Handle(), N: n, Mode: modeMutexAt}, r)
+	open()
+	waitAll(t, ps)
+	if got := blk.Uint64(fsync.MutexSize).Load(); got != uint64(4*n) {
+		t.Fatalf("counter = %d, want %d", got, 4*n)
 	}
 }
 
