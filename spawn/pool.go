@@ -35,10 +35,11 @@ package spawn
 //
 // The parent always knows which task each worker holds:
 //
-//  1. Before running item k of task N, the worker stores N and k in its
-//     control block, then makes the block's seq word odd; after the item
-//     returns it makes seq even again. (Stores before the odd seq store are
-//     visible to whoever sees seq odd.)
+//  1. When it starts task N, the worker stores N and the current seq in its
+//     control block; before running each item it makes the block's seq word
+//     odd, and even again after the item returns, so item k of N runs while
+//     seq is base+2k+1. (Stores before the odd seq store are visible to
+//     whoever sees seq odd.)
 //  2. When a worker process ends for any reason (SIGKILL, the OOM killer,
 //     os.Exit, a runtime crash, its time limit), the parent's reaper closes
 //     the worker's result ring. The worker's collector drains the results it
@@ -962,7 +963,8 @@ func (p *Pool) onExit(w *poolWorker) {
 	code, _ := w.proc.ExitCode()
 	ready := w.ctl.Uint32(ctlReady).Load() != 0
 	seq := w.seq.Load()
-	running, item := w.ctl.Uint64(ctlTask).Load(), int(w.ctl.Uint64(ctlItem).Load())
+	running, base := w.ctl.Uint64(ctlTask).Load(), w.ctl.Uint64(ctlBase).Load()
+	item := int((seq - 1 - base) / 2) // meaningful when seq is odd
 
 	var fails []failure
 	p.mu.Lock()

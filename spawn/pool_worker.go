@@ -30,8 +30,9 @@ const KindPoolControl shm.Kind = 0x0330
 //	                       (odd), +1 after (even)     the watchdog times items by it
 //	     8    8 task       worker, before seq turns   parent, after the worker died: the
 //	                       odd                        task that was running
-//	    16    8 item       worker, before seq turns   parent: which item of that task
-//	                       odd
+//	    16    8 base       worker: seq when the task  parent: the running item is
+//	                       started, before seq turns  (seq-1-base)/2 (skipped items
+//	                       odd                        advance seq by 2 too)
 //	    24    8 job        worker, before seq turns   parent: cancel stages (is the worker
 //	                       odd                        running an item of a cancelled job?)
 //	    32    4 ready      worker, once, after the    parent: a worker that dies before
@@ -42,7 +43,7 @@ const KindPoolControl shm.Kind = 0x0330
 //	                       cancelled jobs (round
 //	                       robin over 8 slots)
 //
-// Hand-offs: the seq store that makes seq odd publishes task, item and job
+// Hand-offs: the seq store that makes seq odd publishes task, base and job
 // (written before it) to the parent; after the worker's death the parent
 // reads all four words with nothing racing it. The cancelGen store
 // publishes the cancel slot written before it. A stale read of the cancel
@@ -50,7 +51,7 @@ const KindPoolControl shm.Kind = 0x0330
 const (
 	ctlSeq       = 0
 	ctlTask      = 8
-	ctlItem      = 16
+	ctlBase      = 16
 	ctlJob       = 24
 	ctlReady     = 32
 	ctlCancelGen = 40
@@ -138,7 +139,7 @@ func runWorker(ctx context.Context, a workerArg) (struct{}, error) {
 		ctx: ctx, heap: heap, results: results, funcs: map[uint32]*entry{},
 		seq:       ctlBlock.Uint64(ctlSeq),
 		task:      ctlBlock.Uint64(ctlTask),
-		item:      ctlBlock.Uint64(ctlItem),
+		base:      ctlBlock.Uint64(ctlBase),
 		job:       ctlBlock.Uint64(ctlJob),
 		cancelGen: ctlBlock.Uint64(ctlCancelGen),
 	}
@@ -211,7 +212,7 @@ type workerLoop struct {
 	results *ring.SPSC[resultDesc]
 	funcs   map[uint32]*entry // the functions this worker was told, by Fid
 
-	seq, task, item, job *atomic.Uint64
+	seq, task, base, job *atomic.Uint64
 	cancelGen            *atomic.Uint64
 	cancel               [ctlSlots]*atomic.Uint64
 	lastGen              uint64
@@ -275,15 +276,19 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 		return start, fmt.Errorf("pool worker: task %d names unknown function %d: %w", d.ID, d.Fid, errChunk)
 	}
 	w.out = w.out[:0]
+	// One store per task for the task's identity; per item only seq moves
+	// (two atomic adds), and the item's index follows from it.
 	w.task.Store(d.ID)
 	w.job.Store(d.Job)
-	for i := range d.Count {
+	w.base.Store(w.seq.Load())
+	for range d.Count {
 		arg := r.bytes()
 		if r.err != nil {
 			return start, fmt.Errorf("pool worker: task %d: %w", d.ID, r.err)
 		}
 		if w.isCancelled(d.Job) {
 			w.out = append(w.out, itemSkipped)
+			w.seq.Add(2) // keeps (seq-1-base)/2 the item's index
 			continue
 		}
 		if w.stopping.Load() {
@@ -292,8 +297,7 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 			// when it is what was cancelled).
 			return start, errStopping
 		}
-		w.item.Store(uint64(i))
-		w.seq.Add(1) // odd: publishes task, job, item: "item i of task d.ID is running"
+		w.seq.Add(1) // odd: publishes task, job, base: "item (seq-1-base)/2 of task d.ID is running"
 		w.out = w.runItem(e, arg, w.out)
 		w.seq.Add(1) // even: the item returned
 	}
