@@ -31,6 +31,17 @@
 // in the region: a handle of the wrong kind, element type or region, or one
 // that points outside what was allocated, is an error, never a wild read.
 //
+// A Heap (NewHeap, OpenHeap) is a general allocator with Free inside one
+// block of a region, for objects that come and go (the entries of package
+// shared's dicts and lists). Several processes allocate and free at once
+// without a lock: per-size-class free lists are Treiber stacks whose heads
+// carry an ABA tag, and new blocks are carved with a compare-and-swap, so a
+// process killed at any instruction leaves the heap usable (at worst one
+// block leaks). Blocks are named by their offset in the heap, the same in
+// every process. A heap never grows: a request with no free block of its
+// size class (or of one up to 4 times larger) and no arena left fails with
+// ErrNoSpace; Stats tells how full it is.
+//
 // Sharing with a child started by package spawn:
 //
 //	r, _ := shm.New(1 << 20)
@@ -73,8 +84,8 @@
 //
 // # Caveats
 //
-//   - Regions do not grow, and the allocator never frees: size a region for
-//     what it will hold (New(size) holds one object of size bytes; each
+//   - Regions do not grow, and the region's own allocator never frees (a
+//     Heap inside the region does): size a region for what it will hold (New(size) holds one object of size bytes; each
 //     further object costs a 64-byte header and rounding to 64 bytes).
 //   - Close unmaps. A slice or pointer taken from a view (Array.Slice,
 //     Value.Ptr) must not be used after Close, and Close must not race with

@@ -7,7 +7,7 @@ package shm
 // Kinds are numbered by the package that owns them, in ranges fixed here so
 // that two packages never pick the same number:
 //
-//	0x0001-0x00ff  shm    (bytes, values, arrays)
+//	0x0001-0x00ff  shm    (bytes, values, arrays, heaps)
 //	0x0100-0x01ff  sync   (mutexes, semaphores, events, ...)
 //	0x0200-0x02ff  ring   (rings, queues, pipes)
 //	0x0300-0x03ff  spawn  (pools, task tables)
@@ -32,6 +32,8 @@ func (k Kind) String() string {
 		return "value"
 	case KindArray:
 		return "array"
+	case KindHeap:
+		return "heap"
 	}
 	return "kind(0x" + hex16(uint16(k)) + ")"
 }
