@@ -156,4 +156,3 @@ func TestNameTakenAndMissing(t *testing.T) {
 		t.Fatalf("Open of a missing name = %v, want fs.ErrNotExist", err)
 	}
 }
-
