@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -45,7 +46,16 @@ func (g gate) pass(ctx context.Context) error {
 		return err
 	}
 	wg.Done()
-	return ev.WaitContext(ctx)
+	// Spin rather than sleep, so that the children running at the moment
+	// of the Set start within a microsecond of each other: a lock that
+	// failed to exclude them would then lose increments at once.
+	for !ev.IsSet() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		runtime.Gosched()
+	}
+	return nil
 }
 
 // newGate makes a gate for n children; open it once they are started.
@@ -99,7 +109,9 @@ var incWorker = spawn.Register(func(ctx context.Context, a incArg) (int, error) 
 			if err := m.Lock(); err != nil {
 				return 0, err
 			}
-			c.Store(c.Load() + 1)
+			v := c.Load()
+			dawdle()
+			c.Store(v + 1)
 			m.Unlock()
 		}
 	case modeMutex:
@@ -116,7 +128,9 @@ var incWorker = spawn.Register(func(ctx context.Context, a incArg) (int, error) 
 			if err := m.Lock(); err != nil {
 				return 0, err
 			}
-			*p = *p + 1
+			v := *p
+			dawdle()
+			*p = v + 1
 			m.Unlock()
 		}
 	case modeRLock:
@@ -136,7 +150,9 @@ var incWorker = spawn.Register(func(ctx context.Context, a incArg) (int, error) 
 			if err := l.Lock(); err != nil { // re-entered
 				return 0, err
 			}
-			*p = *p + 1
+			v := *p
+			dawdle()
+			*p = v + 1
 			l.Unlock()
 			if l.Depth() != 1 {
 				return 0, fmt.Errorf("depth %d after one of two unlocks", l.Depth())
@@ -159,6 +175,7 @@ var incWorker = spawn.Register(func(ctx context.Context, a incArg) (int, error) 
 					return 0, err
 				}
 				p.A++
+				dawdle()
 				p.B = p.A
 				rw.Unlock()
 				continue
@@ -174,6 +191,17 @@ var incWorker = spawn.Register(func(ctx context.Context, a incArg) (int, error) 
 	}
 	return a.N, nil
 })
+
+// dawdle widens a critical section by a few tens of nanoseconds, so that a
+// lock that failed to exclude would lose increments rather than get away
+// with it (a bare *p++ is over too fast to race visibly).
+func dawdle() {
+	for range 8 {
+		dawdleSink.Add(1)
+	}
+}
+
+var dawdleSink atomic.Int64
 
 func stressN(t *testing.T) int {
 	if testing.Short() {
