@@ -345,9 +345,16 @@ func TestPoolCancelMap(t *testing.T) {
 	if d := time.Since(start); d > time.Second+300*time.Millisecond {
 		t.Errorf("cancelled map returned after %v", d)
 	}
+	// Within a second, no worker is running the cancelled work any more.
+	deadline := time.Now().Add(time.Second)
+	for p.Stats().InFlight != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := p.Stats(); s.InFlight != 0 || s.Queued != 0 {
+		t.Fatalf("a second after the cancel: %+v", s)
+	}
 	pids := p.Pids()
-	// Within a second, no worker is running the cancelled work any more:
-	// Close (drain) finds nothing left to wait for.
+	// And Close (drain) finds nothing left to wait for.
 	cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer ccancel()
 	if err := p.Close(cctx); err != nil {
