@@ -243,7 +243,7 @@ func (r *Report) Markdown() ([]byte, error) {
 	p("| | |\n|---|---|\n")
 	p("| CPU | %s |\n| cores | %d |\n| memory | %s |\n| kernel | %s (%s) |\n| Go | %s |\n| Python | %s |\n",
 		m.CPU, m.Cores, m.Memory, m.Kernel, m.OS, m.Go, m.Python)
-	if !in.Start.IsZero() {
+	if !in.Start.IsZero() && !in.End.IsZero() {
 		p("| run | %s, %s |\n", in.Start.Format("2006-01-02 15:04 UTC"), in.End.Sub(in.Start).Round(time.Second))
 	}
 	if m.LoadAvg != "" {
