@@ -357,18 +357,12 @@ func (rw *RWMutex) countRead() {
 func (rw *RWMutex) RUnlock() {
 	rw.o.mustLive("RWMutex")
 	if s := rw.readerSlot(); s >= 0 {
-		c := rw.slotCount(s)
-		for {
-			n := c.Load()
-			if n == 0 {
-				// This process holds no read lock it counted: it may hold
-				// one taken before its slot existed, or none at all; the
-				// reader word below tells.
-				break
-			}
-			if c.CompareAndSwap(n, n-1) {
-				break
-			}
+		// Only this process (alive: nobody reclaims its slot) writes
+		// its count, so an Add that went below zero can be undone: it
+		// held no read lock it counted, and the reader word below tells
+		// whether it held one at all.
+		if c := rw.slotCount(s); c.Add(^uint32(0)) == ^uint32(0) {
+			c.Add(1)
 		}
 	}
 	for {
