@@ -180,7 +180,8 @@ func (b *Barrier) join() {
 // process, before the others are released (Python's action). Only this
 // process's Barrier value has it: set it in every process whose arrival may
 // be the last. If it returns an error or panics, the barrier breaks: the
-// others get ErrBroken, the last party the error (or the panic).
+// others get ErrBroken, the last party the error (or the panic). Set it
+// before this Barrier value's first Wait.
 func (b *Barrier) SetAction(f func() error) { b.action = f }
 
 // Handle names the Barrier for another process.
