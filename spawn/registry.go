@@ -8,6 +8,9 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/forkless-go/forkless/internal/layout"
 )
 
 // mainCalled is set by Main. After it, the registry is frozen: a function
@@ -23,7 +26,12 @@ var registry struct {
 // argument and encodes its result itself.
 type entry struct {
 	name string
-	run  func(ctx context.Context, arg []byte) ([]byte, error)
+	// run calls the function and returns its encoded result.
+	run func(ctx context.Context, arg []byte) ([]byte, error)
+	// appendRun calls the function and appends its encoded result to dst.
+	// For fixed-size, pointer-free argument and result types it makes no
+	// allocation of its own.
+	appendRun func(ctx context.Context, arg []byte, dst []byte) ([]byte, error)
 }
 
 // Func is a function that can run in a child process. Make one with
@@ -92,30 +100,74 @@ func Register[A, R any](fn func(ctx context.Context, arg A) (R, error), opts ...
 			"register at package scope: %w", name, ErrNotRegistered)
 		return f
 	}
-	codec := o.codec
 	registry.Lock()
 	defer registry.Unlock()
 	if registry.byName == nil {
 		registry.byName = make(map[string]*entry)
 	}
 	if _, ok := registry.byName[name]; !ok {
-		registry.byName[name] = &entry{name: name, run: func(ctx context.Context, argBytes []byte) ([]byte, error) {
-			var arg A
-			if err := decode(codec, argBytes, &arg); err != nil {
-				return nil, fmt.Errorf("decode argument of %s: %w", name, err)
-			}
-			res, err := fn(ctx, arg)
-			if err != nil {
-				return nil, err
-			}
-			out, encErr := encode(codec, res, "result")
-			if encErr != nil {
-				return nil, fmt.Errorf("encode result of %s: %w", name, encErr)
-			}
-			return out, nil
-		}}
+		registry.byName[name] = newEntry(name, fn, o.codec)
 	}
 	return f
+}
+
+// newEntry erases fn's types. Whether the argument and the result travel
+// raw is decided here, once: the raw paths copy bytes in and out of values
+// that stay on the stack, so a call allocates nothing but what fn does.
+func newEntry[A, R any](name string, fn func(context.Context, A) (R, error), codec Codec) *entry {
+	decodeArg := func(b []byte) (A, error) {
+		var arg A
+		err := decode(codec, b, &arg)
+		return arg, err
+	}
+	if info, err := layout.Of[A](); err == nil {
+		size := int(info.Size)
+		decodeArg = func(b []byte) (A, error) {
+			var arg A
+			if len(b) != size {
+				return arg, fmt.Errorf("%d bytes for a %d-byte %T", len(b), size, arg)
+			}
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&arg)), size), b)
+			return arg, nil
+		}
+	}
+	appendResult := func(dst []byte, res R) ([]byte, error) {
+		b, err := encode(codec, res, "result")
+		return append(dst, b...), err
+	}
+	if info, err := layout.Of[R](); err == nil {
+		size := int(info.Size)
+		appendResult = func(dst []byte, res R) ([]byte, error) {
+			return append(dst, unsafe.Slice((*byte)(unsafe.Pointer(&res)), size)...), nil
+		}
+	}
+	e := &entry{name: name}
+	e.appendRun = func(ctx context.Context, argBytes []byte, dst []byte) ([]byte, error) {
+		arg, err := decodeArg(argBytes)
+		if err != nil {
+			return dst, fmt.Errorf("decode argument of %s: %w", name, err)
+		}
+		res, err := fn(ctx, arg)
+		if err != nil {
+			return dst, err
+		}
+		out, err := appendResult(dst, res)
+		if err != nil {
+			return dst, fmt.Errorf("encode result of %s: %w", name, err)
+		}
+		return out, nil
+	}
+	e.run = func(ctx context.Context, argBytes []byte) ([]byte, error) {
+		out, err := e.appendRun(ctx, argBytes, nil)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = []byte{} // a zero-size result is still a result
+		}
+		return out, nil
+	}
+	return e
 }
 
 // Name returns the name a child looks the function up by: its full
