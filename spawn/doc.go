@@ -124,6 +124,9 @@
 //     children at once (SIGKILL through Pdeathsig), daemon or not.
 //   - Terminate re-raises SIGTERM in the child once its function returned,
 //     so the exit code is -15 even though the function's result came back.
+//     A SIGTERM that arrives before the child watches for it (during its
+//     start-up and the first 5 ms of its function) kills it outright, with
+//     no result, as Python's terminate always does.
 //   - Environment changes made with os.Setenv before Start reach the child;
 //     the working directory is the parent's at Start.
 //   - Outside Linux there is no Pdeathsig and no regions; the pipe EOF check

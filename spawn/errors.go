@@ -94,9 +94,12 @@ func (e *ExitError) Error() string {
 	if e.ExitCode < 0 {
 		how = fmt.Sprintf("killed by signal %d (%v)", -e.ExitCode, syscall.Signal(-e.ExitCode))
 	}
-	if !e.Attached {
+	if !e.Attached && e.ExitCode >= 0 {
 		return fmt.Sprintf("child %d: %s: %s before it attached (does the program call spawn.Main() "+
 			"first thing in main or TestMain?): %v", e.Pid, e.Func, how, ErrDied)
+	}
+	if !e.Attached {
+		return fmt.Sprintf("child %d: %s: %s before it attached: %v", e.Pid, e.Func, how, ErrDied)
 	}
 	return fmt.Sprintf("child %d: %s: %s: %v", e.Pid, e.Func, how, ErrDied)
 }
