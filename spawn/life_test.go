@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -756,6 +757,26 @@ func TestShutdown(t *testing.T) {
 func TestCPUCount(t *testing.T) {
 	if n := spawn.CPUCount(); n < 1 || n > runtime.NumCPU() {
 		t.Fatalf("CPUCount = %d, NumCPU = %d", n, runtime.NumCPU())
+	}
+}
+
+func TestCPUCountHonoursAffinity(t *testing.T) {
+	taskset, err := exec.LookPath("taskset")
+	if err != nil || runtime.NumCPU() < 2 {
+		t.Skip("needs taskset and 2 CPUs")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(taskset, "-c", "0", self)
+	cmd.Env = append(os.Environ(), "SPAWN_TEST_PRINT_CPUS=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("taskset: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "1" {
+		t.Fatalf("CPUCount under taskset -c 0 = %s, want 1", got)
 	}
 }
 

@@ -20,6 +20,11 @@ func TestMain(m *testing.M) {
 		n, _ := strconv.Atoi(code)
 		os.Exit(n)
 	}
+	// TestCPUCountHonoursAffinity runs this binary under taskset.
+	if os.Getenv("SPAWN_TEST_PRINT_CPUS") != "" {
+		fmt.Println(spawn.CPUCount())
+		os.Exit(0)
+	}
 	// The same binary doing nothing: the exec baseline of BenchmarkStartExit.
 	if os.Getenv("SPAWN_TEST_NOOP") != "" {
 		os.Exit(0)
