@@ -721,6 +721,11 @@ func TestDaemonAndOrdinaryAtChildExit(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
+	// Shutdown acts on every child of the process: earlier tests must have
+	// left none.
+	for _, c := range spawn.ActiveChildren() {
+		t.Fatalf("a child of an earlier test still runs: %s (pid %d, %s)", c.Name(), c.Pid(), c.Func())
+	}
 	d, err := sleeping.Start(ctxT(t), time.Hour, spawn.Daemon())
 	if err != nil {
 		t.Fatal(err)
