@@ -53,7 +53,7 @@ func Main() {
 
 // watchDelay is how long a child's function runs before the child starts
 // watching for SIGTERM and for its parent's death. A short function never
-// pays for the watchers (about 5% of a start's CPU: signal.Notify parks a
+// pays for the watchers (about a tenth of a start's CPU: signal.Notify parks a
 // thread in the runtime's signal loop, and every new goroutine wakes
 // scheduler threads). Until then a SIGTERM kills the child outright, as it
 // does in Python, and Pdeathsig alone guards against orphaning.

@@ -65,7 +65,7 @@
 //     parent is gone, whatever killed it. This also covers systems without
 //     Pdeathsig. The child starts this watch (and its SIGTERM handling) 5 ms
 //     into its function, or before it waits for its own children: a function
-//     shorter than that never pays for the goroutines, which cost about 5%
+//     shorter than that never pays for the goroutines, which cost about a tenth
 //     of a start's CPU.
 //
 // # Errors
