@@ -817,3 +817,15 @@ func TestZeroProcess(t *testing.T) {
 		t.Fatalf("Kill = %v", err)
 	}
 }
+
+var badResult = spawn.Register(func(ctx context.Context, _ int) (withChan, error) {
+	return withChan{Name: "x", Jobs: make(chan int)}, nil
+})
+
+func TestUnencodableResultComesBackAsError(t *testing.T) {
+	_, err := badResult.Run(ctxT(t), 1)
+	var ce *spawn.ChildError
+	if !errors.Is(err, spawn.ErrEncode) || !errors.As(err, &ce) || !strings.Contains(err.Error(), "result.Jobs") {
+		t.Fatalf("Run = %v, want a ChildError that Is ErrEncode and names result.Jobs", err)
+	}
+}
