@@ -900,7 +900,6 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) *task {
 	p.mu.Unlock()
 
 	n := t.hi - t.lo
-	done, failed, cancelled := 0, 0, 0
 	var payload []byte
 	var perr error
 	switch {
@@ -913,46 +912,54 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) *task {
 	default:
 		perr = fmt.Errorf("inline result of %d bytes: %w", d.Len, errChunk)
 	}
-	delivered := 0
+	// Count first, deliver second: the counters must be right before the
+	// last delivery, which may end a Map whose caller reads Stats at once.
+	parsed, okN, skipN := 0, 0, 0
 	if perr == nil {
 		perr = parseResults(payload, n, func(i int, it itemResult) {
-			delivered++
-			if t.job.cancelled.Load() {
-				cancelled++
-				return
-			}
+			parsed++
 			switch it.status {
 			case itemOK:
-				done++
-				t.job.ops.deliver(t.lo+i, it.value, nil)
+				okN++
 			case itemSkipped:
-				cancelled++
-			default:
-				failed++
-				t.job.ops.deliver(t.lo+i, nil, &ChildError{
-					Pid: w.proc.Pid(), Func: t.job.fn, Name: w.proc.Name(),
-					Message: string(it.message), Type: string(it.typ),
-					Panicked: it.status == itemPanic, Stack: string(it.stack),
-					wrapped: errorsFor(it.keys),
-				})
+				skipN++
 			}
 		})
 	}
-	for i := delivered; i < n; i++ {
-		if t.job.cancelled.Load() {
-			cancelled++
-			continue
+	p.st.inflight.Add(-int64(n))
+	if t.job.cancelled.Load() {
+		p.st.cancelled.Add(int64(n))
+	} else {
+		p.st.done.Add(int64(okN))
+		p.st.failed.Add(int64(n - okN - skipN))
+		p.st.cancelled.Add(int64(skipN))
+		if parsed > 0 {
+			parseResults(payload, parsed, func(i int, it itemResult) {
+				switch it.status {
+				case itemOK:
+					t.job.ops.deliver(t.lo+i, it.value, nil)
+				case itemSkipped:
+					// Only a cancelled job's items are skipped; should one of
+					// a live job be, it must still be delivered, or its Map
+					// would wait forever.
+					t.job.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d skipped the item: %w", w.proc.Pid(), context.Canceled))
+				default:
+					t.job.ops.deliver(t.lo+i, nil, &ChildError{
+						Pid: w.proc.Pid(), Func: t.job.fn, Name: w.proc.Name(),
+						Message: string(it.message), Type: string(it.typ),
+						Panicked: it.status == itemPanic, Stack: string(it.stack),
+						wrapped: errorsFor(it.keys),
+					})
+				}
+			})
 		}
-		failed++
-		t.job.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d: %w", w.proc.Pid(), perr))
+		for i := parsed; i < n; i++ {
+			t.job.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d: %w", w.proc.Pid(), perr))
+		}
 	}
 	if d.Flags&flagHeap != 0 {
 		w.heap.Free(d.Off)
 	}
-	p.st.inflight.Add(-int64(n))
-	p.st.done.Add(int64(done))
-	p.st.failed.Add(int64(failed))
-	p.st.cancelled.Add(int64(cancelled))
 	return t
 }
 
@@ -1026,9 +1033,9 @@ func (p *Pool) onExit(w *poolWorker) {
 		replace = true
 		p.workers[w.slot] = nil
 	}
-	if !replace {
-		fails = p.pump(fails)
-	}
+	// The requeued tasks go to the other workers now, not after the
+	// replacement has started; cancelled ones are dropped.
+	fails = p.pump(fails)
 	p.mu.Unlock()
 	p.deliverFailures(fails)
 	<-w.reaped // Close wakes sleepers after the collector may have seen it

@@ -347,7 +347,7 @@ func TestPoolCancelMap(t *testing.T) {
 	}
 	// Within a second, no worker is running the cancelled work any more.
 	deadline := time.Now().Add(time.Second)
-	for p.Stats().InFlight != 0 && time.Now().Before(deadline) {
+	for s := p.Stats(); (s.InFlight != 0 || s.Queued != 0) && time.Now().Before(deadline); s = p.Stats() {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if s := p.Stats(); s.InFlight != 0 || s.Queued != 0 {
