@@ -188,6 +188,10 @@ func (b Block) Bytes() []byte {
 	return b.r.mem[b.off : b.off+b.size : b.off+b.size]
 }
 
+// Live reports whether the block's region is still open in this process: one
+// atomic load, for hot paths that must refuse use after Close.
+func (b Block) Live() bool { return b.r != nil && !b.r.closed.Load() }
+
 // Uint32 returns the 4-byte word at off within the block as an atomic, for
 // the synchronization built on top. off must be 4-aligned and inside the
 // block: a bad offset is a bug in the caller, and panics.

@@ -372,7 +372,7 @@ type obj struct {
 
 // live reports whether the region is still mapped. Every method checks it
 // before it touches shared memory: after Close, the memory is gone.
-func (o *obj) live() bool { return o.b.Bytes() != nil }
+func (o *obj) live() bool { return o.b.Live() }
 
 func (o *obj) u32(off int64) *atomic.Uint32 { return o.b.Uint32(o.off + off) }
 func (o *obj) u64(off int64) *atomic.Uint64 { return o.b.Uint64(o.off + off) }
