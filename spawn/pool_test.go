@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -822,4 +823,86 @@ func TestPoolNoFdLeak(t *testing.T) {
 	if after := countFds(); after > before+8 {
 		t.Fatalf("%d descriptors before 60 worker replacements, %d after", before, after)
 	}
+}
+
+type poolOwnerArg struct {
+	Pids shm.Handle // an Array[int64] of 2: the owner writes its workers' pids
+}
+
+// poolOwner makes a pool in a child process, publishes its workers' pids,
+// and waits to be killed.
+var poolOwner = spawn.Register(func(ctx context.Context, a poolOwnerArg) (int, error) {
+	arr, err := shm.OpenArray[int64](a.Pids)
+	if err != nil {
+		return 0, err
+	}
+	p, err := spawn.NewPool(ctx, spawn.Workers(2))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := spawn.Map(ctx, p, poolSquare, make([]int, 100), spawn.Chunk(1)); err != nil {
+		return 0, err
+	}
+	for i, pid := range p.Pids() {
+		arr.Set(i, int64(pid))
+	}
+	<-ctx.Done()
+	return 0, nil
+})
+
+// TestPoolWorkersDieWithOwner: SIGKILL the process that owns a pool; its
+// workers are gone within a second, never orphaned.
+func TestPoolWorkersDieWithOwner(t *testing.T) {
+	r, err := shm.New(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	arr, err := shm.NewArray[int64](r, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := poolCtx(t, 30*time.Second)
+	owner, err := poolOwner.Start(ctx, poolOwnerArg{Pids: arr.Handle()}, spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := arr.Slice()
+	for pids[0] == 0 || pids[1] == 0 {
+		select {
+		case <-owner.Done():
+			_, err := owner.Wait(ctx)
+			t.Fatalf("owner ended early: %v", err)
+		case <-ctx.Done():
+			t.Fatal("owner never published its workers")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	workers := []int{int(pids[0]), int(pids[1])}
+	t.Logf("owner %d, workers %v", owner.Pid(), workers)
+	owner.Kill()
+	owner.Wait(ctx)
+	deadline := time.Now().Add(time.Second)
+	for _, pid := range workers {
+		for processAlive(pid) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if processAlive(pid) {
+			t.Errorf("worker %d of the killed owner still runs", pid)
+		}
+	}
+}
+
+// processAlive reports whether pid runs (a zombie waiting for its reaper
+// does not run).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
 }
