@@ -851,7 +851,17 @@ func (p *Pool) deliverFailures(fails []failure) {
 }
 
 // signalChange wakes everyone waiting for the pool's state to move (Close).
-// It costs nothing when nobody waits.
+// It costs nothing when nobody waits. No wake-up is lost:
+//
+//	C1 closeWaiters += 1          S1 change the state, under p.mu
+//	C2 lock; if idle: done        S2 if closeWaiters == 0: return
+//	C3 ch := p.changed; unlock    S3 lock; close(p.changed); replace it; unlock
+//	C4 wait on ch
+//
+// If S2 reads 0, C1 comes after S2, so C2 (after C1) locks after S1 and
+// sees the change. If S2 reads non-zero, S3 closes the channel C3 took
+// (C3 before S3 in lock order), or C3 comes after S3 and C2 already saw
+// the change under the same lock.
 func (p *Pool) signalChange() {
 	if p.closeWaiters.Load() == 0 {
 		return
