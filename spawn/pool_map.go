@@ -280,7 +280,12 @@ func imap[A, R any](ctx context.Context, p *Pool, f *Func[A, R], seq iter.Seq[A]
 		var (
 			mu        sync.Mutex
 			completed []int // slots completed, not yet yielded (unordered)
-			wake      = make(chan struct{}, 1)
+			// wake holds at most one token. deliver marks a slot under mu,
+			// then leaves a token (or finds one there); the loop looks
+			// under mu and waits only if it found nothing, so a token left
+			// after its look is still there when it waits: no lost wake-up,
+			// at worst a spurious one.
+			wake = make(chan struct{}, 1)
 		)
 		ij := &imapJob[A, R]{slots: slots}
 		ij.fn, ij.ops = f.name, ij
