@@ -104,3 +104,15 @@ func FuzzParseResults(f *testing.F) {
 		}
 	})
 }
+
+func TestFixLength(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 300, 16383, 16384, 1 << 20} {
+		val := bytes.Repeat([]byte{0xab}, n)
+		out := append([]byte{9, itemOK, 0}, val...)
+		out = fixLength(out, 2)
+		want := appendOK([]byte{9}, val)
+		if !bytes.Equal(out, want) {
+			t.Fatalf("n=%d: fixLength differs from appendOK", n)
+		}
+	}
+}

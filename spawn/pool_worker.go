@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -319,16 +320,37 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 // runItem runs one item, turning a panic into a failed record with the
 // worker's stack.
 func (w *workerLoop) runItem(e *entry, arg []byte, out []byte) (res []byte) {
+	start := len(out)
 	defer func() {
 		if v := recover(); v != nil {
-			res = appendFailed(out, itemPanic, fmt.Sprint(v), fmt.Sprintf("%T", v), string(debug.Stack()), nil)
+			res = appendFailed(out[:start], itemPanic, fmt.Sprint(v), fmt.Sprintf("%T", v), string(debug.Stack()), nil)
 		}
 	}()
-	b, err := e.run(w.ctx, arg)
+	// The result is appended in place, after its status and a one-byte
+	// length that is widened afterwards if the result is 128 bytes or more:
+	// a fixed-size result costs no allocation.
+	out = append(out, itemOK, 0)
+	out, err := e.appendRun(w.ctx, arg, out)
 	if err != nil {
-		return appendFailed(out, itemError, err.Error(), fmt.Sprintf("%T", err), "", errorKeys(err))
+		return appendFailed(out[:start], itemError, err.Error(), fmt.Sprintf("%T", err), "", errorKeys(err))
 	}
-	return appendOK(out, b)
+	return fixLength(out, start+1)
+}
+
+// fixLength writes the uvarint length of out[at+1:] at out[at], where one
+// byte was reserved, moving the value right when the length needs more.
+func fixLength(out []byte, at int) []byte {
+	n := len(out) - at - 1
+	if n < 0x80 {
+		out[at] = byte(n)
+		return out
+	}
+	var tmp [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(tmp[:], uint64(n))
+	out = append(out, tmp[:k-1]...) // room for the k-1 extra length bytes
+	copy(out[at+k:], out[at+1:at+1+n])
+	copy(out[at:], tmp[:k])
+	return out
 }
 
 // place puts the result payload inline or in the heap. The heap may be full
