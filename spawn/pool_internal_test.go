@@ -8,7 +8,8 @@ import (
 var benchSquareEntry = Register(func(ctx context.Context, x int) (int, error) { return x * x, nil })
 
 // BenchmarkPoolWorkerItem is the worker's cost per item, in process: the
-// registry's decode, call and encode, and the result record.
+// registry's appendRun (decode, call, encode in place) and the result
+// record around it.
 func BenchmarkPoolWorkerItem(b *testing.B) {
 	e, ok := lookup(benchSquareEntry.name)
 	if !ok {
