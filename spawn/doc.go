@@ -97,6 +97,17 @@
 // diagnostics go to a log/slog logger (SetLogger, or FORKLESS_LOG=debug in
 // the environment), silent by default.
 //
+// # Pools
+//
+// A Pool (NewPool) keeps worker processes and feeds them tasks through
+// shared-memory rings, one pair per worker: Map, Imap, ImapUnordered, Apply
+// and Submit (a Future) are Python's Pool and ProcessPoolExecutor, typed. The
+// pool always knows which item each worker is running, so a worker that dies
+// fails (or, with Retries, reruns) that item alone, its queued items go to
+// the other workers, and a replacement starts. The pool's design, the
+// memory layout of a worker's region and the pool's caveats are written at
+// the top of pool.go.
+//
 // # Memory layout
 //
 // The process core keeps nothing in shared memory; a child and its parent
