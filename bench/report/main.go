@@ -32,7 +32,6 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -197,7 +196,7 @@ func (e *timeoutError) Error() string { return fmt.Sprintf("timed out after %s",
 func goTest(root, goCmd string, args []string) ([]byte, error) {
 	cmd := exec.Command(goCmd, args...)
 	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	var buf bytes.Buffer
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -234,7 +233,7 @@ func goTest(root, goCmd string, args []string) ([]byte, error) {
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(pkgTimeout, func() {
 		timedOut.Store(true)
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(cmd)
 	})
 	err := cmd.Wait()
 	timer.Stop()
