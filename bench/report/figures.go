@@ -8,13 +8,14 @@ import (
 
 // higherIsBetter says whether a unit is a rate (msgs/s, MB/s, items/s):
 // everything else the suite reports is a time (ns/op, ns/msg, p99-ns).
-func higherIsBetter(unit string) bool { return strings.HasSuffix(unit, "/s") }
+func higherIsBetter(unit string) bool { return strings.HasSuffix(unit, "/s") || unit == "speedup" }
 
 // isTime says whether a unit is a time in nanoseconds.
 func isTime(unit string) bool { return strings.Contains(unit, "ns") }
 
 // perOp turns a figure into nanoseconds per operation, so a rate and a time
-// can be compared: a rate r of ops/s is 1e9/r ns per op.
+// can be compared: a rate r of ops/s is 1e9/r ns per op. (A speedup is
+// compared only with a speedup, and inverting both keeps their ratio.)
 func perOp(v float64, unit string) float64 {
 	if higherIsBetter(unit) {
 		return 1e9 / v
@@ -33,7 +34,7 @@ func Speedup(f float64, fu string, r float64, ru string) (float64, bool) {
 		return 0, false
 	}
 	known := func(u string) bool { return higherIsBetter(u) || isTime(u) }
-	if !known(fu) || !known(ru) {
+	if !known(fu) || !known(ru) || (fu == "speedup") != (ru == "speedup") {
 		return 0, false
 	}
 	return perOp(r, ru) / perOp(f, fu), true
@@ -63,6 +64,8 @@ func formatValue(v float64, unit string) string {
 			s += "/" + suffix
 		}
 		return s
+	case unit == "speedup":
+		return trim(v) + "×"
 	case unit == "MB/s":
 		if v >= 1000 {
 			return trim(v/1000) + " GB/s"

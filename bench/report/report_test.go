@@ -130,6 +130,8 @@ func TestSpeedup(t *testing.T) {
 		{100, "ns/op", 1e6, "msgs/s", 10, true},      // and the other way round
 		{0, "ns/op", 10, "ns/op", 0, false},          // no figure
 		{10, "B/op", 10, "ns/op", 0, false},          // not comparable
+		{1.8, "speedup", 2, "speedup", 0.9, true},    // speedups: higher is better
+		{1.8, "speedup", 2, "ns/op", 0, false},       // a speedup is not a time
 	} {
 		got, ok := Speedup(c.f, c.fu, c.r, c.ru)
 		if ok != c.wantOK || math.Abs(got-c.want) > 1e-9*c.want {
