@@ -311,18 +311,18 @@ var workloads = concat(
 
 		// sync
 		{
-			ID: "lock/uncontended", Section: "sync", What: "Lock and unlock, nobody waiting",
+			ID: "lock/uncontended", Section: "sync", Group: "Locks", What: "Lock and unlock, nobody waiting",
 			Forkless: Measure{"forkless Mutex", "sync", "LockUnlock/impl=forkless.Mutex", "ns/op"},
 			Rivals:   []Measure{{"Go sync.Mutex", "sync", "LockUnlock/impl=sync.Mutex", "ns/op"}},
 			Target:   "within 2× of sync.Mutex",
 		},
 		{
-			ID: "rwlock/uncontended", Section: "sync", What: "Read lock and unlock, nobody waiting",
+			ID: "rwlock/uncontended", Section: "sync", Group: "Locks", What: "Read lock and unlock, nobody waiting",
 			Forkless: Measure{"forkless RWMutex", "sync", "LockUnlock/impl=forkless.RWMutex.RLock", "ns/op"},
 			Rivals:   []Measure{{"Go sync.RWMutex", "sync", "LockUnlock/impl=sync.RWMutex.RLock", "ns/op"}},
 		},
 		{
-			ID: "lock/counter", Section: "sync", What: "2 processes incrementing a shared counter under the lock",
+			ID: "lock/counter", Section: "sync", Group: "Locks", What: "2 processes incrementing a shared counter under the lock",
 			Short:    "Counter under a lock, 2 processes",
 			Forkless: Measure{"forkless Mutex", "sync", "Counter2Procs/impl=forkless", "ops/s"},
 			Rivals: []Measure{
@@ -333,7 +333,7 @@ var workloads = concat(
 			Target:   "≥ 20× Python",
 		},
 		{
-			ID: "event/mean", Section: "sync", What: "Event ping-pong between 2 processes, mean round trip",
+			ID: "event/mean", Section: "sync", Group: "Round trips between two processes", What: "Event ping-pong between 2 processes, mean round trip",
 			Short:    "Event round trip",
 			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "ns/op"},
 			Rivals: []Measure{
@@ -344,22 +344,22 @@ var workloads = concat(
 			Target:   "≥ 5× os.Pipe; Python's Event is ~110 µs",
 		},
 		{
-			ID: "event/p50", Section: "sync", What: "Event ping-pong, p50",
+			ID: "event/p50", Section: "sync", Group: "Round trips between two processes", What: "Event ping-pong, p50",
 			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "p50-ns"},
 			Rivals:   []Measure{{"os.Pipe", "sync", "EventPingPong/impl=os.Pipe", "p50-ns"}},
 		},
 		{
-			ID: "event/p99", Section: "sync", What: "Event ping-pong, p99",
+			ID: "event/p99", Section: "sync", Group: "Round trips between two processes", What: "Event ping-pong, p99",
 			Forkless: Measure{"forkless Event", "sync", "EventPingPong/impl=forkless", "p99-ns"},
 			Rivals:   []Measure{{"os.Pipe", "sync", "EventPingPong/impl=os.Pipe", "p99-ns"}},
 		},
 		{
-			ID: "semaphore", Section: "sync", What: "Semaphore ping-pong between 2 processes, mean round",
+			ID: "semaphore", Section: "sync", Group: "Round trips between two processes", What: "Semaphore ping-pong between 2 processes, mean round",
 			Forkless: Measure{"forkless Semaphore", "sync", "SemaphorePingPong/impl=forkless", "ns/op"},
 			Rivals:   []Measure{{"Python Semaphore", "sync", "SemaphorePingPong/impl=python-Semaphore", "ns/op"}},
 		},
 		{
-			ID: "barrier", Section: "sync", What: "Barrier of 2 processes, mean round",
+			ID: "barrier", Section: "sync", Group: "Round trips between two processes", What: "Barrier of 2 processes, mean round",
 			Forkless: Measure{"forkless Barrier", "sync", "Barrier2Procs/impl=forkless", "ns/op"},
 			Rivals:   []Measure{{"Python Barrier", "sync", "Barrier2Procs/impl=python-Barrier", "ns/op"}},
 		},
