@@ -113,9 +113,10 @@
 //     and a single consumer receives them in that order. With several
 //     consumers, two messages may be handed to different consumers in
 //     either order, and in one rare schedule (a consumer descheduled
-//     between reading the head and its CAS while the ring laps) a consumer
-//     may take a later message before an earlier one; each is still
-//     delivered once.
+//     between reading the head and its CAS while the ring laps) used to
+//     let a consumer take a later message before an earlier one; since
+//     layout version 2 the committed state word carries the record's
+//     position (a tag), so that CAS fails and the consumer starts over.
 //
 // Recovery is bounded: about 20-30 ms after the death (recoverAfter plus
 // recoverEvery), plus the time to read /proc/PID/stat, measured at well
@@ -176,6 +177,7 @@
 //	    28    4 elem         creator                          OpenQueueOf: size of T (raw codec)
 //	    32    8 type         creator                          OpenQueueOf: fingerprint of T and codec
 //	    40    8 maxMessage   creator                          producers
+//	    48    8 salt         creator (random 56 bits)         everyone: mixed into position tags
 //	    64    8 lock         producers (CAS 0->owner, 0)      producers: the robust claim lock
 //	    72    8 tail         lock holder                      consumers
 //	    80    8 puts         lock holder                      Len
@@ -205,7 +207,11 @@
 // state (claimed 1, committed 2, reading 3, free 4, padding 5; 15 for a held
 // lock), bits 4-7 flags (0x10: spill record), bits 8-31 the owner's pid,
 // bits 32-63 the low 32 bits of its start time. One atomic load says what a
-// record is and who to blame if it stays that way.
+// record is and who to blame if it stays that way. A committed record's
+// state word is the exception: nobody owns it, and bits 8-63 hold its
+// position tag, (position/16 XOR salt) mod 2^56, so that a consumer's take
+// CAS prepared for position p can only succeed on the record at p (no
+// record of another lap, under 2^60 bytes away, has the same word).
 //
 // A spill record's 80-byte payload holds the spill object's size, the
 // message length and the region name ("forkless-spill-" and 32 hex
@@ -280,10 +286,20 @@
 // dies between Get and TaskDone leaves a task unfinished, and Join waits
 // until its context ends. Pipe peer-death detection records the last
 // process that opened each end. Bytes of a corrupt ring are reported
-// (ErrCorrupt) but not repaired; a payload that happened to reproduce a
-// committed state word at a record boundary in the nanoseconds of a
-// consumer's stale read could be mistaken for a record (the consumer
-// re-checks head around every read, which closes all other cases).
+// (ErrCorrupt) but not repaired. A consumer descheduled between its head
+// re-check and its take CAS can no longer take a record of a later lap
+// (the CAS expects the position-tagged committed word of its position), and
+// a payload of a later lap can only match if it holds that exact tagged
+// word (state, flags, the 56-bit tag of an earlier position mixed with the
+// ring's random salt) at that exact offset; even then the consumer sees
+// freed past its position right after the CAS, puts the bytes back and
+// reads nothing (records.go, tryTake: the argument in steps). What remains
+// is that, for the instructions between that CAS and its undo, those 8
+// payload bytes read "reading": only a payload forging the tagged word,
+// read by its own consumer while the stale one is descheduled exactly
+// there, could see it. Recoverers (freeing a dead owner's record) work
+// under the claim lock and re-check their cursor, so their CAS never lands
+// on reused bytes. Rings of layout version 1 are refused (ErrCorrupt).
 //
 // Fixed-slot rings:
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,7 @@ const (
 //	    28    4 elem         creator                         OpenQueueOf: fixed size of T, or 0
 //	    32    8 type         creator                         OpenQueueOf: fingerprint of T, or 0
 //	    40    8 maxMessage   creator                         producers: largest message (spilled above the inline limit), 0: inline only
+//	    48    8 salt         creator (random, low 56 bits)   everyone: mixed into committed state words (position tags)
 //	    64    8 lock         producers (CAS 0->owner, store 0) producers: the claim lock (owner word, below)
 //	    72    8 tail         lock holder (store)             consumers: end of the claimed records
 //	    80    8 puts         lock holder (store)             Len: records ever claimed
@@ -77,18 +79,30 @@ const (
 //	    12    4 length  producer, before commit   the consumer: payload bytes (<= span-16)
 //	    16      payload
 //
-// The state word, like the claim lock, is an "owner word":
+// In every state but committed the state word, like the claim lock, is an
+// "owner word":
 //
-//	bits  0-3  state: recClaimed, recCommitted, recReading, recFree, recPad
+//	bits  0-3  state: recClaimed, recReading, recFree, recPad
 //	bits  4-7  flags: recFlagSpill (the payload names a spill region)
 //	bits  8-31 pid of the process that owns the record now (pids < 2^22 on Linux)
 //	bits 32-63 low 32 bits of that process's start time (proc.ID.Start)
 //
 // so that one atomic load tells both what the record is and who to blame if
 // it stays that way: a pid alone could be reused, pid plus start time cannot.
+// A committed record has no owner (nobody is responsible for it until a
+// consumer takes it), and its word carries the record's position instead:
+//
+//	bits  0-3  state: recCommitted
+//	bits  4-7  flags: recFlagSpill
+//	bits  8-63 position tag: (p/16 XOR salt) mod 2^56, p the record's position
+//
+// so the consumers' take CAS, from exactly that word, can only succeed on
+// the record at p (see tryTake: the ABA argument).
 const (
-	recMagic   = 0x43455246 // "FREC" little-endian
-	recVersion = 1
+	recMagic = 0x43455246 // "FREC" little-endian
+	// recVersion 2: committed state words carry a position tag (1: the
+	// committer's owner bits), and the header has a salt at 48.
+	recVersion = 2
 
 	recOffMagic      = 0
 	recOffVersion    = 4
@@ -98,6 +112,7 @@ const (
 	recOffElem       = 28
 	recOffType       = 32
 	recOffMaxMsg     = 40
+	recOffSalt       = 48
 	recOffLock       = 64
 	recOffTail       = 72
 	recOffPuts       = 80
@@ -131,7 +146,17 @@ const (
 	recFlagSpill  = 0x10
 	recOwnerMask  = ^uint64(0xff)
 	recLockedWord = 0x0f // the state bits of a held claim lock
+	recSaltMask   = 1<<56 - 1
 )
+
+// committedWord is the state word of the record at position p once
+// committed: the state, the flags, and p's tag. Two positions less than
+// 2^60 bytes apart have different tags, so no record of another lap (and
+// no record of another ring, whose salt differs) is committed with the
+// same word at the same offset.
+func (q *records) committedWord(p, flags uint64) uint64 {
+	return recCommitted | flags&recFlagSpill | (p>>4^q.salt)<<8
+}
 
 // Crash recovery timing: a waiter that has seen the same record (or lock)
 // held for recoverAfter checks its owner's liveness, then again every
@@ -178,6 +203,7 @@ type records struct {
 	mask   uint64
 	max    uint64 // maxItems, 0 for none
 	maxMsg uint64 // largest message, 0: inline only
+	salt   uint64 // the ring's salt (56 bits), for committedWord
 
 	lock, tail, puts, head, gets, freed *atomic.Uint64
 	closed                              *atomic.Uint32
@@ -241,6 +267,7 @@ func newRecords(r *shm.Region, capacity, maxItems int, maxMsg int64, flags, elem
 	putU32(mem, recOffFlags, flags)
 	putU32(mem, recOffElem, elem)
 	putU64(mem, recOffType, typ)
+	putU64(mem, recOffSalt, rand.Uint64()&recSaltMask)
 	putU32(mem, recOffVersion, recVersion)
 	// Publish the header: an opener that loads the magic sees the fields.
 	b.Uint32(recOffMagic).Store(recMagic)
@@ -287,7 +314,12 @@ func recView(b shm.Block) (*records, error) {
 	if maxMsg > shm.MaxSize {
 		return nil, fmt.Errorf("open queue: message limit %d: %w", int64(maxMsg), ErrCorrupt)
 	}
+	salt := getU64(mem, recOffSalt)
+	if salt&^recSaltMask != 0 {
+		return nil, fmt.Errorf("open queue: salt %#x: %w", salt, ErrCorrupt)
+	}
 	q := &records{
+		salt:     salt,
 		maxMsg:   maxMsg,
 		b:        b,
 		data:     mem[recDataOff : recDataOff+c : recDataOff+c],
@@ -570,7 +602,7 @@ func (q *records) roomFor(span uint64) bool {
 	if f < q.head.Load() {
 		w := q.state(f).Load()
 		if w&recStateMask == recReading && q.stalled(f, w) && !ownerAlive(w) {
-			if q.state(f).CompareAndSwap(w, recFree|(w&recFlagSpill)|q.me) {
+			if q.freeDead(f, w, func() bool { return q.freed.Load() == f }) {
 				q.unstall(f)
 				if w&recFlagSpill != 0 {
 					q.dropSpill(f)
@@ -593,7 +625,7 @@ func (q *records) commit(p uint64, n int) error {
 	if w&recStateMask != recClaimed || w&recOwnerMask != q.me {
 		return fmt.Errorf("commit record at %d: state %#x: %w", p, w, ErrCorrupt)
 	}
-	if !st.CompareAndSwap(w, w&^recStateMask|recCommitted) {
+	if !st.CompareAndSwap(w, q.committedWord(p, w)) {
 		return fmt.Errorf("commit record at %d: taken over: %w", p, ErrCorrupt)
 	}
 	q.notEmpty.Notify()
@@ -624,11 +656,42 @@ func (q *records) abort(p uint64) {
 // head never skips a record nobody took, and never moves backwards.
 //
 // The ABA case: a consumer that loaded head h and then the state at h can
-// be descheduled while that record is taken, freed and its bytes reused by
-// a later record at the same offset. Its CAS from "committed" can then win
-// that later record: it is delivered once all the same (the head, reaching
-// it, sees it reading and skips it), only out of order, which is allowed
-// with several consumers and impossible with one.
+// be descheduled after its re-check of head, while that record is taken,
+// freed and its bytes reused by a later lap. When it runs again its CAS
+// meets whatever bytes are now at offset h mod capacity: the header of a
+// later record, or the middle of a later record's payload. Version 1 of
+// the ring compared them with "committed by <owner>", which a later record
+// of the same producer matched exactly (taken out of order), and which a
+// payload could reproduce (a torn record: bytes from the middle of a
+// message taken as a record). Now (takeCommitted):
+//
+//  1. The take CAS expects committedWord(h): state committed plus the tag
+//     of position h. The only store of the library that writes it is the
+//     commit of the record at position h itself; a record at any other
+//     position p is committed with tag(p) != tag(h) (p and h are 16-aligned
+//     and differ by less than 2^60), so no later header matches. Claimed,
+//     reading, free and padding words differ in their state bits.
+//  2. So a stale CAS can only succeed on payload bytes that reproduce
+//     committedWord(h) (state, flags, 56-bit tag of a position of an earlier
+//     lap, mixed with this ring's random salt) exactly at offset h mod
+//     capacity.
+//  3. Even then it is caught before anything is read: right after a
+//     successful CAS the consumer loads freed. If its CAS hit the genuine
+//     record at h, freed <= h: the record was committed up to the CAS and
+//     reading by this process after it, and freed never passes a record
+//     that is neither free nor padding (no recoverer frees a live reader's
+//     record). If it hit bytes of a later lap, freed > h: bytes at offset
+//     h mod capacity are rewritten for position h+k*capacity only once
+//     freed > h (a producer writes below freed+capacity). freed only grows,
+//     so the load, made after the CAS, tells the two apart exactly.
+//  4. A stale CAS is undone (CAS back to the word it replaced; a failure
+//     means the producer of that payload has rewritten those bytes since,
+//     and its bytes stand) and the consumer starts over from head. Nothing
+//     was read: a torn record is never delivered by the stale consumer.
+//     What is left (doc.go, Caveats): for the nanoseconds between the CAS
+//     and its undo, the 8 payload bytes read "reading", which a payload
+//     that reproduced the tagged word of step 2 could expose to its own
+//     consumer if this one were descheduled exactly there too.
 func (q *records) tryTake() (uint64, uint64, error) {
 	for {
 		h := q.head.Load()
@@ -658,7 +721,12 @@ func (q *records) tryTake() (uint64, uint64, error) {
 		case recClaimed:
 			return h, w, errNotReady
 		case recCommitted:
-			if !st.CompareAndSwap(w, recReading|(w&recFlagSpill)|q.me) {
+			if w != q.committedWord(h, w) {
+				// w is the genuine word at h (head re-checked above).
+				return 0, 0, fmt.Errorf("take: record at %d committed with tag %#x, want %#x: %w",
+					h, w>>8, q.committedWord(h, w)>>8, ErrCorrupt)
+			}
+			if !q.takeCommitted(st, h, w) {
 				continue
 			}
 			q.gets.Add(1)
@@ -685,6 +753,47 @@ func (q *records) tryTake() (uint64, uint64, error) {
 	}
 }
 
+// takeCommitted is the take CAS of the record at h, whose committed word w
+// was loaded while head == h, with the stale-CAS check and undo of steps
+// 3-4 of tryTake's ABA argument. It reports whether the record is now this
+// process's.
+func (q *records) takeCommitted(st *atomic.Uint64, h, w uint64) bool {
+	mine := recReading | (w & recFlagSpill) | q.me
+	if !st.CompareAndSwap(w, mine) {
+		return false
+	}
+	if q.freed.Load() > h {
+		// Step 4: the bytes belong to a later lap; put them back.
+		st.CompareAndSwap(mine, w)
+		return false
+	}
+	return true
+}
+
+// freeDead frees the record at p, whose state word w (claimed or reading)
+// names a dead owner, if it is still so and still is the record at p
+// (genuine() re-checks a cursor that proves the bytes at p are the
+// record's own: head == p, or freed == p). It runs under the claim lock,
+// which every recoverer holds, so the steps are:
+//
+//  1. genuine() holds under the lock: the record at p has not been freed,
+//     so the word at p is its own, not bytes of a later lap.
+//  2. Only its owner (dead: no commit, abort or release any more) or a
+//     recoverer (serialized by the lock) can free it; a consumer's take CAS
+//     expects a committed word and a stale one's undo a reading word of its
+//     own live process, neither equal to w. So the record stays w until
+//     the CAS below, which cannot land on reused bytes.
+//
+// A lock that cannot be had within tryLockFor (a stopped holder) makes it
+// report false; the caller tries again later.
+func (q *records) freeDead(p, w uint64, genuine func() bool) bool {
+	if q.lockClaim(nil) != nil {
+		return false
+	}
+	defer q.unlockClaim()
+	return genuine() && q.state(p).CompareAndSwap(w, recFree|(w&recFlagSpill)|q.me)
+}
+
 // takeReady reports whether a take may succeed now (or must report closed
 // or corrupt). A record claimed by a producer that has died is freed here
 // (after recoverAfter, see stalled), so the consumers move on: it was never
@@ -702,7 +811,7 @@ func (q *records) takeReady() bool {
 		return true
 	}
 	if q.stalled(h, w) && q.head.Load() == h && !ownerAlive(w) {
-		if q.state(h).CompareAndSwap(w, recFree|(w&recFlagSpill)|q.me) {
+		if q.freeDead(h, w, func() bool { return q.head.Load() == h }) {
 			q.unstall(h)
 			q.gets.Add(1)
 			if w&recFlagSpill != 0 {
