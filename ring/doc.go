@@ -12,18 +12,23 @@
 // # Blocking
 //
 // Blocking uses EventCount (waiter.go): two 4-byte words anywhere in a block.
-// A waiter spins about 20 µs re-checking its condition, then announces
-// itself in the futex word, re-checks, and sleeps on the futex. A notifier
+// A waiter spins re-checking its condition, then announces itself in the
+// futex word, re-checks, and sleeps on the futex. How long it spins adapts
+// per EventCount and process, as package sync's locks do: a spin that
+// catches the condition doubles the budget (up to 64 µs), one that ends in
+// a sleep halves it (down to two rounds of 64 re-checks), so a busy
+// conversation on a quiet machine stays in the fast mode and a loaded or
+// single-core machine does not burn the peer's time slice. A notifier
 // makes its condition true with an atomic store, then looks at the
 // announcement: none means nobody sleeps, so no system call; otherwise it
 // bumps the word and wakes every sleeper. The lost-wake-up argument is
 // written out in steps on the EventCount type. Context cancellation bumps
 // the word and wakes it, so a cancelled waiter returns promptly. A put or a
 // get makes no system call when nobody sleeps on the other side (tests
-// count futex.Syscalls). Pipe.Recv spins 50 µs of its own before the
-// EventCount: a conversation stays in the fast mode (each side catches the
-// other's answer spinning, well under a microsecond a hop) only while each
-// side spins longer than a woken peer takes to answer.
+// count futex.Syscalls). A Pipe's Recv and Send use the same adaptive spin
+// before they set up their peer-death checks (measured: a 64-byte round
+// trip of 0.56 µs on two cores, as with the fixed 50 µs Pipe spin it
+// replaces, and 9 µs instead of 154 µs with both processes on one core).
 //
 // # Queues and pipes: records
 //

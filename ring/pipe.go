@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,9 +118,17 @@ func (p *Pipe) Handle() PipeHandle { return p.h }
 // receiving, the reader when sending) has died (nil, true). The check is
 // off the spinning path: it runs when a slice of the wait times out.
 func (q *records) waitPeer(ctx context.Context, ec EventCount, off int64, ready func() bool) (bool, error) {
+	// First the EventCount's adaptive spin, with no context to make: in a
+	// conversation the answer usually comes within it (both sides catch
+	// each other spinning, well under a microsecond a hop) while spinning
+	// pays; on a machine where it does not, the budget shrinks and the
+	// wait goes to sleep at once.
+	if ec.trySpin(ready) {
+		return false, nil
+	}
 	for {
 		wctx, cancel := context.WithTimeout(ctx, recoverAfter)
-		err := ec.WaitEvery(wctx, recoverEvery, ready)
+		err := ec.sleep(wctx, recoverEvery, ready)
 		cancel()
 		if err == nil {
 			return false, nil
@@ -132,35 +139,6 @@ func (q *records) waitPeer(ctx context.Context, ec EventCount, off int64, ready 
 		if w := q.b.Uint64(off).Load(); w != 0 && w != q.me && !ownerAlive(w) {
 			return true, nil
 		}
-	}
-}
-
-// pipeSpin is how long Recv watches for a reply before it goes to the
-// EventCount (which spins 20 µs more, then sleeps). A conversation over a
-// pipe stays in the fast mode (both sides catch each other spinning, well
-// under a microsecond a hop) only while each side spins longer than the
-// other takes to answer; a peer that was asleep takes a futex wake-up and
-// a reschedule, tens of µs on a busy machine, so 20 µs alone drops a
-// conversation into the slow mode (every hop a sleep and a wake-up). 50 µs
-// more brings it back.
-const pipeSpin = 50 * time.Microsecond
-
-// spinFor re-checks ready for up to d, yielding the processor between
-// rounds, and reports whether it became true.
-func (q *records) spinFor(d time.Duration, ready func() bool) bool {
-	var start time.Time
-	for round := 0; ; round++ {
-		for range 64 {
-			if ready() {
-				return true
-			}
-		}
-		if round == 0 {
-			start = time.Now()
-		} else if time.Since(start) > d {
-			return false
-		}
-		runtime.Gosched()
 	}
 }
 
@@ -209,13 +187,10 @@ func (p *Pipe) AppendRecv(ctx context.Context, dst []byte) ([]byte, error) {
 	if q == nil {
 		return dst, fmt.Errorf("recv: send-only pipe end: %w", ErrClosed)
 	}
-	for spun := false; ; spun = true {
+	for {
 		b, err := q.getAppend(nil, dst, false)
 		if !errors.Is(err, ErrEmpty) {
 			return b, err
-		}
-		if !spun && q.spinFor(pipeSpin, q.readable) {
-			continue
 		}
 		dead, err := q.waitPeer(ctx, q.notEmpty, recOffWriter, q.readable)
 		if err != nil {

@@ -86,6 +86,7 @@ import (
 type EventCount struct {
 	seq     *atomic.Uint32
 	waiters *atomic.Uint32
+	spin    *ecSpin // this process's spin budget for these words (shared by copies)
 }
 
 // NewEventCount makes an EventCount over two distinct 4-byte words, which
@@ -96,7 +97,7 @@ func NewEventCount(seq, waiters *atomic.Uint32) EventCount {
 	if seq == nil || waiters == nil || seq == waiters {
 		panic("forkless/ring: NewEventCount needs two distinct words")
 	}
-	return EventCount{seq: seq, waiters: waiters}
+	return EventCount{seq: seq, waiters: waiters, spin: new(ecSpin)}
 }
 
 // EventCountAt makes an EventCount over the words at seqOff and waitersOff
@@ -109,14 +110,52 @@ func EventCountAt(b shm.Block, seqOff, waitersOff int64) EventCount {
 // Spin budget: how long Wait re-checks the condition before it announces
 // itself and sleeps. A futex hand-off costs 5-30 µs on the project's virtual
 // machines and a caught spin well under 1 µs, so spinning for about as long
-// as a hand-off costs is the best bet (the two-competitive rule).
+// as a hand-off costs is the best bet (the two-competitive rule) -- but only
+// while the other side is running. On a machine with more runnable threads
+// than cores it often is not, and a spin then only delays the sleep it ends
+// in (package sync measured a fixed spin 2-5x slower than a pipe under
+// load). So the budget adapts, per EventCount and process, as sync's does
+// (sync/word.go, backoff): a spin that catches the condition doubles it
+// (plus ecSpinGrow), a spin that ends in a sleep halves it, between
+// ecSpinMin and ecSpinMax. On a quiet machine it sits near ecSpinMax, where
+// a conversation (Pipe, request/response over two queues) stays in the fast
+// mode even when the peer takes tens of µs to answer; on a loaded one it
+// sinks to ecSpinMin, two rounds of ecSpinChecks re-checks and one yield.
+// ecSpinMax is 64 µs, not sync's 20: a 64-byte Pipe round trip on two cores
+// had a p99 of 0.9 µs with 64 and 2.2 µs with 20 (medians of 5, same run).
 const (
 	ecSpinChecks = 64                    // tight re-checks before looking at the clock
-	ecSpinFor    = 20 * time.Microsecond // total spin, yielding the P between rounds
+	ecSpinMax    = 64 * time.Microsecond // longest spin, yielding the P between rounds
+	ecSpinMin    = 0                     // shortest: two rounds of ecSpinChecks
+	ecSpinGrow   = 500 * time.Nanosecond // added when a spin pays, so 0 can grow
 	ecPollSleep  = 50 * time.Microsecond // sleep between checks where futexes are missing
 
 	ecSleepers = 1 // bit 0 of seq: a waiter sleeps (or is about to) on this value
 )
+
+// ecSpin is an EventCount's spin budget in this process, in nanoseconds
+// plus one (0: ecSpinMax, so the zero value is ready). It is process-local
+// on purpose: whether spinning pays depends on this process's scheduling,
+// and a word in shared memory would bounce between the processes' caches.
+// Concurrent waiters race on it; the last store wins, which is fine for a
+// hint.
+type ecSpin struct{ ns atomic.Int64 }
+
+func (sp *ecSpin) get() time.Duration {
+	if sp == nil {
+		return ecSpinMax
+	}
+	if v := sp.ns.Load(); v > 0 {
+		return time.Duration(v - 1)
+	}
+	return ecSpinMax
+}
+
+func (sp *ecSpin) set(d time.Duration) {
+	if sp != nil {
+		sp.ns.Store(int64(min(max(d, ecSpinMin), ecSpinMax)) + 1)
+	}
+}
 
 // Wait returns nil as soon as ready reports true, or the context's error
 // (wrapped) once ctx is done. ready is called any number of times, from
@@ -133,27 +172,47 @@ func (e EventCount) Wait(ctx context.Context, ready func() bool) error {
 // every > 0) even if nobody calls Notify. It is for conditions that change
 // without a notification, such as "the process I wait for has died".
 func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready func() bool) error {
-	if ready() {
+	if e.trySpin(ready) {
 		return nil
 	}
-	// Spin: re-check, yielding the processor between rounds so that a
-	// notifier in the same process can run.
+	return e.sleep(ctx, every, ready)
+}
+
+// trySpin re-checks ready for this EventCount's current spin budget (adaptive,
+// see ecSpinMax), yielding the processor between rounds so that a notifier
+// in the same process can run, and reports whether it became true. It
+// never sleeps and makes no system call. A spin that catches the condition
+// grows the budget; one that runs out halves it. Wait is trySpin, then sleep.
+func (e EventCount) trySpin(ready func() bool) bool {
+	if ready() {
+		return true
+	}
+	budget := e.spin.get()
 	var start time.Time
 	for round := 0; ; round++ {
 		for range ecSpinChecks {
 			if ready() {
-				return nil
+				if budget < ecSpinMax {
+					e.spin.set(2*budget + ecSpinGrow)
+				}
+				return true
 			}
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("wait: %w", err)
 		}
 		if round == 0 {
 			start = time.Now()
-		} else if time.Since(start) > ecSpinFor {
+		} else if time.Since(start) > budget {
 			break
 		}
 		runtime.Gosched()
+	}
+	e.spin.set(budget / 2)
+	return false
+}
+
+// sleep is WaitEvery after the spin: steps W1-W4 below.
+func (e EventCount) sleep(ctx context.Context, every time.Duration, ready func() bool) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("wait: %w", err)
 	}
 
 	var stop func() bool
