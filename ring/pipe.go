@@ -105,6 +105,8 @@ func pipeEnd(send, recv *records) *Pipe {
 	if recv != nil {
 		p.h.Recv = recv.b.Handle()
 		recv.b.Uint64(recOffReader).Store(recv.me)
+		// A conversation: the answer may take a woken peer tens of µs.
+		recv.notEmpty.setSpinMax(ecSpinTalk)
 	}
 	return p
 }

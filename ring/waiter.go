@@ -121,11 +121,16 @@ func EventCountAt(b shm.Block, seqOff, waitersOff int64) EventCount {
 // a conversation (Pipe, request/response over two queues) stays in the fast
 // mode even when the peer takes tens of µs to answer; on a loaded one it
 // sinks to ecSpinMin, two rounds of ecSpinChecks re-checks and one yield.
-// ecSpinMax is 64 µs, not sync's 20: a 64-byte Pipe round trip on two cores
-// had a p99 of 0.9 µs with 64 and 2.2 µs with 20 (medians of 5, same run).
+// ecSpinMax is sync's 20 µs: with 64 µs, Queue 1P1C throughput was 20-60%
+// lower by the median (three runs of 5 on two cores; with 20 µs it was the
+// fixed spin's). A Pipe's receiving EventCount gets ecSpinTalk (64 µs,
+// setSpinMax): a conversation's peer may take tens of µs to answer, and
+// with 20 µs a 64-byte round trip's p99 on two cores was 1.8-2.2 µs
+// instead of 0.9-1.0 µs (two runs, medians of 5).
 const (
 	ecSpinChecks = 64                    // tight re-checks before looking at the clock
-	ecSpinMax    = 64 * time.Microsecond // longest spin, yielding the P between rounds
+	ecSpinMax    = 20 * time.Microsecond // longest spin, yielding the P between rounds (default)
+	ecSpinTalk   = 64 * time.Microsecond // longest spin of a conversation's EventCount (setSpinMax)
 	ecSpinMin    = 0                     // shortest: two rounds of ecSpinChecks
 	ecSpinGrow   = 500 * time.Nanosecond // added when a spin pays, so 0 can grow
 	ecPollSleep  = 50 * time.Microsecond // sleep between checks where futexes are missing
@@ -139,23 +144,32 @@ const (
 // and a word in shared memory would bounce between the processes' caches.
 // Concurrent waiters race on it; the last store wins, which is fine for a
 // hint.
-type ecSpin struct{ ns atomic.Int64 }
+type ecSpin struct {
+	ns  atomic.Int64
+	top atomic.Int64 // the budget's ceiling in ns, 0: ecSpinMax
+}
 
-func (sp *ecSpin) get() time.Duration {
-	if sp == nil {
-		return ecSpinMax
-	}
-	if v := sp.ns.Load(); v > 0 {
-		return time.Duration(v - 1)
+func (sp *ecSpin) max() time.Duration {
+	if t := sp.top.Load(); t > 0 {
+		return time.Duration(t)
 	}
 	return ecSpinMax
 }
 
-func (sp *ecSpin) set(d time.Duration) {
-	if sp != nil {
-		sp.ns.Store(int64(min(max(d, ecSpinMin), ecSpinMax)) + 1)
+func (sp *ecSpin) get() time.Duration {
+	if v := sp.ns.Load(); v > 0 {
+		return time.Duration(v - 1)
 	}
+	return sp.max()
 }
+
+func (sp *ecSpin) set(d time.Duration) {
+	sp.ns.Store(int64(min(max(d, ecSpinMin), sp.max())) + 1)
+}
+
+// setSpinMax sets the ceiling of e's spin budget in this process (for
+// every copy of e).
+func (e EventCount) setSpinMax(d time.Duration) { e.spin.top.Store(int64(d)) }
 
 // Wait returns nil as soon as ready reports true, or the context's error
 // (wrapped) once ctx is done. ready is called any number of times, from
@@ -192,7 +206,7 @@ func (e EventCount) trySpin(ready func() bool) bool {
 	for round := 0; ; round++ {
 		for range ecSpinChecks {
 			if ready() {
-				if budget < ecSpinMax {
+				if budget < e.spin.max() {
 					e.spin.set(2*budget + ecSpinGrow)
 				}
 				return true
