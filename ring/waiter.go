@@ -229,10 +229,16 @@ func (e EventCount) sleep(ctx context.Context, every time.Duration, ready func()
 		return fmt.Errorf("wait: %w", err)
 	}
 
+	// The cancellation callback touches the words; Wait must not return
+	// while it may still run, or a caller that unmaps the region right
+	// after Wait returns (a test's Close, a process tearing a ring down)
+	// would have it fault. So if stop finds the callback already started
+	// (the context ended while this waiter was being woken), wait for it.
 	var stop func() bool
+	var fired chan struct{}
 	defer func() {
-		if stop != nil {
-			stop()
+		if stop != nil && !stop() {
+			<-fired
 		}
 	}()
 	e.waiters.Add(1)
@@ -259,7 +265,9 @@ func (e EventCount) sleep(ctx context.Context, every time.Duration, ready func()
 			// Cancellation changes seq and wakes the word: every sleeper on
 			// it returns (spuriously for the others, which sleep again), and
 			// this one sees ctx.Err at its next check.
+			fired = make(chan struct{})
 			stop = context.AfterFunc(ctx, func() {
+				defer close(fired)
 				e.seq.Add(2)
 				futex.Wake(e.seq, -1) //nolint:errcheck // best effort; a failure leaves the poll below
 			})

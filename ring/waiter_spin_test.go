@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/shm"
 )
 
 // TestEventCountSpinAdapts: a spin that runs out halves this EventCount's
@@ -55,5 +56,46 @@ func TestEventCountSpinAdapts(t *testing.T) {
 	}
 	if futex.Syscalls() == before {
 		t.Fatal("a 50 ms wait never slept")
+	}
+}
+
+// TestEventCountNoCallbackAfterReturn: a waiter woken while its context
+// ends at the same moment must not return before the cancellation callback
+// (which writes the words) has finished, or unmapping the region right
+// after Wait returns faults. Each round races a Notify against a cancel
+// and closes the region as soon as Wait returns. A smoke test: the window
+// is narrow, and with the wait for the callback removed it did not fault
+// in 1 500 rounds here; the fault was seen once in a FORKLESS_SOAK run of
+// the Queue and Pipe tests (a Pipe's 20 ms wait slices end by timeout).
+func TestEventCountNoCallbackAfterReturn(t *testing.T) {
+	rounds := 300
+	if testing.Short() {
+		rounds = 50
+	}
+	for i := range rounds {
+		r, err := shm.New(1 << 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := r.Alloc(shm.Layout{Kind: 0x02fe, Size: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := EventCountAt(b, 0, 4)
+		e.spin.set(0) // sleep at once
+		ctx, cancel := context.WithCancel(context.Background())
+		var flag atomic.Bool
+		notified := make(chan struct{})
+		go func() {
+			defer close(notified)
+			time.Sleep(time.Duration(i%7) * 20 * time.Microsecond)
+			flag.Store(true)
+			cancel()
+			e.Notify()
+		}()
+		e.Wait(ctx, flag.Load) //nolint:errcheck // either outcome is fine
+		<-notified
+		r.Close() // a cancellation callback still running would fault now
+		cancel()
 	}
 }
