@@ -413,17 +413,27 @@ func NewShareableList[V any](h *shm.Heap, items []V, opts ...Option) (*Shareable
 	if len(items) == 0 {
 		return nil, fmt.Errorf("new shareable list: no items: %w", ErrIndex)
 	}
-	l, err := newList[V](h, KindShareableList, len(items), opts)
+	l, err := newFilledList(h, KindShareableList, items, opts, "new shareable list")
+	if err != nil {
+		return nil, err
+	}
+	return &ShareableList[V]{l: l}, nil
+}
+
+// newFilledList makes a list of kind holding items, and publishes it only
+// once every item is in; on failure it frees what it allocated.
+func newFilledList[V any](h *shm.Heap, kind shm.Kind, items []V, opts []Option, what string) (*List[V], error) {
+	l, err := newList[V](h, kind, len(items), opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := l.appendLocked(items); err != nil {
 		h.Free(int64(l.c.word(hdrRoot).Load()))
 		h.Free(l.c.off)
-		return nil, fmt.Errorf("new shareable list: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	l.c.publish()
-	return &ShareableList[V]{l: l}, nil
+	return l, nil
 }
 
 // OpenShareableList binds a ShareableList from its handle.
@@ -477,16 +487,10 @@ type Record[T any] struct {
 
 // NewRecord makes a Record holding v, in heap h.
 func NewRecord[T any](h *shm.Heap, v T, opts ...Option) (*Record[T], error) {
-	l, err := newList[T](h, KindRecord, 1, opts)
+	l, err := newFilledList(h, KindRecord, []T{v}, opts, "new record")
 	if err != nil {
 		return nil, err
 	}
-	if err := l.appendLocked([]T{v}); err != nil {
-		h.Free(int64(l.c.word(hdrRoot).Load()))
-		h.Free(l.c.off)
-		return nil, fmt.Errorf("new record: %w", err)
-	}
-	l.c.publish()
 	return &Record[T]{l: l}, nil
 }
 
