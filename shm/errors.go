@@ -1,6 +1,10 @@
 package shm
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/forkless-go/forkless/internal/errs"
+)
 
 // Sentinel errors. Every error returned by this package wraps one of these,
 // or fs.ErrExist / fs.ErrNotExist for names, or errors.ErrUnsupported on a
@@ -36,3 +40,8 @@ var (
 	// and no handles; use ArrayAt for views at fixed offsets.
 	ErrRaw = errors.New("raw region has no allocator")
 )
+
+func init() {
+	errs.Register(ErrClosed, ErrNotRegion, ErrTruncated, ErrVersion, ErrCorrupt, ErrSize, ErrName,
+		ErrNoSpace, ErrRange, ErrHandle, ErrKind, ErrType, ErrNotAttached, ErrRaw)
+}

@@ -1,19 +1,12 @@
 package spawn
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"reflect"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
-	"github.com/forkless-go/forkless/shm"
+	ierrs "github.com/forkless-go/forkless/internal/errs"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -106,16 +99,6 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return ErrDied }
 
-// The sentinel registry: errors a child can name and its parent can rebuild.
-// A key is the error's dynamic type and text; both processes run the same
-// binary and register the same errors at init, so a key means the same
-// error in both.
-var sentinels struct {
-	sync.RWMutex
-	byKey map[string]error
-	keyOf map[error]string
-}
-
 // RegisterError makes errors.Is work across the process boundary for errs:
 // when a child's function returns an error that wraps one of them, the
 // parent's *ChildError unwraps to the same error value. Call it at package
@@ -126,92 +109,15 @@ var sentinels struct {
 //
 // Only comparable error values can be registered (errors.New values are).
 // Two errors with the same type and text are one key; the first wins.
-func RegisterError(errs ...error) {
-	sentinels.Lock()
-	defer sentinels.Unlock()
-	if sentinels.byKey == nil {
-		sentinels.byKey = make(map[string]error)
-		sentinels.keyOf = make(map[error]string)
-	}
-	for _, e := range errs {
-		if e == nil || !reflect.TypeOf(e).Comparable() {
-			continue
-		}
-		k := fmt.Sprintf("%T:%s", e, e.Error())
-		if _, dup := sentinels.byKey[k]; dup {
-			continue
-		}
-		sentinels.byKey[k] = e
-		sentinels.keyOf[e] = k
-	}
-}
+// Every forkless package registers its own sentinels.
+func RegisterError(errs ...error) { ierrs.Register(errs...) }
 
 func init() {
-	RegisterError(
-		io.EOF, io.ErrUnexpectedEOF, io.ErrClosedPipe, io.ErrShortWrite, io.ErrShortBuffer, io.ErrNoProgress,
-		fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrClosed, fs.ErrInvalid,
-		os.ErrDeadlineExceeded, os.ErrProcessDone, os.ErrNoDeadline,
-		context.Canceled, context.DeadlineExceeded, errors.ErrUnsupported,
-		ErrNotRegistered, ErrClosure, ErrNoMain, ErrDied, ErrEncode, ErrStarted, ErrNotStarted, ErrClosed, ErrSetup,
-		shm.ErrClosed, shm.ErrNotRegion, shm.ErrTruncated, shm.ErrVersion, shm.ErrCorrupt, shm.ErrSize,
-		shm.ErrName, shm.ErrNoSpace, shm.ErrRange, shm.ErrHandle, shm.ErrKind, shm.ErrType,
-		shm.ErrNotAttached, shm.ErrRaw,
-	)
+	RegisterError(ErrNotRegistered, ErrClosure, ErrNoMain, ErrDied, ErrEncode, ErrStarted, ErrNotStarted, ErrClosed, ErrSetup)
 }
 
-// errorKeys walks err's tree (Unwrap() error and Unwrap() []error) and
-// names every registered sentinel and syscall.Errno in it.
-func errorKeys(err error) []string {
-	var keys []string
-	seen := map[string]bool{}
-	add := func(k string) {
-		if !seen[k] && len(keys) < maxKeys {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	sentinels.RLock()
-	defer sentinels.RUnlock()
-	var walk func(e error, depth int)
-	walk = func(e error, depth int) {
-		if e == nil || depth > 100 {
-			return
-		}
-		if errno, ok := e.(syscall.Errno); ok {
-			add("errno:" + strconv.FormatUint(uint64(errno), 10))
-		} else if reflect.TypeOf(e).Comparable() {
-			if k, ok := sentinels.keyOf[e]; ok {
-				add(k)
-			}
-		}
-		switch u := e.(type) {
-		case interface{ Unwrap() error }:
-			walk(u.Unwrap(), depth+1)
-		case interface{ Unwrap() []error }:
-			for _, x := range u.Unwrap() {
-				walk(x, depth+1)
-			}
-		}
-	}
-	walk(err, 0)
-	return keys
-}
+// errorKeys names the registered sentinels in err's tree.
+func errorKeys(err error) []string { return ierrs.Keys(err) }
 
 // errorsFor rebuilds the errors named by keys; unknown keys are skipped.
-func errorsFor(keys []string) []error {
-	var errs []error
-	sentinels.RLock()
-	defer sentinels.RUnlock()
-	for _, k := range keys {
-		if n, ok := strings.CutPrefix(k, "errno:"); ok {
-			if v, err := strconv.ParseUint(n, 10, 32); err == nil {
-				errs = append(errs, syscall.Errno(v))
-			}
-			continue
-		}
-		if e, ok := sentinels.byKey[k]; ok {
-			errs = append(errs, e)
-		}
-	}
-	return errs
-}
+func errorsFor(keys []string) []error { return ierrs.Rebuild(keys) }

@@ -1,7 +1,12 @@
 package errs
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -118,4 +123,15 @@ func Roundtrip(err error) error {
 		return nil
 	}
 	return &Remote{Text: err.Error(), Wrapped: Rebuild(Keys(err))}
+}
+
+// The standard library's sentinels that a child's error commonly wraps.
+func init() {
+	Register(
+		ErrClosed, ErrCorrupt, ErrTooLarge,
+		io.EOF, io.ErrUnexpectedEOF, io.ErrClosedPipe, io.ErrShortWrite, io.ErrShortBuffer, io.ErrNoProgress,
+		fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, fs.ErrClosed, fs.ErrInvalid,
+		os.ErrDeadlineExceeded, os.ErrProcessDone, os.ErrNoDeadline,
+		context.Canceled, context.DeadlineExceeded, errors.ErrUnsupported,
+	)
 }
