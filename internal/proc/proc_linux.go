@@ -8,63 +8,121 @@ import (
 	"sync"
 )
 
+// selfPid is the calling process's pid. A Go process never forks without
+// exec, so it cannot change.
+var selfPid = os.Getpid()
+
 var selfOnce = sync.OnceValue(func() ID {
-	pid := os.Getpid()
-	start, err := StartTime(pid)
+	start, err := StartTime(selfPid)
 	if err != nil {
 		// /proc is missing (a very bare container): identify by pid alone.
 		start = 0
 	}
-	return ID{Pid: int32(pid), Start: start}
+	return ID{Pid: int32(selfPid), Start: start}
 })
 
 func self() ID { return selfOnce() }
 
-// StartTime returns the start time of pid in clock ticks since boot.
+// statPath names the kernel's stat file for pid.
+//
+// For the calling process it is /proc/PID/task/PID/stat, the stat file of
+// the main thread, which holds the same start time as /proc/PID/stat. The
+// reason is a user-mode emulator: qemu-user (which runs, say, an arm64
+// binary on an amd64 machine) intercepts a process's opens of its own
+// /proc/self/stat and /proc/PID/stat and serves a file it writes itself,
+// with state "0" and, as start time, the moment the emulator started, some
+// ticks after the kernel started the process. Every other process reads the
+// kernel's file, so with the emulated start time this process would look to
+// them like a later process reusing a dead one's pid: dead, its locks and
+// slots free to take. qemu does not intercept the task file. On real
+// hardware the two files agree and the choice costs nothing.
+func statPath(pid int) string {
+	p := strconv.Itoa(pid)
+	if pid == selfPid {
+		return "/proc/" + p + "/task/" + p + "/stat"
+	}
+	return "/proc/" + p + "/stat"
+}
+
+// readStat reads the kernel's stat line for pid.
+func readStat(pid int) ([]byte, error) {
+	b, err := os.ReadFile(statPath(pid))
+	if err != nil && pid == selfPid {
+		// No task directory (an unusual /proc): the process's own file.
+		b, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	}
+	return b, err
+}
+
+// StartTime returns the start time of pid in clock ticks since boot, as the
+// kernel reports it to every process (also under an emulator, see statPath).
 func StartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := readStat(pid)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return 0, fmt.Errorf("read start time of pid %d: %w", pid, ErrNoProcess)
 		}
 		return 0, fmt.Errorf("read start time of pid %d: %w", pid, err)
 	}
-	return parseStartTime(b)
+	_, start, err := parseStat(b)
+	return start, err
 }
 
-// parseStartTime extracts field 22 of a /proc/PID/stat line. The second field
-// (the command name) is in parentheses and may itself hold spaces and
-// parentheses, so fields are counted from the last ')'.
+// parseStartTime extracts field 22 of a /proc/PID/stat line.
 func parseStartTime(stat []byte) (uint64, error) {
+	_, start, err := parseStat(stat)
+	return start, err
+}
+
+// parseStat extracts the state (field 3) and the start time (field 22) of a
+// /proc/PID/stat line. The second field (the command name) is in
+// parentheses and may itself hold spaces and parentheses, so fields are
+// counted from the last ')', and by whitespace, not by byte offsets. The
+// state is returned as found: an emulator may write a state the kernel
+// never does ("0").
+func parseStat(stat []byte) (state byte, start uint64, err error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("parse /proc stat: no command field")
+		return 0, 0, fmt.Errorf("parse /proc stat: no command field")
 	}
 	fields := bytes.Fields(stat[i+1:])
 	// fields[0] is field 3 (state); field 22 is fields[19].
 	if len(fields) < 20 {
-		return 0, fmt.Errorf("parse /proc stat: %d fields", len(fields)+2)
+		return 0, 0, fmt.Errorf("parse /proc stat: %d fields", len(fields)+2)
 	}
-	return strconv.ParseUint(string(fields[19]), 10, 64)
+	start, err = strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("parse /proc stat: start time: %w", err)
+	}
+	return fields[0][0], start, nil
 }
 
 // Alive reports whether the process named by id still runs (a zombie counts
 // as dead: it will never release anything). A pid that now belongs to a
 // process with another start time is dead too.
+//
+// Only a state the kernel writes for a dead process ('Z', 'X') counts as
+// dead; any other state, including one an emulator made up, defers to the
+// start time. The calling process's own pid is answered without /proc: it
+// runs, so id is alive exactly when it names this process.
 func Alive(id ID) bool {
 	if id.Pid <= 0 {
 		return false
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(id.Pid)) + "/stat")
+	if int(id.Pid) == selfPid {
+		s := self().Start
+		return id.Start == 0 || s == 0 || id.Start == s
+	}
+	b, err := readStat(int(id.Pid))
 	if err != nil {
 		return !os.IsNotExist(err) // unsure: assume alive rather than steal a live lock
 	}
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X') {
-		return false
-	}
-	start, err := parseStartTime(b)
+	state, start, err := parseStat(b)
 	if err != nil {
 		return true
+	}
+	if state == 'Z' || state == 'X' {
+		return false
 	}
 	return id.Start == 0 || start == id.Start
 }
