@@ -1,6 +1,11 @@
 package shared
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/forkless-go/forkless/internal/errs"
+	"github.com/forkless-go/forkless/shm"
+)
 
 // Sentinel errors. Every error from this package wraps one of these, or
 // one from package shm (shm.ErrNoSpace when the heap is full, shm.ErrClosed
@@ -8,16 +13,20 @@ import "errors"
 var (
 	// ErrNotFound: the dict holds no such key.
 	ErrNotFound = errors.New("key not found")
-	// ErrIndex: a list index is out of range.
-	ErrIndex = errors.New("index out of range")
+	// ErrIndex: a list index is out of range. It is also shm.ErrRange
+	// (whose text it shares, so it needs a type of its own to be told
+	// apart across the process boundary).
+	ErrIndex = errs.Kind("index out of range", shm.ErrRange)
 	// ErrEmpty: Pop on an empty list.
 	ErrEmpty = errors.New("list empty")
 	// ErrFixed: Append or Pop on a fixed-length ShareableList or Record.
 	ErrFixed = errors.New("container has a fixed length")
-	// ErrTooLarge: a key or value exceeds what one entry may hold.
-	ErrTooLarge = errors.New("entry too large")
-	// ErrCorrupt: the container's shared bytes hold impossible values.
-	ErrCorrupt = errors.New("container corrupt")
+	// ErrTooLarge: a key or value exceeds what one entry may hold. It is
+	// also shm.ErrTooLarge.
+	ErrTooLarge = errs.Kind("entry too large", errs.ErrTooLarge)
+	// ErrCorrupt: the container's shared bytes hold impossible values. It
+	// is also shm.ErrCorrupt.
+	ErrCorrupt = errs.Kind("container corrupt", errs.ErrCorrupt)
 	// ErrHandle: a handle does not name a container of this kind and type.
 	ErrHandle = errors.New("invalid container handle")
 	// ErrTimeout: the container's lock was not acquired within the timeout
@@ -26,3 +35,7 @@ var (
 	// ErrCodec: a value could not be encoded or decoded.
 	ErrCodec = errors.New("value codec failed")
 )
+
+func init() {
+	errs.Register(ErrNotFound, ErrIndex, ErrEmpty, ErrFixed, ErrTooLarge, ErrCorrupt, ErrHandle, ErrTimeout, ErrCodec)
+}

@@ -11,10 +11,6 @@ import (
 // living in one block of a region.
 const KindHeap Kind = 0x0010
 
-// ErrFree: Free was given an offset that is not a block in use: never
-// allocated, freed twice, or outside the heap. Nothing was changed.
-var ErrFree = errors.New("invalid free")
-
 // A Heap is a general-purpose allocator with Free, for objects that come
 // and go (the entries of a shared dict, the items of a shared list). It
 // lives inside one block of a region, allocated once with Region.Alloc, and
