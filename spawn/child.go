@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/shm"
 )
 
@@ -94,7 +95,7 @@ func runChild() int {
 	}
 	fail := func(status byte, format string, args ...any) int {
 		msg := fmt.Sprintf(format, args...)
-		resp.Write(response{status: status, message: msg}.marshal())
+		resp.Write(response{status: status, err: wire.ErrorBody{Message: msg}}.marshal())
 		return exitBadRequest
 	}
 	for i := range q.nRegions {
@@ -163,16 +164,13 @@ func runChild() int {
 func call(ctx context.Context, e *entry, arg []byte) (p response, code int) {
 	defer func() {
 		if v := recover(); v != nil {
-			p = response{status: statusPanic, message: fmt.Sprint(v), typ: fmt.Sprintf("%T", v), stack: string(debug.Stack())}
-			if err, ok := v.(error); ok {
-				p.keys = errorKeys(err)
-			}
+			p = response{status: statusPanic, err: wire.PanicBody(v, debug.Stack())}
 			code = exitPanic
 		}
 	}()
 	out, err := e.run(ctx, arg)
 	if err != nil {
-		return response{status: statusError, message: err.Error(), typ: fmt.Sprintf("%T", err), keys: errorKeys(err)}, exitFuncError
+		return response{status: statusError, err: wire.BodyOf(err)}, exitFuncError
 	}
 	return response{status: statusOK, result: out}, exitOK
 }

@@ -4,10 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
-	"unsafe"
 
-	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 // Chunks: how a pool cuts a map into tasks, and the bytes a chunk travels
@@ -58,135 +56,36 @@ func ChunkSize(n, workers int) int {
 	return max(c, 1)
 }
 
-// valueCodec encodes and decodes values of one type T the way the
-// registry does (raw bytes for a fixed-size, pointer-free T, the function's
-// Codec otherwise), with the layout check done once rather than per value.
-type valueCodec[T any] struct {
-	c    Codec
-	raw  bool
-	size int
-}
-
-func codecFor[T any](c Codec) valueCodec[T] {
-	info, err := layout.Of[T]()
-	return valueCodec[T]{c: c, raw: err == nil, size: int(info.Size)}
-}
-
-// append appends *v, length-prefixed, to dst.
-func (vc valueCodec[T]) append(dst []byte, v *T) ([]byte, error) {
-	if vc.raw {
-		dst = binary.AppendUvarint(dst, uint64(vc.size))
-		return append(dst, unsafe.Slice((*byte)(unsafe.Pointer(v)), vc.size)...), nil
-	}
-	b, err := vc.c.Encode(v)
-	if err != nil {
-		return dst, fmt.Errorf("argument of type %T: %v: %w", *v, err, ErrEncode)
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(b)))
-	return append(dst, b...), nil
-}
-
-// decode fills *v from b.
-func (vc valueCodec[T]) decode(b []byte, v *T) error {
-	if vc.raw {
-		if len(b) != vc.size {
-			return fmt.Errorf("%d bytes for a %d-byte %T: %w", len(b), vc.size, *v, errChunk)
-		}
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(v)), vc.size), b)
-		return nil
-	}
-	return vc.c.Decode(b, v)
-}
-
-// chunkReader walks the records of a payload. Every read checks bounds.
-type chunkReader struct {
-	b   []byte
-	err error
-}
-
-func (r *chunkReader) uvarint(limit uint64) uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("bad length: %w", errChunk)
-		return 0
-	}
-	if v > limit {
-		r.err = fmt.Errorf("value %d over %d: %w", v, limit, errChunk)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *chunkReader) bytes() []byte {
-	n := r.uvarint(math.MaxUint32)
-	if r.err == nil && n > uint64(len(r.b)) { // checked after the length itself was consumed
-		r.err = fmt.Errorf("field of %d bytes with %d left: %w", n, len(r.b), errChunk)
-	}
-	if r.err != nil {
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *chunkReader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b) == 0 {
-		r.err = fmt.Errorf("truncated: %w", errChunk)
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
 // itemResult is one parsed record of a result payload. Its byte slices
 // point into the payload: copy (decode) them before the payload is freed.
 type itemResult struct {
-	status  byte
-	value   []byte
-	message []byte
-	typ     []byte
-	stack   []byte
-	keys    []string
+	status byte
+	value  []byte
+	err    wire.ErrorBody // itemError, itemPanic
 }
 
 // parseResults calls fn for each of the n records of a result payload, in
 // order, and fails with errChunk on anything malformed (fn may have been
 // called for the records before it).
 func parseResults(b []byte, n int, fn func(i int, it itemResult)) error {
-	r := chunkReader{b: b}
+	r := wire.NewReader(b, errChunk)
 	var it itemResult
 	for i := range n {
-		it = itemResult{status: r.byte()}
+		it = itemResult{status: r.Byte()}
 		switch it.status {
 		case itemOK:
-			it.value = r.bytes()
+			it.value = r.Bytes()
 		case itemError, itemPanic:
-			it.message, it.typ, it.stack = r.bytes(), r.bytes(), r.bytes()
-			nk := r.uvarint(maxKeys)
-			for range nk {
-				k := r.bytes()
-				if r.err != nil {
-					break
-				}
-				it.keys = append(it.keys, string(k))
-			}
+			it.err = r.ErrorBody()
+			it.err.Panicked = it.status == itemPanic
 		case itemSkipped:
 		default:
-			if r.err == nil {
-				r.err = fmt.Errorf("item %d: status %d: %w", i, it.status, errChunk)
+			if r.Err() == nil {
+				return fmt.Errorf("parse results: item %d of %d: status %d: %w", i, n, it.status, errChunk)
 			}
 		}
-		if r.err != nil {
-			return fmt.Errorf("parse results: item %d of %d: %w", i, n, r.err)
+		if err := r.Err(); err != nil {
+			return fmt.Errorf("parse results: item %d of %d: %w", i, n, err)
 		}
 		fn(i, it) // by value: a pointer would make it escape, one allocation per task
 	}
@@ -200,20 +99,12 @@ func appendOK(dst, value []byte) []byte {
 	return append(dst, value...)
 }
 
-// appendFailed appends a failed item's record.
-func appendFailed(dst []byte, status byte, message, typ, stack string, keys []string) []byte {
-	dst = append(dst, status)
-	dst = chunkAppendString(dst, message)
-	dst = chunkAppendString(dst, typ)
-	dst = chunkAppendString(dst, stack)
-	dst = binary.AppendUvarint(dst, uint64(len(keys)))
-	for _, k := range keys {
-		dst = chunkAppendString(dst, k)
+// appendFailed appends a failed item's record: itemPanic or itemError,
+// then the error body.
+func appendFailed(dst []byte, body wire.ErrorBody) []byte {
+	status := byte(itemError)
+	if body.Panicked {
+		status = itemPanic
 	}
-	return dst
-}
-
-func chunkAppendString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
+	return wire.AppendErrorBody(append(dst, status), body)
 }

@@ -2,8 +2,9 @@ package spawn
 
 import (
 	"bytes"
-	"encoding/binary"
 	"testing"
+
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 func TestChunkSizePythonRule(t *testing.T) {
@@ -21,7 +22,8 @@ func TestChunkSizePythonRule(t *testing.T) {
 func TestResultRecordsRoundTrip(t *testing.T) {
 	var b []byte
 	b = appendOK(b, []byte("hello"))
-	b = appendFailed(b, itemPanic, "boom", "string", "goroutine 1", []string{"k1", "k2"})
+	b = appendFailed(b, wire.ErrorBody{Message: "boom", Type: "string", Stack: "goroutine 1",
+		Keys: []string{"k1", "k2"}, Panicked: true})
 	b = append(b, itemSkipped)
 	b = appendOK(b, nil)
 	var got []itemResult
@@ -29,7 +31,7 @@ func TestResultRecordsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got) != 4 || string(got[0].value) != "hello" || got[1].status != itemPanic ||
-		string(got[1].message) != "boom" || string(got[1].stack) != "goroutine 1" || len(got[1].keys) != 2 ||
+		got[1].err.Message != "boom" || got[1].err.Stack != "goroutine 1" || len(got[1].err.Keys) != 2 ||
 		got[2].status != itemSkipped || got[3].status != itemOK || len(got[3].value) != 0 {
 		t.Fatalf("round trip: %+v", got)
 	}
@@ -39,40 +41,13 @@ func TestResultRecordsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestValueCodec(t *testing.T) {
-	ic := codecFor[int64](Gob)
-	x := int64(-12345)
-	b, err := ic.append(nil, &x)
-	if err != nil || len(b) != 9 {
-		t.Fatalf("raw int64: %v, %d bytes", err, len(b))
-	}
-	var y int64
-	if err := ic.decode(b[1:], &y); err != nil || y != x {
-		t.Fatalf("decode: %v, %d", err, y)
-	}
-	if err := ic.decode(b[2:], &y); err == nil {
-		t.Fatal("decoded 7 bytes into an int64")
-	}
-	sc := codecFor[[]string](Gob)
-	v := []string{"a", "b"}
-	b, err = sc.append(nil, &v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, k := binary.Uvarint(b)
-	var w []string
-	if err := sc.decode(b[k:k+int(n)], &w); err != nil || len(w) != 2 || w[1] != "b" {
-		t.Fatalf("gob: %v, %v", err, w)
-	}
-}
-
 // FuzzParseResults feeds corrupt result payloads (they come from another
 // process's memory) to the parser: it must fail cleanly, never panic or
 // read outside the bytes.
 func FuzzParseResults(f *testing.F) {
 	var good []byte
 	good = appendOK(good, []byte{1, 2, 3, 4, 5, 6, 7, 8})
-	good = appendFailed(good, itemError, "msg", "*errors.errorString", "", []string{"k"})
+	good = appendFailed(good, wire.ErrorBody{Message: "msg", Type: "*errors.errorString", Keys: []string{"k"}})
 	f.Add(good, 2)
 	f.Add(good[:len(good)-1], 2)
 	f.Add([]byte{itemOK, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 1)
@@ -90,7 +65,7 @@ func FuzzParseResults(f *testing.F) {
 				t.Fatalf("record %d delivered as %d", count, i)
 			}
 			count++
-			for _, s := range [][]byte{it.value, it.message, it.typ, it.stack} {
+			for _, s := range []string{string(it.value), it.err.Message, it.err.Type, it.err.Stack} {
 				if len(s) > len(b) {
 					t.Fatal("a field longer than the payload")
 				}

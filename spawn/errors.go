@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	ierrs "github.com/forkless-go/forkless/internal/errs"
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -21,8 +22,9 @@ var (
 	ErrNoMain = errors.New("spawn.Main was not called")
 	// ErrDied: the child exited without returning a result.
 	ErrDied = errors.New("child exited without a result")
-	// ErrEncode: an argument or result could not be encoded.
-	ErrEncode = errors.New("cannot encode")
+	// ErrEncode: an argument or result could not be encoded. It is
+	// wire.ErrEncode, the one declaration of that meaning.
+	ErrEncode = wire.ErrEncode
 	// ErrStarted: Start was called on a process that was already started.
 	ErrStarted = errors.New("process already started")
 	// ErrNotStarted: Wait, Kill or Terminate on a process never started.
@@ -52,8 +54,11 @@ type ChildError struct {
 	Type     string // the Go type of the error or panic value, like "*fs.PathError"
 	Panicked bool   // the function panicked rather than returned an error
 	Stack    string // the child's stack at the panic, if it panicked
-
-	wrapped []error // the registered sentinels found in the child's error
+	// Keys name the registered sentinel errors (RegisterError) found in
+	// the child's error, as both processes know them: Unwrap returns the
+	// ones this process knows. They are plain strings so that a ChildError
+	// can travel further (another executor may marshal it whole).
+	Keys []string
 }
 
 func (e *ChildError) Error() string {
@@ -68,7 +73,16 @@ func (e *ChildError) Error() string {
 
 // Unwrap returns the child's sentinel errors that this process knows, so
 // that errors.Is and errors.As find them.
-func (e *ChildError) Unwrap() []error { return e.wrapped }
+func (e *ChildError) Unwrap() []error { return ierrs.Rebuild(e.Keys) }
+
+// childError is the ChildError of body, the error or panic of function fn
+// in child pid named name.
+func childError(pid int, fn, name string, body wire.ErrorBody) *ChildError {
+	return &ChildError{
+		Pid: pid, Func: fn, Name: name, Message: body.Message, Type: body.Type,
+		Panicked: body.Panicked, Stack: body.Stack, Keys: body.Keys,
+	}
+}
 
 // ExitError reports a child that ended without returning a result: it was
 // killed by a signal or exited on its own (os.Exit, a fatal runtime error),
@@ -115,9 +129,3 @@ func RegisterError(errs ...error) { ierrs.Register(errs...) }
 func init() {
 	RegisterError(ErrNotRegistered, ErrClosure, ErrNoMain, ErrDied, ErrEncode, ErrStarted, ErrNotStarted, ErrClosed, ErrSetup)
 }
-
-// errorKeys names the registered sentinels in err's tree.
-func errorKeys(err error) []string { return ierrs.Keys(err) }
-
-// errorsFor rebuilds the errors named by keys; unknown keys are skipped.
-func errorsFor(keys []string) []error { return ierrs.Rebuild(keys) }

@@ -137,6 +137,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/ring"
 	"github.com/forkless-go/forkless/shm"
 )
@@ -270,7 +271,7 @@ func Initializer[A, R any](f *Func[A, R], arg A) PoolOption {
 			c.initErr = f.err
 			return
 		}
-		b, err := encode(f.codec, arg, "initializer argument")
+		b, err := wire.Encode(f.codec, arg, "initializer argument")
 		c.initFunc, c.initArg, c.initErr = f.name, b, err
 	}
 }
@@ -741,7 +742,7 @@ func (p *Pool) send(w *poolWorker, t *task, fails []failure) ([]failure, bool) {
 	var flags uint32
 	if !w.known[j.fid] {
 		flags |= flagName
-		buf = chunkAppendString(buf, j.fn)
+		buf = wire.AppendString(buf, j.fn)
 	}
 	for i := t.lo; i < t.hi; i++ {
 		var err error
@@ -954,12 +955,7 @@ func (p *Pool) onResult(w *poolWorker, d *resultDesc) *task {
 					// would wait forever.
 					t.job.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d skipped the item: %w", w.proc.Pid(), context.Canceled))
 				default:
-					t.job.ops.deliver(t.lo+i, nil, &ChildError{
-						Pid: w.proc.Pid(), Func: t.job.fn, Name: w.proc.Name(),
-						Message: string(it.message), Type: string(it.typ),
-						Panicked: it.status == itemPanic, Stack: string(it.stack),
-						wrapped: errorsFor(it.keys),
-					})
+					t.job.ops.deliver(t.lo+i, nil, childError(w.proc.Pid(), t.job.fn, w.proc.Name(), it.err))
 				}
 			})
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 // MapOption configures Map, Imap and ImapUnordered.
@@ -85,8 +87,8 @@ func (e *MapError) Unwrap() []error {
 }
 
 // funcCodecs returns f's argument and result codecs.
-func funcCodecs[A, R any](f *Func[A, R]) (valueCodec[A], valueCodec[R]) {
-	return codecFor[A](f.codec), codecFor[R](f.codec)
+func funcCodecs[A, R any](f *Func[A, R]) (wire.Value[A], wire.Value[R]) {
+	return wire.For[A](f.codec), wire.For[R](f.codec)
 }
 
 func decodeErr(fn string, err error) error {
@@ -98,8 +100,8 @@ type mapJob[A, R any] struct {
 	job
 	items     []A
 	out       []R
-	ac        valueCodec[A]
-	rc        valueCodec[R]
+	ac        wire.Value[A]
+	rc        wire.Value[R]
 	mu        sync.Mutex
 	failed    []ItemError
 	remaining atomic.Int64
@@ -107,12 +109,12 @@ type mapJob[A, R any] struct {
 }
 
 func (m *mapJob[A, R]) encode(dst []byte, i int) ([]byte, error) {
-	return m.ac.append(dst, &m.items[i])
+	return m.ac.AppendField(dst, &m.items[i])
 }
 
 func (m *mapJob[A, R]) deliver(i int, value []byte, err error) {
 	if err == nil {
-		if derr := m.rc.decode(value, &m.out[i]); derr != nil {
+		if derr := m.rc.Decode(value, &m.out[i], errChunk); derr != nil {
 			err = decodeErr(m.fn, derr)
 		}
 	}
@@ -202,17 +204,19 @@ func Submit[A, R any](p *Pool, f *Func[A, R], arg A) *Future[R] {
 type submitJob[A, R any] struct {
 	job
 	arg A
-	ac  valueCodec[A]
-	rc  valueCodec[R]
+	ac  wire.Value[A]
+	rc  wire.Value[R]
 	fu  *Future[R]
 }
 
-func (s *submitJob[A, R]) encode(dst []byte, _ int) ([]byte, error) { return s.ac.append(dst, &s.arg) }
+func (s *submitJob[A, R]) encode(dst []byte, _ int) ([]byte, error) {
+	return s.ac.AppendField(dst, &s.arg)
+}
 
 func (s *submitJob[A, R]) deliver(_ int, value []byte, err error) {
 	var v R
 	if err == nil {
-		if derr := s.rc.decode(value, &v); derr != nil {
+		if derr := s.rc.Decode(value, &v, errChunk); derr != nil {
 			err = decodeErr(s.fn, derr)
 		}
 	}
@@ -391,21 +395,21 @@ func imap[A, R any](ctx context.Context, p *Pool, f *Func[A, R], seq iter.Seq[A]
 type imapJob[A, R any] struct {
 	job
 	slots  []imapSlot[A, R]
-	ac     valueCodec[A]
-	rc     valueCodec[R]
+	ac     wire.Value[A]
+	rc     wire.Value[R]
 	mu     *sync.Mutex
 	wake   chan struct{}
 	onDone func(i int) // called with mu held
 }
 
 func (m *imapJob[A, R]) encode(dst []byte, i int) ([]byte, error) {
-	return m.ac.append(dst, &m.slots[i].arg)
+	return m.ac.AppendField(dst, &m.slots[i].arg)
 }
 
 func (m *imapJob[A, R]) deliver(i int, value []byte, err error) {
 	var v R
 	if err == nil {
-		if derr := m.rc.decode(value, &v); derr != nil {
+		if derr := m.rc.Decode(value, &v, errChunk); derr != nil {
 			err = decodeErr(m.fn, derr)
 		}
 	}

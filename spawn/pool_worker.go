@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/ring"
 	"github.com/forkless-go/forkless/shm"
 )
@@ -257,11 +258,11 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 		}
 		payload = d.Inline[:d.Len]
 	}
-	r := chunkReader{b: payload}
+	r := wire.NewReader(payload, errChunk)
 	if d.Flags&flagName != 0 {
-		name := string(r.bytes())
-		if r.err != nil {
-			return start, fmt.Errorf("pool worker: task %d: %w", d.ID, r.err)
+		name := r.String()
+		if err := r.Err(); err != nil {
+			return start, fmt.Errorf("pool worker: task %d: %w", d.ID, err)
 		}
 		e, ok := lookup(name)
 		if !ok {
@@ -283,9 +284,9 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 	w.job.Store(d.Job)
 	w.base.Store(w.seq.Load())
 	for range d.Count {
-		arg := r.bytes()
-		if r.err != nil {
-			return start, fmt.Errorf("pool worker: task %d: %w", d.ID, r.err)
+		arg := r.Bytes()
+		if err := r.Err(); err != nil {
+			return start, fmt.Errorf("pool worker: task %d: %w", d.ID, err)
 		}
 		if w.isCancelled(d.Job) {
 			w.out = append(w.out, itemSkipped)
@@ -323,7 +324,7 @@ func (w *workerLoop) runItem(e *entry, arg []byte, out []byte) (res []byte) {
 	start := len(out)
 	defer func() {
 		if v := recover(); v != nil {
-			res = appendFailed(out[:start], itemPanic, fmt.Sprint(v), fmt.Sprintf("%T", v), string(debug.Stack()), nil)
+			res = appendFailed(out[:start], wire.PanicBody(v, debug.Stack()))
 		}
 	}()
 	// The result is appended in place, after its status and a one-byte
@@ -332,7 +333,7 @@ func (w *workerLoop) runItem(e *entry, arg []byte, out []byte) (res []byte) {
 	out = append(out, itemOK, 0)
 	out, err := e.appendRun(w.ctx, arg, out)
 	if err != nil {
-		return appendFailed(out[:start], itemError, err.Error(), fmt.Sprintf("%T", err), "", errorKeys(err))
+		return appendFailed(out[:start], wire.BodyOf(err))
 	}
 	return fixLength(out, start+1)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/forkless-go/forkless/internal/proc"
+	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/shm"
 )
 
@@ -117,7 +118,7 @@ func (f *Func[A, R]) New(arg A, opts ...Option) *Process[R] {
 		exitCode: -1,
 	}
 	codec := f.codec
-	p.arg = func() ([]byte, error) { return encode(codec, arg, "argument") }
+	p.arg = func() ([]byte, error) { return wire.Encode(codec, arg, "argument") }
 	for _, opt := range opts {
 		opt(&p.opts)
 	}
@@ -335,18 +336,15 @@ func (p *Process[R]) reap(respR *os.File) {
 			p.err = &ExitError{Pid: pid, Func: p.fn, Name: p.name, ExitCode: p.exitCode, Attached: p.attached.Load()}
 		}
 	case resp.status == statusOK:
-		if err := decode(p.codec, resp.result, &p.result); err != nil {
+		if err := wire.Decode(p.codec, resp.result, &p.result); err != nil {
 			p.err = fmt.Errorf("child %d: %s: decode result: %w", pid, p.fn, err)
 		}
 	case resp.status == statusNotRegistered:
-		p.err = fmt.Errorf("child %d: %s: %s: %w", pid, p.fn, resp.message, ErrNotRegistered)
+		p.err = fmt.Errorf("child %d: %s: %s: %w", pid, p.fn, resp.err.Message, ErrNotRegistered)
 	case resp.status == statusSetup:
-		p.err = fmt.Errorf("child %d: %s: %s: %w", pid, p.fn, resp.message, ErrSetup)
+		p.err = fmt.Errorf("child %d: %s: %s: %w", pid, p.fn, resp.err.Message, ErrSetup)
 	default:
-		p.err = &ChildError{
-			Pid: pid, Func: p.fn, Name: p.name, Message: resp.message, Type: resp.typ,
-			Panicked: resp.status == statusPanic, Stack: resp.stack, wrapped: errorsFor(resp.keys),
-		}
+		p.err = childError(pid, p.fn, p.name, resp.err)
 	}
 	logger().Debug("forkless/spawn: exited", "name", p.name, "pid", pid, "exitcode", p.exitCode, "err", p.err)
 }

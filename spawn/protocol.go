@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 // The parent and the child talk over two pipes:
@@ -19,8 +21,8 @@ import (
 //	                                its function, and is about to call it
 //	    "FLSR" status:u8 then
 //	        statusOK:               result:bytes
-//	        any other status:       message:bytes type:bytes stack:bytes
-//	                                nkeys:uvarint key:bytes...
+//	        any other status:       an error body (wire.ErrorBody): message:bytes
+//	                                type:bytes stack:bytes nkeys:uvarint key:bytes...
 //
 // where bytes is a uvarint length and that many bytes, and the keys name the
 // registered sentinel errors found in the child's error (see RegisterError).
@@ -49,7 +51,7 @@ const (
 	flagNoWatchPipe = 1 << 1 // tests only: prove Pdeathsig alone
 
 	maxFrameField = 1 << 30 // a larger field is a corrupt frame, not a big argument
-	maxKeys       = 64
+	maxErrorBody  = 4 * maxFrameField
 	maxRegions    = 1 << 16
 )
 
@@ -68,23 +70,15 @@ type request struct {
 }
 
 type response struct {
-	status  byte
-	result  []byte
-	message string
-	typ     string   // Go type of the error or panic value
-	stack   string   // the child's stack at a panic
-	keys    []string // registered sentinel errors in the error's tree
+	status byte
+	result []byte         // statusOK
+	err    wire.ErrorBody // any other status
 }
 
-func appendBytes(b, field []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(field)))
-	return append(b, field...)
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
+var (
+	appendBytes  = wire.AppendBytes
+	appendString = wire.AppendString
+)
 
 func (q request) marshal() []byte {
 	b := make([]byte, 0, 64+len(q.fn)+len(q.arg)+len(q.name)+len(q.parentName))
@@ -106,14 +100,7 @@ func (p response) marshal() []byte {
 	if p.status == statusOK {
 		return appendBytes(b, p.result)
 	}
-	b = appendString(b, p.message)
-	b = appendString(b, p.typ)
-	b = appendString(b, p.stack)
-	b = binary.AppendUvarint(b, uint64(len(p.keys)))
-	for _, k := range p.keys {
-		b = appendString(b, k)
-	}
-	return b
+	return wire.AppendErrorBody(b, p.err)
 }
 
 func readBytes(r *bufio.Reader) ([]byte, error) {
@@ -209,24 +196,18 @@ func readResponse(r *bufio.Reader) (response, error) {
 	default:
 		return p, fmt.Errorf("read response: status %d: %w", s, errFrame)
 	}
-	var n uint64
-	steps := []func() error{
-		func() (err error) { p.message, err = readString(r); return },
-		func() (err error) { p.typ, err = readString(r); return },
-		func() (err error) { p.stack, err = readString(r); return },
-		func() (err error) { n, err = readUvarint(r, maxKeys); return },
+	// The error body is the last thing the child writes before it closes
+	// the pipe: read it whole, then parse it with the bounds-checked reader
+	// the pool's records use too.
+	body, err := io.ReadAll(io.LimitReader(r, maxErrorBody))
+	if err != nil {
+		return p, fmt.Errorf("read response: %w", err)
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return p, fmt.Errorf("read response: %w", err)
-		}
+	br := wire.NewReader(body, errFrame)
+	p.err = br.ErrorBody()
+	if err := br.Err(); err != nil {
+		return p, fmt.Errorf("read response: %w", err)
 	}
-	for range n {
-		k, err := readString(r)
-		if err != nil {
-			return p, fmt.Errorf("read response: %w", err)
-		}
-		p.keys = append(p.keys, k)
-	}
+	p.err.Panicked = s == statusPanic
 	return p, nil
 }

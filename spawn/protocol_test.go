@@ -6,6 +6,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 func TestProtocolRoundTrip(t *testing.T) {
@@ -17,12 +19,13 @@ func TestProtocolRoundTrip(t *testing.T) {
 	}
 	for _, p := range []response{
 		{status: statusOK, result: []byte("xyz")},
-		{status: statusPanic, message: "boom", typ: "string", stack: "goroutine 1", keys: []string{"a", "b"}},
-		{status: statusNotRegistered, message: "no"},
+		{status: statusPanic, err: wire.ErrorBody{Message: "boom", Type: "string", Stack: "goroutine 1",
+			Keys: []string{"a", "b"}, Panicked: true}},
+		{status: statusNotRegistered, err: wire.ErrorBody{Message: "no"}},
 	} {
 		got, err := readResponse(bufio.NewReader(bytes.NewReader(p.marshal())))
 		if err != nil || got.status != p.status || string(got.result) != string(p.result) ||
-			got.message != p.message || got.stack != p.stack || !reflect.DeepEqual(got.keys, p.keys) {
+			!reflect.DeepEqual(got.err, p.err) {
 			t.Fatalf("response round trip: %+v, %v; want %+v", got, err, p)
 		}
 	}
@@ -63,7 +66,7 @@ func FuzzReadRequest(f *testing.F) {
 
 func FuzzReadResponse(f *testing.F) {
 	f.Add(response{status: statusOK, result: []byte("r")}.marshal())
-	f.Add(response{status: statusError, message: "m", keys: []string{"k"}}.marshal())
+	f.Add(response{status: statusError, err: wire.ErrorBody{Message: "m", Keys: []string{"k"}}}.marshal())
 	f.Add([]byte("FLSR\x02\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := readResponse(bufio.NewReader(bytes.NewReader(b)))
@@ -71,7 +74,7 @@ func FuzzReadResponse(f *testing.F) {
 			return
 		}
 		p2, err := readResponse(bufio.NewReader(bytes.NewReader(p.marshal())))
-		if err != nil || p2.status != p.status || p2.message != p.message || len(p2.keys) != len(p.keys) {
+		if err != nil || p2.status != p.status || !reflect.DeepEqual(p2.err, p.err) {
 			t.Fatalf("round trip of %+v: %+v, %v", p, p2, err)
 		}
 	})
@@ -86,20 +89,5 @@ func TestPrefixWriter(t *testing.T) {
 	w.flush()
 	if got := out.String(); got != "[x] abc\n[x] d\n[x] \n[x] e\n" {
 		t.Fatalf("got %q", got)
-	}
-}
-
-func TestUnencodablePath(t *testing.T) {
-	type inner struct{ F func() }
-	type outer struct {
-		A      int
-		hidden chan int
-		M      map[string][]*inner
-	}
-	if got := unencodable(reflect.TypeFor[outer](), "argument", 0); got != "argument.M[value][].F (func())" {
-		t.Fatalf("path = %q", got)
-	}
-	if got := unencodable(reflect.TypeFor[map[string]int](), "argument", 0); got != "" {
-		t.Fatalf("path = %q", got)
 	}
 }

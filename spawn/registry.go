@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 // mainCalled is set by Main. After it, the registry is frozen: a function
@@ -117,7 +118,7 @@ func Register[A, R any](fn func(ctx context.Context, arg A) (R, error), opts ...
 func newEntry[A, R any](name string, fn func(context.Context, A) (R, error), codec Codec) *entry {
 	decodeArg := func(b []byte) (A, error) {
 		var arg A
-		err := decode(codec, b, &arg)
+		err := wire.Decode(codec, b, &arg)
 		return arg, err
 	}
 	if info, err := layout.Of[A](); err == nil {
@@ -132,7 +133,7 @@ func newEntry[A, R any](name string, fn func(context.Context, A) (R, error), cod
 		}
 	}
 	appendResult := func(dst []byte, res R) ([]byte, error) {
-		b, err := encode(codec, res, "result")
+		b, err := wire.Encode(codec, res, "result")
 		return append(dst, b...), err
 	}
 	if info, err := layout.Of[R](); err == nil {
