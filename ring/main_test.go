@@ -1,8 +1,10 @@
 package ring_test
 
 import (
+	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/forkless-go/forkless/spawn"
 )
@@ -13,4 +15,10 @@ import (
 func TestMain(m *testing.M) {
 	spawn.Main()
 	os.Exit(m.Run())
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -3,6 +3,7 @@ package ring
 import (
 	"context"
 	"fmt"
+	"github.com/forkless-go/forkless/internal/event"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,8 +59,8 @@ type MPMC[T any] struct {
 	enq      *atomic.Uint64
 	deq      *atomic.Uint64
 	closed   *atomic.Uint32
-	notEmpty EventCount
-	notFull  EventCount
+	notEmpty event.Count
+	notFull  event.Count
 
 	part                int // participant index, -1 once detached
 	pushN, pushPos      *atomic.Uint64
@@ -144,8 +145,8 @@ func newMPMC[T any](b shm.Block, g slotGeom) (*MPMC[T], error) {
 		enq:      b.Uint64(mpmcEnq),
 		deq:      b.Uint64(mpmcDeq),
 		closed:   b.Uint32(slotHdrClosed),
-		notEmpty: EventCountAt(b, mpmcNotEmpty, mpmcNotEmpty+4),
-		notFull:  EventCountAt(b, mpmcNotFull, mpmcNotFull+4),
+		notEmpty: event.New(b.Uint32(mpmcNotEmpty), b.Uint32(mpmcNotEmpty+4)),
+		notFull:  event.New(b.Uint32(mpmcNotFull), b.Uint32(mpmcNotFull+4)),
 		self:     proc.Self(),
 	}
 	q.stallTimeout.Store(int64(DefaultStallTimeout))

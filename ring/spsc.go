@@ -137,6 +137,7 @@ package ring
 import (
 	"context"
 	"fmt"
+	"github.com/forkless-go/forkless/internal/event"
 	"sync/atomic"
 	"unsafe"
 
@@ -163,8 +164,8 @@ type SPSC[T any] struct {
 	head     *atomic.Uint64
 	tail     *atomic.Uint64
 	closed   *atomic.Uint32
-	notEmpty EventCount
-	notFull  EventCount
+	notEmpty event.Count
+	notFull  event.Count
 
 	_          slotPad
 	cachedHead uint64 // producer's copy of head
@@ -216,8 +217,8 @@ func newSPSC[T any](b shm.Block, g slotGeom) *SPSC[T] {
 		head:     b.Uint64(spscHead),
 		tail:     b.Uint64(spscTail),
 		closed:   b.Uint32(slotHdrClosed),
-		notEmpty: EventCountAt(b, spscNotEmpty, spscNotEmpty+4),
-		notFull:  EventCountAt(b, spscNotFull, spscNotFull+4),
+		notEmpty: event.New(b.Uint32(spscNotEmpty), b.Uint32(spscNotEmpty+4)),
+		notFull:  event.New(b.Uint32(spscNotFull), b.Uint32(spscNotFull+4)),
 	}
 	q.cachedHead = q.head.Load()
 	q.cachedTail = q.tail.Load()

@@ -1,9 +1,10 @@
-package ring
+package queue
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/forkless-go/forkless/internal/event"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -20,16 +21,16 @@ import (
 // Object kinds of the record rings and what is built on them (the message
 // half of the package owns 0x0210-0x02ff).
 const (
-	KindQueue shm.Kind = 0x0210 // a ring of variable-length records: Queue, QueueOf, JoinableQueue, one direction of a Pipe
-	KindSpill shm.Kind = 0x0211 // the payload of one message too large for its ring, in a region of its own
+	KindRecords shm.Kind = 0x0210 // a ring of variable-length records: Queue, Of, Joinable, one direction of a Pipe
+	KindSpill   shm.Kind = 0x0211 // the payload of one message too large for its ring, in a region of its own
 )
 
 // Record ring geometry limits.
 const (
-	// MinQueueBytes and MaxQueueBytes bound a record ring's data capacity.
+	// MinBytes and MaxBytes bound a record ring's data capacity.
 	// Requests are rounded up to a power of two.
-	MinQueueBytes = 1 << 10
-	MaxQueueBytes = 1 << 31
+	MinBytes = 1 << 10
+	MaxBytes = 1 << 31
 	// recHdr is the size of a record header; records start at multiples of
 	// recAlign, so the bytes left before the end of the ring are always a
 	// multiple of recAlign and a padding record's header always fits.
@@ -37,7 +38,7 @@ const (
 	recAlign = 16
 )
 
-// A record ring is one shm.Block of kind KindQueue: a 512-byte header, then
+// A record ring is one shm.Block of kind KindRecords: a 512-byte header, then
 // the data area. Each group of words that one side writes sits on a cache
 // line of its own.
 //
@@ -47,8 +48,8 @@ const (
 //	     8    8 capacity     creator                         everyone: data bytes, a power of two
 //	    16    8 maxItems     creator                         producers: most records queued (0: no limit)
 //	    24    4 flags        creator                         openers: recFlagJoinable
-//	    28    4 elem         creator                         OpenQueueOf: fixed size of T, or 0
-//	    32    8 type         creator                         OpenQueueOf: fingerprint of T, or 0
+//	    28    4 elem         creator                         OpenOf: fixed size of T, or 0
+//	    32    8 type         creator                         OpenOf: fingerprint of T, or 0
 //	    40    8 maxMessage   creator                         producers: largest message (spilled above the inline limit), 0: inline only
 //	    48    8 salt         creator (random, low 56 bits)   everyone: mixed into committed state words (position tags)
 //	    64    8 lock         producers (CAS 0->owner, store 0) producers: the claim lock (owner word, below)
@@ -60,7 +61,7 @@ const (
 //	   256    4 closed       Close (store 1, under the lock) everyone
 //	   320    8 notEmpty     EventCount seq, waiters         consumers sleep on it, producers notify
 //	   384    8 notFull      EventCount seq, waiters         producers sleep on it, consumers notify
-//	   448    8 unfinished   JoinableQueue Put (+1), TaskDone (-1)   Join
+//	   448    8 unfinished   Joinable Put (+1), TaskDone (-1)   Join
 //	   456    8 joined       EventCount seq, waiters         Join sleeps, TaskDone notifies
 //	   464    8 writer       Pipe end (owner word)           the peer's Recv: is the writer alive?
 //	   472    8 reader       Pipe end (owner word)           the peer's Send: is the reader alive?
@@ -207,7 +208,7 @@ type records struct {
 
 	lock, tail, puts, head, gets, freed *atomic.Uint64
 	closed                              *atomic.Uint32
-	notEmpty, notFull                   EventCount
+	notEmpty, notFull                   event.Count
 
 	me uint64 // ownerWord()
 
@@ -237,10 +238,10 @@ func recGeometry(capacity int) (uint64, error) {
 	if capacity <= 0 {
 		return 0, fmt.Errorf("queue of %d bytes: %w", capacity, ErrCapacity)
 	}
-	if capacity > MaxQueueBytes {
-		return 0, fmt.Errorf("queue of %d bytes, at most %d: %w", capacity, MaxQueueBytes, ErrCapacity)
+	if capacity > MaxBytes {
+		return 0, fmt.Errorf("queue of %d bytes, at most %d: %w", capacity, MaxBytes, ErrCapacity)
 	}
-	c := uint64(max(capacity, MinQueueBytes))
+	c := uint64(max(capacity, MinBytes))
 	if c&(c-1) != 0 {
 		c = 1 << bits.Len64(c)
 	}
@@ -256,7 +257,7 @@ func newRecords(r *shm.Region, capacity, maxItems int, maxMsg int64, flags, elem
 	if maxItems < 0 {
 		return nil, fmt.Errorf("queue of at most %d items: %w", maxItems, ErrCapacity)
 	}
-	b, err := r.Alloc(shm.Layout{Kind: KindQueue, Size: int64(recDataOff + c), Elem: elem, Type: typ})
+	b, err := r.Alloc(shm.Layout{Kind: KindRecords, Size: int64(recDataOff + c), Elem: elem, Type: typ})
 	if err != nil {
 		return nil, fmt.Errorf("allocate queue: %w", err)
 	}
@@ -278,10 +279,10 @@ func newRecords(r *shm.Region, capacity, maxItems int, maxMsg int64, flags, elem
 // cursors: a corrupt ring is refused with ErrCorrupt before any record is
 // read.
 func openRecords(h shm.Handle) (*records, error) {
-	if h.Kind != KindQueue {
+	if h.Kind != KindRecords {
 		return nil, fmt.Errorf("open queue: handle names a %v: %w", h.Kind, shm.ErrKind)
 	}
-	b, err := shm.BindHandle(h, KindQueue)
+	b, err := shm.BindHandle(h, KindRecords)
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
@@ -290,7 +291,7 @@ func openRecords(h shm.Handle) (*records, error) {
 
 func recView(b shm.Block) (*records, error) {
 	mem := b.Bytes()
-	if len(mem) < recDataOff+MinQueueBytes {
+	if len(mem) < recDataOff+MinBytes {
 		return nil, fmt.Errorf("open queue: block of %d bytes: %w", len(mem), ErrCorrupt)
 	}
 	if m := b.Uint32(recOffMagic).Load(); m != recMagic {
@@ -300,7 +301,7 @@ func recView(b shm.Block) (*records, error) {
 		return nil, fmt.Errorf("open queue: layout version %d, want %d: %w", v, recVersion, ErrCorrupt)
 	}
 	c := getU64(mem, recOffCap)
-	if c < MinQueueBytes || c > MaxQueueBytes || c&(c-1) != 0 {
+	if c < MinBytes || c > MaxBytes || c&(c-1) != 0 {
 		return nil, fmt.Errorf("open queue: capacity %d: %w", int64(c), ErrCapacity)
 	}
 	if uint64(len(mem)) != recDataOff+c {
@@ -333,8 +334,8 @@ func recView(b shm.Block) (*records, error) {
 		gets:     b.Uint64(recOffGets),
 		freed:    b.Uint64(recOffFreed),
 		closed:   b.Uint32(recOffClosed),
-		notEmpty: EventCountAt(b, recOffNotEmpty, recOffNotEmpty+4),
-		notFull:  EventCountAt(b, recOffNotFull, recOffNotFull+4),
+		notEmpty: event.New(b.Uint32(recOffNotEmpty), b.Uint32(recOffNotEmpty+4)),
+		notFull:  event.New(b.Uint32(recOffNotFull), b.Uint32(recOffNotFull+4)),
 		me:       ownerWord(),
 	}
 	if err := q.checkCursors(); err != nil {

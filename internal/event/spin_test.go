@@ -1,4 +1,4 @@
-package ring
+package event
 
 import (
 	"context"
@@ -15,13 +15,13 @@ import (
 // (up to ecSpinMax), and copies of the EventCount share the budget.
 func TestEventCountSpinAdapts(t *testing.T) {
 	var seq, waiters atomic.Uint32
-	e := NewEventCount(&seq, &waiters)
+	e := New(&seq, &waiters)
 	if got := e.spin.get(); got != ecSpinMax {
 		t.Fatalf("initial budget %v, want %v", got, ecSpinMax)
 	}
 	never := func() bool { return false }
 	for i := 0; i < 20; i++ {
-		if e.trySpin(never) {
+		if e.Spin(never) {
 			t.Fatal("spin reported a condition that never held")
 		}
 	}
@@ -33,7 +33,7 @@ func TestEventCountSpinAdapts(t *testing.T) {
 	c := e // a copy shares the budget
 	for i := 0; i < 20; i++ {
 		n := 0
-		if !c.trySpin(func() bool { n++; return n > 1 }) {
+		if !c.Spin(func() bool { n++; return n > 1 }) {
 			t.Fatal("spin missed a condition that held")
 		}
 	}
@@ -81,7 +81,7 @@ func TestEventCountNoCallbackAfterReturn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := EventCountAt(b, 0, 4)
+		e := New(b.Uint32(0), b.Uint32(4))
 		e.spin.set(0) // sleep at once
 		ctx, cancel := context.WithCancel(context.Background())
 		var flag atomic.Bool

@@ -1,15 +1,16 @@
-package ring
+package queue
 
 import (
 	"context"
 	"fmt"
+	"github.com/forkless-go/forkless/internal/event"
 	"sync/atomic"
 
 	"github.com/forkless-go/forkless/shm"
 )
 
-// JoinableQueue is a Queue that also counts unfinished tasks, like
-// Python's JoinableQueue: every Put adds one, every TaskDone removes one,
+// Joinable is a Queue that also counts unfinished tasks, like
+// Python's Joinable: every Put adds one, every TaskDone removes one,
 // and Join waits until the count is zero.
 //
 // The count (the ring header's unfinished word) is incremented before the
@@ -17,15 +18,15 @@ import (
 // counted; a Put that fails takes its increment back. A consumer that dies
 // between Get and TaskDone leaves its task unfinished forever: Join then
 // waits until its context is done (Python's join hangs for good).
-type JoinableQueue struct {
+type Joinable struct {
 	_          recNoCopy
 	q          *records
 	unfinished *atomic.Uint64
-	joined     EventCount
+	joined     event.Count
 }
 
-// NewJoinableQueue allocates a joinable queue in r.
-func NewJoinableQueue(r *shm.Region, c Config) (*JoinableQueue, error) {
+// NewJoinable allocates a joinable queue in r.
+func NewJoinable(r *shm.Region, c Config) (*Joinable, error) {
 	q, err := newQueueRecords(r, c, recFlagJoinable, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("new joinable queue: %w", err)
@@ -33,31 +34,31 @@ func NewJoinableQueue(r *shm.Region, c Config) (*JoinableQueue, error) {
 	return joinable(q), nil
 }
 
-// OpenJoinableQueue binds a queue made by NewJoinableQueue.
-func OpenJoinableQueue(h shm.Handle) (*JoinableQueue, error) {
+// OpenJoinable binds a queue made by NewJoinable.
+func OpenJoinable(h shm.Handle) (*Joinable, error) {
 	q, err := openRecords(h)
 	if err != nil {
 		return nil, err
 	}
 	if getU32(q.b.Bytes(), recOffFlags)&recFlagJoinable == 0 {
-		return nil, fmt.Errorf("open joinable queue: made by NewQueue: %w", shm.ErrKind)
+		return nil, fmt.Errorf("open joinable queue: made by New: %w", shm.ErrKind)
 	}
 	return joinable(q), nil
 }
 
-func joinable(q *records) *JoinableQueue {
-	return &JoinableQueue{
+func joinable(q *records) *Joinable {
+	return &Joinable{
 		q:          q,
 		unfinished: q.b.Uint64(recOffUnfinished),
-		joined:     EventCountAt(q.b, recOffJoined, recOffJoined+4),
+		joined:     event.New(q.b.Uint32(recOffJoined), q.b.Uint32(recOffJoined+4)),
 	}
 }
 
-// Handle names the queue for OpenJoinableQueue in another process.
-func (j *JoinableQueue) Handle() shm.Handle { return j.q.b.Handle() }
+// Handle names the queue for OpenJoinable in another process.
+func (j *Joinable) Handle() shm.Handle { return j.q.b.Handle() }
 
 // Put appends msg and counts one more unfinished task.
-func (j *JoinableQueue) Put(ctx context.Context, msg []byte) error {
+func (j *Joinable) Put(ctx context.Context, msg []byte) error {
 	j.unfinished.Add(1)
 	if err := j.q.putBytes(ctx, msg, true); err != nil {
 		j.done()
@@ -67,7 +68,7 @@ func (j *JoinableQueue) Put(ctx context.Context, msg []byte) error {
 }
 
 // TryPut is Put that fails with ErrFull instead of waiting.
-func (j *JoinableQueue) TryPut(msg []byte) error {
+func (j *Joinable) TryPut(msg []byte) error {
 	j.unfinished.Add(1)
 	if err := j.q.putBytes(nil, msg, false); err != nil {
 		j.done()
@@ -78,16 +79,16 @@ func (j *JoinableQueue) TryPut(msg []byte) error {
 
 // Get removes the next message (see Queue.Get). Call TaskDone when done
 // with it.
-func (j *JoinableQueue) Get(ctx context.Context) ([]byte, error) {
+func (j *Joinable) Get(ctx context.Context) ([]byte, error) {
 	return j.q.getAppend(ctx, nil, true)
 }
 
 // TryGet is Get that fails with ErrEmpty instead of waiting.
-func (j *JoinableQueue) TryGet() ([]byte, error) { return j.q.getAppend(nil, nil, false) }
+func (j *Joinable) TryGet() ([]byte, error) { return j.q.getAppend(nil, nil, false) }
 
 // TaskDone marks one task finished. It fails with ErrTaskDone when no task
 // is unfinished.
-func (j *JoinableQueue) TaskDone() error {
+func (j *Joinable) TaskDone() error {
 	for {
 		n := j.unfinished.Load()
 		if n == 0 {
@@ -103,14 +104,14 @@ func (j *JoinableQueue) TaskDone() error {
 	}
 }
 
-func (j *JoinableQueue) done() {
+func (j *Joinable) done() {
 	if j.unfinished.Add(^uint64(0)) == 0 {
 		j.joined.Notify()
 	}
 }
 
 // Join waits until every message put has been marked done, or ctx is done.
-func (j *JoinableQueue) Join(ctx context.Context) error {
+func (j *Joinable) Join(ctx context.Context) error {
 	if err := j.joined.Wait(ctx, func() bool { return j.unfinished.Load() == 0 }); err != nil {
 		return fmt.Errorf("join: %w", err)
 	}
@@ -118,13 +119,13 @@ func (j *JoinableQueue) Join(ctx context.Context) error {
 }
 
 // Unfinished reports the tasks put and not yet marked done.
-func (j *JoinableQueue) Unfinished() int { return int(j.unfinished.Load()) }
+func (j *Joinable) Unfinished() int { return int(j.unfinished.Load()) }
 
 // Len reports the messages queued (see Queue.Len).
-func (j *JoinableQueue) Len() int { return j.q.len() }
+func (j *Joinable) Len() int { return j.q.len() }
 
 // Cap returns the ring's data capacity in bytes.
-func (j *JoinableQueue) Cap() int { return int(j.q.cap) }
+func (j *Joinable) Cap() int { return int(j.q.cap) }
 
 // Close closes the queue for every process (see Queue.Close).
-func (j *JoinableQueue) Close() error { return j.q.close() }
+func (j *Joinable) Close() error { return j.q.close() }

@@ -1,4 +1,4 @@
-package ring
+package queue
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ func abaRing(t *testing.T) *records {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	q, err := newRecords(r, MinQueueBytes, 0, 0, 0, 0, 0)
+	q, err := newRecords(r, MinBytes, 0, 0, 0, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ring
+package queue
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 	"github.com/forkless-go/forkless/shm"
 )
 
-// QueueOf is a Queue of values of T, encoded by a Codec. For a fixed-size,
+// Of is a Queue of values of T, encoded by a Codec. For a fixed-size,
 // pointer-free T (the default RawCodec) a value is copied straight into
 // its record and out again: no encoding and no allocation. Other types go
 // through their codec (GobCodec by default).
 //
-// The ring records T's fingerprint and size, so OpenQueueOf with another
+// The ring records T's fingerprint and size, so OpenOf with another
 // type, or another codec, fails with shm.ErrType.
-type QueueOf[T any] struct {
+type Of[T any] struct {
 	_     recNoCopy
 	q     *records
 	codec Codec[T]
@@ -35,9 +35,9 @@ func defaultCodec[T any](c Codec[T]) Codec[T] {
 	return GobCodec[T]{}
 }
 
-// NewQueueOf allocates a typed queue in r. codec may be nil: RawCodec for
+// NewOf allocates a typed queue in r. codec may be nil: RawCodec for
 // a fixed-size, pointer-free T, GobCodec otherwise.
-func NewQueueOf[T any](r *shm.Region, c Config, codec Codec[T]) (*QueueOf[T], error) {
+func NewOf[T any](r *shm.Region, c Config, codec Codec[T]) (*Of[T], error) {
 	codec = defaultCodec(codec)
 	elem, typ := codecFingerprint(codec)
 	q, err := newQueueRecords(r, c, 0, elem, typ)
@@ -47,9 +47,9 @@ func NewQueueOf[T any](r *shm.Region, c Config, codec Codec[T]) (*QueueOf[T], er
 	return newQueueOf(q, codec)
 }
 
-// OpenQueueOf binds a typed queue made by NewQueueOf with the same T and
+// OpenOf binds a typed queue made by NewOf with the same T and
 // codec (nil for the default).
-func OpenQueueOf[T any](h shm.Handle, codec Codec[T]) (*QueueOf[T], error) {
+func OpenOf[T any](h shm.Handle, codec Codec[T]) (*Of[T], error) {
 	codec = defaultCodec(codec)
 	elem, typ := codecFingerprint(codec)
 	if h.Elem != elem || h.Type != typ {
@@ -65,8 +65,8 @@ func OpenQueueOf[T any](h shm.Handle, codec Codec[T]) (*QueueOf[T], error) {
 	return newQueueOf(q, codec)
 }
 
-func newQueueOf[T any](q *records, codec Codec[T]) (*QueueOf[T], error) {
-	t := &QueueOf[T]{q: q, codec: codec, fixed: -1}
+func newQueueOf[T any](q *records, codec Codec[T]) (*Of[T], error) {
+	t := &Of[T]{q: q, codec: codec, fixed: -1}
 	if f, ok := codec.(fixedCodec); ok {
 		t.fixed = f.fixedSize()
 		_, t.raw = codec.(RawCodec[T])
@@ -77,35 +77,35 @@ func newQueueOf[T any](q *records, codec Codec[T]) (*QueueOf[T], error) {
 	return t, nil
 }
 
-// Handle names the queue for OpenQueueOf in another process.
-func (t *QueueOf[T]) Handle() shm.Handle { return t.q.b.Handle() }
+// Handle names the queue for OpenOf in another process.
+func (t *Of[T]) Handle() shm.Handle { return t.q.b.Handle() }
 
 // Put appends v, waiting for room until ctx is done.
-func (t *QueueOf[T]) Put(ctx context.Context, v T) error { return t.put(ctx, v, true) }
+func (t *Of[T]) Put(ctx context.Context, v T) error { return t.put(ctx, v, true) }
 
 // TryPut is Put that fails with ErrFull instead of waiting.
-func (t *QueueOf[T]) TryPut(v T) error { return t.put(nil, v, false) }
+func (t *Of[T]) TryPut(v T) error { return t.put(nil, v, false) }
 
 // Get removes and decodes the next value, waiting until ctx is done; once
 // the queue is closed and drained it fails with ErrClosed.
-func (t *QueueOf[T]) Get(ctx context.Context) (T, error) { return t.get(ctx, true) }
+func (t *Of[T]) Get(ctx context.Context) (T, error) { return t.get(ctx, true) }
 
 // TryGet is Get that fails with ErrEmpty instead of waiting.
-func (t *QueueOf[T]) TryGet() (T, error) { return t.get(nil, false) }
+func (t *Of[T]) TryGet() (T, error) { return t.get(nil, false) }
 
 // Len reports the values queued (see Queue.Len).
-func (t *QueueOf[T]) Len() int { return t.q.len() }
+func (t *Of[T]) Len() int { return t.q.len() }
 
 // Cap returns the ring's data capacity in bytes.
-func (t *QueueOf[T]) Cap() int { return int(t.q.cap) }
+func (t *Of[T]) Cap() int { return int(t.q.cap) }
 
 // Close closes the queue for every process (see Queue.Close).
-func (t *QueueOf[T]) Close() error { return t.q.close() }
+func (t *Of[T]) Close() error { return t.q.close() }
 
 // Closed reports whether the queue was closed.
-func (t *QueueOf[T]) Closed() bool { return t.q.closed.Load() != 0 }
+func (t *Of[T]) Closed() bool { return t.q.closed.Load() != 0 }
 
-func (t *QueueOf[T]) put(ctx context.Context, v T, block bool) error {
+func (t *Of[T]) put(ctx context.Context, v T, block bool) error {
 	if t.fixed >= 0 {
 		p, err := t.q.claimAny(ctx, t.fixed, 0, block)
 		if err != nil {
@@ -140,7 +140,7 @@ func (t *QueueOf[T]) put(ctx context.Context, v T, block bool) error {
 	return err
 }
 
-func (t *QueueOf[T]) get(ctx context.Context, block bool) (T, error) {
+func (t *Of[T]) get(ctx context.Context, block bool) (T, error) {
 	var v T
 	m, err := t.q.takeMessage(ctx, block)
 	if err != nil {

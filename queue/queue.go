@@ -1,4 +1,4 @@
-package ring
+package queue
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 // Config sizes a Queue (and each direction of a Pipe).
 type Config struct {
 	// Bytes is the ring's data capacity, rounded up to a power of two
-	// between MinQueueBytes and MaxQueueBytes; 0 means 1 MiB. Each message
+	// between MinBytes and MaxBytes; 0 means 1 MiB. Each message
 	// takes its length plus a 16-byte header, rounded up to 16.
 	Bytes int
 	// Items bounds how many messages may be queued at once, like Python's
@@ -48,7 +48,7 @@ func (c Config) withDefaults() (Config, error) {
 //
 // A Queue is safe for concurrent use by any number of goroutines, and its
 // ring by any number of processes, each with its own *Queue from
-// OpenQueue(handle).
+// Open(handle).
 type Queue struct {
 	_ recNoCopy
 	q *records
@@ -59,8 +59,8 @@ type recNoCopy struct{}
 func (*recNoCopy) Lock()   {}
 func (*recNoCopy) Unlock() {}
 
-// NewQueue allocates a queue in r.
-func NewQueue(r *shm.Region, c Config) (*Queue, error) {
+// New allocates a queue in r.
+func New(r *shm.Region, c Config) (*Queue, error) {
 	q, err := newQueueRecords(r, c, 0, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("new queue: %w", err)
@@ -76,10 +76,10 @@ func newQueueRecords(r *shm.Region, c Config, flags, elem uint32, typ uint64) (*
 	return newRecords(r, c.Bytes, c.Items, c.MaxMessage, flags, elem, typ)
 }
 
-// OpenQueue binds a queue made by NewQueue in this or another process (the
+// Open binds a queue made by New in this or another process (the
 // region must be attached here, as spawn does for shared regions). The
 // ring's header and cursors are checked: a corrupt ring is refused.
-func OpenQueue(h shm.Handle) (*Queue, error) {
+func Open(h shm.Handle) (*Queue, error) {
 	q, err := openRecords(h)
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func OpenQueue(h shm.Handle) (*Queue, error) {
 	return &Queue{q: q}, nil
 }
 
-// Handle names the queue for OpenQueue in another process.
+// Handle names the queue for Open in another process.
 func (q *Queue) Handle() shm.Handle { return q.q.b.Handle() }
 
 // Put appends msg, waiting for room until ctx is done. It fails with
@@ -232,7 +232,7 @@ func (m Message) Release() {
 	}
 }
 
-// ---- shared by Queue, QueueOf, JoinableQueue and Pipe ----
+// ---- shared by Queue, Of, Joinable and Pipe ----
 
 func (q *records) checkMsgLen(n int) error {
 	if n < 0 {

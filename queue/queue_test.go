@@ -1,4 +1,4 @@
-package ring_test
+package queue_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/forkless-go/forkless/internal/futex"
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
 )
 
@@ -32,9 +32,9 @@ func qRegion(t testing.TB, size int64) *shm.Region {
 	return r
 }
 
-func qNew(t testing.TB, c ring.Config) *ring.Queue {
+func qNew(t testing.TB, c queue.Config) *queue.Queue {
 	r := qRegion(t, int64(max(c.Bytes, 1<<20))+1<<16)
-	q, err := ring.NewQueue(r, c)
+	q, err := queue.New(r, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +60,9 @@ func qFillMsg(b []byte, id, seq uint64) {
 }
 
 func TestQueueBasic(t *testing.T) {
-	q := qNew(t, ring.Config{Bytes: 4096})
+	q := qNew(t, queue.Config{Bytes: 4096})
 	ctx := qCtx(t)
-	if _, err := q.TryGet(); !errors.Is(err, ring.ErrEmpty) {
+	if _, err := q.TryGet(); !errors.Is(err, queue.ErrEmpty) {
 		t.Fatalf("TryGet on empty = %v, want ErrEmpty", err)
 	}
 	msgs := [][]byte{{}, []byte("a"), []byte("hello, world"), bytes.Repeat([]byte{7}, 100)}
@@ -90,16 +90,16 @@ func TestQueueBasic(t *testing.T) {
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Put(ctx, []byte("x")); !errors.Is(err, ring.ErrClosed) {
+	if err := q.Put(ctx, []byte("x")); !errors.Is(err, queue.ErrClosed) {
 		t.Fatalf("Put after Close = %v, want ErrClosed", err)
 	}
 	if got, err := q.Get(ctx); err != nil || string(got) != "last" {
 		t.Fatalf("Get after Close = %q, %v; want the queued message", got, err)
 	}
-	if _, err := q.Get(ctx); !errors.Is(err, ring.ErrClosed) {
+	if _, err := q.Get(ctx); !errors.Is(err, queue.ErrClosed) {
 		t.Fatalf("Get on closed, drained queue = %v, want ErrClosed", err)
 	}
-	if err := q.Close(); !errors.Is(err, ring.ErrClosed) {
+	if err := q.Close(); !errors.Is(err, queue.ErrClosed) {
 		t.Fatalf("second Close = %v, want ErrClosed", err)
 	}
 }
@@ -108,7 +108,7 @@ func TestQueueBasic(t *testing.T) {
 // ErrEmpty many times with random sizes, so records pad and wrap at every
 // offset, and checks every message.
 func TestQueueFullEmptyWrap(t *testing.T) {
-	q := qNew(t, ring.Config{Bytes: 1024})
+	q := qNew(t, queue.Config{Bytes: 1024})
 	rng := rand.New(rand.NewPCG(1, 2))
 	var seq, got uint64
 	for round := range 2000 {
@@ -120,7 +120,7 @@ func TestQueueFullEmptyWrap(t *testing.T) {
 				n = rng.IntN(40)
 			}
 			err := q.TryPut(qMsgFor(1, seq, n))
-			if errors.Is(err, ring.ErrFull) {
+			if errors.Is(err, queue.ErrFull) {
 				break
 			}
 			if err != nil {
@@ -157,7 +157,7 @@ func TestQueueFullEmptyWrap(t *testing.T) {
 			}
 			got++
 		}
-		if _, err := q.TryGet(); !errors.Is(err, ring.ErrEmpty) {
+		if _, err := q.TryGet(); !errors.Is(err, queue.ErrEmpty) {
 			t.Fatalf("TryGet on drained ring = %v", err)
 		}
 	}
@@ -167,13 +167,13 @@ func TestQueueFullEmptyWrap(t *testing.T) {
 }
 
 func TestQueueItemLimit(t *testing.T) {
-	q := qNew(t, ring.Config{Bytes: 1 << 16, Items: 3})
+	q := qNew(t, queue.Config{Bytes: 1 << 16, Items: 3})
 	for i := range 3 {
 		if err := q.TryPut([]byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := q.TryPut([]byte{9}); !errors.Is(err, ring.ErrFull) {
+	if err := q.TryPut([]byte{9}); !errors.Is(err, queue.ErrFull) {
 		t.Fatalf("4th TryPut = %v, want ErrFull", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
@@ -190,7 +190,7 @@ func TestQueueItemLimit(t *testing.T) {
 }
 
 func TestQueueBlockingHandOff(t *testing.T) {
-	q := qNew(t, ring.Config{Bytes: 1024})
+	q := qNew(t, queue.Config{Bytes: 1024})
 	ctx := qCtx(t)
 	const n = 20000
 	done := make(chan error, 1)
@@ -205,7 +205,7 @@ func TestQueueBlockingHandOff(t *testing.T) {
 	}()
 	for i := uint64(0); ; i++ {
 		m, err := q.Get(ctx)
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, queue.ErrClosed) {
 			if i != n {
 				t.Fatalf("closed after %d of %d", i, n)
 			}
@@ -224,7 +224,7 @@ func TestQueueBlockingHandOff(t *testing.T) {
 }
 
 func TestQueueCancelWakesGetter(t *testing.T) {
-	q := qNew(t, ring.Config{})
+	q := qNew(t, queue.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := q.Get(ctx); done <- err }()
@@ -243,7 +243,7 @@ func TestQueueCancelWakesGetter(t *testing.T) {
 // TestQueueNoSyscallWithoutSleepers: puts and gets make no futex call when
 // nobody sleeps on the other side.
 func TestQueueNoSyscallWithoutSleepers(t *testing.T) {
-	q := qNew(t, ring.Config{Bytes: 1 << 16})
+	q := qNew(t, queue.Config{Bytes: 1 << 16})
 	ctx := qCtx(t)
 	msg := make([]byte, 64)
 	before := futex.Syscalls()
@@ -261,7 +261,7 @@ func TestQueueNoSyscallWithoutSleepers(t *testing.T) {
 }
 
 func TestQueueZeroCopy(t *testing.T) {
-	q := qNew(t, ring.Config{Bytes: 4096})
+	q := qNew(t, queue.Config{Bytes: 4096})
 	ctx := qCtx(t)
 	r, err := q.Reserve(ctx, 100)
 	if err != nil {
@@ -271,7 +271,7 @@ func TestQueueZeroCopy(t *testing.T) {
 	if q.Len() != 1 {
 		t.Fatalf("Len with a reservation = %d, want 1", q.Len())
 	}
-	if _, err := q.TryTake(); !errors.Is(err, ring.ErrEmpty) {
+	if _, err := q.TryTake(); !errors.Is(err, queue.ErrEmpty) {
 		t.Fatalf("TryTake of an uncommitted record = %v, want ErrEmpty", err)
 	}
 	if err := r.Commit(8); err != nil {
@@ -303,7 +303,7 @@ func qSpillFiles(t testing.TB) []string {
 
 func TestQueueLargeMessages(t *testing.T) {
 	before := len(qSpillFiles(t))
-	q := qNew(t, ring.Config{Bytes: 1 << 16})
+	q := qNew(t, queue.Config{Bytes: 1 << 16})
 	ctx := qCtx(t)
 	big := qMsgFor(3, 3, 64<<20)
 	if err := q.Put(ctx, big); err != nil {
@@ -343,15 +343,15 @@ func TestQueueLargeMessages(t *testing.T) {
 		t.Fatalf("%d spill files left in /dev/shm, want %d", n, before)
 	}
 
-	inl := qNew(t, ring.Config{Bytes: 1 << 12, MaxMessage: -1})
-	if err := inl.Put(ctx, make([]byte, inl.MaxInline()+1)); !errors.Is(err, ring.ErrTooLarge) {
+	inl := qNew(t, queue.Config{Bytes: 1 << 12, MaxMessage: -1})
+	if err := inl.Put(ctx, make([]byte, inl.MaxInline()+1)); !errors.Is(err, queue.ErrTooLarge) {
 		t.Fatalf("Put over the inline limit with spilling off = %v, want ErrTooLarge", err)
 	}
 	if err := inl.Put(ctx, make([]byte, inl.MaxInline())); err != nil {
 		t.Fatalf("Put of exactly MaxInline = %v", err)
 	}
-	lim := qNew(t, ring.Config{Bytes: 1 << 12, MaxMessage: 1 << 20})
-	if err := lim.Put(ctx, make([]byte, 1<<20+1)); !errors.Is(err, ring.ErrTooLarge) {
+	lim := qNew(t, queue.Config{Bytes: 1 << 12, MaxMessage: 1 << 20})
+	if err := lim.Put(ctx, make([]byte, 1<<20+1)); !errors.Is(err, queue.ErrTooLarge) {
 		t.Fatalf("Put over MaxMessage = %v, want ErrTooLarge", err)
 	}
 	if lim.Len() != 0 || inl.Len() != 1 {
@@ -361,33 +361,33 @@ func TestQueueLargeMessages(t *testing.T) {
 
 func TestQueueBadConfig(t *testing.T) {
 	r := qRegion(t, 1<<20)
-	for _, c := range []ring.Config{{Bytes: -1}, {Bytes: ring.MaxQueueBytes + 1}, {Items: -5}} {
-		if _, err := ring.NewQueue(r, c); !errors.Is(err, ring.ErrCapacity) {
+	for _, c := range []queue.Config{{Bytes: -1}, {Bytes: queue.MaxBytes + 1}, {Items: -5}} {
+		if _, err := queue.New(r, c); !errors.Is(err, queue.ErrCapacity) {
 			t.Errorf("NewQueue(%+v) = %v, want ErrCapacity", c, err)
 		}
 	}
-	if _, err := ring.NewQueue(r, ring.Config{Bytes: 4 << 20}); !errors.Is(err, shm.ErrNoSpace) {
+	if _, err := queue.New(r, queue.Config{Bytes: 4 << 20}); !errors.Is(err, shm.ErrNoSpace) {
 		t.Errorf("NewQueue larger than the region = %v, want ErrNoSpace", err)
 	}
 	arr, err := shm.NewArray[uint64](r, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ring.OpenQueue(arr.Handle()); !errors.Is(err, shm.ErrKind) {
+	if _, err := queue.Open(arr.Handle()); !errors.Is(err, shm.ErrKind) {
 		t.Errorf("OpenQueue of an array = %v, want ErrKind", err)
 	}
 }
 
 // qCorruptable makes a queue with a few records in it and returns it with
 // its raw block bytes (header at 0, data at 512).
-func qCorruptable(t testing.TB) (*ring.Queue, []byte) {
-	q := qNew(t, ring.Config{Bytes: 1024})
+func qCorruptable(t testing.TB) (*queue.Queue, []byte) {
+	q := qNew(t, queue.Config{Bytes: 1024})
 	for i := range 5 {
 		if err := q.TryPut(qMsgFor(9, uint64(i), 50+i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b, err := shm.BindHandle(q.Handle(), ring.KindQueue)
+	b, err := shm.BindHandle(q.Handle(), queue.KindRecords)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,9 +416,9 @@ func TestQueueCorrupt(t *testing.T) {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			q, b := qCorruptable(t)
 			c.mess(b)
-			q2, err := ring.OpenQueue(q.Handle())
+			q2, err := queue.Open(q.Handle())
 			if c.open {
-				if err == nil || !(errors.Is(err, ring.ErrCorrupt) || errors.Is(err, ring.ErrCapacity)) {
+				if err == nil || !(errors.Is(err, queue.ErrCorrupt) || errors.Is(err, queue.ErrCapacity)) {
 					t.Fatalf("OpenQueue = %v, want ErrCorrupt or ErrCapacity", err)
 				}
 				return
@@ -426,7 +426,7 @@ func TestQueueCorrupt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := q2.TryGet(); !errors.Is(err, ring.ErrCorrupt) {
+			if _, err := q2.TryGet(); !errors.Is(err, queue.ErrCorrupt) {
 				t.Fatalf("TryGet = %v, want ErrCorrupt", err)
 			}
 		})
@@ -452,7 +452,7 @@ func FuzzQueueRecords(f *testing.F) {
 			off += 64 // keep the constant header line: it is checked by open
 		}
 		copy(b[off:], patch)
-		q2, err := ring.OpenQueue(q.Handle())
+		q2, err := queue.Open(q.Handle())
 		if err != nil {
 			return
 		}
@@ -478,19 +478,19 @@ func ExampleQueue() {
 		return
 	}
 	defer r.Close()
-	q, err := ring.NewQueue(r, ring.Config{Bytes: 64 << 10})
+	q, err := queue.New(r, queue.Config{Bytes: 64 << 10})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	// q.Handle() would travel to a child, which calls ring.OpenQueue.
+	// q.Handle() would travel to a child, which calls queue.Open.
 	ctx := context.Background()
 	q.Put(ctx, []byte("hello"))
 	q.Put(ctx, []byte("world"))
 	q.Close()
 	for {
 		m, err := q.Get(ctx)
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, queue.ErrClosed) {
 			break
 		}
 		fmt.Printf("%s ", m)

@@ -1,4 +1,4 @@
-package ring
+package queue
 
 import (
 	"context"
@@ -7,16 +7,16 @@ import (
 	"time"
 )
 
-// Readable is anything Wait can watch: *Queue, *QueueOf[T],
-// *JoinableQueue and *Pipe.
+// Readable is anything Wait can watch: *Queue, *Of[T],
+// *Joinable and *Pipe.
 type Readable interface {
 	readRing() *records
 }
 
-func (q *Queue) readRing() *records         { return q.q }
-func (t *QueueOf[T]) readRing() *records    { return t.q }
-func (j *JoinableQueue) readRing() *records { return j.q }
-func (p *Pipe) readRing() *records          { return p.recv }
+func (q *Queue) readRing() *records    { return q.q }
+func (t *Of[T]) readRing() *records    { return t.q }
+func (j *Joinable) readRing() *records { return j.q }
+func (p *Pipe) readRing() *records     { return p.recv }
 
 // readable reports whether a get would not wait: a committed message is at
 // the head, or the ring is closed and drained. Records at the head already

@@ -1,4 +1,4 @@
-package ring_test
+package queue_test
 
 import "syscall"
 

@@ -1,4 +1,4 @@
-package ring
+package event
 
 import (
 	"context"
@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/forkless-go/forkless/internal/futex"
-	"github.com/forkless-go/forkless/shm"
 )
 
-// EventCount lets processes sleep until a condition on shared memory may have
+// Count lets processes sleep until a condition on shared memory may have
 // become true, and lets the process that makes it true wake them without a
 // system call when nobody sleeps. It is the blocking layer under every ring
 // of this package; it holds no data of its own, only two 4-byte words that
@@ -29,7 +28,7 @@ import (
 //
 // The condition itself ("the ring is not empty") is the caller's: Wait takes
 // it as a func, and the signaller must make it true with an atomic store
-// BEFORE it calls Notify. An EventCount is a small value (two pointers into
+// BEFORE it calls Notify. A Count is a small value (two pointers into
 // the mapping); copies share the words. It is safe for any number of waiters
 // and notifiers in any number of processes.
 //
@@ -83,28 +82,21 @@ import (
 // waiter killed while asleep leaves waiters one too high (diagnostics only)
 // and nothing else. On systems without futexes (not Linux) Wait falls back
 // to polling with short sleeps.
-type EventCount struct {
+type Count struct {
 	seq     *atomic.Uint32
 	waiters *atomic.Uint32
 	spin    *ecSpin // this process's spin budget for these words (shared by copies)
 }
 
-// NewEventCount makes an EventCount over two distinct 4-byte words, which
+// New makes a Count over two distinct 4-byte words, which
 // must live in shared memory (or in ordinary memory for use within one
-// process) and start at zero or at the values a previous EventCount over
+// process) and start at zero or at the values a previous Count over
 // them left.
-func NewEventCount(seq, waiters *atomic.Uint32) EventCount {
+func New(seq, waiters *atomic.Uint32) Count {
 	if seq == nil || waiters == nil || seq == waiters {
-		panic("forkless/ring: NewEventCount needs two distinct words")
+		panic("forkless/internal/event: New needs two distinct words")
 	}
-	return EventCount{seq: seq, waiters: waiters, spin: new(ecSpin)}
-}
-
-// EventCountAt makes an EventCount over the words at seqOff and waitersOff
-// of b (4-aligned, inside b, distinct; a bad offset panics, as
-// shm.Block.Uint32 does).
-func EventCountAt(b shm.Block, seqOff, waitersOff int64) EventCount {
-	return NewEventCount(b.Uint32(seqOff), b.Uint32(waitersOff))
+	return Count{seq: seq, waiters: waiters, spin: new(ecSpin)}
 }
 
 // Spin budget: how long Wait re-checks the condition before it announces
@@ -114,7 +106,7 @@ func EventCountAt(b shm.Block, seqOff, waitersOff int64) EventCount {
 // while the other side is running. On a machine with more runnable threads
 // than cores it often is not, and a spin then only delays the sleep it ends
 // in (package sync measured a fixed spin 2-5x slower than a pipe under
-// load). So the budget adapts, per EventCount and process, as sync's does
+// load). So the budget adapts, per Count and process, as sync's does
 // (sync/word.go, backoff): a spin that catches the condition doubles it
 // (plus ecSpinGrow), a spin that ends in a sleep halves it, between
 // ecSpinMin and ecSpinMax. On a quiet machine it sits near ecSpinMax, where
@@ -123,14 +115,14 @@ func EventCountAt(b shm.Block, seqOff, waitersOff int64) EventCount {
 // sinks to ecSpinMin, two rounds of ecSpinChecks re-checks and one yield.
 // ecSpinMax is sync's 20 µs: with 64 µs, Queue 1P1C throughput was 20-60%
 // lower by the median (three runs of 5 on two cores; with 20 µs it was the
-// fixed spin's). A Pipe's receiving EventCount gets ecSpinTalk (64 µs,
-// setSpinMax): a conversation's peer may take tens of µs to answer, and
+// fixed spin's). A Pipe's receiving Count gets SpinTalk (64 µs,
+// SetSpinMax): a conversation's peer may take tens of µs to answer, and
 // with 20 µs a 64-byte round trip's p99 on two cores was 1.8-2.2 µs
 // instead of 0.9-1.0 µs (two runs, medians of 5).
 const (
 	ecSpinChecks = 64                    // tight re-checks before looking at the clock
 	ecSpinMax    = 20 * time.Microsecond // longest spin, yielding the P between rounds (default)
-	ecSpinTalk   = 64 * time.Microsecond // longest spin of a conversation's EventCount (setSpinMax)
+	SpinTalk     = 64 * time.Microsecond // longest spin of a conversation's Count (SetSpinMax)
 	ecSpinMin    = 0                     // shortest: two rounds of ecSpinChecks
 	ecSpinGrow   = 500 * time.Nanosecond // added when a spin pays, so 0 can grow
 	ecPollSleep  = 50 * time.Microsecond // sleep between checks where futexes are missing
@@ -138,7 +130,7 @@ const (
 	ecSleepers = 1 // bit 0 of seq: a waiter sleeps (or is about to) on this value
 )
 
-// ecSpin is an EventCount's spin budget in this process, in nanoseconds
+// ecSpin is a Count's spin budget in this process, in nanoseconds
 // plus one (0: ecSpinMax, so the zero value is ready). It is process-local
 // on purpose: whether spinning pays depends on this process's scheduling,
 // and a word in shared memory would bounce between the processes' caches.
@@ -167,9 +159,9 @@ func (sp *ecSpin) set(d time.Duration) {
 	sp.ns.Store(int64(min(max(d, ecSpinMin), sp.max())) + 1)
 }
 
-// setSpinMax sets the ceiling of e's spin budget in this process (for
+// SetSpinMax sets the ceiling of e's spin budget in this process (for
 // every copy of e).
-func (e EventCount) setSpinMax(d time.Duration) { e.spin.top.Store(int64(d)) }
+func (e Count) SetSpinMax(d time.Duration) { e.spin.top.Store(int64(d)) }
 
 // Wait returns nil as soon as ready reports true, or the context's error
 // (wrapped) once ctx is done. ready is called any number of times, from
@@ -178,26 +170,26 @@ func (e EventCount) setSpinMax(d time.Duration) { e.spin.top.Store(int64(d)) }
 // belongs inside ready: return true, and let the caller look again.
 //
 // Wait makes no system call when ready becomes true while it spins.
-func (e EventCount) Wait(ctx context.Context, ready func() bool) error {
+func (e Count) Wait(ctx context.Context, ready func() bool) error {
 	return e.WaitEvery(ctx, 0, ready)
 }
 
 // WaitEvery is Wait that also re-checks ready at least every `every` (when
 // every > 0) even if nobody calls Notify. It is for conditions that change
 // without a notification, such as "the process I wait for has died".
-func (e EventCount) WaitEvery(ctx context.Context, every time.Duration, ready func() bool) error {
-	if e.trySpin(ready) {
+func (e Count) WaitEvery(ctx context.Context, every time.Duration, ready func() bool) error {
+	if e.Spin(ready) {
 		return nil
 	}
-	return e.sleep(ctx, every, ready)
+	return e.Sleep(ctx, every, ready)
 }
 
-// trySpin re-checks ready for this EventCount's current spin budget (adaptive,
+// Spin re-checks ready for this Count's current spin budget (adaptive,
 // see ecSpinMax), yielding the processor between rounds so that a notifier
 // in the same process can run, and reports whether it became true. It
 // never sleeps and makes no system call. A spin that catches the condition
-// grows the budget; one that runs out halves it. Wait is trySpin, then sleep.
-func (e EventCount) trySpin(ready func() bool) bool {
+// grows the budget; one that runs out halves it. Wait is Spin, then sleep.
+func (e Count) Spin(ready func() bool) bool {
 	if ready() {
 		return true
 	}
@@ -223,8 +215,8 @@ func (e EventCount) trySpin(ready func() bool) bool {
 	return false
 }
 
-// sleep is WaitEvery after the spin: steps W1-W4 below.
-func (e EventCount) sleep(ctx context.Context, every time.Duration, ready func() bool) error {
+// Sleep is WaitEvery after the spin: steps W1-W4 below.
+func (e Count) Sleep(ctx context.Context, every time.Duration, ready func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("wait: %w", err)
 	}
@@ -290,10 +282,10 @@ func (e EventCount) sleep(ctx context.Context, every time.Duration, ready func()
 }
 
 // Notify wakes every process and goroutine sleeping in Wait on this
-// EventCount. Call it after the atomic store that makes their condition
+// Count. Call it after the atomic store that makes their condition
 // true. It makes a system call only when a waiter has announced itself.
 // It reports whether it made one.
-func (e EventCount) Notify() bool {
+func (e Count) Notify() bool {
 	for {
 		// N2: SLEEPERS clear: nobody sleeps on the current value (or is
 		// about to without re-checking the condition after our store).
@@ -313,4 +305,4 @@ func (e EventCount) Notify() bool {
 
 // Waiters reports how many goroutines are past their spin in Wait, about to
 // sleep or asleep (a snapshot, for tests and diagnostics).
-func (e EventCount) Waiters() uint32 { return e.waiters.Load() }
+func (e Count) Waiters() uint32 { return e.waiters.Load() }

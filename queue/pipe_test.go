@@ -1,4 +1,4 @@
-package ring_test
+package queue_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
@@ -28,7 +28,7 @@ type qRecord struct {
 func TestQueueOfRawAndGob(t *testing.T) {
 	r := qRegion(t, 4<<20)
 	ctx := qCtx(t)
-	pq, err := ring.NewQueueOf[qPoint](r, ring.Config{Bytes: 4096}, nil)
+	pq, err := queue.NewOf[qPoint](r, queue.Config{Bytes: 4096}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,14 +48,14 @@ func TestQueueOfRawAndGob(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("raw QueueOf put+get allocates %v times, want 0", allocs)
 	}
-	if _, err := ring.OpenQueueOf[int64](pq.Handle(), nil); !errors.Is(err, shm.ErrType) {
+	if _, err := queue.OpenOf[int64](pq.Handle(), nil); !errors.Is(err, shm.ErrType) {
 		t.Fatalf("OpenQueueOf with another type = %v, want shm.ErrType", err)
 	}
-	if _, err := ring.OpenQueueOf[qPoint](pq.Handle(), nil); err != nil {
+	if _, err := queue.OpenOf[qPoint](pq.Handle(), nil); err != nil {
 		t.Fatal(err)
 	}
 
-	gq, err := ring.NewQueueOf[qRecord](r, ring.Config{Bytes: 4096}, nil)
+	gq, err := queue.NewOf[qRecord](r, queue.Config{Bytes: 4096}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +67,11 @@ func TestQueueOfRawAndGob(t *testing.T) {
 	if err != nil || out.Name != in.Name || len(out.Items) != 3 || out.Items[2] != 3 {
 		t.Fatalf("gob round trip = %+v, %v", out, err)
 	}
-	if _, err := ring.OpenQueueOf[qPoint](gq.Handle(), nil); !errors.Is(err, shm.ErrType) {
+	if _, err := queue.OpenOf[qPoint](gq.Handle(), nil); !errors.Is(err, shm.ErrType) {
 		t.Fatalf("OpenQueueOf[qPoint] of a gob queue = %v, want shm.ErrType", err)
 	}
 	// An encoding error is Put's error, and nothing is queued.
-	bad, err := ring.NewQueueOf[chan int](r, ring.Config{Bytes: 4096}, nil)
+	bad, err := queue.NewOf[chan int](r, queue.Config{Bytes: 4096}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,21 +83,21 @@ func TestQueueOfRawAndGob(t *testing.T) {
 func TestJoinableQueue(t *testing.T) {
 	r := qRegion(t, 4<<20)
 	ctx := qCtx(t)
-	j, err := ring.NewJoinableQueue(r, ring.Config{Bytes: 4096})
+	j, err := queue.NewJoinable(r, queue.Config{Bytes: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.TaskDone(); !errors.Is(err, ring.ErrTaskDone) {
+	if err := j.TaskDone(); !errors.Is(err, queue.ErrTaskDone) {
 		t.Fatalf("TaskDone on a fresh queue = %v, want ErrTaskDone", err)
 	}
 	if err := j.Join(ctx); err != nil {
 		t.Fatalf("Join with nothing put = %v", err)
 	}
-	if _, err := ring.OpenJoinableQueue(j.Handle()); err != nil {
+	if _, err := queue.OpenJoinable(j.Handle()); err != nil {
 		t.Fatal(err)
 	}
-	q, _ := ring.NewQueue(r, ring.Config{Bytes: 4096})
-	if _, err := ring.OpenJoinableQueue(q.Handle()); err == nil {
+	q, _ := queue.New(r, queue.Config{Bytes: 4096})
+	if _, err := queue.OpenJoinable(q.Handle()); err == nil {
 		t.Fatal("OpenJoinableQueue of a plain queue succeeded")
 	}
 	p, err := qJoinWorker.Start(ctx, j.Handle(), spawn.Share(r))
@@ -122,14 +122,14 @@ func TestJoinableQueue(t *testing.T) {
 }
 
 var qJoinWorker = spawn.Register(func(ctx context.Context, h shm.Handle) (int, error) {
-	j, err := ring.OpenJoinableQueue(h)
+	j, err := queue.OpenJoinable(h)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for {
 		_, err := j.Get(ctx)
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, queue.ErrClosed) {
 			return n, nil
 		}
 		if err != nil {
@@ -144,8 +144,8 @@ var qJoinWorker = spawn.Register(func(ctx context.Context, h shm.Handle) (int, e
 })
 
 // qEcho echoes every message on a pipe end until the pipe closes.
-var qEcho = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (int, error) {
-	p, err := ring.OpenPipe(h)
+var qEcho = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (int, error) {
+	p, err := queue.OpenPipe(h)
 	if err != nil {
 		return 0, err
 	}
@@ -153,7 +153,7 @@ var qEcho = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (int, er
 	var buf []byte
 	for {
 		m, err := p.AppendRecv(ctx, buf[:0])
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, queue.ErrClosed) {
 			return n, nil
 		}
 		if err != nil {
@@ -170,7 +170,7 @@ var qEcho = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (int, er
 func TestPipeDuplexAcrossProcesses(t *testing.T) {
 	r := qRegion(t, 8<<20)
 	ctx := qCtx(t)
-	a, b, err := ring.NewPipe(r, ring.Config{Bytes: 1 << 16}, true)
+	a, b, err := queue.NewPipe(r, queue.Config{Bytes: 1 << 16}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,14 +225,14 @@ func TestPipeDuplexAcrossProcesses(t *testing.T) {
 func TestPipeOneWay(t *testing.T) {
 	r := qRegion(t, 4<<20)
 	ctx := qCtx(t)
-	rx, tx, err := ring.NewPipe(r, ring.Config{Bytes: 4096}, false)
+	rx, tx, err := queue.NewPipe(r, queue.Config{Bytes: 4096}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rx.Send(ctx, []byte("x")); !errors.Is(err, ring.ErrClosed) {
+	if err := rx.Send(ctx, []byte("x")); !errors.Is(err, queue.ErrClosed) {
 		t.Fatalf("Send on the receive end = %v", err)
 	}
-	if _, err := tx.Recv(ctx); !errors.Is(err, ring.ErrClosed) {
+	if _, err := tx.Recv(ctx); !errors.Is(err, queue.ErrClosed) {
 		t.Fatalf("Recv on the send end = %v", err)
 	}
 	tx.Send(ctx, []byte("one"))
@@ -240,14 +240,14 @@ func TestPipeOneWay(t *testing.T) {
 	if m, err := rx.Recv(ctx); err != nil || string(m) != "one" {
 		t.Fatalf("%q, %v", m, err)
 	}
-	if _, err := rx.Recv(ctx); !errors.Is(err, ring.ErrClosed) {
+	if _, err := rx.Recv(ctx); !errors.Is(err, queue.ErrClosed) {
 		t.Fatalf("Recv after close = %v", err)
 	}
 }
 
 // qPipeSleeper opens its end and waits to be killed.
-var qPipeSleeper = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (struct{}, error) {
-	p, err := ring.OpenPipe(h)
+var qPipeSleeper = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+	p, err := queue.OpenPipe(h)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -262,7 +262,7 @@ var qPipeSleeper = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (
 func TestPipePeerDies(t *testing.T) {
 	r := qRegion(t, 4<<20)
 	ctx := qCtx(t)
-	a, b, err := ring.NewPipe(r, ring.Config{Bytes: 4096}, true)
+	a, b, err := queue.NewPipe(r, queue.Config{Bytes: 4096}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestPipePeerDies(t *testing.T) {
 	killed := time.Now()
 	qKill(t, p)
 	_, err = a.Recv(ctx)
-	if !errors.Is(err, ring.ErrPeerDied) || !errors.Is(err, ring.ErrClosed) {
+	if !errors.Is(err, queue.ErrPeerDied) || !errors.Is(err, queue.ErrClosed) {
 		t.Fatalf("Recv from a dead peer = %v, want ErrPeerDied", err)
 	}
 	if d := time.Since(killed); d > 2*time.Second {
@@ -288,7 +288,7 @@ func TestPipePeerDies(t *testing.T) {
 		if err == nil {
 			continue
 		}
-		if !errors.Is(err, ring.ErrPeerDied) {
+		if !errors.Is(err, queue.ErrPeerDied) {
 			t.Fatalf("Send to a dead peer = %v, want ErrPeerDied", err)
 		}
 		break
@@ -298,14 +298,14 @@ func TestPipePeerDies(t *testing.T) {
 func TestWaitSeveral(t *testing.T) {
 	r := qRegion(t, 8<<20)
 	ctx := qCtx(t)
-	q1, _ := ring.NewQueue(r, ring.Config{Bytes: 4096})
-	q2, _ := ring.NewQueue(r, ring.Config{Bytes: 4096})
-	pa, pb, _ := ring.NewPipe(r, ring.Config{Bytes: 4096}, true)
-	if got, err := ring.WaitTimeout(20*time.Millisecond, q1, q2, pa); err != nil || len(got) != 0 {
+	q1, _ := queue.New(r, queue.Config{Bytes: 4096})
+	q2, _ := queue.New(r, queue.Config{Bytes: 4096})
+	pa, pb, _ := queue.NewPipe(r, queue.Config{Bytes: 4096}, true)
+	if got, err := queue.WaitTimeout(20*time.Millisecond, q1, q2, pa); err != nil || len(got) != 0 {
 		t.Fatalf("WaitTimeout with nothing ready = %v, %v", got, err)
 	}
 	q2.Put(ctx, []byte("x"))
-	if got, err := ring.Wait(ctx, q1, q2, pa); err != nil || fmt.Sprint(got) != "[1]" {
+	if got, err := queue.Wait(ctx, q1, q2, pa); err != nil || fmt.Sprint(got) != "[1]" {
 		t.Fatalf("Wait = %v, %v; want [1]", got, err)
 	}
 	q2.Get(ctx)
@@ -315,7 +315,7 @@ func TestWaitSeveral(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got, err := ring.Wait(ctx, q1, q2, pa)
+	got, err := queue.Wait(ctx, q1, q2, pa)
 	if err != nil || fmt.Sprint(got) != "[2]" {
 		t.Fatalf("Wait = %v, %v; want [2]", got, err)
 	}
@@ -324,18 +324,18 @@ func TestWaitSeveral(t *testing.T) {
 		t.Fatal(err)
 	}
 	q1.Close()
-	if got, err := ring.Wait(ctx, q1, q2); err != nil || fmt.Sprint(got) != "[0]" {
+	if got, err := queue.Wait(ctx, q1, q2); err != nil || fmt.Sprint(got) != "[0]" {
 		t.Fatalf("Wait on a closed queue = %v, %v; want [0]", got, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if _, err := ring.Wait(cctx, q2); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := queue.Wait(cctx, q2); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait past its deadline = %v", err)
 	}
 }
 
-var qDelayedSend = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (struct{}, error) {
-	p, err := ring.OpenPipe(h)
+var qDelayedSend = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+	p, err := queue.OpenPipe(h)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -350,12 +350,12 @@ func ExamplePipe() {
 		return
 	}
 	defer r.Close()
-	parent, child, err := ring.NewPipe(r, ring.Config{Bytes: 16 << 10}, true)
+	parent, child, err := queue.NewPipe(r, queue.Config{Bytes: 16 << 10}, true)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	// child.Handle() would travel to a spawned process (ring.OpenPipe).
+	// child.Handle() would travel to a spawned process (queue.OpenPipe).
 	ctx := context.Background()
 	child.Send(ctx, []byte("ping"))
 	m, _ := parent.Recv(ctx)

@@ -1,15 +1,16 @@
-package ring_test
+package event_test
 
 import (
 	"context"
 	"errors"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/event"
 	"github.com/forkless-go/forkless/internal/futex"
-	"github.com/forkless-go/forkless/ring"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
@@ -22,7 +23,7 @@ func testCtx(t testing.TB) context.Context {
 
 func TestEventCountWakesSleeper(t *testing.T) {
 	var seq, waiters, flag atomic.Uint32
-	ec := ring.NewEventCount(&seq, &waiters)
+	ec := event.New(&seq, &waiters)
 	done := make(chan error, 1)
 	go func() { done <- ec.Wait(context.Background(), func() bool { return flag.Load() != 0 }) }()
 	// Wait until the waiter is asleep (announced), then set and notify.
@@ -53,7 +54,7 @@ func TestEventCountWakesSleeper(t *testing.T) {
 
 func TestEventCountNoSyscallWithoutSleepers(t *testing.T) {
 	var seq, waiters, flag atomic.Uint32
-	ec := ring.NewEventCount(&seq, &waiters)
+	ec := event.New(&seq, &waiters)
 	before := futex.Syscalls()
 	for range 1000 {
 		flag.Store(1)
@@ -71,7 +72,7 @@ func TestEventCountNoSyscallWithoutSleepers(t *testing.T) {
 
 func TestEventCountCancel(t *testing.T) {
 	var seq, waiters atomic.Uint32
-	ec := ring.NewEventCount(&seq, &waiters)
+	ec := event.New(&seq, &waiters)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ec.Wait(ctx, func() bool { return false }) }()
@@ -96,7 +97,7 @@ func TestEventCountCancel(t *testing.T) {
 
 func TestEventCountWaitEveryRechecks(t *testing.T) {
 	var seq, waiters, flag atomic.Uint32
-	ec := ring.NewEventCount(&seq, &waiters)
+	ec := event.New(&seq, &waiters)
 	go func() { time.Sleep(30 * time.Millisecond); flag.Store(1) }() // no Notify
 	err := ec.WaitEvery(testCtx(t), 5*time.Millisecond, func() bool { return flag.Load() != 0 })
 	if err != nil {
@@ -110,7 +111,7 @@ func TestEventCountWaitEveryRechecks(t *testing.T) {
 // context).
 func TestEventCountPingPong(t *testing.T) {
 	var seqA, waitA, seqB, waitB, turn atomic.Uint32
-	a, b := ring.NewEventCount(&seqA, &waitA), ring.NewEventCount(&seqB, &waitB)
+	a, b := event.New(&seqA, &waitA), event.New(&seqB, &waitB)
 	const rounds = 20000
 	ctx := testCtx(t)
 	done := make(chan error, 1)
@@ -153,7 +154,7 @@ var ecPong = spawn.Register(func(ctx context.Context, a ecArg) (uint32, error) {
 		return 0, err
 	}
 	turn := b.Uint32(8)
-	mine, theirs := ring.EventCountAt(b, 64, 68), ring.EventCountAt(b, 0, 4)
+	mine, theirs := countAt(b, 64, 68), countAt(b, 0, 4)
 	for i := range a.N {
 		if err := mine.Wait(ctx, func() bool { return turn.Load() == 2*i+1 }); err != nil {
 			return i, err
@@ -181,7 +182,7 @@ func TestEventCountAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	turn := b.Uint32(8)
-	mine, theirs := ring.EventCountAt(b, 0, 4), ring.EventCountAt(b, 64, 68)
+	mine, theirs := countAt(b, 0, 4), countAt(b, 64, 68)
 	for i := uint32(0); i < n; i++ {
 		if err := mine.Wait(ctx, func() bool { return turn.Load() == 2*i }); err != nil {
 			t.Fatalf("round %d: %v", i, err)
@@ -192,4 +193,15 @@ func TestEventCountAcrossProcesses(t *testing.T) {
 	if got, err := p.Wait(ctx); err != nil || got != n {
 		t.Fatalf("child = %d, %v", got, err)
 	}
+}
+
+// countAt makes a Count over the words at seqOff and waitersOff of b.
+func countAt(b shm.Block, seqOff, waitersOff int64) event.Count {
+	return event.New(b.Uint32(seqOff), b.Uint32(waitersOff))
+}
+
+// TestMain lets the test binary serve as the child of cross-process tests.
+func TestMain(m *testing.M) {
+	spawn.Main()
+	os.Exit(m.Run())
 }

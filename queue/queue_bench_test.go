@@ -1,4 +1,4 @@
-package ring_test
+package queue_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
@@ -59,7 +59,7 @@ func gateIn(h shm.Handle) (*qGate, error) {
 }
 
 var qBenchProducer = spawn.Register(func(ctx context.Context, a qBenchArg) (struct{}, error) {
-	q, err := ring.OpenQueue(a.Q)
+	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -77,7 +77,7 @@ var qBenchProducer = spawn.Register(func(ctx context.Context, a qBenchArg) (stru
 })
 
 var qBenchConsumer = spawn.Register(func(ctx context.Context, a qBenchArg) (uint64, error) {
-	q, err := ring.OpenQueue(a.Q)
+	q, err := queue.Open(a.Q)
 	if err != nil {
 		return 0, err
 	}
@@ -88,7 +88,7 @@ var qBenchConsumer = spawn.Register(func(ctx context.Context, a qBenchArg) (uint
 	var n uint64
 	for a.Batch == 1 { // zero-copy: read in place
 		m, err := q.Take(ctx)
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, queue.ErrClosed) {
 			return n, nil
 		}
 		if err != nil {
@@ -99,7 +99,7 @@ var qBenchConsumer = spawn.Register(func(ctx context.Context, a qBenchArg) (uint
 	}
 	for {
 		m, err := q.AppendGet(ctx, buf[:0])
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, queue.ErrClosed) {
 			return n, nil
 		}
 		if err != nil {
@@ -176,7 +176,7 @@ func benchQueueForklessMode(b *testing.B, producers, consumers int, size, ringBy
 		b.Fatal(err)
 	}
 	defer r.Close()
-	q, err := ring.NewQueue(r, ring.Config{Bytes: ringBytes})
+	q, err := queue.New(r, queue.Config{Bytes: ringBytes})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ring
+package queue
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/forkless-go/forkless/internal/layout"
 )
 
-// Codec turns values of T into message bytes and back, for QueueOf.
+// Codec turns values of T into message bytes and back, for Of.
 // Encoding happens in Put, in the caller's goroutine, so an encoding error
 // is Put's error (Python's feeder thread loses it).
 type Codec[T any] interface {
@@ -22,14 +22,14 @@ type Codec[T any] interface {
 }
 
 // fixedCodec is implemented by codecs whose encoding has a fixed size,
-// which QueueOf then writes and reads in place (no copy through a buffer).
+// which Of then writes and reads in place (no copy through a buffer).
 type fixedCodec interface {
 	fixedSize() int
 	fingerprint() (elem uint32, typ uint64)
 }
 
 // RawCodec encodes a fixed-size, pointer-free T as its own bytes: no
-// encoding at all. It is what QueueOf uses for such types by default.
+// encoding at all. It is what Of uses for such types by default.
 type RawCodec[T any] struct {
 	info layout.Info
 }
@@ -63,7 +63,7 @@ func (c RawCodec[T]) Decode(src []byte, v *T) error {
 
 // GobCodec encodes any gob-encodable T, each message self-contained (it
 // carries its type description, so any process can decode any message).
-// It is QueueOf's default for types that hold pointers, strings, slices or
+// It is Of's default for types that hold pointers, strings, slices or
 // maps. Plug in a faster codec (protobuf, a hand-written one) through the
 // Codec interface.
 type GobCodec[T any] struct{}
@@ -85,7 +85,7 @@ func (GobCodec[T]) Decode(src []byte, v *T) error {
 	return nil
 }
 
-// codecFingerprint names T and the codec, so that opening a QueueOf[T]
+// codecFingerprint names T and the codec, so that opening a Of[T]
 // made for another type (or codec) fails instead of misreading messages.
 func codecFingerprint[T any](c Codec[T]) (uint32, uint64) {
 	if f, ok := c.(fixedCodec); ok {

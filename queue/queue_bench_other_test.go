@@ -1,6 +1,6 @@
 //go:build !linux
 
-package ring_test
+package queue_test
 
 import "errors"
 

@@ -1,4 +1,4 @@
-package ring_test
+package queue_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
@@ -62,7 +62,7 @@ func BenchmarkPipePingPong(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer r.Close()
-		a, c, err := ring.NewPipe(r, ring.Config{Bytes: 64 << 10}, true)
+		a, c, err := queue.NewPipe(r, queue.Config{Bytes: 64 << 10}, true)
 		if err != nil {
 			b.Fatal(err)
 		}

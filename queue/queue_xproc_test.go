@@ -1,4 +1,4 @@
-package ring_test
+package queue_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
@@ -58,7 +58,7 @@ func qStressMsg(b []byte, id, seq uint64) {
 }
 
 var qStressProducer = spawn.Register(func(ctx context.Context, a qStressArg) (uint64, error) {
-	q, err := ring.OpenQueue(a.Q)
+	q, err := queue.Open(a.Q)
 	if err != nil {
 		return 0, err
 	}
@@ -104,7 +104,7 @@ func qCheck(m []byte, seen []atomic.Uint64, n uint64, last map[uint64]uint64, r 
 }
 
 var qStressConsumer = spawn.Register(func(ctx context.Context, a qStressArg) (qStressResult, error) {
-	q, err := ring.OpenQueue(a.Q)
+	q, err := queue.Open(a.Q)
 	if err != nil {
 		return qStressResult{}, err
 	}
@@ -115,14 +115,14 @@ var qStressConsumer = spawn.Register(func(ctx context.Context, a qStressArg) (qS
 	return qConsume(ctx, q, arr.Slice(), a)
 })
 
-func qConsume(ctx context.Context, q *ring.Queue, seen []atomic.Uint64, a qStressArg) (qStressResult, error) {
+func qConsume(ctx context.Context, q *queue.Queue, seen []atomic.Uint64, a qStressArg) (qStressResult, error) {
 	var r qStressResult
 	last := map[uint64]uint64{}
 	var buf []byte
 	for {
 		if a.Take {
 			m, err := q.Take(ctx)
-			if errors.Is(err, ring.ErrClosed) {
+			if errors.Is(err, queue.ErrClosed) {
 				return r, nil
 			}
 			if err != nil {
@@ -133,7 +133,7 @@ func qConsume(ctx context.Context, q *ring.Queue, seen []atomic.Uint64, a qStres
 			continue
 		}
 		m, err := q.AppendGet(ctx, buf[:0])
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, queue.ErrClosed) {
 			return r, nil
 		}
 		if err != nil {
@@ -146,13 +146,13 @@ func qConsume(ctx context.Context, q *ring.Queue, seen []atomic.Uint64, a qStres
 
 // qRunStress runs producers and consumers in child processes and checks that
 // every message arrived exactly once, intact.
-func qRunStress(t *testing.T, producers, consumers int, perProducer int, cfg ring.Config, minSize, maxSize uint64) {
+func qRunStress(t *testing.T, producers, consumers int, perProducer int, cfg queue.Config, minSize, maxSize uint64) {
 	t.Helper()
 	ctx := qCtx(t)
 	n := uint64(perProducer)
 	bits := uint64(producers) * n
 	region := qRegion(t, int64(cfg.Bytes)+int64(bits/8)+1<<20)
-	q, err := ring.NewQueue(region, cfg)
+	q, err := queue.New(region, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,28 +228,28 @@ func qRunStress(t *testing.T, producers, consumers int, perProducer int, cfg rin
 }
 
 func TestQueueStress1P1C(t *testing.T) {
-	qRunStress(t, 1, 1, qScale(1_000_000), ring.Config{Bytes: 1 << 16}, 16, 64)
+	qRunStress(t, 1, 1, qScale(1_000_000), queue.Config{Bytes: 1 << 16}, 16, 64)
 }
 
 func TestQueueStress2P2C(t *testing.T) {
-	qRunStress(t, 2, 2, qScale(500_000), ring.Config{Bytes: 1 << 16}, 16, 64)
+	qRunStress(t, 2, 2, qScale(500_000), queue.Config{Bytes: 1 << 16}, 16, 64)
 }
 
 func TestQueueStress4P1C(t *testing.T) {
-	qRunStress(t, 4, 1, qScale(250_000), ring.Config{Bytes: 1 << 16}, 16, 64)
+	qRunStress(t, 4, 1, qScale(250_000), queue.Config{Bytes: 1 << 16}, 16, 64)
 }
 
 // TestQueueStressTinyRing wraps a 1 KiB ring every few messages, so that
 // padding, full and empty are hit all the time.
 func TestQueueStressTinyRing(t *testing.T) {
-	qRunStress(t, 2, 2, qScale(100_000), ring.Config{Bytes: 1 << 10}, 16, 300)
+	qRunStress(t, 2, 2, qScale(100_000), queue.Config{Bytes: 1 << 10}, 16, 300)
 }
 
 // TestQueueStressRandomSizes sends messages of 16 bytes to 1 MiB through a
 // 1 MiB ring: the larger half of them travel in spill regions.
 func TestQueueStressRandomSizes(t *testing.T) {
 	before := len(qSpillFiles(t))
-	qRunStress(t, 2, 2, qScale(150), ring.Config{Bytes: 1 << 20}, 16, 1<<20)
+	qRunStress(t, 2, 2, qScale(150), queue.Config{Bytes: 1 << 20}, 16, 1<<20)
 	if n := len(qSpillFiles(t)); n != before {
 		t.Fatalf("%d spill files left in /dev/shm, want %d", n, before)
 	}
@@ -266,7 +266,7 @@ type qCrashArg struct {
 
 // qHalfWriter reserves a record, writes half of it and waits to be killed.
 var qHalfWriter = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{}, error) {
-	q, err := ring.OpenQueue(a.Q)
+	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -289,7 +289,7 @@ var qHalfWriter = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{
 
 // qHalfReader takes a message in place and waits to be killed.
 var qHalfReader = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{}, error) {
-	q, err := ring.OpenQueue(a.Q)
+	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -333,7 +333,7 @@ func TestQueueProducerKilledMidWrite(t *testing.T) {
 			ctx := qCtx(t)
 			before := len(qSpillFiles(t))
 			region := qRegion(t, 4<<20)
-			q, err := ring.NewQueue(region, ring.Config{Bytes: 1 << 16})
+			q, err := queue.New(region, queue.Config{Bytes: 1 << 16})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -421,7 +421,7 @@ func TestQueueProducerKilledMidWrite(t *testing.T) {
 func TestQueueConsumerKilledMidRead(t *testing.T) {
 	ctx := qCtx(t)
 	region := qRegion(t, 4<<20)
-	q, err := ring.NewQueue(region, ring.Config{Bytes: 1 << 10})
+	q, err := queue.New(region, queue.Config{Bytes: 1 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +431,7 @@ func TestQueueConsumerKilledMidRead(t *testing.T) {
 	}
 	var sent uint64
 	for ; ; sent++ {
-		if err := q.TryPut(qMsgFor(6, sent, 100)); errors.Is(err, ring.ErrFull) {
+		if err := q.TryPut(qMsgFor(6, sent, 100)); errors.Is(err, queue.ErrFull) {
 			break
 		} else if err != nil {
 			t.Fatal(err)
@@ -449,7 +449,7 @@ func TestQueueConsumerKilledMidRead(t *testing.T) {
 			t.Fatalf("message %d: %v", i, err)
 		}
 	}
-	if err := q.TryPut(qMsgFor(6, sent, 100)); !errors.Is(err, ring.ErrFull) {
+	if err := q.TryPut(qMsgFor(6, sent, 100)); !errors.Is(err, queue.ErrFull) {
 		t.Fatalf("TryPut while the reader holds the oldest record = %v, want ErrFull", err)
 	}
 	killed := time.Now()
@@ -478,7 +478,7 @@ func TestQueueConsumerKilledMidRead(t *testing.T) {
 
 // qLoopProducer puts checksummed messages until killed.
 var qLoopProducer = spawn.Register(func(ctx context.Context, a qStressArg) (struct{}, error) {
-	q, err := ring.OpenQueue(a.Q)
+	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -499,7 +499,7 @@ var qLoopProducer = spawn.Register(func(ctx context.Context, a qStressArg) (stru
 func TestQueueProducersKilledAtRandom(t *testing.T) {
 	ctx := qCtx(t)
 	region := qRegion(t, 4<<20)
-	q, err := ring.NewQueue(region, ring.Config{Bytes: 1 << 12})
+	q, err := queue.New(region, queue.Config{Bytes: 1 << 12})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +554,7 @@ func TestQueueProducersKilledAtRandom(t *testing.T) {
 
 // qLockHolder takes the producers' claim lock and waits to be killed.
 var qLockHolder = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{}, error) {
-	q, err := ring.OpenQueue(a.Q)
+	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -562,7 +562,7 @@ var qLockHolder = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{
 	if err != nil {
 		return struct{}{}, err
 	}
-	if err := ring.HoldClaimLock(q); err != nil {
+	if err := queue.HoldClaimLock(q); err != nil {
 		return struct{}{}, err
 	}
 	flag.Ptr().Store(1)
@@ -575,7 +575,7 @@ var qLockHolder = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{
 func TestQueueLockHolderKilled(t *testing.T) {
 	ctx := qCtx(t)
 	region := qRegion(t, 4<<20)
-	q, err := ring.NewQueue(region, ring.Config{Bytes: 1 << 12})
+	q, err := queue.New(region, queue.Config{Bytes: 1 << 12})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ring
+package queue
 
 // HoldClaimLock takes q's producer claim lock and keeps it, for the test of
 // a producer killed while it holds the lock.

@@ -1,9 +1,10 @@
-package ring
+package queue
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/forkless-go/forkless/internal/event"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,7 @@ import (
 // one with a timeout, and the end is also an io.ReadWriteCloser (Write
 // sends one message; Read reads the incoming messages as a byte stream).
 //
-// Each direction is a record ring (KindQueue). A duplex pipe has two, a
+// Each direction is a record ring (KindRecords). A duplex pipe has two, a
 // one-way pipe one: its first end only receives, its second only sends.
 // Each end records its process in its rings' writer/reader words, so that
 // a Recv (or a Send waiting for room) notices when the process at the
@@ -106,7 +107,7 @@ func pipeEnd(send, recv *records) *Pipe {
 		p.h.Recv = recv.b.Handle()
 		recv.b.Uint64(recOffReader).Store(recv.me)
 		// A conversation: the answer may take a woken peer tens of µs.
-		recv.notEmpty.setSpinMax(ecSpinTalk)
+		recv.notEmpty.SetSpinMax(event.SpinTalk)
 	}
 	return p
 }
@@ -119,18 +120,18 @@ func (p *Pipe) Handle() PipeHandle { return p.h }
 // process at the other end of q (the owner word at off: the writer when
 // receiving, the reader when sending) has died (nil, true). The check is
 // off the spinning path: it runs when a slice of the wait times out.
-func (q *records) waitPeer(ctx context.Context, ec EventCount, off int64, ready func() bool) (bool, error) {
+func (q *records) waitPeer(ctx context.Context, ec event.Count, off int64, ready func() bool) (bool, error) {
 	// First the EventCount's adaptive spin, with no context to make: in a
 	// conversation the answer usually comes within it (both sides catch
 	// each other spinning, well under a microsecond a hop) while spinning
 	// pays; on a machine where it does not, the budget shrinks and the
 	// wait goes to sleep at once.
-	if ec.trySpin(ready) {
+	if ec.Spin(ready) {
 		return false, nil
 	}
 	for {
 		wctx, cancel := context.WithTimeout(ctx, recoverAfter)
-		err := ec.sleep(wctx, recoverEvery, ready)
+		err := ec.Sleep(wctx, recoverEvery, ready)
 		cancel()
 		if err == nil {
 			return false, nil
