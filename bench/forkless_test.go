@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 	fsync "github.com/forkless-go/forkless/sync"
@@ -25,7 +25,7 @@ type queueArg struct {
 // queueProducer says it is ready, waits for the go event, then puts Count
 // messages of Size bytes on the queue.
 var queueProducer = spawn.Register(func(ctx context.Context, a queueArg) (struct{}, error) {
-	q, err := ring.OpenQueue(a.Queue)
+	q, err := queue.Open(a.Queue)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -55,15 +55,15 @@ var queueProducer = spawn.Register(func(ctx context.Context, a queueArg) (struct
 // default 1 MiB of data for small messages, and room for several 1 MiB
 // messages inside the ring (a message over half the ring would travel in
 // a spill region of its own instead).
-func queueConfig(size int) ring.Config {
+func queueConfig(size int) queue.Config {
 	if size > 64<<10 {
-		return ring.Config{Bytes: 8 * size}
+		return queue.Config{Bytes: 8 * size}
 	}
-	return ring.Config{}
+	return queue.Config{}
 }
 
 // streamForkless is BenchmarkStream's forkless side: producer processes
-// put on one ring.Queue in shared memory, pairs goroutines of this process
+// put on one queue.Queue in shared memory, pairs goroutines of this process
 // get from it, exactly as the pipe and socket rivals are laid out.
 func streamForkless(b *testing.B, size, pairs int) time.Duration {
 	ctx := context.Background()
@@ -73,7 +73,7 @@ func streamForkless(b *testing.B, size, pairs int) time.Duration {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	q, err := ring.NewQueue(r, cfg)
+	q, err := queue.New(r, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,10 +150,10 @@ func streamForkless(b *testing.B, size, pairs int) time.Duration {
 	return elapsed
 }
 
-// pipeEcho sends back every message it receives on its end of a ring.Pipe,
+// pipeEcho sends back every message it receives on its end of a queue.Pipe,
 // until the pipe closes.
-var pipeEcho = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (struct{}, error) {
-	end, err := ring.OpenPipe(h)
+var pipeEcho = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+	end, err := queue.OpenPipe(h)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -169,7 +169,7 @@ var pipeEcho = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (stru
 })
 
 // pingPongForkless is BenchmarkPingPong's forkless side: a duplex
-// ring.Pipe to an echoing child process.
+// queue.Pipe to an echoing child process.
 func pingPongForkless(b *testing.B) {
 	ctx := context.Background()
 	r, err := shm.New(4 << 20)
@@ -177,7 +177,7 @@ func pingPongForkless(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	mine, theirs, err := ring.NewPipe(r, ring.Config{}, true)
+	mine, theirs, err := queue.NewPipe(r, queue.Config{}, true)
 	if err != nil {
 		b.Fatal(err)
 	}

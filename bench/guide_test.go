@@ -13,7 +13,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shared"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
@@ -161,14 +161,14 @@ type job struct {
 }
 
 var worker = spawn.Register(func(ctx context.Context, h shm.Handle) (int, error) {
-	q, err := ring.OpenQueueOf[job](h, nil) // nil: raw bytes for a fixed-size job
+	q, err := queue.OpenOf[job](h, nil) // nil: raw bytes for a fixed-size job
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for {
 		j, err := q.Get(ctx)
-		if errors.Is(err, ring.ErrClosed) { // closed and drained
+		if errors.Is(err, queue.ErrClosed) { // closed and drained
 			return n, nil
 		}
 		if err != nil {
@@ -185,7 +185,7 @@ func guideQueue(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer r.Close()
-	q, err := ring.NewQueueOf[job](r, ring.Config{Items: 1000}, nil) // Python: Queue(maxsize=1000)
+	q, err := queue.NewOf[job](r, queue.Config{Items: 1000}, nil) // Python: Queue(maxsize=1000)
 	if err != nil {
 		return 0, err
 	}
@@ -204,13 +204,13 @@ func guideQueue(ctx context.Context) (int, error) {
 
 // --- Pipe
 
-var echo = spawn.Register(func(ctx context.Context, h ring.PipeHandle) (struct{}, error) {
-	end, err := ring.OpenPipe(h)
+var echo = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+	end, err := queue.OpenPipe(h)
 	if err != nil {
 		return struct{}{}, err
 	}
 	for {
-		msg, err := end.Recv(ctx) // ring.ErrPeerDied if the parent died
+		msg, err := end.Recv(ctx) // queue.ErrPeerDied if the parent died
 		if err != nil {
 			return struct{}{}, nil
 		}
@@ -226,7 +226,7 @@ func guidePipe(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer r.Close()
-	parent, child, err := ring.NewPipe(r, ring.Config{}, true) // Python: Pipe(duplex=True)
+	parent, child, err := queue.NewPipe(r, queue.Config{}, true) // Python: Pipe(duplex=True)
 	if err != nil {
 		return "", err
 	}

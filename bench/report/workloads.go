@@ -34,12 +34,14 @@ var packages = []Package{
 	{Dir: "sync", Bench: "^BenchmarkEventPingPong$", Benchtime: "20000x"},
 	{Dir: "sync", Bench: "^BenchmarkSemaphorePingPong$", Benchtime: "20000x"},
 	{Dir: "sync", Bench: "^BenchmarkBarrier2Procs$", Benchtime: "20000x"},
-	{Dir: "ring", Bench: "^Benchmark(QueueBandwidth|SlotsThroughput|SlotsMPMC2P2C)$"},
-	{Dir: "ring", Bench: "^BenchmarkQueue$/impl=(forkless|unixsocket|ospipe)"},
-	// ring's Python Queue baselines move b.N messages (at most 200000) in
+	{Dir: "ring", Bench: "^Benchmark(SlotsThroughput|SlotsMPMC2P2C)$"},
+	{Dir: "queue", Bench: "^BenchmarkQueueBandwidth$"},
+	{Dir: "queue", Bench: "^BenchmarkQueue$/impl=(forkless|unixsocket|ospipe)"},
+	// queue's Python Queue baselines move b.N messages (at most 200000) in
 	// one script run: a time-based benchtime stops them at one message.
-	{Dir: "ring", Bench: "^BenchmarkQueue$/impl=python", Benchtime: "50000x"},
-	{Dir: "ring", Bench: "^Benchmark(PipePingPong|SlotsLatency)$", Benchtime: "20000x"},
+	{Dir: "queue", Bench: "^BenchmarkQueue$/impl=python", Benchtime: "50000x"},
+	{Dir: "queue", Bench: "^BenchmarkPipePingPong$", Benchtime: "20000x"},
+	{Dir: "ring", Bench: "^BenchmarkSlotsLatency$", Benchtime: "20000x"},
 	{Dir: "shared"},
 	{Dir: "bench", Bench: "^Benchmark(Stream|PythonStream)$"},
 	{Dir: "bench", Bench: "^BenchmarkPingPong$", Benchtime: "20000x"},
@@ -85,7 +87,7 @@ var sections = []Section{
 }
 
 // The message-size sweep: BenchmarkStream in ./bench runs forkless's
-// ring.Queue and every rival without forkless in one harness (producers
+// queue.Queue and every rival without forkless in one harness (producers
 // in child processes, consumers in the parent), and BenchmarkPythonStream
 // runs Python's multiprocessing.Queue on the same workload.
 func stream(label, impl, size string, pairs int) Measure {
@@ -134,9 +136,9 @@ func streamRows() []Workload {
 	return ws
 }
 
-// ringQueue names ring's own BenchmarkQueue (64-byte messages).
+// ringQueue names queue's own BenchmarkQueue (64-byte messages).
 func ringQueue(label, impl, mode string) Measure {
-	return Measure{label, "ring", "Queue/impl=" + impl + "/mode=" + mode + "/size=64", "msgs/s"}
+	return Measure{label, "queue", "Queue/impl=" + impl + "/mode=" + mode + "/size=64", "msgs/s"}
 }
 
 func ringQueueRow(mode string) Workload {
@@ -282,10 +284,10 @@ var workloads = concat(
 			ID: "ring-pipe/mean", Section: "messaging", Group: "Round trips between two processes",
 			What:     "ring's Pipe benchmark, 64 B, mean round trip",
 			Short:    "Pipe round trip (mean)",
-			Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless/size=64", "ns/op"},
+			Forkless: Measure{"forkless Pipe", "queue", "PipePingPong/impl=forkless/size=64", "ns/op"},
 			Rivals: []Measure{
-				{"Python Pipe", "ring", "PipePingPong/impl=pythonPipe/size=64", "ns/roundtrip"},
-				{"os.Pipe", "ring", "PipePingPong/impl=ospipe/size=64", "ns/op"},
+				{"Python Pipe", "queue", "PipePingPong/impl=pythonPipe/size=64", "ns/roundtrip"},
+				{"os.Pipe", "queue", "PipePingPong/impl=ospipe/size=64", "ns/op"},
 			},
 			Headline: "Python Pipe",
 			Target:   "≥ 5× os.Pipe; Python's Pipe is ~35 µs",
@@ -293,20 +295,20 @@ var workloads = concat(
 		{
 			ID: "ring-pipe/p50", Section: "messaging", Group: "Round trips between two processes",
 			What:     "ring's Pipe benchmark, 64 B, p50",
-			Forkless: Measure{"forkless Pipe", "ring", "PipePingPong/impl=forkless/size=64", "p50-ns"},
-			Rivals:   []Measure{{"os.Pipe", "ring", "PipePingPong/impl=ospipe/size=64", "p50-ns"}},
+			Forkless: Measure{"forkless Pipe", "queue", "PipePingPong/impl=forkless/size=64", "p50-ns"},
+			Rivals:   []Measure{{"os.Pipe", "queue", "PipePingPong/impl=ospipe/size=64", "p50-ns"}},
 		},
 		{
 			ID: "ring-bandwidth/4KiB", Section: "messaging", Group: "ring's bandwidth benchmark (8 MiB ring)",
 			What:     "4 KiB messages, 1P1C",
-			Forkless: Measure{"forkless Queue", "ring", "QueueBandwidth/impl=forkless/size=4096", "msgs/s"},
-			Rivals:   []Measure{{"Unix socket", "ring", "QueueBandwidth/impl=unixsocket/size=4096", "msgs/s"}},
+			Forkless: Measure{"forkless Queue", "queue", "QueueBandwidth/impl=forkless/size=4096", "msgs/s"},
+			Rivals:   []Measure{{"Unix socket", "queue", "QueueBandwidth/impl=unixsocket/size=4096", "msgs/s"}},
 		},
 		{
 			ID: "ring-bandwidth/1MiB", Section: "messaging", Group: "ring's bandwidth benchmark (8 MiB ring)",
 			What:     "1 MiB messages, 1P1C",
-			Forkless: Measure{"forkless Queue", "ring", "QueueBandwidth/impl=forkless/size=1048576", "msgs/s"},
-			Rivals:   []Measure{{"Unix socket", "ring", "QueueBandwidth/impl=unixsocket/size=1048576", "msgs/s"}},
+			Forkless: Measure{"forkless Queue", "queue", "QueueBandwidth/impl=forkless/size=1048576", "msgs/s"},
+			Rivals:   []Measure{{"Unix socket", "queue", "QueueBandwidth/impl=unixsocket/size=1048576", "msgs/s"}},
 		},
 
 		// sync

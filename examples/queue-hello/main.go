@@ -20,13 +20,13 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
 
 var f = spawn.Register(func(ctx context.Context, h shm.Handle) (struct{}, error) {
-	q, err := ring.OpenQueue(h)
+	q, err := queue.Open(h)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -41,7 +41,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer region.Close()
-	q, err := ring.NewQueue(region, ring.Config{Bytes: 64 << 10})
+	q, err := queue.New(region, queue.Config{Bytes: 64 << 10})
 	if err != nil {
 		log.Fatal(err)
 	}

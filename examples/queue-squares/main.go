@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
@@ -19,14 +19,14 @@ type job struct {
 
 // worker runs in a child process: it squares values until the queue is closed.
 var worker = spawn.Register(func(ctx context.Context, h shm.Handle) (float64, error) {
-	q, err := ring.OpenQueueOf[job](h, nil)
+	q, err := queue.OpenOf[job](h, nil)
 	if err != nil {
 		return 0, err
 	}
 	sum := 0.0
 	for {
 		j, err := q.Get(ctx)
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, queue.ErrClosed) {
 			return sum, nil // closed and drained
 		}
 		if err != nil {
@@ -44,7 +44,7 @@ func main() {
 		panic(err)
 	}
 	defer r.Close()
-	q, err := ring.NewQueueOf[job](r, ring.Config{Bytes: 1 << 20}, nil)
+	q, err := queue.NewOf[job](r, queue.Config{Bytes: 1 << 20}, nil)
 	if err != nil {
 		panic(err)
 	}
