@@ -3,34 +3,20 @@ package ring
 import (
 	"context"
 	"fmt"
-	"github.com/forkless-go/forkless/internal/event"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
+	"github.com/forkless-go/forkless/internal/event"
 	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/internal/proc"
 	"github.com/forkless-go/forkless/shm"
 )
 
-// MPMC layout (see the package notes in spsc.go for the whole table).
 const (
-	mpmcEnq      = 64
-	mpmcDeq      = 128
-	mpmcNotEmpty = 192
-	mpmcNotFull  = 256
-	mpmcParts    = 320
-	mpmcData     = mpmcParts + maxParticipants*64
-
 	maxParticipants = 64
-
-	partPid     = 0
-	partStart   = 8
-	partPushN   = 16
-	partPushPos = 24
-	partPopN    = 32
-	partPopPos  = 40
 
 	seqHole   = 1 << 63 // in a slot's seq: the position was revoked
 	slotNoPos = ^uint64(0)
@@ -52,8 +38,8 @@ const MaxParticipants = maxParticipants
 type MPMC[T any] struct {
 	_        slotNoCopy
 	b        shm.Block
-	base     unsafe.Pointer // first slot
-	stride   uintptr
+	l        *mpmcLayout
+	ring     []mpmcSlot[T]
 	mask     uint64
 	slots    uint64
 	enq      *atomic.Uint64
@@ -101,15 +87,15 @@ func NewMPMC[T any](r *shm.Region, capacity int) (*MPMC[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("new mpmc: %w", err)
 	}
-	// Slot i starts free for position i.
-	for i := uint64(0); i < g.slots; i++ {
-		b.Uint64(mpmcData + int64(i*g.stride)).Store(i)
-	}
-	writeSlotHeader(b, mpmcMagic, g, info)
 	q, err := newMPMC[T](b, g)
 	if err != nil {
 		return nil, fmt.Errorf("new mpmc: %w", err)
 	}
+	// Slot i starts free for position i.
+	for i := range q.ring {
+		q.ring[i].seq.Store(uint64(i))
+	}
+	q.l.hdr.init(mpmcMagic, g, info)
 	return q, nil
 }
 
@@ -134,19 +120,32 @@ func OpenMPMC[T any](h shm.Handle) (*MPMC[T], error) {
 	return q, nil
 }
 
+// newMPMC lays the ring's structs over b, whose geometry g was computed
+// (NewMPMC) or validated (OpenMPMC) to fill it exactly, and attaches.
 func newMPMC[T any](b shm.Block, g slotGeom) (*MPMC[T], error) {
 	mem := b.Bytes()
+	l, err := mapped.At[mpmcLayout](mem, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ring header: %w (%w)", ErrCorrupt, err)
+	}
+	if g.stride != uint64(unsafe.Sizeof(mpmcSlot[T]{})) {
+		return nil, fmt.Errorf("slot stride %d, want %d: %w", g.stride, unsafe.Sizeof(mpmcSlot[T]{}), ErrCorrupt)
+	}
+	ring, err := mapped.Slice[mpmcSlot[T]](mem, mpmcData, int(g.slots))
+	if err != nil {
+		return nil, fmt.Errorf("ring slots: %w (%w)", ErrCorrupt, err)
+	}
 	q := &MPMC[T]{
 		b:        b,
-		base:     unsafe.Pointer(&mem[mpmcData]),
-		stride:   uintptr(g.stride),
+		l:        l,
+		ring:     ring,
 		mask:     g.slots - 1,
 		slots:    g.slots,
-		enq:      b.Uint64(mpmcEnq),
-		deq:      b.Uint64(mpmcDeq),
-		closed:   b.Uint32(slotHdrClosed),
-		notEmpty: event.New(b.Uint32(mpmcNotEmpty), b.Uint32(mpmcNotEmpty+4)),
-		notFull:  event.New(b.Uint32(mpmcNotFull), b.Uint32(mpmcNotFull+4)),
+		enq:      &l.enq,
+		deq:      &l.deq,
+		closed:   &l.hdr.closed,
+		notEmpty: l.notEmpty.Count(),
+		notFull:  l.notFull.Count(),
 		self:     proc.Self(),
 	}
 	q.stallTimeout.Store(int64(DefaultStallTimeout))
@@ -156,31 +155,27 @@ func newMPMC[T any](b shm.Block, g slotGeom) (*MPMC[T], error) {
 	return q, nil
 }
 
-func (q *MPMC[T]) partOff(i int) int64 { return mpmcParts + int64(i)*64 }
-
 // attach claims a participant entry: a free one (pid 0) or one whose
 // process is dead. The pid CAS hands the entry to this value alone.
 func (q *MPMC[T]) attach() error {
-	for i := range maxParticipants {
-		off := q.partOff(i)
-		pidW := q.b.Uint32(off + partPid)
-		pid := pidW.Load()
+	for i := range q.l.parts {
+		pt := &q.l.parts[i]
+		pid := pt.pid.Load()
 		if pid != 0 {
-			start := q.b.Uint64(off + partStart).Load()
-			if proc.Alive(proc.ID{Pid: int32(pid), Start: start}) {
+			if proc.Alive(proc.ID{Pid: int32(pid), Start: pt.start.Load()}) {
 				continue
 			}
 		}
-		if !pidW.CompareAndSwap(pid, uint32(q.self.Pid)) {
+		if !pt.pid.CompareAndSwap(pid, uint32(q.self.Pid)) {
 			continue
 		}
 		// The entry is ours. Record who we are before any claim, and drop
 		// the claims a dead previous owner left (they no longer matter:
 		// recovery only spares positions covered by LIVE participants).
-		q.b.Uint64(off + partStart).Store(q.self.Start)
+		pt.start.Store(q.self.Start)
 		q.part = i
-		q.pushN, q.pushPos = q.b.Uint64(off+partPushN), q.b.Uint64(off+partPushPos)
-		q.popN, q.popPos = q.b.Uint64(off+partPopN), q.b.Uint64(off+partPopPos)
+		q.pushN, q.pushPos = &pt.pushN, &pt.pushPos
+		q.popN, q.popPos = &pt.popN, &pt.popPos
 		q.pushPos.Store(slotNoPos)
 		q.popPos.Store(slotNoPos)
 		q.pushN.Store(0)
@@ -201,7 +196,7 @@ func (q *MPMC[T]) Detach() error {
 	if q.part < 0 {
 		return nil
 	}
-	q.b.Uint32(q.partOff(q.part) + partPid).Store(0)
+	q.l.parts[q.part].pid.Store(0)
 	q.part = -1
 	return nil
 }
@@ -244,19 +239,18 @@ func (q *MPMC[T]) Close() error {
 // Closed reports whether Close was called.
 func (q *MPMC[T]) Closed() bool { return q.closed.Load() != 0 }
 
-func (q *MPMC[T]) seq(pos uint64) *atomic.Uint64 {
-	return (*atomic.Uint64)(unsafe.Add(q.base, uintptr(pos&q.mask)*q.stride))
-}
+// seq is the sequence word of the slot of position pos.
+func (q *MPMC[T]) seq(pos uint64) *atomic.Uint64 { return &q.ring[pos&q.mask].seq }
 
-func (q *MPMC[T]) val(pos uint64) *T {
-	return (*T)(unsafe.Add(q.base, uintptr(pos&q.mask)*q.stride+8))
-}
+// val is the item of the slot of position pos.
+func (q *MPMC[T]) val(pos uint64) *T { return &q.ring[pos&q.mask].val }
 
 var errSlotDetached = fmt.Errorf("mpmc detached: %w", ErrClosed)
 
 // TryPush appends v, or fails at once with ErrFull or ErrClosed.
 func (q *MPMC[T]) TryPush(v T) error {
-	_, err := q.push(unsafe.Slice(&v, 1))
+	one := [1]T{v}
+	_, err := q.push(one[:])
 	return err
 }
 
@@ -332,9 +326,9 @@ var testHookAfterClaim, testHookAfterPopClaim func()
 // TryPop removes the oldest item, or fails at once with ErrEmpty, or with
 // ErrClosed when the ring is closed and drained.
 func (q *MPMC[T]) TryPop() (T, error) {
-	var v T
-	_, err := q.pop(unsafe.Slice(&v, 1))
-	return v, err
+	var one [1]T
+	_, err := q.pop(one[:])
+	return one[0], err
 }
 
 // PopBatch moves up to len(dst) of the oldest ready items into dst,
@@ -444,13 +438,11 @@ func stallDue(due *atomic.Int64) bool {
 // process holds it.
 func (q *MPMC[T]) liveParticipants() [maxParticipants]bool {
 	var live [maxParticipants]bool
-	for i := range maxParticipants {
-		off := q.partOff(i)
-		pid := q.b.Uint32(off + partPid).Load()
-		if pid == 0 {
-			continue
+	for i := range q.l.parts {
+		pt := &q.l.parts[i]
+		if pid := pt.pid.Load(); pid != 0 {
+			live[i] = proc.Alive(proc.ID{Pid: int32(pid), Start: pt.start.Load()})
 		}
-		live[i] = proc.Alive(proc.ID{Pid: int32(pid), Start: q.b.Uint64(off + partStart).Load()})
 	}
 	return live
 }
@@ -459,18 +451,16 @@ func (q *MPMC[T]) liveParticipants() [maxParticipants]bool {
 // when push, else pop side) covers pos, and returns the claims of dead
 // participants that cover it.
 func (q *MPMC[T]) covered(live *[maxParticipants]bool, pos uint64, push bool) (bool, [][2]uint64) {
-	nOff, pOff := int64(partPopN), int64(partPopPos)
-	if push {
-		nOff, pOff = partPushN, partPushPos
-	}
 	var dead [][2]uint64
-	for i := range maxParticipants {
-		off := q.partOff(i)
-		if q.b.Uint32(off+partPid).Load() == 0 {
+	for i := range q.l.parts {
+		pt := &q.l.parts[i]
+		if pt.pid.Load() == 0 {
 			continue
 		}
-		p := q.b.Uint64(off + pOff).Load()
-		n := q.b.Uint64(off + nOff).Load()
+		p, n := pt.popPos.Load(), pt.popN.Load()
+		if push {
+			p, n = pt.pushPos.Load(), pt.pushN.Load()
+		}
 		if p == slotNoPos || pos < p || pos-p >= n {
 			continue
 		}
@@ -567,7 +557,8 @@ func (q *MPMC[T]) checkConsumerStall(pos, s uint64) {
 
 // Push appends v, waiting for room until ctx is done.
 func (q *MPMC[T]) Push(ctx context.Context, v T) error {
-	_, err := q.PushAll(ctx, unsafe.Slice(&v, 1))
+	one := [1]T{v}
+	_, err := q.PushAll(ctx, one[:])
 	return err
 }
 
@@ -594,9 +585,9 @@ func (q *MPMC[T]) PushAll(ctx context.Context, vs []T) (int, error) {
 // Pop removes the oldest item, waiting until ctx is done. After Close it
 // returns what is left, then ErrClosed.
 func (q *MPMC[T]) Pop(ctx context.Context) (T, error) {
-	var v T
-	_, err := q.PopSome(ctx, unsafe.Slice(&v, 1))
-	return v, err
+	var one [1]T
+	_, err := q.PopSome(ctx, one[:])
+	return one[0], err
 }
 
 // PopSome waits until at least one item is ready (or ctx is done, or the

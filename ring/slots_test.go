@@ -1,11 +1,11 @@
 package ring
 
 import (
-	"encoding/binary"
 	"errors"
 	"testing"
 
 	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/mapped"
 )
 
 // validHeader returns the bytes of a well-formed ring block of the given
@@ -26,15 +26,8 @@ func validHeader(t testing.TB, mpmc bool, capacity int) []byte {
 	if mpmc {
 		g.capacity = g.slots
 	}
-	mem := make([]byte, size)
-	le := binary.LittleEndian
-	le.PutUint32(mem[slotHdrMagic:], magic)
-	le.PutUint32(mem[slotHdrVersion:], slotVersion)
-	le.PutUint64(mem[slotHdrCapacity:], g.capacity)
-	le.PutUint64(mem[slotHdrSlots:], g.slots)
-	le.PutUint32(mem[slotHdrElem:], uint32(info.Size))
-	le.PutUint32(mem[slotHdrStride:], uint32(g.stride))
-	le.PutUint64(mem[slotHdrType:], info.ID)
+	mem := alignedBytes(int(size))
+	mapped.Must[slotHeader](mem, 0).init(magic, g, info)
 	return mem
 }
 
@@ -59,10 +52,10 @@ func FuzzCheckSlotHeader(f *testing.F) {
 	short := validHeader(f, false, 64)
 	f.Add(short[:200], false)
 	huge := validHeader(f, false, 4)
-	binary.LittleEndian.PutUint64(huge[slotHdrSlots:], 1<<62)
+	mapped.Must[slotHeader](huge, 0).slots = 1 << 62
 	f.Add(huge, false)
 	over := validHeader(f, true, 8)
-	binary.LittleEndian.PutUint32(over[slotHdrStride:], 0xffffffff)
+	mapped.Must[slotHeader](over, 0).stride = 0xffffffff
 	f.Add(over, true)
 	f.Add([]byte{}, true)
 	info, _ := layout.Of[uint64]()
@@ -72,11 +65,7 @@ func FuzzCheckSlotHeader(f *testing.F) {
 			dataOff, extra, magic = mpmcData, 8, mpmcMagic
 		}
 		// The magic is loaded atomically: give the bytes an aligned home.
-		buf := make([]uint64, (len(mem)+7)/8)
-		aligned := make([]byte, 0)
-		if len(buf) > 0 {
-			aligned = unsafeBytes(buf)[:len(mem)]
-		}
+		aligned := alignedBytes(len(mem))
 		copy(aligned, mem)
 		g, err := checkSlotHeader(aligned, magic, dataOff, extra, info)
 		if err != nil {

@@ -137,20 +137,12 @@ package ring
 import (
 	"context"
 	"fmt"
-	"github.com/forkless-go/forkless/internal/event"
 	"sync/atomic"
-	"unsafe"
 
+	"github.com/forkless-go/forkless/internal/event"
 	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/shm"
-)
-
-const (
-	spscHead     = 64
-	spscTail     = 128
-	spscNotEmpty = 192
-	spscNotFull  = 256
-	spscData     = 320
 )
 
 // SPSC is a single-producer, single-consumer ring of T in shared memory.
@@ -158,6 +150,7 @@ const (
 type SPSC[T any] struct {
 	_        slotNoCopy
 	b        shm.Block
+	l        *spscLayout
 	slots    []T
 	mask     uint64
 	capacity uint64
@@ -188,8 +181,12 @@ func NewSPSC[T any](r *shm.Region, capacity int) (*SPSC[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("new spsc: %w", err)
 	}
-	writeSlotHeader(b, spscMagic, g, info)
-	return newSPSC[T](b, g), nil
+	q, err := newSPSC[T](b, g)
+	if err != nil {
+		return nil, fmt.Errorf("new spsc: %w", err)
+	}
+	q.l.hdr.init(spscMagic, g, info)
+	return q, nil
 }
 
 // OpenSPSC binds, in this process, a ring made by NewSPSC (here or in
@@ -204,25 +201,40 @@ func OpenSPSC[T any](h shm.Handle) (*SPSC[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spsc: %w", err)
 	}
-	return newSPSC[T](b, g), nil
+	q, err := newSPSC[T](b, g)
+	if err != nil {
+		return nil, fmt.Errorf("open spsc: %w", err)
+	}
+	return q, nil
 }
 
-func newSPSC[T any](b shm.Block, g slotGeom) *SPSC[T] {
+// newSPSC lays the ring's structs over b, whose geometry g was computed
+// (NewSPSC) or validated (OpenSPSC) to fill it exactly.
+func newSPSC[T any](b shm.Block, g slotGeom) (*SPSC[T], error) {
 	mem := b.Bytes()
+	l, err := mapped.At[spscLayout](mem, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ring header: %w (%w)", ErrCorrupt, err)
+	}
+	slots, err := mapped.Slice[T](mem, spscData, int(g.slots))
+	if err != nil {
+		return nil, fmt.Errorf("ring slots: %w (%w)", ErrCorrupt, err)
+	}
 	q := &SPSC[T]{
 		b:        b,
-		slots:    unsafe.Slice((*T)(unsafe.Pointer(&mem[spscData])), g.slots),
+		l:        l,
+		slots:    slots,
 		mask:     g.slots - 1,
 		capacity: g.capacity,
-		head:     b.Uint64(spscHead),
-		tail:     b.Uint64(spscTail),
-		closed:   b.Uint32(slotHdrClosed),
-		notEmpty: event.New(b.Uint32(spscNotEmpty), b.Uint32(spscNotEmpty+4)),
-		notFull:  event.New(b.Uint32(spscNotFull), b.Uint32(spscNotFull+4)),
+		head:     &l.head,
+		tail:     &l.tail,
+		closed:   &l.hdr.closed,
+		notEmpty: l.notEmpty.Count(),
+		notFull:  l.notFull.Count(),
 	}
 	q.cachedHead = q.head.Load()
 	q.cachedTail = q.tail.Load()
-	return q
+	return q, nil
 }
 
 // Handle names the ring for another process.

@@ -7,24 +7,45 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
 )
 
+// Words are the two 4-byte words of a [Count] in shared memory. They
+// start at zero, may sit anywhere 4-aligned in a mapping (usually on a cache
+// line of their own inside a ring's header struct), and hold no data: only
+// the state of the sleepers.
+type Words struct {
+	// seq: bit 0 (sleepers) is set by a waiter about to sleep on the
+	// current value (CAS, before its last check of the condition); bits
+	// 1-31 count wake-ups, bumped by Notify (CAS, which also clears bit 0)
+	// and by a waiter's context cancellation (+2). Read by Wait, as the
+	// futex word it sleeps on while seq is unchanged, and by Notify, which
+	// makes no system call while bit 0 is clear. The CAS that sets bit 0
+	// hands "a waiter sleeps" to the next Notify; Notify's CAS hands the
+	// wake-up to every waiter sleeping on the old value.
+	seq atomic.Uint32
+	// waiters counts waiters between their announcement and their return
+	// (Wait: +1, -1). Read by Count.Waiters only, for tests and
+	// diagnostics; nothing synchronizes on it.
+	waiters atomic.Uint32
+}
+
+// The layout other processes rely on.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(Words{}.seq)-0]
+	_ = [1]struct{}{}[unsafe.Offsetof(Words{}.waiters)-4]
+	_ = [1]struct{}{}[unsafe.Sizeof(Words{})-8]
+)
+
+// Count returns this process's view of the words (see [Count]).
+func (w *Words) Count() Count { return New(&w.seq, &w.waiters) }
+
 // Count lets processes sleep until a condition on shared memory may have
 // become true, and lets the process that makes it true wake them without a
-// system call when nobody sleeps. It is the blocking layer under every ring
-// of this package; it holds no data of its own, only two 4-byte words that
-// may live anywhere in a shm.Block (both start at zero):
-//
-//	word     bits                              written by                 read by
-//	seq      bit 0: SLEEPERS, set by a waiter  Wait (CAS: sets SLEEPERS   Wait, as the futex word: it
-//	         about to sleep on this value;     before its last check);    sleeps while seq is unchanged;
-//	         bits 1-31: a counter bumped by    Notify (CAS: bumps and     Notify: SLEEPERS clear means
-//	         every wake-up (wraps)             clears SLEEPERS); context  nobody sleeps on the current
-//	                                           cancellation (+2)          value, so no system call
-//	waiters  number of waiters between their   Wait (+1, -1)              Waiters (diagnostics only)
-//	         announcement and their return
+// system call when nobody sleeps. It holds no data of its own, only two
+// 4-byte words that may live anywhere in shared memory ([Words]).
 //
 // The condition itself ("the ring is not empty") is the caller's: Wait takes
 // it as a func, and the signaller must make it true with an atomic store
@@ -36,42 +57,6 @@ import (
 // it clears SLEEPERS as it bumps the counter, so the Notify calls that
 // follow while the woken waiters are still getting up (micro-seconds on a
 // loaded machine) cost one atomic load each.
-//
-// # Lost wake-ups
-//
-// A waiter W and a notifier N race; Go's atomic operations are sequentially
-// consistent (the Go memory model; on amd64 they are LOCK-prefixed or XCHG,
-// on arm64 LDAR/STLR), and the same instructions order the mapped words
-// between processes. The steps:
-//
-//	W1 s := seq; if SLEEPERS is clear in s, CAS seq from s to s|SLEEPERS
-//	   (retry W1 on failure); s |= SLEEPERS
-//	W2 if ready() return
-//	W3 futex_wait(&seq, s)     (the kernel sleeps only if seq still == s,
-//	                            checked atomically with queueing W)
-//	W4 go to W1
-//
-//	N1 make ready() true       (the caller's atomic store)
-//	N2 s := seq; if SLEEPERS is clear in s, return (no system call)
-//	N3 CAS seq from s to (s+2) with SLEEPERS clear; on failure go to N2
-//	N4 futex_wake(&seq, all)
-//
-// Take a W that sleeps at W3 on value v (SLEEPERS set): its W1 made or saw
-// seq == v before its W2, and its W2 found the condition false, so W2 came
-// before N1 in the total order, and so before N's load at N2. Only
-// notifiers and cancellations change seq away from a value with SLEEPERS
-// set (waiters only ever set the bit), and each of them calls futex_wake
-// after its change. At N2, either
-//
-//   - seq is still v: N's CAS at N3 either succeeds (then N4 wakes W, or W's
-//     futex_wait, starting after N3, sees seq != v and returns at once) or
-//     fails because another notifier or a cancellation changed seq first;
-//   - or seq already differs from v: someone changed it after W1.
-//
-// In the last two cases the one who changed seq away from v wakes every
-// sleeper after its change, so W's futex_wait returns (EAGAIN if it starts
-// later, a wake-up if it was queued before). Either way W runs W2 again
-// after N1 and sees the condition. W never sleeps through N's change.
 //
 // # Caveats
 //
@@ -216,6 +201,42 @@ func (e Count) Spin(ready func() bool) bool {
 }
 
 // Sleep is WaitEvery after the spin: steps W1-W4 below.
+//
+// # Lost wake-ups
+//
+// A waiter W and a notifier N race; Go's atomic operations are sequentially
+// consistent (the Go memory model; on amd64 they are LOCK-prefixed or XCHG,
+// on arm64 LDAR/STLR), and the same instructions order the mapped words
+// between processes. The steps:
+//
+//	W1 s := seq; if SLEEPERS is clear in s, CAS seq from s to s|SLEEPERS
+//	   (retry W1 on failure); s |= SLEEPERS
+//	W2 if ready() return
+//	W3 futex_wait(&seq, s)     (the kernel sleeps only if seq still == s,
+//	                            checked atomically with queueing W)
+//	W4 go to W1
+//
+//	N1 make ready() true       (the caller's atomic store)
+//	N2 s := seq; if SLEEPERS is clear in s, return (no system call)
+//	N3 CAS seq from s to (s+2) with SLEEPERS clear; on failure go to N2
+//	N4 futex_wake(&seq, all)
+//
+// Take a W that sleeps at W3 on value v (SLEEPERS set): its W1 made or saw
+// seq == v before its W2, and its W2 found the condition false, so W2 came
+// before N1 in the total order, and so before N's load at N2. Only
+// notifiers and cancellations change seq away from a value with SLEEPERS
+// set (waiters only ever set the bit), and each of them calls futex_wake
+// after its change. At N2, either
+//
+//   - seq is still v: N's CAS at N3 either succeeds (then N4 wakes W, or W's
+//     futex_wait, starting after N3, sees seq != v and returns at once) or
+//     fails because another notifier or a cancellation changed seq first;
+//   - or seq already differs from v: someone changed it after W1.
+//
+// In the last two cases the one who changed seq away from v wakes every
+// sleeper after its change, so W's futex_wait returns (EAGAIN if it starts
+// later, a wake-up if it was queued before). Either way W runs W2 again
+// after N1 and sees the condition. W never sleeps through N's change.
 func (e Count) Sleep(ctx context.Context, every time.Duration, ready func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("wait: %w", err)
