@@ -1,12 +1,12 @@
 package shm
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/internal/proc"
 )
 
@@ -17,29 +17,61 @@ const Align = 64
 // ObjectHeaderSize is the size of the header in front of every object.
 const ObjectHeaderSize = 64
 
-// The object header sits in the cache line just before an object's payload.
+// objectHeader sits in the cache line just before an object's payload.
 // Only the allocating process writes it, once, before it publishes the
-// object by storing objMagic; binders load objMagic first.
-//
-//	offset size field   meaning
-//	     0    4 magic   objMagic once the header is complete (atomic store)
-//	     4    2 kind    Kind of the object
-//	     6    2 flags   reserved, zero
-//	     8    8 size    payload bytes as requested (the block spans it rounded up to 64)
-//	    16    4 elem    element size for typed objects, else 0
-//	    20    4 pid     allocating process, for diagnostics
-//	    24    8 type    element type fingerprint, or 0
-//	    32   32 reserved for the allocator
-const (
-	objMagic = 0x4a424f46 // "FOBJ" little-endian
+// object by storing magic; binders load magic first (that load is the
+// hand-off: a binder that sees objMagic sees every other field), then
+// check the rest against the handle (Validate). The fields never change
+// after the hand-off.
+type objectHeader struct {
+	// magic is objMagic once the header is complete: stored last by Alloc,
+	// loaded first by Bind.
+	magic atomic.Uint32
+	// kind of the object; Bind refuses a handle of another kind.
+	kind Kind
+	_    uint16 // flags, reserved, zero
+	// size: payload bytes as requested (the block spans it rounded up to
+	// Align); Bind refuses a handle of another size.
+	size uint64
+	// elem and typ: element size and type fingerprint of typed objects,
+	// else 0; Bind refuses a handle that names other ones.
+	elem uint32
+	// pid: the allocating process, for diagnostics.
+	pid uint32
+	typ uint64
+	_   [32]byte // reserved for the allocator
+}
 
-	objOffMagic = 0
-	objOffKind  = 4
-	objOffSize  = 8
-	objOffElem  = 16
-	objOffPid   = 20
-	objOffType  = 24
+const objMagic = 0x4a424f46 // "FOBJ" little-endian
+
+// The object header's layout is fixed (handles and Python readers find the
+// payload ObjectHeaderSize bytes after it): each line fails to compile
+// unless the field sits at its offset.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(objectHeader{}.magic)-0]
+	_ = [1]struct{}{}[unsafe.Offsetof(objectHeader{}.kind)-4]
+	_ = [1]struct{}{}[unsafe.Offsetof(objectHeader{}.size)-8]
+	_ = [1]struct{}{}[unsafe.Offsetof(objectHeader{}.elem)-16]
+	_ = [1]struct{}{}[unsafe.Offsetof(objectHeader{}.pid)-20]
+	_ = [1]struct{}{}[unsafe.Offsetof(objectHeader{}.typ)-24]
+	_ = [1]struct{}{}[unsafe.Sizeof(objectHeader{})-ObjectHeaderSize]
 )
+
+// Validate checks a published header (magic loaded) that another process
+// may have scribbled on against the handle that names it and the kind the
+// caller asks for.
+func (o *objectHeader) Validate(h Handle, kind Kind) error {
+	if o.kind != kind {
+		return fmt.Errorf("object at offset %d is a %v: %w", h.Offset, o.kind, ErrKind)
+	}
+	if size := int64(o.size); size != h.Size {
+		return fmt.Errorf("object holds %d bytes, handle says %d: %w", size, h.Size, ErrHandle)
+	}
+	if o.elem != h.Elem || o.typ != h.Type {
+		return fmt.Errorf("object's element type differs from the handle's: %w", ErrType)
+	}
+	return nil
+}
 
 // Layout describes an object to allocate.
 type Layout struct {
@@ -79,7 +111,7 @@ func (r *Region) Alloc(l Layout) (Block, error) {
 		return Block{}, fmt.Errorf("allocate %v of %d bytes: %w", l.Kind, l.Size, ErrSize)
 	}
 	need := uint64(ObjectHeaderSize + roundUp(l.Size, Align))
-	next := r.word64(offAllocNext)
+	next := &r.hdr.allocNext
 	var start uint64
 	for {
 		start = next.Load()
@@ -95,19 +127,19 @@ func (r *Region) Alloc(l Layout) (Block, error) {
 			break
 		}
 	}
-	r.word64(offAllocCount).Add(1)
+	r.hdr.allocCount.Add(1)
 
 	// The bytes were never handed out before (the offset only grows) and the
 	// kernel zero-fills new shared pages, so the payload is already zero.
-	hdr := r.mem[start : start+ObjectHeaderSize]
-	le := binary.LittleEndian
-	le.PutUint16(hdr[objOffKind:], uint16(l.Kind))
-	le.PutUint64(hdr[objOffSize:], uint64(l.Size))
-	le.PutUint32(hdr[objOffElem:], l.Elem)
-	le.PutUint32(hdr[objOffPid:], uint32(proc.Self().Pid))
-	le.PutUint64(hdr[objOffType:], l.Type)
+	// start was checked above: it is aligned, and the block fits.
+	hdr := mapped.Must[objectHeader](r.mem, int(start))
+	hdr.kind = l.Kind
+	hdr.size = uint64(l.Size)
+	hdr.elem = l.Elem
+	hdr.pid = uint32(proc.Self().Pid)
+	hdr.typ = l.Type
 	// Publish: a binder that loads objMagic sees the fields above.
-	(*atomic.Uint32)(unsafe.Pointer(&hdr[objOffMagic])).Store(objMagic)
+	hdr.magic.Store(objMagic)
 
 	return Block{r: r, off: int64(start) + ObjectHeaderSize, size: l.Size, kind: l.Kind, elem: l.Elem, typ: l.Type}, nil
 }
@@ -128,28 +160,20 @@ func (r *Region) Bind(h Handle, kind Kind) (Block, error) {
 	if h.Kind != kind {
 		return Block{}, fmt.Errorf("bind %v: handle names a %v: %w", kind, h.Kind, ErrKind)
 	}
-	end := r.word64(offAllocNext).Load()
+	end := r.hdr.allocNext.Load()
 	if h.Offset < headerSize+ObjectHeaderSize || h.Offset%Align != 0 || h.Size <= 0 ||
 		uint64(h.Offset) > end || uint64(h.Size) > end-uint64(h.Offset) || end > uint64(r.size) {
 		return Block{}, fmt.Errorf("bind %v: offset %d size %d outside the allocated %d bytes: %w", kind, h.Offset, h.Size, end, ErrHandle)
 	}
-	hdr := r.mem[h.Offset-ObjectHeaderSize : h.Offset]
-	if m := (*atomic.Uint32)(unsafe.Pointer(&hdr[objOffMagic])).Load(); m != objMagic {
+	// The offset was checked above: aligned, and inside the allocated bytes.
+	hdr := mapped.Must[objectHeader](r.mem, int(h.Offset-ObjectHeaderSize))
+	if m := hdr.magic.Load(); m != objMagic {
 		return Block{}, fmt.Errorf("bind %v: no object at offset %d: %w", kind, h.Offset, ErrHandle)
 	}
-	le := binary.LittleEndian
-	gotKind := Kind(le.Uint16(hdr[objOffKind:]))
-	if gotKind != kind {
-		return Block{}, fmt.Errorf("bind %v: object at offset %d is a %v: %w", kind, h.Offset, gotKind, ErrKind)
+	if err := hdr.Validate(h, kind); err != nil {
+		return Block{}, fmt.Errorf("bind %v: %w", kind, err)
 	}
-	if size := int64(le.Uint64(hdr[objOffSize:])); size != h.Size {
-		return Block{}, fmt.Errorf("bind %v: object holds %d bytes, handle says %d: %w", kind, size, h.Size, ErrHandle)
-	}
-	elem, typ := le.Uint32(hdr[objOffElem:]), le.Uint64(hdr[objOffType:])
-	if elem != h.Elem || typ != h.Type {
-		return Block{}, fmt.Errorf("bind %v: object's element type differs from the handle's: %w", kind, ErrType)
-	}
-	return Block{r: r, off: h.Offset, size: h.Size, kind: kind, elem: elem, typ: typ}, nil
+	return Block{r: r, off: h.Offset, size: h.Size, kind: kind, elem: h.Elem, typ: h.Type}, nil
 }
 
 // BindHandle binds a handle in whichever region of this process it names.
@@ -197,14 +221,14 @@ func (b Block) Live() bool { return b.r != nil && !b.r.closed.Load() }
 // block: a bad offset is a bug in the caller, and panics.
 func (b Block) Uint32(off int64) *atomic.Uint32 {
 	b.checkWord(off, 4)
-	return (*atomic.Uint32)(unsafe.Pointer(&b.r.mem[b.off+off]))
+	return mapped.Must[atomic.Uint32](b.r.mem, int(b.off+off))
 }
 
 // Uint64 returns the 8-byte word at off within the block as an atomic. off
 // must be 8-aligned and inside the block.
 func (b Block) Uint64(off int64) *atomic.Uint64 {
 	b.checkWord(off, 8)
-	return (*atomic.Uint64)(unsafe.Pointer(&b.r.mem[b.off+off]))
+	return mapped.Must[atomic.Uint64](b.r.mem, int(b.off+off))
 }
 
 func (b Block) checkWord(off, n int64) {
@@ -229,11 +253,11 @@ func (r *Region) Stats() (Stats, error) {
 	if r.raw {
 		return Stats{Size: r.size}, nil
 	}
-	next := int64(min(r.word64(offAllocNext).Load(), uint64(math.MaxInt64)))
+	next := int64(min(r.hdr.allocNext.Load(), uint64(math.MaxInt64)))
 	return Stats{
 		Size:    r.size,
 		Used:    next - headerSize,
 		Free:    max(r.size-next, 0),
-		Objects: int64(r.word64(offAllocCount).Load()),
+		Objects: int64(r.hdr.allocCount.Load()),
 	}, nil
 }

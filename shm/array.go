@@ -3,9 +3,9 @@ package shm
 import (
 	"fmt"
 	"math"
-	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/mapped"
 )
 
 // Array is a fixed-length run of T in shared memory: Python's RawArray, for
@@ -35,7 +35,11 @@ func NewArray[T any](r *Region, n int) (*Array[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("new array: %w", err)
 	}
-	return &Array[T]{b: b, r: r, s: unsafe.Slice((*T)(unsafe.Pointer(&b.Bytes()[0])), n)}, nil
+	s, err := mapped.Slice[T](b.r.mem, int(b.off), n)
+	if err != nil {
+		return nil, fmt.Errorf("new array: %w", err)
+	}
+	return &Array[T]{b: b, r: r, s: s}, nil
 }
 
 // OpenArray binds an Array made by NewArray, here or in another process,
@@ -56,7 +60,11 @@ func OpenArray[T any](h Handle) (*Array[T], error) {
 		return nil, fmt.Errorf("open array: %d bytes is no whole number of %v: %w", b.size, info.Type, ErrType)
 	}
 	n := int(b.size / int64(info.Size))
-	return &Array[T]{b: b, r: b.r, s: unsafe.Slice((*T)(unsafe.Pointer(&b.Bytes()[0])), n)}, nil
+	s, err := mapped.Slice[T](b.r.mem, int(b.off), n)
+	if err != nil {
+		return nil, fmt.Errorf("open array: %w", err)
+	}
+	return &Array[T]{b: b, r: b.r, s: s}, nil
 }
 
 // ArrayAt lays an Array of n elements over r's bytes at off, with no
@@ -85,7 +93,11 @@ func ArrayAt[T any](r *Region, off int64, n int) (*Array[T], error) {
 	if uintptr(off)%info.Align != 0 {
 		return nil, fmt.Errorf("array at %d: misaligned for %v (align %d): %w", off, info.Type, info.Align, ErrRange)
 	}
-	return &Array[T]{r: r, s: unsafe.Slice((*T)(unsafe.Pointer(&r.mem[off])), n)}, nil
+	s, err := mapped.Slice[T](r.mem, int(off), n)
+	if err != nil {
+		return nil, fmt.Errorf("array at %d: %v: %w", off, err, ErrRange)
+	}
+	return &Array[T]{r: r, s: s}, nil
 }
 
 // Len returns the number of elements.

@@ -43,7 +43,7 @@ func FuzzBind(f *testing.F) {
 			}
 			t.Fatalf("Bind error %v wraps no sentinel", err)
 		}
-		next := int64(r.word64(offAllocNext).Load())
+		next := int64(r.hdr.allocNext.Load())
 		if b.off < headerSize+ObjectHeaderSize || b.off+b.size > next || b.size <= 0 {
 			t.Fatalf("Bind accepted a block [%d, %d) outside the allocated [%d, %d)", b.off, b.off+b.size, headerSize, next)
 		}

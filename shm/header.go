@@ -1,33 +1,63 @@
 package shm
 
 import (
-	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/forkless-go/forkless/internal/mapped"
 )
 
-// The region header fills the first page of every forkless region. All
-// integers are little-endian. The creator writes every field, then stores the
-// magic last, atomically: a process that attaches and sees the magic sees a
-// complete header (the atomic store and load make the hand-off).
+// regionHeader is the first page of every forkless region, at offset 0 of
+// the file. Its layout is fixed: Python (and any other reader of
+// /dev/shm/NAME) finds the fields at the offsets pinned below. Integers are
+// in the machine's byte order, little-endian on every platform forkless
+// maps regions on.
 //
-//	offset size field        written by        read by
-//	     0    8 magic        creator, last     attach (must be "FORKLESS")
-//	     8    4 version      creator           attach (refuse newer than LayoutVersion)
-//	    12    4 dataOffset   creator           attach, Python users (always 4096)
-//	    16    8 size         creator           attach (must equal the file size)
-//	    24    8 id           creator           handles (names the region)
-//	    32    4 creatorPid   creator           diagnostics
-//	    36    4 flags        creator           attach (bit 0: named)
-//	    40    8 createdNanos creator           diagnostics
-//	    48    8 creatorStart creator           diagnostics (pid reuse)
-//	    56    4 crc          creator           attach (CRC-32C of 8..56 and the name)
-//	    60    4 reserved
-//	    64    8 allocNext    allocator, CAS    allocator: next free offset (own cache line)
-//	    72    8 allocCount   allocator, add    Stats: objects allocated
-//	   128  256 name         creator           diagnostics, NUL-padded
-//	   384 3712 reserved, zero
-//	  4096      data: objects, each behind a 64-byte object header
+// The creator writes every field of a new, zero-filled file, then stores
+// magic last: an attacher that loads magic (atomically, first) sees every
+// field the creator wrote. After that hand-off only allocNext and
+// allocCount change; every other field is constant for the region's life.
+// An attacher parses a private copy (see attach), never the live page, so
+// its checks see one snapshot that no other process can change under them.
+type regionHeader struct {
+	// magic is "FORKLESS"; the creator stores it last, attachers load it
+	// first (the publish hand-off of the whole header).
+	magic atomic.Uint64
+	// version: the layout version the creator wrote; attach refuses newer
+	// than LayoutVersion.
+	version uint32
+	// dataOffset is always DataOffset (4096), for readers that do not
+	// know the layout version.
+	dataOffset uint32
+	// size: bytes in the file; attach refuses a file of another size.
+	size uint64
+	// id: random, never 0; handles name the region by it.
+	id uint64
+	// creatorPid, createdNanos, creatorStart: diagnostics (creatorStart
+	// tells a reused pid apart).
+	creatorPid uint32
+	// flags: flagNamed when the region has a name under /dev/shm.
+	flags        uint32
+	createdNanos int64
+	creatorStart uint64
+	// crc: CRC-32C of bytes 8..56 and of name; attach refuses a mismatch.
+	crc uint32
+	_   uint32
+	// allocNext: offset of the next free byte of the data area. Any
+	// attached process claims [allocNext, allocNext+n) with a
+	// compare-and-swap (Region.Alloc); it only grows.
+	allocNext atomic.Uint64
+	// allocCount: objects allocated, added to after each claim; for Stats.
+	allocCount atomic.Uint64
+	_          [48]byte
+	// name: the region's name, NUL-padded; diagnostics.
+	name [nameField]byte
+	_    [headerSize - offName - nameField]byte
+}
+
+// The field offsets of regionHeader, the layout readers outside Go rely on.
 const (
 	headerSize = 4096 // also the offset of the data area
 
@@ -54,6 +84,24 @@ const (
 		uint64('L')<<32 | uint64('E')<<40 | uint64('S')<<48 | uint64('S')<<56
 )
 
+// Each line fails to compile unless the struct field sits at its offset.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.magic)-offMagic]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.version)-offVersion]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.dataOffset)-offDataOffset]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.size)-offSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.id)-offID]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.creatorPid)-offCreatorPid]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.flags)-offFlags]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.createdNanos)-offCreatedNanos]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.creatorStart)-offCreatorStart]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.crc)-offCRC]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.allocNext)-offAllocNext]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.allocCount)-offAllocCount]
+	_ = [1]struct{}{}[unsafe.Offsetof(regionHeader{}.name)-offName]
+	_ = [1]struct{}{}[unsafe.Sizeof(regionHeader{})-headerSize]
+)
+
 // LayoutVersion is the version of the region layout this build writes. It
 // attaches regions of this version or older and refuses newer ones.
 const LayoutVersion = 1
@@ -66,98 +114,90 @@ const DataOffset = headerSize
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// header is the decoded, validated form of a region header.
-type header struct {
-	version      uint32
+// regionFields are what a creator chooses for a new region's header.
+type regionFields struct {
 	size         int64
 	id           uint64
+	name         string
 	creatorPid   uint32
-	flags        uint32
 	createdNanos int64
 	creatorStart uint64
-	allocNext    uint64
-	name         string
 }
 
-// writeHeader fills b (at least headerSize bytes) with h, except the magic,
-// which the caller stores last.
-func writeHeader(b []byte, h header) {
-	le := binary.LittleEndian
-	le.PutUint32(b[offVersion:], h.version)
-	le.PutUint32(b[offDataOffset:], headerSize)
-	le.PutUint64(b[offSize:], uint64(h.size))
-	le.PutUint64(b[offID:], h.id)
-	le.PutUint32(b[offCreatorPid:], h.creatorPid)
-	le.PutUint32(b[offFlags:], h.flags)
-	le.PutUint64(b[offCreatedNanos:], uint64(h.createdNanos))
-	le.PutUint64(b[offCreatorStart:], h.creatorStart)
-	copy(b[offName:offName+nameField], h.name)
-	le.PutUint64(b[offAllocNext:], h.allocNext)
-	le.PutUint32(b[offCRC:], headerCRC(b))
+// write fills a zero header with f, except magic, which the caller stores
+// last to publish the header.
+func (h *regionHeader) write(f regionFields) {
+	h.version = LayoutVersion
+	h.dataOffset = headerSize
+	h.size = uint64(f.size)
+	h.id = f.id
+	h.creatorPid = f.creatorPid
+	if f.name != "" {
+		h.flags |= flagNamed
+	}
+	h.createdNanos = f.createdNanos
+	h.creatorStart = f.creatorStart
+	copy(h.name[:], f.name)
+	h.allocNext.Store(headerSize)
+	h.crc = h.checksum()
 }
 
-func headerCRC(b []byte) uint32 {
+// checksum is the CRC-32C of the constant fields (bytes 8..56) and the name.
+func (h *regionHeader) checksum() uint32 {
+	b := mapped.Bytes(h)
 	c := crc32.Update(0, castagnoli, b[offVersion:offCRC])
-	return crc32.Update(c, castagnoli, b[offName:offName+nameField])
+	return crc32.Update(c, castagnoli, h.name[:])
 }
 
-// parseHeader checks the header in b against the size of the file it came
-// from. It reads only b: it never trusts a field to index memory before the
-// field has been checked, so a corrupt or hostile file yields an error, not a
-// fault. b holds the first min(fileSize, headerSize) bytes of the file.
-func parseHeader(b []byte, fileSize int64) (header, error) {
-	if fileSize < headerSize || len(b) < headerSize {
-		return header{}, fmt.Errorf("%d bytes is smaller than a region header: %w", fileSize, ErrNotRegion)
-	}
-	le := binary.LittleEndian
-	if m := le.Uint64(b[offMagic:]); m != magic {
-		return header{}, fmt.Errorf("magic %#016x: %w", m, ErrNotRegion)
-	}
-	h := header{
-		version:      le.Uint32(b[offVersion:]),
-		size:         int64(le.Uint64(b[offSize:])),
-		id:           le.Uint64(b[offID:]),
-		creatorPid:   le.Uint32(b[offCreatorPid:]),
-		flags:        le.Uint32(b[offFlags:]),
-		createdNanos: int64(le.Uint64(b[offCreatedNanos:])),
-		creatorStart: le.Uint64(b[offCreatorStart:]),
-		allocNext:    le.Uint64(b[offAllocNext:]),
+// Validate checks a private copy of a header that another process wrote
+// (or anything else that sits in a file) against the size of the file it
+// came from. Every field that later bounds memory is checked here, so a
+// corrupt or hostile file yields an error, never a fault.
+func (h *regionHeader) Validate(fileSize int64) error {
+	if m := h.magic.Load(); m != magic {
+		return fmt.Errorf("magic %#016x: %w", m, ErrNotRegion)
 	}
 	if h.version > LayoutVersion {
-		return header{}, fmt.Errorf("layout version %d, this build reads up to %d: %w", h.version, LayoutVersion, ErrVersion)
+		return fmt.Errorf("layout version %d, this build reads up to %d: %w", h.version, LayoutVersion, ErrVersion)
 	}
-	if got, want := le.Uint32(b[offCRC:]), headerCRC(b); got != want {
-		return header{}, fmt.Errorf("header checksum %#x, computed %#x: %w", got, want, ErrCorrupt)
+	if got, want := h.crc, h.checksum(); got != want {
+		return fmt.Errorf("header checksum %#x, computed %#x: %w", got, want, ErrCorrupt)
 	}
 	if h.version == 0 {
-		return header{}, fmt.Errorf("layout version 0: %w", ErrCorrupt)
+		return fmt.Errorf("layout version 0: %w", ErrCorrupt)
 	}
-	if d := le.Uint32(b[offDataOffset:]); d != headerSize {
-		return header{}, fmt.Errorf("data offset %d, want %d: %w", d, headerSize, ErrCorrupt)
+	if h.dataOffset != headerSize {
+		return fmt.Errorf("data offset %d, want %d: %w", h.dataOffset, headerSize, ErrCorrupt)
 	}
-	if h.size < headerSize || h.size > MaxSize+headerSize {
-		return header{}, fmt.Errorf("recorded size %d: %w", h.size, ErrCorrupt)
+	size := int64(h.size)
+	if size < headerSize || size > MaxSize+headerSize {
+		return fmt.Errorf("recorded size %d: %w", size, ErrCorrupt)
 	}
-	if fileSize < h.size {
-		return header{}, fmt.Errorf("file holds %d of the region's %d bytes: %w", fileSize, h.size, ErrTruncated)
+	if fileSize < size {
+		return fmt.Errorf("file holds %d of the region's %d bytes: %w", fileSize, size, ErrTruncated)
 	}
-	if fileSize > h.size {
-		return header{}, fmt.Errorf("file holds %d bytes, region records %d: %w", fileSize, h.size, ErrCorrupt)
+	if fileSize > size {
+		return fmt.Errorf("file holds %d bytes, region records %d: %w", fileSize, size, ErrCorrupt)
 	}
 	if h.id == 0 {
-		return header{}, fmt.Errorf("region id 0: %w", ErrCorrupt)
+		return fmt.Errorf("region id 0: %w", ErrCorrupt)
 	}
-	if h.allocNext < headerSize || h.allocNext > uint64(h.size) || h.allocNext%Align != 0 {
-		return header{}, fmt.Errorf("allocation offset %d outside [%d, %d]: %w", h.allocNext, headerSize, h.size, ErrCorrupt)
+	if next := h.allocNext.Load(); next < headerSize || next > h.size || next%Align != 0 {
+		return fmt.Errorf("allocation offset %d outside [%d, %d]: %w", next, headerSize, h.size, ErrCorrupt)
 	}
-	name := b[offName : offName+nameField]
+	if h.nameLen() > maxNameLen {
+		return fmt.Errorf("name not terminated: %w", ErrCorrupt)
+	}
+	return nil
+}
+
+func (h *regionHeader) nameLen() int {
 	n := 0
-	for n < len(name) && name[n] != 0 {
+	for n < len(h.name) && h.name[n] != 0 {
 		n++
 	}
-	if n > maxNameLen {
-		return header{}, fmt.Errorf("name not terminated: %w", ErrCorrupt)
-	}
-	h.name = string(name[:n])
-	return h, nil
+	return n
 }
+
+// regionName returns the name a validated header records.
+func (h *regionHeader) regionName() string { return string(h.name[:h.nameLen()]) }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/forkless-go/forkless/internal/mapped"
 )
 
 // KindHeap is the kind of a Heap object: a general allocator with free,
@@ -38,24 +40,41 @@ const KindHeap Kind = 0x0010
 type Heap struct {
 	_   noCopy
 	b   Block
-	mem []byte // the heap block's bytes: header, then arena
+	mem []byte      // the heap block's bytes: header, then arena
+	hdr *heapHeader // at mem[0]
 }
 
-// The heap header sits at offset 0 of the heap block; the arena follows.
-// All words are little-endian and reached through atomics.
-//
-//	offset size field     written by                read by
-//	     0    4 magic     NewHeap, last             OpenHeap ("HEAP")
-//	     4    4 version   NewHeap                   OpenHeap
-//	     8    8 end       NewHeap                   every bounds check: arena end
-//	    16    8 arena     NewHeap                   every bounds check: arena start
-//	    64    8 bump      Alloc, CAS                Alloc, Free, bounds checks: end of the carved arena
-//	   128    8 inUse     Alloc (add), Free (sub)   Stats: bytes of blocks in use
-//	   136    8 allocs    Alloc (add)               Stats
-//	   144    8 frees     Free (add)                Stats
-//	   152    8 failures  Alloc (add)               Stats: requests refused for want of space
-//	   192 8*N  heads     Alloc/Free, CAS           Alloc/Free: free list of each class
-//
+// heapHeader sits at offset 0 of the heap block; the arena follows it.
+// NewHeap writes the constant fields of a fresh, zero block and stores
+// magic last; OpenHeap loads magic first (that load is the hand-off of the
+// constant fields) and then checks them (Validate). Every other word is
+// changed by any process through atomics, and read through them.
+type heapHeader struct {
+	magic   atomic.Uint32 // "HEAP", stored last by NewHeap, loaded first by OpenHeap
+	version atomic.Uint32 // heapVersion; OpenHeap refuses another
+	end     atomic.Uint64 // arena end (bytes of the block NewHeap rounded to blkHeader); constant
+	arena   atomic.Uint64 // arena start, heapArenaStart; constant
+	_       [40]byte
+	// bump: end of the carved arena, on a cache line of its own. carve
+	// claims [bump, bump+size) with a compare-and-swap; every bounds check
+	// reads it (capped at the heap's end, in case it was scribbled on).
+	bump atomic.Uint64
+	_    [56]byte
+	// Counters for Stats, updated just after the change they count, so a
+	// process killed in between leaves them one block off.
+	inUse    atomic.Uint64 // bytes of blocks in use: Alloc adds, Free subtracts
+	allocs   atomic.Uint64 // Alloc adds
+	frees    atomic.Uint64 // Free adds
+	failures atomic.Uint64 // Alloc adds, for requests refused for want of space
+	_        [32]byte
+	// heads: the free list of each size class, a tagged head (below).
+	// Alloc pops and Free pushes, each by a compare-and-swap; the pusher's
+	// store of the block's next happens before its CAS, and the popper's
+	// load of the head acquires it.
+	heads [heapClassCount]atomic.Uint64
+	_     [heapArenaStart - heapOffHeads - 8*heapClassCount]byte
+}
+
 // A free-list head packs a tag and an offset: bits 0-35 hold the offset of
 // the first free block divided by 16 (0: the list is empty), bits 36-63 a
 // tag that every successful compare-and-swap of the head increments. The tag
@@ -64,57 +83,72 @@ type Heap struct {
 // finds (t+3, A) and its compare-and-swap fails instead of installing the
 // stale B. (A stall through 2^28 head changes could fool it; that is
 // hundreds of millions of allocations during one preempted pop.)
-//
-// Every block starts with a 16-byte header; its payload follows, 16-aligned:
-//
-//	offset size field  written by                  read by
-//	     0    8 state  Alloc (store), Free (CAS)   Free (double-free check), Alloc (pop check)
-//	     8    8 next   Free, before the push CAS   Alloc, before the pop CAS
-//
-// state packs bits 0-7 the block's condition (1 in use, 2 free), bits 8-15
-// its size class, bits 32-63 a magic that marks a block header. next holds
-// the heap offset of the following free block's header, 0 at the end.
 const (
-	heapMagic   = 0x50414548 // "HEAP"
-	heapVersion = 1
-
-	heapOffMagic    = 0
-	heapOffVersion  = 4
-	heapOffEnd      = 8
-	heapOffArena    = 16
-	heapOffBump     = 64
-	heapOffInUse    = 128
-	heapOffAllocs   = 136
-	heapOffFrees    = 144
-	heapOffFailures = 152
-	heapOffHeads    = 192
-
-	blkHeader   = 16
-	blkOffState = 0
-	blkOffNext  = 8
-	blkMagic    = 0x4b4c4248 // "HBLK"
-	blkUsed     = 1
-	blkFree     = 2
-
 	headOffBits = 36
 	headOffMask = 1<<headOffBits - 1
 )
 
-// heapClasses are the block sizes, header included: 32 to 128 in steps of
-// 16, then four steps per doubling up to 1 GiB.
-var heapClasses = func() []int64 {
-	var c []int64
-	for s := int64(32); s <= 128; s += 16 {
-		c = append(c, s)
+// blockHeader starts every carved block; the payload follows, 16-aligned.
+type blockHeader struct {
+	// state packs bits 0-7 the block's condition (blkUsed, blkFree), bits
+	// 8-15 its size class, bits 32-63 blkMagic. The process that carved or
+	// popped the block stores it (in use); Free flips it to free with a
+	// compare-and-swap, so one of two racing Frees wins; pop checks it.
+	state atomic.Uint64
+	// next: heap offset of the following free block's header, 0 at the
+	// end. Free stores it before the push CAS; pop loads it before the pop
+	// CAS (a stale value is caught by the head's tag).
+	next atomic.Uint64
+}
+
+const (
+	heapMagic   = 0x50414548 // "HEAP"
+	heapVersion = 1
+
+	heapOffHeads   = 192
+	heapArenaStart = 1024 // heapOffHeads + 8*heapClassCount, rounded up to Align
+
+	blkHeader = 16
+	blkMagic  = 0x4b4c4248 // "HBLK"
+	blkUsed   = 1
+	blkFree   = 2
+)
+
+// The heap's layout is fixed across processes of other builds: each line
+// fails to compile unless the field sits at its offset.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.magic)-0]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.version)-4]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.end)-8]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.arena)-16]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.bump)-64]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.inUse)-128]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.allocs)-136]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.frees)-144]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.failures)-152]
+	_ = [1]struct{}{}[unsafe.Offsetof(heapHeader{}.heads)-heapOffHeads]
+	_ = [1]struct{}{}[unsafe.Sizeof(heapHeader{})-heapArenaStart]
+	_ = [1]struct{}{}[(heapOffHeads+8*heapClassCount+Align-1)/Align*Align-heapArenaStart]
+	_ = [1]struct{}{}[unsafe.Offsetof(blockHeader{}.state)-0]
+	_ = [1]struct{}{}[unsafe.Offsetof(blockHeader{}.next)-8]
+	_ = [1]struct{}{}[unsafe.Sizeof(blockHeader{})-blkHeader]
+)
+
+// heapClassCount is the number of size classes: 32 to 128 bytes in steps
+// of 16 (7), then four steps per doubling up to 1 GiB (4*23).
+const heapClassCount = 7 + 4*23
+
+// heapClasses are the block sizes, header included.
+var heapClasses = func() (c [heapClassCount]int64) {
+	for i := range 7 {
+		c[i] = 32 + 16*int64(i)
 	}
-	for p := int64(128); p < 1<<30; p *= 2 {
-		c = append(c, p+p/4, p+p/2, p+3*p/4, 2*p)
+	for j := range heapClassCount - 7 {
+		p := int64(128) << (j / 4)
+		c[7+j] = p + p*int64(j%4+1)/4
 	}
 	return c
 }()
-
-// heapArenaStart is where the arena begins in every heap block.
-var heapArenaStart = roundUp(heapOffHeads+8*int64(len(heapClasses)), Align)
 
 // MaxHeapAlloc is the largest payload one Alloc can return.
 var MaxHeapAlloc = heapClasses[len(heapClasses)-1] - blkHeader
@@ -144,14 +178,15 @@ func NewHeap(r *Region, capacity int64) (*Heap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new heap: %w", err)
 	}
-	h := &Heap{b: b, mem: b.Bytes()}
+	mem := b.Bytes()
+	h := &Heap{b: b, mem: mem, hdr: mapped.Must[heapHeader](mem, 0)} // capacity > heapArenaStart
 	// The block is fresh and zero: every head is empty, every counter 0.
-	h.word(heapOffEnd).Store(uint64(capacity))
-	h.word(heapOffArena).Store(uint64(heapArenaStart))
-	h.word(heapOffBump).Store(uint64(heapArenaStart))
-	h.word32(heapOffVersion).Store(heapVersion)
+	h.hdr.end.Store(uint64(capacity))
+	h.hdr.arena.Store(heapArenaStart)
+	h.hdr.bump.Store(heapArenaStart)
+	h.hdr.version.Store(heapVersion)
 	// Publish: an OpenHeap that loads the magic sees the fields above.
-	h.word32(heapOffMagic).Store(heapMagic)
+	h.hdr.magic.Store(heapMagic)
 	return h, nil
 }
 
@@ -162,21 +197,31 @@ func OpenHeap(hd Handle) (*Heap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open heap: %w", err)
 	}
-	h := &Heap{b: b, mem: b.Bytes()}
-	if int64(len(h.mem)) < heapArenaStart {
-		return nil, fmt.Errorf("open heap: %d bytes: %w", len(h.mem), ErrCorrupt)
+	mem := b.Bytes()
+	hdr, err := mapped.At[heapHeader](mem, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open heap: %d bytes: %w", len(mem), ErrCorrupt)
 	}
-	if m := h.word32(heapOffMagic).Load(); m != heapMagic {
-		return nil, fmt.Errorf("open heap: magic %#x: %w", m, ErrCorrupt)
+	if err := hdr.Validate(len(mem)); err != nil {
+		return nil, fmt.Errorf("open heap: %w", err)
 	}
-	if v := h.word32(heapOffVersion).Load(); v != heapVersion {
-		return nil, fmt.Errorf("open heap: version %d, this build reads %d: %w", v, heapVersion, ErrVersion)
+	return &Heap{b: b, mem: mem, hdr: hdr}, nil
+}
+
+// Validate checks the header of a heap block of size bytes that another
+// process made. magic is loaded first: it acquires NewHeap's stores.
+func (hh *heapHeader) Validate(size int) error {
+	if m := hh.magic.Load(); m != heapMagic {
+		return fmt.Errorf("magic %#x: %w", m, ErrCorrupt)
 	}
-	end, arena, bump := h.word(heapOffEnd).Load(), h.word(heapOffArena).Load(), h.word(heapOffBump).Load()
-	if end > uint64(len(h.mem)) || arena != uint64(heapArenaStart) || bump < arena || bump > end {
-		return nil, fmt.Errorf("open heap: end %d arena %d bump %d in %d bytes: %w", end, arena, bump, len(h.mem), ErrCorrupt)
+	if v := hh.version.Load(); v != heapVersion {
+		return fmt.Errorf("version %d, this build reads %d: %w", v, heapVersion, ErrVersion)
 	}
-	return h, nil
+	end, arena, bump := hh.end.Load(), hh.arena.Load(), hh.bump.Load()
+	if end > uint64(size) || arena != heapArenaStart || bump < arena || bump > end {
+		return fmt.Errorf("end %d arena %d bump %d in %d bytes: %w", end, arena, bump, size, ErrCorrupt)
+	}
+	return nil
 }
 
 // Handle names the heap for another process.
@@ -190,23 +235,20 @@ func (h *Heap) Block() Block { return h.b }
 // Region returns the region the heap lives in.
 func (h *Heap) Region() *Region { return h.b.r }
 
-func (h *Heap) word(off int64) *atomic.Uint64 {
-	return (*atomic.Uint64)(unsafe.Pointer(&h.mem[off]))
-}
-
-func (h *Heap) word32(off int64) *atomic.Uint32 {
-	return (*atomic.Uint32)(unsafe.Pointer(&h.mem[off]))
-}
+// block returns the header of the block at heap offset blk, which the
+// caller has checked with validBlock (so it lies inside the carved arena,
+// 16-aligned).
+func (h *Heap) block(blk uint64) *blockHeader { return mapped.Must[blockHeader](h.mem, int(blk)) }
 
 func (h *Heap) end() uint64 { return uint64(len(h.mem)) &^ (blkHeader - 1) }
 
 // carved returns the end of the carved arena, never beyond the heap's end:
 // a bounds check must hold even if a stray write scribbled the bump word.
-func (h *Heap) carved() uint64 { return min(h.word(heapOffBump).Load(), h.end()) }
+func (h *Heap) carved() uint64 { return min(h.hdr.bump.Load(), h.end()) }
 
 // validBlock reports whether blk could be the header of a carved block.
 func (h *Heap) validBlock(blk uint64, bump uint64) bool {
-	return blk >= uint64(heapArenaStart) && blk%blkHeader == 0 && blk+blkHeader <= bump
+	return blk >= heapArenaStart && blk%blkHeader == 0 && blk+blkHeader <= bump
 }
 
 // Alloc returns the offset of a zero-filled payload of at least n bytes
@@ -244,14 +286,14 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 		}
 		if err != nil {
 			if errors.Is(err, ErrNoSpace) {
-				h.word(heapOffFailures).Add(1)
+				h.hdr.failures.Add(1)
 				return 0, fmt.Errorf("heap alloc of %d bytes: %w", n, err)
 			}
 			return 0, err
 		}
 	}
-	h.word(heapOffInUse).Add(uint64(heapClasses[c]))
-	h.word(heapOffAllocs).Add(1)
+	h.hdr.inUse.Add(uint64(heapClasses[c]))
+	h.hdr.allocs.Add(1)
 	return int64(blk + blkHeader), nil
 }
 
@@ -259,7 +301,7 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 // clears its payload. It returns 0 when the list is empty.
 func (h *Heap) pop(c int) (uint64, error) {
 	size := uint64(heapClasses[c])
-	head := h.word(heapOffHeads + 8*int64(c))
+	head := &h.hdr.heads[c]
 	var blk uint64
 	for {
 		// The load of head acquires the pusher's store of next.
@@ -274,13 +316,13 @@ func (h *Heap) pop(c int) (uint64, error) {
 		}
 		// next may be stale if blk was popped meanwhile; then the tag has
 		// changed and the compare-and-swap below fails.
-		next := h.word(int64(blk+blkOffNext)).Load() / blkHeader
+		next := h.block(blk).next.Load() / blkHeader
 		if head.CompareAndSwap(old, (old>>headOffBits+1)<<headOffBits|next&headOffMask) {
 			break
 		}
 	}
 	// The block is ours alone now. A crash from here on leaks it.
-	st := h.word(int64(blk + blkOffState))
+	st := &h.block(blk).state
 	if s := st.Load(); s != blkMagic<<32|uint64(c)<<8|blkFree {
 		return 0, fmt.Errorf("heap alloc: free block at %d has state %#x: %w", blk, s, ErrCorrupt)
 	}
@@ -295,19 +337,19 @@ func (h *Heap) pop(c int) (uint64, error) {
 // and the state store leaks the block.
 func (h *Heap) carve(c int) (uint64, error) {
 	size := uint64(heapClasses[c])
-	bumpw := h.word(heapOffBump)
+	bumpw := &h.hdr.bump
 	end := h.end()
 	for {
 		cur := bumpw.Load()
-		if cur < uint64(heapArenaStart) || cur > end || cur%blkHeader != 0 {
+		if cur < heapArenaStart || cur > end || cur%blkHeader != 0 {
 			return 0, fmt.Errorf("heap alloc: bump offset %d: %w", cur, ErrCorrupt)
 		}
 		if size > end-cur {
 			return 0, fmt.Errorf("%d of %d arena bytes left uncarved, none free in its size class (%d bytes) or the next larger ones: %w",
-				end-cur, end-uint64(heapArenaStart), size, ErrNoSpace)
+				end-cur, end-heapArenaStart, size, ErrNoSpace)
 		}
 		if bumpw.CompareAndSwap(cur, cur+size) {
-			h.word(int64(cur + blkOffState)).Store(blkMagic<<32 | uint64(c)<<8 | blkUsed)
+			h.block(cur).state.Store(blkMagic<<32 | uint64(c)<<8 | blkUsed)
 			return cur, nil
 		}
 	}
@@ -321,7 +363,7 @@ func (h *Heap) blockOf(off int64) (blk uint64, class int, err error) {
 	if off < blkHeader || !h.validBlock(blk, bump) {
 		return 0, 0, fmt.Errorf("offset %d is not a block of the heap: %w", off, ErrFree)
 	}
-	s := h.word(int64(blk + blkOffState)).Load()
+	s := h.block(blk).state.Load()
 	class = int(s >> 8 & 0xff)
 	if s>>32 != blkMagic || class >= len(heapClasses) || blk+uint64(heapClasses[class]) > bump {
 		return 0, 0, fmt.Errorf("offset %d is not a block of the heap: %w", off, ErrFree)
@@ -346,12 +388,12 @@ func (h *Heap) Free(off int64) error {
 	}
 	// The compare-and-swap of the state makes one Free win a double free.
 	// A crash after it and before the push leaks the block.
-	st := h.word(int64(blk + blkOffState))
+	st := &h.block(blk).state
 	if !st.CompareAndSwap(blkMagic<<32|uint64(c)<<8|blkUsed, blkMagic<<32|uint64(c)<<8|blkFree) {
 		return fmt.Errorf("heap free: block at %d freed concurrently: %w", off, ErrFree)
 	}
-	head := h.word(heapOffHeads + 8*int64(c))
-	next := h.word(int64(blk + blkOffNext))
+	head := &h.hdr.heads[c]
+	next := &h.block(blk).next
 	for {
 		old := head.Load()
 		// The store of next happens before the compare-and-swap that
@@ -361,8 +403,8 @@ func (h *Heap) Free(off int64) error {
 			break
 		}
 	}
-	h.word(heapOffInUse).Add(^uint64(heapClasses[c]) + 1)
-	h.word(heapOffFrees).Add(1)
+	h.hdr.inUse.Add(^uint64(heapClasses[c]) + 1)
+	h.hdr.frees.Add(1)
 	return nil
 }
 
@@ -396,11 +438,10 @@ func (h *Heap) Uint64(off int64) (*atomic.Uint64, error) {
 	if off%8 != 0 {
 		return nil, fmt.Errorf("heap word at %d: misaligned: %w", off, ErrRange)
 	}
-	b, err := h.Bytes(off, 8)
-	if err != nil {
+	if _, err := h.Bytes(off, 8); err != nil {
 		return nil, err
 	}
-	return (*atomic.Uint64)(unsafe.Pointer(&b[0])), nil
+	return mapped.Must[atomic.Uint64](h.mem, int(off)), nil
 }
 
 // HeapStats describes how full a heap is. The counters are updated just
@@ -423,15 +464,15 @@ func (h *Heap) Stats() (HeapStats, error) {
 		return HeapStats{}, fmt.Errorf("heap stats: %w", err)
 	}
 	end, bump := int64(h.end()), int64(h.carved())
-	inUse := int64(h.word(heapOffInUse).Load())
+	inUse := int64(h.hdr.inUse.Load())
 	return HeapStats{
 		Capacity: end - heapArenaStart,
 		Carved:   bump - heapArenaStart,
 		InUse:    inUse,
 		Free:     bump - heapArenaStart - inUse,
 		Left:     end - bump,
-		Allocs:   int64(h.word(heapOffAllocs).Load()),
-		Frees:    int64(h.word(heapOffFrees).Load()),
-		Failures: int64(h.word(heapOffFailures).Load()),
+		Allocs:   int64(h.hdr.allocs.Load()),
+		Frees:    int64(h.hdr.frees.Load()),
+		Failures: int64(h.hdr.failures.Load()),
 	}, nil
 }

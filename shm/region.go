@@ -11,10 +11,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/edsrzf/mmap-go"
 
+	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/internal/proc"
 )
 
@@ -36,6 +36,7 @@ type Region struct {
 	_ noCopy
 
 	mem  mmap.MMap
+	hdr  *regionHeader // the live header; nil for raw regions
 	file *os.File
 	name string // "" for anonymous regions
 	id   uint64 // 0 for raw regions
@@ -236,23 +237,18 @@ func initialize(f *os.File, fileSize int64, name string) (*Region, error) {
 		return nil, fmt.Errorf("map: %w", err)
 	}
 	self := proc.Self()
-	h := header{
-		version:      LayoutVersion,
+	hdr := mapped.Must[regionHeader](mem, 0) // fileSize >= headerSize, page-aligned
+	hdr.write(regionFields{
 		size:         fileSize,
 		id:           newRegionID(),
+		name:         name,
 		creatorPid:   uint32(self.Pid),
 		createdNanos: time.Now().UnixNano(),
 		creatorStart: self.Start,
-		allocNext:    headerSize,
-		name:         name,
-	}
-	if name != "" {
-		h.flags |= flagNamed
-	}
-	writeHeader(mem, h)
-	r := &Region{mem: mem, file: f, name: name, id: h.id, size: fileSize}
+	})
+	r := &Region{mem: mem, hdr: hdr, file: f, name: name, id: hdr.id, size: fileSize}
 	// Publish: everything above happens before an attacher's load of magic.
-	r.word64(offMagic).Store(magic)
+	hdr.magic.Store(magic)
 	register(r)
 	return r, nil
 }
@@ -278,26 +274,25 @@ func attach(f *os.File, name string) (*Region, error) {
 	// Parse a private copy, so the checks see one consistent snapshot. The
 	// magic is loaded atomically first: it orders the reads of the fields
 	// after the creator's writes.
-	var hb [headerSize]byte
-	m := (*atomic.Uint64)(unsafe.Pointer(&mem[offMagic])).Load()
+	live := mapped.Must[regionHeader](mem, 0) // fileSize >= headerSize, page-aligned
+	m := live.magic.Load()
 	if m == 0 {
 		mem.Unmap()
 		return nil, errNotReady
 	}
-	copy(hb[:], mem[:headerSize])
-	binary.LittleEndian.PutUint64(hb[offMagic:], m)
+	priv := new(regionHeader)
+	copy(mapped.Bytes(priv), mem[:headerSize])
+	priv.magic.Store(m)
 	// Other processes may be allocating: read their word whole.
-	next := (*atomic.Uint64)(unsafe.Pointer(&mem[offAllocNext])).Load()
-	binary.LittleEndian.PutUint64(hb[offAllocNext:], next)
-	h, err := parseHeader(hb[:], fileSize)
-	if err != nil {
+	priv.allocNext.Store(live.allocNext.Load())
+	if err := priv.Validate(fileSize); err != nil {
 		mem.Unmap()
 		return nil, err
 	}
 	if name == "" {
-		name = h.name
+		name = priv.regionName()
 	}
-	r := &Region{mem: mem, file: f, name: name, id: h.id, size: fileSize}
+	r := &Region{mem: mem, hdr: live, file: f, name: name, id: priv.id, size: fileSize}
 	register(r)
 	return r, nil
 }
@@ -389,13 +384,4 @@ func (r *Region) checkOpen() error {
 		return ErrClosed
 	}
 	return nil
-}
-
-// word64 returns the 8-byte word at off of the mapping as an atomic. off is
-// a constant of this package, so a bad one is a broken invariant.
-func (r *Region) word64(off int64) *atomic.Uint64 {
-	if off%8 != 0 || off+8 > int64(len(r.mem)) {
-		panic(fmt.Sprintf("forkless/shm: word at %d outside or misaligned in %d-byte mapping", off, len(r.mem)))
-	}
-	return (*atomic.Uint64)(unsafe.Pointer(&r.mem[off]))
 }

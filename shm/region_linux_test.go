@@ -23,8 +23,7 @@ func craft(t *testing.T, fileSize int64, mutate func(b []byte)) string {
 	t.Helper()
 	name := testName(t)
 	b := make([]byte, fileSize)
-	writeHeader(b, header{version: LayoutVersion, size: fileSize, id: 42, allocNext: headerSize, name: name})
-	binary.LittleEndian.PutUint64(b[offMagic:], magic)
+	writeHeader(b, regionFields{size: fileSize, id: 42, name: name})
 	if mutate != nil {
 		mutate(b)
 	}

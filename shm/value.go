@@ -2,9 +2,9 @@ package shm
 
 import (
 	"fmt"
-	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/mapped"
 )
 
 // Value is one T in shared memory: Python's RawValue, for any fixed-size,
@@ -32,7 +32,7 @@ func NewValue[T any](r *Region) (*Value[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("new value: %w", err)
 	}
-	return &Value[T]{b: b, p: (*T)(unsafe.Pointer(&b.Bytes()[0]))}, nil
+	return &Value[T]{b: b, p: mapped.Must[T](b.r.mem, int(b.off))}, nil
 }
 
 // OpenValue binds a Value made by NewValue, here or in another process, from
@@ -50,7 +50,8 @@ func OpenValue[T any](h Handle) (*Value[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("open value: %w", err)
 	}
-	return &Value[T]{b: b, p: (*T)(unsafe.Pointer(&b.Bytes()[0]))}, nil
+	// Bind checked the block against the region, and its size is T's.
+	return &Value[T]{b: b, p: mapped.Must[T](b.r.mem, int(b.off))}, nil
 }
 
 // Load returns a copy of the shared T.
