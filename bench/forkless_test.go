@@ -24,7 +24,7 @@ type queueArg struct {
 
 // queueProducer says it is ready, waits for the go event, then puts Count
 // messages of Size bytes on the queue.
-var queueProducer = spawn.Register(func(ctx context.Context, a queueArg) (struct{}, error) {
+var queueProducer = spawn.Register("bench.queueProducer", func(ctx context.Context, a queueArg) (struct{}, error) {
 	q, err := queue.Open(a.Queue)
 	if err != nil {
 		return struct{}{}, err
@@ -152,7 +152,7 @@ func streamForkless(b *testing.B, size, pairs int) time.Duration {
 
 // pipeEcho sends back every message it receives on its end of a queue.Pipe,
 // until the pipe closes.
-var pipeEcho = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+var pipeEcho = spawn.Register("bench.pipeEcho", func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
 	end, err := queue.OpenPipe(h)
 	if err != nil {
 		return struct{}{}, err

@@ -22,7 +22,7 @@ import (
 
 // --- Process
 
-var greet = spawn.Register(func(ctx context.Context, name string) (string, error) {
+var greet = spawn.Register("main.greet", func(ctx context.Context, name string) (string, error) {
 	return "hello, " + name, nil
 })
 
@@ -51,7 +51,7 @@ type fillArg struct {
 	Data    shm.Handle // a shm.Array[float64]
 }
 
-var fill = spawn.Register(func(ctx context.Context, a fillArg) (struct{}, error) {
+var fill = spawn.Register("main.fill", func(ctx context.Context, a fillArg) (struct{}, error) {
 	arr, err := shm.OpenArray[float64](a.Data)
 	if err != nil {
 		return struct{}{}, err
@@ -114,7 +114,7 @@ func guideNamed() error {
 
 type startArg struct{ Ready, Go shm.Handle }
 
-var runner = spawn.Register(func(ctx context.Context, a startArg) (struct{}, error) {
+var runner = spawn.Register("main.runner", func(ctx context.Context, a startArg) (struct{}, error) {
 	ready, _ := fsync.OpenBarrier(a.Ready)
 	start, _ := fsync.OpenEvent(a.Go)
 	if _, err := ready.WaitContext(ctx); err != nil { // fsync.ErrBroken if a party died
@@ -160,7 +160,7 @@ type job struct {
 	Size float64
 }
 
-var worker = spawn.Register(func(ctx context.Context, h shm.Handle) (int, error) {
+var worker = spawn.Register("main.worker", func(ctx context.Context, h shm.Handle) (int, error) {
 	q, err := queue.OpenOf[job](h, nil) // nil: raw bytes for a fixed-size job
 	if err != nil {
 		return 0, err
@@ -204,7 +204,7 @@ func guideQueue(ctx context.Context) (int, error) {
 
 // --- Pipe
 
-var echo = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+var echo = spawn.Register("main.echo", func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
 	end, err := queue.OpenPipe(h)
 	if err != nil {
 		return struct{}{}, err
@@ -248,7 +248,7 @@ func guidePipe(ctx context.Context) (string, error) {
 
 // --- Pool
 
-var square = spawn.Register(func(ctx context.Context, x int) (int, error) {
+var square = spawn.Register("main.square", func(ctx context.Context, x int) (int, error) {
 	return x * x, nil
 })
 
@@ -293,7 +293,7 @@ func guideImap(ctx context.Context, pool *spawn.Pool) (int, error) {
 
 type dictArg struct{ Scores shared.Handle }
 
-var score = spawn.Register(func(ctx context.Context, a dictArg) (struct{}, error) {
+var score = spawn.Register("main.score", func(ctx context.Context, a dictArg) (struct{}, error) {
 	d, err := shared.OpenDict[string, int64](a.Scores)
 	if err != nil {
 		return struct{}{}, err

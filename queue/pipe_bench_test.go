@@ -16,7 +16,7 @@ import (
 )
 
 // qFifoEcho echoes fixed-size messages from one fifo to another until EOF.
-var qFifoEcho = spawn.Register(func(ctx context.Context, a qBenchArg) (struct{}, error) {
+var qFifoEcho = spawn.Register("queue.qFifoEcho", func(ctx context.Context, a qBenchArg) (struct{}, error) {
 	dir := qPathString(a.Path)
 	in, err := os.Open(filepath.Join(dir, "ping"))
 	if err != nil {

@@ -121,7 +121,7 @@ func TestJoinableQueue(t *testing.T) {
 	}
 }
 
-var qJoinWorker = spawn.Register(func(ctx context.Context, h shm.Handle) (int, error) {
+var qJoinWorker = spawn.Register("queue.qJoinWorker", func(ctx context.Context, h shm.Handle) (int, error) {
 	j, err := queue.OpenJoinable(h)
 	if err != nil {
 		return 0, err
@@ -144,7 +144,7 @@ var qJoinWorker = spawn.Register(func(ctx context.Context, h shm.Handle) (int, e
 })
 
 // qEcho echoes every message on a pipe end until the pipe closes.
-var qEcho = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (int, error) {
+var qEcho = spawn.Register("queue.qEcho", func(ctx context.Context, h queue.PipeHandle) (int, error) {
 	p, err := queue.OpenPipe(h)
 	if err != nil {
 		return 0, err
@@ -246,7 +246,7 @@ func TestPipeOneWay(t *testing.T) {
 }
 
 // qPipeSleeper opens its end and waits to be killed.
-var qPipeSleeper = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+var qPipeSleeper = spawn.Register("queue.qPipeSleeper", func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
 	p, err := queue.OpenPipe(h)
 	if err != nil {
 		return struct{}{}, err
@@ -334,7 +334,7 @@ func TestWaitSeveral(t *testing.T) {
 	}
 }
 
-var qDelayedSend = spawn.Register(func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+var qDelayedSend = spawn.Register("queue.qDelayedSend", func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
 	p, err := queue.OpenPipe(h)
 	if err != nil {
 		return struct{}{}, err

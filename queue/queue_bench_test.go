@@ -58,7 +58,7 @@ func gateIn(h shm.Handle) (*qGate, error) {
 	return g, nil
 }
 
-var qBenchProducer = spawn.Register(func(ctx context.Context, a qBenchArg) (struct{}, error) {
+var qBenchProducer = spawn.Register("queue.qBenchProducer", func(ctx context.Context, a qBenchArg) (struct{}, error) {
 	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
@@ -76,7 +76,7 @@ var qBenchProducer = spawn.Register(func(ctx context.Context, a qBenchArg) (stru
 	return struct{}{}, nil
 })
 
-var qBenchConsumer = spawn.Register(func(ctx context.Context, a qBenchArg) (uint64, error) {
+var qBenchConsumer = spawn.Register("queue.qBenchConsumer", func(ctx context.Context, a qBenchArg) (uint64, error) {
 	q, err := queue.Open(a.Q)
 	if err != nil {
 		return 0, err
@@ -111,7 +111,7 @@ var qBenchConsumer = spawn.Register(func(ctx context.Context, a qBenchArg) (uint
 })
 
 // qStreamWriter writes N fixed-size messages to a unix socket or a fifo.
-var qStreamWriter = spawn.Register(func(ctx context.Context, a qBenchArg) (struct{}, error) {
+var qStreamWriter = spawn.Register("queue.qStreamWriter", func(ctx context.Context, a qBenchArg) (struct{}, error) {
 	path := qPathString(a.Path)
 	var w io.WriteCloser
 	var err error

@@ -57,7 +57,7 @@ func qStressMsg(b []byte, id, seq uint64) {
 	}
 }
 
-var qStressProducer = spawn.Register(func(ctx context.Context, a qStressArg) (uint64, error) {
+var qStressProducer = spawn.Register("queue.qStressProducer", func(ctx context.Context, a qStressArg) (uint64, error) {
 	q, err := queue.Open(a.Q)
 	if err != nil {
 		return 0, err
@@ -103,7 +103,7 @@ func qCheck(m []byte, seen []atomic.Uint64, n uint64, last map[uint64]uint64, r 
 	}
 }
 
-var qStressConsumer = spawn.Register(func(ctx context.Context, a qStressArg) (qStressResult, error) {
+var qStressConsumer = spawn.Register("queue.qStressConsumer", func(ctx context.Context, a qStressArg) (qStressResult, error) {
 	q, err := queue.Open(a.Q)
 	if err != nil {
 		return qStressResult{}, err
@@ -265,7 +265,7 @@ type qCrashArg struct {
 }
 
 // qHalfWriter reserves a record, writes half of it and waits to be killed.
-var qHalfWriter = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{}, error) {
+var qHalfWriter = spawn.Register("queue.qHalfWriter", func(ctx context.Context, a qCrashArg) (struct{}, error) {
 	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
@@ -288,7 +288,7 @@ var qHalfWriter = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{
 })
 
 // qHalfReader takes a message in place and waits to be killed.
-var qHalfReader = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{}, error) {
+var qHalfReader = spawn.Register("queue.qHalfReader", func(ctx context.Context, a qCrashArg) (struct{}, error) {
 	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
@@ -477,7 +477,7 @@ func TestQueueConsumerKilledMidRead(t *testing.T) {
 }
 
 // qLoopProducer puts checksummed messages until killed.
-var qLoopProducer = spawn.Register(func(ctx context.Context, a qStressArg) (struct{}, error) {
+var qLoopProducer = spawn.Register("queue.qLoopProducer", func(ctx context.Context, a qStressArg) (struct{}, error) {
 	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err
@@ -553,7 +553,7 @@ func TestQueueProducersKilledAtRandom(t *testing.T) {
 }
 
 // qLockHolder takes the producers' claim lock and waits to be killed.
-var qLockHolder = spawn.Register(func(ctx context.Context, a qCrashArg) (struct{}, error) {
+var qLockHolder = spawn.Register("queue.qLockHolder", func(ctx context.Context, a qCrashArg) (struct{}, error) {
 	q, err := queue.Open(a.Q)
 	if err != nil {
 		return struct{}{}, err

@@ -14,7 +14,7 @@ import (
 
 // benchMPMCProduce waits for the go word (at 128 of Flags), then pushes
 // 0..N-1 in batches of Batch (one by one when Batch <= 1).
-var benchMPMCProduce = spawn.Register(func(ctx context.Context, a benchArg) (int64, error) {
+var benchMPMCProduce = spawn.Register("ring.benchMPMCProduce", func(ctx context.Context, a benchArg) (int64, error) {
 	q, err := ring.OpenMPMC[uint64](a.Ring)
 	if err != nil {
 		return 0, err
@@ -43,7 +43,7 @@ var benchMPMCProduce = spawn.Register(func(ctx context.Context, a benchArg) (int
 
 // benchMPMCConsume pops until the ring is closed and drained and returns
 // the sum; it counts itself ready (word 0) and done (word 64).
-var benchMPMCConsume = spawn.Register(func(ctx context.Context, a benchArg) (uint64, error) {
+var benchMPMCConsume = spawn.Register("ring.benchMPMCConsume", func(ctx context.Context, a benchArg) (uint64, error) {
 	q, err := ring.OpenMPMC[uint64](a.Ring)
 	if err != nil {
 		return 0, err

@@ -175,7 +175,7 @@ type mpmcArg struct {
 // Items are ID<<40 | i.
 const itemShift = 40
 
-var mpmcProduce = spawn.Register(func(ctx context.Context, a mpmcArg) (int64, error) {
+var mpmcProduce = spawn.Register("ring.mpmcProduce", func(ctx context.Context, a mpmcArg) (int64, error) {
 	q, err := ring.OpenMPMC[uint64](a.Ring)
 	if err != nil {
 		return 0, err
@@ -199,7 +199,7 @@ var mpmcProduce = spawn.Register(func(ctx context.Context, a mpmcArg) (int64, er
 
 // mpmcConsume pops until closed and drained; it counts every item in the
 // shared Seen array and checks that each producer's items come in order.
-var mpmcConsume = spawn.Register(func(ctx context.Context, a mpmcArg) (int64, error) {
+var mpmcConsume = spawn.Register("ring.mpmcConsume", func(ctx context.Context, a mpmcArg) (int64, error) {
 	q, err := ring.OpenMPMC[uint64](a.Ring)
 	if err != nil {
 		return 0, err
@@ -324,7 +324,7 @@ type crashArg struct {
 
 // mpmcDieInPush pushes N items, then claims one more and stops before
 // publishing it, waiting to be killed.
-var mpmcDieInPush = spawn.Register(func(ctx context.Context, a crashArg) (int64, error) {
+var mpmcDieInPush = spawn.Register("ring.mpmcDieInPush", func(ctx context.Context, a crashArg) (int64, error) {
 	q, err := ring.OpenMPMC[uint64](a.Ring)
 	if err != nil {
 		return 0, err
@@ -346,7 +346,7 @@ var mpmcDieInPush = spawn.Register(func(ctx context.Context, a crashArg) (int64,
 })
 
 // mpmcDieInPop claims one item and stops before releasing it.
-var mpmcDieInPop = spawn.Register(func(ctx context.Context, a crashArg) (int64, error) {
+var mpmcDieInPop = spawn.Register("ring.mpmcDieInPop", func(ctx context.Context, a crashArg) (int64, error) {
 	q, err := ring.OpenMPMC[uint64](a.Ring)
 	if err != nil {
 		return 0, err

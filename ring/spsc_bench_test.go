@@ -54,7 +54,7 @@ type benchArg struct {
 // benchConsume pops N items (Batch at a time, or one by one when Batch is
 // 1) and returns their sum; it raises the ready flag once bound and the
 // done flag when finished, so the parent times only the transfer.
-var benchConsume = spawn.Register(func(ctx context.Context, a benchArg) (uint64, error) {
+var benchConsume = spawn.Register("ring.benchConsume", func(ctx context.Context, a benchArg) (uint64, error) {
 	q, err := openU64(a.Ring)
 	if err != nil {
 		return 0, err
@@ -91,7 +91,7 @@ var benchConsume = spawn.Register(func(ctx context.Context, a benchArg) (uint64,
 })
 
 // benchEcho answers every item of Ring on Back, N times.
-var benchEcho = spawn.Register(func(ctx context.Context, a benchArg) (int64, error) {
+var benchEcho = spawn.Register("ring.benchEcho", func(ctx context.Context, a benchArg) (int64, error) {
 	in, err := openU64(a.Ring)
 	if err != nil {
 		return 0, err

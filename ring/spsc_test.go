@@ -296,7 +296,7 @@ type sumResult struct {
 }
 
 // spscProduce pushes 0..N-1, in batches of a varying size when Batch > 0.
-var spscProduce = spawn.Register(func(ctx context.Context, a spscArg) (int64, error) {
+var spscProduce = spawn.Register("ring.spscProduce", func(ctx context.Context, a spscArg) (int64, error) {
 	q, err := ring.OpenSPSC[uint64](a.Ring)
 	if err != nil {
 		return 0, err
@@ -324,7 +324,7 @@ var spscProduce = spawn.Register(func(ctx context.Context, a spscArg) (int64, er
 })
 
 // spscConsume pops until the ring is closed and drained, checking order.
-var spscConsume = spawn.Register(func(ctx context.Context, a spscArg) (int64, error) {
+var spscConsume = spawn.Register("ring.spscConsume", func(ctx context.Context, a spscArg) (int64, error) {
 	q, err := ring.OpenSPSC[uint64](a.Ring)
 	if err != nil {
 		return 0, err
@@ -429,7 +429,7 @@ func TestSPSCStress1P1C(t *testing.T) {
 }
 
 // spscForever pushes until killed.
-var spscForever = spawn.Register(func(ctx context.Context, a spscArg) (int64, error) {
+var spscForever = spawn.Register("ring.spscForever", func(ctx context.Context, a spscArg) (int64, error) {
 	q, err := ring.OpenSPSC[uint64](a.Ring)
 	if err != nil {
 		return 0, err
@@ -490,7 +490,7 @@ func TestSPSCProducerKilled(t *testing.T) {
 
 // spscFill pushes N items into a ring with room for them all and reports
 // how many futex system calls it made: none, since nobody sleeps.
-var spscFill = spawn.Register(func(ctx context.Context, a spscArg) (uint64, error) {
+var spscFill = spawn.Register("ring.spscFill", func(ctx context.Context, a spscArg) (uint64, error) {
 	q, err := ring.OpenSPSC[uint64](a.Ring)
 	if err != nil {
 		return 0, err

@@ -61,7 +61,7 @@ func dictOps(d *shared.Dict[string, int64], op, n int) error {
 	return nil
 }
 
-var benchWorker = spawn.Register(func(ctx context.Context, a benchArg) (benchSpan, error) {
+var benchWorker = spawn.Register("shared.benchWorker", func(ctx context.Context, a benchArg) (benchSpan, error) {
 	d, err := shared.OpenDict[string, int64](a.Dict)
 	if err != nil {
 		return benchSpan{}, err

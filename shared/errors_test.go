@@ -20,7 +20,7 @@ var sharedSentinels = []error{
 }
 
 // returnSentinel runs in a child and fails with sentinel i, wrapped.
-var returnSentinel = spawn.Register(func(ctx context.Context, i int) (struct{}, error) {
+var returnSentinel = spawn.Register("shared.returnSentinel", func(ctx context.Context, i int) (struct{}, error) {
 	return struct{}{}, fmt.Errorf("child op: %w", sharedSentinels[i])
 })
 

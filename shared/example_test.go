@@ -10,7 +10,7 @@ import (
 
 // countWords runs in a child process: it opens the dict from its handle and
 // adds its words to the shared counts.
-var countWords = spawn.Register(func(ctx context.Context, a struct {
+var countWords = spawn.Register("shared.countWords", func(ctx context.Context, a struct {
 	Dict  shared.Handle
 	Words [3]string
 }) (int, error) {

@@ -59,7 +59,7 @@ func checkStressValue(key, v string) error {
 // stressWorker does random set/get/delete on its own keys, checking every
 // read against its model, reads other workers' keys (checking only that
 // they are whole), and increments a shared counter.
-var stressWorker = spawn.Register(func(ctx context.Context, a stressArg) (stressResult, error) {
+var stressWorker = spawn.Register("shared.stressWorker", func(ctx context.Context, a stressArg) (stressResult, error) {
 	d, err := shared.OpenDict[string, string](a.Dict)
 	if err != nil {
 		return stressResult{}, err
@@ -205,7 +205,7 @@ func checkCrashValue(v []byte) error {
 }
 
 // crasher updates a dict and a list as fast as it can until it is killed.
-var crasher = spawn.Register(func(ctx context.Context, a crashArg) (struct{}, error) {
+var crasher = spawn.Register("shared.crasher", func(ctx context.Context, a crashArg) (struct{}, error) {
 	d, err := shared.OpenDict[string, []byte](a.Dict)
 	if err != nil {
 		return struct{}{}, err
@@ -354,7 +354,7 @@ type listArg struct {
 	ID, N                   int
 }
 
-var listWorker = spawn.Register(func(ctx context.Context, a listArg) (struct{}, error) {
+var listWorker = spawn.Register("shared.listWorker", func(ctx context.Context, a listArg) (struct{}, error) {
 	l, err := shared.OpenList[string](a.List)
 	if err != nil {
 		return struct{}{}, err
@@ -454,7 +454,7 @@ type byNameArg struct {
 
 // readByName opens a named manager's region by its name, as an unrelated
 // process would (nothing shared through spawn), and reads the dict.
-var readByName = spawn.Register(func(ctx context.Context, a byNameArg) (string, error) {
+var readByName = spawn.Register("shared.readByName", func(ctx context.Context, a byNameArg) (string, error) {
 	r, err := shm.Open(a.Name)
 	if err != nil {
 		return "", err

@@ -19,7 +19,7 @@ var shmSentinels = []error{
 }
 
 // returnSentinel runs in a child and fails with sentinel i, wrapped.
-var returnSentinel = spawn.Register(func(ctx context.Context, i int) (struct{}, error) {
+var returnSentinel = spawn.Register("shm.returnSentinel", func(ctx context.Context, i int) (struct{}, error) {
 	return struct{}{}, fmt.Errorf("child op: %w", shmSentinels[i])
 })
 

@@ -222,7 +222,7 @@ type churnArg struct {
 	Ready  shm.Handle // Value[uint32] the child sets once it churns
 }
 
-var heapChurn = spawn.Register(func(ctx context.Context, a churnArg) (int64, error) {
+var heapChurn = spawn.Register("shm.heapChurn", func(ctx context.Context, a churnArg) (int64, error) {
 	h, err := shm.OpenHeap(a.Heap)
 	if err != nil {
 		return 0, err

@@ -27,7 +27,7 @@ type patternArg struct {
 }
 
 // writePattern runs in a child: it fills a parent's array with i*Mul+1.
-var writePattern = spawn.Register(func(ctx context.Context, a patternArg) (struct{}, error) {
+var writePattern = spawn.Register("shm.writePattern", func(ctx context.Context, a patternArg) (struct{}, error) {
 	arr, err := shm.OpenArray[uint64](a.Array)
 	if err != nil {
 		return struct{}{}, err
@@ -61,7 +61,7 @@ type namedArg struct {
 
 // openByName runs in a child that was given no descriptor: it finds the
 // region by its name alone.
-var openByName = spawn.Register(func(ctx context.Context, a namedArg) (uint64, error) {
+var openByName = spawn.Register("shm.openByName", func(ctx context.Context, a namedArg) (uint64, error) {
 	name := strings.TrimRight(string(a.Name[:]), "\x00")
 	r, err := shm.Open(name)
 	if err != nil {
@@ -106,7 +106,7 @@ type allocArg struct {
 // allocMany runs in several children at once: each allocates blocks from
 // the same region, stamps every byte of each with its own mark, and returns
 // the blocks' handles for the parent to check.
-var allocMany = spawn.Register(func(ctx context.Context, a allocArg) ([]shm.Handle, error) {
+var allocMany = spawn.Register("shm.allocMany", func(ctx context.Context, a allocArg) ([]shm.Handle, error) {
 	r, err := shm.Lookup(regionIDFromEnv())
 	if err != nil {
 		return nil, err
@@ -190,7 +190,7 @@ type handshake struct {
 
 // touchAndHold reads every page of the array, so that the pages are mapped
 // in this process too, then holds them until the parent has measured.
-var touchAndHold = spawn.Register(func(ctx context.Context, a touchArg) (uint64, error) {
+var touchAndHold = spawn.Register("shm.touchAndHold", func(ctx context.Context, a touchArg) (uint64, error) {
 	arr, err := shm.OpenArray[byte](a.Array)
 	if err != nil {
 		return 0, err

@@ -20,7 +20,7 @@ import (
 	"github.com/forkless-go/forkless/spawn"
 )
 
-var noop = spawn.Register(func(ctx context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
+var noop = spawn.Register("spawn.noop", func(ctx context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
 
 // execNoop runs the same binary doing nothing: TestMain exits at once when
 // SPAWN_TEST_NOOP is set, before spawn.Main. It is the floor that Start

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/registry"
 	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/shm"
 )
@@ -161,14 +162,14 @@ func runChild() int {
 }
 
 // call runs the function, turning a panic into a response with the stack.
-func call(ctx context.Context, e *entry, arg []byte) (p response, code int) {
+func call(ctx context.Context, e *registry.Entry, arg []byte) (p response, code int) {
 	defer func() {
 		if v := recover(); v != nil {
 			p = response{status: statusPanic, err: wire.PanicBody(v, debug.Stack())}
 			code = exitPanic
 		}
 	}()
-	out, err := e.run(ctx, arg)
+	out, err := e.Run(ctx, arg)
 	if err != nil {
 		return response{status: statusError, err: wire.BodyOf(err)}, exitFuncError
 	}

@@ -12,7 +12,7 @@
 // binary fills the same way at package initialization, runs it, sends the
 // result back and exits:
 //
-//	var square = spawn.Register(func(ctx context.Context, x int) (int, error) {
+//	var square = spawn.Register("main.square", func(ctx context.Context, x int) (int, error) {
 //		return x * x, nil
 //	})
 //

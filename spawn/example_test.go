@@ -15,7 +15,7 @@ import (
 
 // cube runs in a child process. It is registered at package scope, so every
 // process of the binary knows it.
-var cube = spawn.Register(func(ctx context.Context, x int) (int, error) {
+var cube = spawn.Register("spawn.cube", func(ctx context.Context, x int) (int, error) {
 	return x * x * x, nil
 })
 
@@ -26,7 +26,7 @@ func ExampleFunc_Run() {
 	// Output: 27 <nil>
 }
 
-var readConfig = spawn.Register(func(ctx context.Context, path string) ([]byte, error) {
+var readConfig = spawn.Register("spawn.readConfig", func(ctx context.Context, path string) ([]byte, error) {
 	return os.ReadFile(path)
 })
 

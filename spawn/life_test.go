@@ -94,7 +94,7 @@ func modeOptions(mode int64) []spawn.Option {
 
 // treeRoot is the parent that the test SIGKILLs: it starts two branches,
 // each of which starts a leaf, and sleeps.
-var treeRoot = spawn.Register(func(ctx context.Context, a treeArg) (struct{}, error) {
+var treeRoot = spawn.Register("spawn.treeRoot", func(ctx context.Context, a treeArg) (struct{}, error) {
 	pids, err := shm.OpenArray[int64](a.Pids)
 	if err != nil {
 		return struct{}{}, err
@@ -112,7 +112,7 @@ var treeRoot = spawn.Register(func(ctx context.Context, a treeArg) (struct{}, er
 	return struct{}{}, nil
 })
 
-var treeBranch = spawn.Register(func(ctx context.Context, a treeArg) (struct{}, error) {
+var treeBranch = spawn.Register("spawn.treeBranch", func(ctx context.Context, a treeArg) (struct{}, error) {
 	pids, err := shm.OpenArray[int64](a.Pids)
 	if err != nil {
 		return struct{}{}, err
@@ -188,7 +188,7 @@ func TestParentKilledTreeDies(t *testing.T) {
 
 // ---- terminate, stop, close ----
 
-var stubborn = spawn.Register(func(ctx context.Context, d time.Duration) (struct{}, error) {
+var stubborn = spawn.Register("spawn.stubborn", func(ctx context.Context, d time.Duration) (struct{}, error) {
 	time.Sleep(d) // ignores its context
 	return struct{}{}, nil
 })
@@ -355,7 +355,7 @@ type withChan struct {
 	Jobs chan int
 }
 
-var chanStruct = spawn.Register(func(ctx context.Context, w withChan) (int, error) { return 0, nil })
+var chanStruct = spawn.Register("spawn.chanStruct", func(ctx context.Context, w withChan) (int, error) { return 0, nil })
 
 func TestUnencodableArgumentNamed(t *testing.T) {
 	_, err := chanStruct.Start(ctxT(t), withChan{Name: "a"})
@@ -370,7 +370,7 @@ var errOutOfStock = errors.New("out of stock")
 
 func init() { spawn.RegisterError(errOutOfStock) }
 
-var erring = spawn.Register(func(ctx context.Context, kind string) (struct{}, error) {
+var erring = spawn.Register("spawn.erring", func(ctx context.Context, kind string) (struct{}, error) {
 	switch kind {
 	case "open":
 		_, err := os.Open("/no/such/file/here")
@@ -419,7 +419,7 @@ type order struct {
 	Note  string
 }
 
-var totalJSON = spawn.Register(func(ctx context.Context, o order) (map[string]int, error) {
+var totalJSON = spawn.Register("spawn.totalJSON", func(ctx context.Context, o order) (map[string]int, error) {
 	n := 0
 	for _, v := range o.Items {
 		n += v
@@ -436,7 +436,7 @@ func TestJSONCodec(t *testing.T) {
 
 // ---- output ----
 
-var printing = spawn.Register(func(ctx context.Context, s string) (struct{}, error) {
+var printing = spawn.Register("spawn.printing", func(ctx context.Context, s string) (struct{}, error) {
 	fmt.Print(s)
 	fmt.Fprint(os.Stderr, "err:"+s)
 	return struct{}{}, nil
@@ -576,7 +576,7 @@ type who struct {
 	ChildParent            string // what that child saw as its parent
 }
 
-var whoami = spawn.Register(func(ctx context.Context, depth int) (who, error) {
+var whoami = spawn.Register("spawn.whoami", func(ctx context.Context, depth int) (who, error) {
 	me := spawn.CurrentProcess()
 	parent, ok := spawn.ParentProcess()
 	if !ok {
@@ -668,7 +668,7 @@ type familyArg struct {
 	Marks shm.Handle // [0]: set by the ordinary child when done; [1]: the daemon's pid
 }
 
-var markLater = spawn.Register(func(ctx context.Context, h shm.Handle) (struct{}, error) {
+var markLater = spawn.Register("spawn.markLater", func(ctx context.Context, h shm.Handle) (struct{}, error) {
 	marks, err := shm.OpenArray[int64](h)
 	if err != nil {
 		return struct{}{}, err
@@ -680,7 +680,7 @@ var markLater = spawn.Register(func(ctx context.Context, h shm.Handle) (struct{}
 
 // family starts an ordinary and a daemon child and returns at once: at its
 // exit, the ordinary child must be waited for and the daemon terminated.
-var family = spawn.Register(func(ctx context.Context, a familyArg) (struct{}, error) {
+var family = spawn.Register("spawn.family", func(ctx context.Context, a familyArg) (struct{}, error) {
 	marks, err := shm.OpenArray[int64](a.Marks)
 	if err != nil {
 		return struct{}{}, err
@@ -820,7 +820,7 @@ func TestZeroProcess(t *testing.T) {
 	}
 }
 
-var badResult = spawn.Register(func(ctx context.Context, _ int) (withChan, error) {
+var badResult = spawn.Register("spawn.badResult", func(ctx context.Context, _ int) (withChan, error) {
 	return withChan{Name: "x", Jobs: make(chan int)}, nil
 })
 

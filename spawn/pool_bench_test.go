@@ -19,7 +19,7 @@ import (
 )
 
 // poolBurn is a CPU-heavy task: n rounds of an integer hash.
-var poolBurn = spawn.Register(func(ctx context.Context, n int) (uint64, error) {
+var poolBurn = spawn.Register("spawn.poolBurn", func(ctx context.Context, n int) (uint64, error) {
 	h := uint64(n)
 	for i := 0; i < n; i++ {
 		h ^= h >> 33

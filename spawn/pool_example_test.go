@@ -10,7 +10,7 @@ import (
 
 // poolCube runs in the pool's workers: registered at package scope, like every
 // function a child runs.
-var poolCube = spawn.Register(func(ctx context.Context, x int) (int, error) { return x * x * x, nil })
+var poolCube = spawn.Register("spawn.poolCube", func(ctx context.Context, x int) (int, error) { return x * x * x, nil })
 
 func ExampleMap() {
 	ctx := context.Background()

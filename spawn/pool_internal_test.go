@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-var benchSquareEntry = Register(func(ctx context.Context, x int) (int, error) { return x * x, nil })
+var benchSquareEntry = Register("spawn.benchSquareEntry", func(ctx context.Context, x int) (int, error) { return x * x, nil })
 
 // BenchmarkPoolWorkerItem is the worker's cost per item, in process: the
 // registry's appendRun (decode, call, encode in place) and the result

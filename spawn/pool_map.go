@@ -33,7 +33,7 @@ func Window(n int) MapOption { return func(c *mapConfig) { c.window = n } }
 // Args2 and Args3 carry several arguments to one task: the starmap case.
 // A function taking them is registered like any other:
 //
-//	var mul = spawn.Register(func(ctx context.Context, a spawn.Args2[int, int]) (int, error) {
+//	var mul = spawn.Register("main.mul", func(ctx context.Context, a spawn.Args2[int, int]) (int, error) {
 //		return a.A * a.B, nil
 //	})
 //	products, err := spawn.Map(ctx, pool, mul, []spawn.Args2[int, int]{{2, 3}, {4, 5}})

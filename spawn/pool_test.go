@@ -22,16 +22,16 @@ import (
 
 // Test functions for the pool, registered at package scope.
 var (
-	poolSquare = spawn.Register(func(ctx context.Context, x int) (int, error) { return x * x, nil })
+	poolSquare = spawn.Register("spawn.poolSquare", func(ctx context.Context, x int) (int, error) { return x * x, nil })
 
-	poolMul = spawn.Register(func(ctx context.Context, a spawn.Args2[int, int]) (int, error) { return a.A * a.B, nil })
+	poolMul = spawn.Register("spawn.poolMul", func(ctx context.Context, a spawn.Args2[int, int]) (int, error) { return a.A * a.B, nil })
 
-	poolUpper = spawn.Register(func(ctx context.Context, s string) (string, error) { return strings.ToUpper(s), nil })
+	poolUpper = spawn.Register("spawn.poolUpper", func(ctx context.Context, s string) (string, error) { return strings.ToUpper(s), nil })
 
-	poolPid = spawn.Register(func(ctx context.Context, _ int) (int, error) { return os.Getpid(), nil })
+	poolPid = spawn.Register("spawn.poolPid", func(ctx context.Context, _ int) (int, error) { return os.Getpid(), nil })
 
 	// poolFlaky fails odd items with an error and panics on multiples of 7.
-	poolFlaky = spawn.Register(func(ctx context.Context, x int) (int, error) {
+	poolFlaky = spawn.Register("spawn.poolFlaky", func(ctx context.Context, x int) (int, error) {
 		switch {
 		case x%7 == 0 && x > 0:
 			panic(fmt.Sprintf("seven divides %d", x))
@@ -43,7 +43,7 @@ var (
 
 	// poolKillAt SIGKILLs its own worker at item At, once per marker file
 	// (so a retry succeeds) or always when Marker is empty.
-	poolKillAt = spawn.Register(func(ctx context.Context, a killArg) (int, error) {
+	poolKillAt = spawn.Register("spawn.poolKillAt", func(ctx context.Context, a killArg) (int, error) {
 		if a.X == a.At {
 			if a.Marker == "" {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -55,13 +55,13 @@ var (
 		return a.X * 2, nil
 	})
 
-	poolExit = spawn.Register(func(ctx context.Context, code int) (int, error) {
+	poolExit = spawn.Register("spawn.poolExit", func(ctx context.Context, code int) (int, error) {
 		os.Exit(code)
 		return 0, nil
 	})
 
 	// poolSleep sleeps d, or until its context ends when Obey is set.
-	poolSleep = spawn.Register(func(ctx context.Context, a sleepArg) (int, error) {
+	poolSleep = spawn.Register("spawn.poolSleep", func(ctx context.Context, a sleepArg) (int, error) {
 		if a.Obey {
 			select {
 			case <-time.After(a.D):
@@ -74,13 +74,13 @@ var (
 		return a.N, nil
 	})
 
-	poolInitOK = spawn.Register(func(ctx context.Context, v string) (struct{}, error) {
+	poolInitOK = spawn.Register("spawn.poolInitOK", func(ctx context.Context, v string) (struct{}, error) {
 		return struct{}{}, os.Setenv("POOL_INIT_VALUE", v)
 	})
-	poolInitFail = spawn.Register(func(ctx context.Context, v string) (struct{}, error) {
+	poolInitFail = spawn.Register("spawn.poolInitFail", func(ctx context.Context, v string) (struct{}, error) {
 		return struct{}{}, errors.New("init refuses " + v)
 	})
-	poolEnv = spawn.Register(func(ctx context.Context, k string) (string, error) { return os.Getenv(k), nil })
+	poolEnv = spawn.Register("spawn.poolEnv", func(ctx context.Context, k string) (string, error) { return os.Getenv(k), nil })
 )
 
 type killArg struct {
@@ -654,7 +654,7 @@ func TestPoolBadInput(t *testing.T) {
 		}
 	}
 	p := newTestPool(t)
-	closure := spawn.Register(func(ctx context.Context, x int) (int, error) { return x, nil })
+	closure := spawn.Register(freshName("spawn.poolClosure"), func(ctx context.Context, x int) (int, error) { return x, nil })
 	if _, err := spawn.Map(ctx, p, closure, []int{1}); !errors.Is(err, spawn.ErrClosure) {
 		t.Errorf("map of a closure: %v", err)
 	}
@@ -833,7 +833,7 @@ type poolOwnerArg struct {
 
 // poolOwner makes a pool in a child process, publishes its workers' pids,
 // and waits to be killed.
-var poolOwner = spawn.Register(func(ctx context.Context, a poolOwnerArg) (int, error) {
+var poolOwner = spawn.Register("spawn.poolOwner", func(ctx context.Context, a poolOwnerArg) (int, error) {
 	arr, err := shm.OpenArray[int64](a.Pids)
 	if err != nil {
 		return 0, err

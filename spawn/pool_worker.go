@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/registry"
 	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/ring"
 	"github.com/forkless-go/forkless/shm"
@@ -100,7 +101,7 @@ type workerArg struct {
 	MaxTasks                      int // tasks before the worker exits, 0 for no limit
 }
 
-var workerFunc = Register(runWorker)
+var workerFunc = Register("forkless/pool.worker", runWorker)
 
 // runWorker serves tasks. It returns nil when the task ring is closed and
 // drained, when MaxTasks tasks ran, or after SIGTERM (ctx) once the item
@@ -133,12 +134,12 @@ func runWorker(ctx context.Context, a workerArg) (struct{}, error) {
 		if !ok {
 			return none, fmt.Errorf("pool initializer %s is not registered: %w", a.InitFunc, ErrNotRegistered)
 		}
-		if _, err := e.run(ctx, a.InitArg); err != nil {
+		if _, err := e.Run(ctx, a.InitArg); err != nil {
 			return none, err
 		}
 	}
 	w := &workerLoop{
-		ctx: ctx, heap: heap, results: results, funcs: map[uint32]*entry{},
+		ctx: ctx, heap: heap, results: results, funcs: map[uint32]*registry.Entry{},
 		seq:       ctlBlock.Uint64(ctlSeq),
 		task:      ctlBlock.Uint64(ctlTask),
 		base:      ctlBlock.Uint64(ctlBase),
@@ -212,7 +213,7 @@ type workerLoop struct {
 	ctx     context.Context
 	heap    *shm.Heap
 	results *ring.SPSC[resultDesc]
-	funcs   map[uint32]*entry // the functions this worker was told, by Fid
+	funcs   map[uint32]*registry.Entry // the functions this worker was told, by Fid
 
 	seq, task, base, job *atomic.Uint64
 	cancelGen            *atomic.Uint64
@@ -266,8 +267,8 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 		}
 		e, ok := lookup(name)
 		if !ok {
-			e = &entry{name: name, run: func(context.Context, []byte) ([]byte, error) {
-				return nil, fmt.Errorf("function %s is not registered in the worker: register it at "+
+			e = &registry.Entry{Name: name, AppendRun: func(_ context.Context, _, dst []byte) ([]byte, error) {
+				return dst, fmt.Errorf("function %s is not registered in the worker: register it at "+
 					"package scope, before spawn.Main runs: %w", name, ErrNotRegistered)
 			}}
 		}
@@ -320,7 +321,7 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 
 // runItem runs one item, turning a panic into a failed record with the
 // worker's stack.
-func (w *workerLoop) runItem(e *entry, arg []byte, out []byte) (res []byte) {
+func (w *workerLoop) runItem(e *registry.Entry, arg []byte, out []byte) (res []byte) {
 	start := len(out)
 	defer func() {
 		if v := recover(); v != nil {
@@ -331,7 +332,7 @@ func (w *workerLoop) runItem(e *entry, arg []byte, out []byte) (res []byte) {
 	// length that is widened afterwards if the result is 128 bytes or more:
 	// a fixed-size result costs no allocation.
 	out = append(out, itemOK, 0)
-	out, err := e.appendRun(w.ctx, arg, out)
+	out, err := e.AppendRun(w.ctx, arg, out)
 	if err != nil {
 		return appendFailed(out[:start], wire.BodyOf(err))
 	}

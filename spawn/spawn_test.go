@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +51,7 @@ type fillArg struct {
 }
 
 // fill writes a pattern the parent can check into a shared array.
-var fill = spawn.Register(func(ctx context.Context, a fillArg) (int, error) {
+var fill = spawn.Register("spawn.fill", func(ctx context.Context, a fillArg) (int, error) {
 	arr, err := shm.OpenArray[uint64](a.Array)
 	if err != nil {
 		return 0, err
@@ -62,26 +63,26 @@ var fill = spawn.Register(func(ctx context.Context, a fillArg) (int, error) {
 	return len(s), nil
 })
 
-var square = spawn.Register(func(ctx context.Context, x int) (int, error) { return x * x, nil })
+var square = spawn.Register("spawn.square", func(ctx context.Context, x int) (int, error) { return x * x, nil })
 
-var greet = spawn.Register(func(ctx context.Context, name string) (string, error) {
+var greet = spawn.Register("spawn.greet", func(ctx context.Context, name string) (string, error) {
 	return "hello, " + name, nil
 })
 
-var failing = spawn.Register(func(ctx context.Context, msg string) (struct{}, error) {
+var failing = spawn.Register("spawn.failing", func(ctx context.Context, msg string) (struct{}, error) {
 	return struct{}{}, errors.New(msg)
 })
 
-var panicking = spawn.Register(func(ctx context.Context, msg string) (struct{}, error) {
+var panicking = spawn.Register("spawn.panicking", func(ctx context.Context, msg string) (struct{}, error) {
 	panic(msg)
 })
 
-var exiting = spawn.Register(func(ctx context.Context, code int) (struct{}, error) {
+var exiting = spawn.Register("spawn.exiting", func(ctx context.Context, code int) (struct{}, error) {
 	os.Exit(code)
 	return struct{}{}, nil
 })
 
-var sleeping = spawn.Register(func(ctx context.Context, d time.Duration) (struct{}, error) {
+var sleeping = spawn.Register("spawn.sleeping", func(ctx context.Context, d time.Duration) (struct{}, error) {
 	select {
 	case <-time.After(d):
 	case <-ctx.Done():
@@ -208,7 +209,7 @@ func TestRunCancelKillsChild(t *testing.T) {
 
 func TestClosureRefused(t *testing.T) {
 	x := 3
-	f := spawn.Register(func(ctx context.Context, y int) (int, error) { return x * y, nil })
+	f := spawn.Register(freshName("spawn.closure"), func(ctx context.Context, y int) (int, error) { return x * y, nil })
 	_, err := f.Start(ctxT(t), 2)
 	if !errors.Is(err, spawn.ErrClosure) || !strings.Contains(err.Error(), "package scope") {
 		t.Fatalf("Start(closure) = %v, want ErrClosure saying what to do", err)
@@ -218,10 +219,51 @@ func TestClosureRefused(t *testing.T) {
 func lateRegistered(ctx context.Context, x int) (int, error) { return x, nil }
 
 func TestLateRegistrationRefused(t *testing.T) {
-	f := spawn.Register(lateRegistered)
+	f := spawn.Register(freshName("spawn.lateRegistered"), lateRegistered)
 	_, err := f.Start(ctxT(t), 1)
 	if !errors.Is(err, spawn.ErrNotRegistered) || !strings.Contains(err.Error(), "after spawn.Main") {
 		t.Fatalf("Start = %v, want ErrNotRegistered", err)
+	}
+}
+
+// freshName makes a name no other Register call of the test binary uses:
+// tests that register inside a function may run more than once (-count).
+func freshName(base string) string { return fmt.Sprintf("%s.%d", base, nameSeq.Add(1)) }
+
+var nameSeq atomic.Int64
+
+// registerPanics reports the panic of a Register of name, or "".
+func registerPanics(name string) (msg string) {
+	defer func() {
+		if v := recover(); v != nil {
+			msg = fmt.Sprint(v)
+		}
+	}()
+	spawn.Register(name, lateRegistered)
+	return ""
+}
+
+func TestRegisterRefusesBadNames(t *testing.T) {
+	// Taken at package scope: chanTask.
+	if msg := registerPanics("spawn.chanTask"); !strings.HasPrefix(msg, "forkless/spawn: ") || !strings.Contains(msg, "twice") {
+		t.Errorf("a name registered twice: panic %q, want forkless/spawn: ... twice", msg)
+	}
+	for _, name := range []string{"", "two words", "tab\there", "new\nline", "nul\x00", "bad\xffutf8"} {
+		if msg := registerPanics(name); !strings.HasPrefix(msg, "forkless/spawn: ") {
+			t.Errorf("Register(%q): panic %q, want forkless/spawn: ...", name, msg)
+		}
+	}
+	// A refused function still takes its name.
+	name := freshName("spawn.refused")
+	spawn.Register(name, lateRegistered)
+	if msg := registerPanics(name); !strings.Contains(msg, "twice") {
+		t.Errorf("second registration of a refused function's name: panic %q", msg)
+	}
+}
+
+func TestFuncName(t *testing.T) {
+	if chanTask.Name() != "spawn.chanTask" || chanTask.Codec() != spawn.Gob {
+		t.Fatalf("Name %q, Codec %v", chanTask.Name(), chanTask.Codec())
 	}
 }
 
@@ -234,4 +276,4 @@ func TestUnencodableArgumentRefused(t *testing.T) {
 
 func chanFunc(ctx context.Context, c chan int) (int, error) { return 0, nil }
 
-var chanTask = spawn.Register(chanFunc)
+var chanTask = spawn.Register("spawn.chanTask", chanFunc)

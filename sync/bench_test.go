@@ -91,7 +91,7 @@ type counterArg struct {
 	N             int
 }
 
-var counterChild = spawn.Register(func(ctx context.Context, a counterArg) (int, error) {
+var counterChild = spawn.Register("sync.counterChild", func(ctx context.Context, a counterArg) (int, error) {
 	m, err := fsync.OpenMutex(a.Lock)
 	if err != nil {
 		return 0, err
@@ -190,7 +190,7 @@ type pingArg struct {
 	N          int
 }
 
-var eventChild = spawn.Register(func(ctx context.Context, a pingArg) (int, error) {
+var eventChild = spawn.Register("sync.eventChild", func(ctx context.Context, a pingArg) (int, error) {
 	ping, err := fsync.OpenEvent(a.Ping)
 	if err != nil {
 		return 0, err
@@ -212,7 +212,7 @@ var eventChild = spawn.Register(func(ctx context.Context, a pingArg) (int, error
 	return a.N, nil
 })
 
-var semChild = spawn.Register(func(ctx context.Context, a pingArg) (int, error) {
+var semChild = spawn.Register("sync.semChild", func(ctx context.Context, a pingArg) (int, error) {
 	ping, err := fsync.OpenSemaphore(a.Ping)
 	if err != nil {
 		return 0, err
@@ -233,7 +233,7 @@ var semChild = spawn.Register(func(ctx context.Context, a pingArg) (int, error) 
 	return a.N, nil
 })
 
-var barrierChild = spawn.Register(func(ctx context.Context, a pingArg) (int, error) {
+var barrierChild = spawn.Register("sync.barrierChild", func(ctx context.Context, a pingArg) (int, error) {
 	br, err := fsync.OpenBarrier(a.Ping)
 	if err != nil {
 		return 0, err

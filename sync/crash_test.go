@@ -20,7 +20,7 @@ type holdArg struct {
 	Mode       int
 }
 
-var holder = spawn.Register(func(ctx context.Context, a holdArg) (int, error) {
+var holder = spawn.Register("sync.holder", func(ctx context.Context, a holdArg) (int, error) {
 	held, err := fsync.OpenEvent(a.Held)
 	if err != nil {
 		return 0, err
@@ -265,7 +265,7 @@ type partyArg struct {
 	Arrive         bool
 }
 
-var party = spawn.Register(func(ctx context.Context, a partyArg) (int, error) {
+var party = spawn.Register("sync.party", func(ctx context.Context, a partyArg) (int, error) {
 	b, err := fsync.OpenBarrier(a.Barrier)
 	if err != nil {
 		return 0, err

@@ -18,7 +18,7 @@ type addArg struct {
 
 // add runs in a child process: it binds the lock and the counter its parent
 // made, and adds to the counter under the lock.
-var add = spawn.Register(func(ctx context.Context, a addArg) (int, error) {
+var add = spawn.Register("sync.add", func(ctx context.Context, a addArg) (int, error) {
 	mu, err := fsync.OpenMutex(a.Lock)
 	if err != nil {
 		return 0, err
@@ -64,7 +64,7 @@ type lockAndDieArg struct {
 	Lock, Held shm.Handle
 }
 
-var lockAndDie = spawn.Register(func(ctx context.Context, a lockAndDieArg) (int, error) {
+var lockAndDie = spawn.Register("sync.lockAndDie", func(ctx context.Context, a lockAndDieArg) (int, error) {
 	mu, _ := fsync.OpenMutex(a.Lock)
 	held, _ := fsync.OpenEvent(a.Held)
 	mu.Lock()

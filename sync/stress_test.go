@@ -87,7 +87,7 @@ type pair struct {
 	Torn atomic.Int64 // reads that saw A != B
 }
 
-var incWorker = spawn.Register(func(ctx context.Context, a incArg) (int, error) {
+var incWorker = spawn.Register("sync.incWorker", func(ctx context.Context, a incArg) (int, error) {
 	if err := a.Gate.pass(ctx); err != nil {
 		return 0, err
 	}
@@ -302,7 +302,7 @@ type semArg struct {
 	N, K       int
 }
 
-var semWorker = spawn.Register(func(ctx context.Context, a semArg) (int, error) {
+var semWorker = spawn.Register("sync.semWorker", func(ctx context.Context, a semArg) (int, error) {
 	if err := a.Gate.pass(ctx); err != nil {
 		return 0, err
 	}
@@ -380,7 +380,7 @@ type condArg struct {
 	Base, N           int
 }
 
-var condWorker = spawn.Register(func(ctx context.Context, a condArg) (int, error) {
+var condWorker = spawn.Register("sync.condWorker", func(ctx context.Context, a condArg) (int, error) {
 	if err := a.Gate.pass(ctx); err != nil {
 		return 0, err
 	}
@@ -463,7 +463,7 @@ type barrierArg struct {
 	Me, Gens                      int
 }
 
-var barrierWorker = spawn.Register(func(ctx context.Context, a barrierArg) (int, error) {
+var barrierWorker = spawn.Register("sync.barrierWorker", func(ctx context.Context, a barrierArg) (int, error) {
 	if err := a.Gate.pass(ctx); err != nil {
 		return 0, err
 	}
@@ -532,7 +532,7 @@ type wgArg struct {
 	N  int
 }
 
-var wgWorker = spawn.Register(func(ctx context.Context, a wgArg) (int, error) {
+var wgWorker = spawn.Register("sync.wgWorker", func(ctx context.Context, a wgArg) (int, error) {
 	wg, err := fsync.OpenWaitGroup(a.WG)
 	if err != nil {
 		return 0, err

@@ -40,7 +40,7 @@ type counter struct {
 	Locked bool
 }
 
-var add = spawn.Register(func(ctx context.Context, c counter) (struct{}, error) {
+var add = spawn.Register("main.add", func(ctx context.Context, c counter) (struct{}, error) {
 	v, err := shm.OpenValue[int64](c.Value)
 	if err != nil {
 		return struct{}{}, err

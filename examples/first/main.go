@@ -13,7 +13,7 @@ import (
 
 // Functions that run in a child are registered at package scope, so that the
 // child, which is this same binary started again, registers them too.
-var square = spawn.Register(func(ctx context.Context, h shm.Handle) (int, error) {
+var square = spawn.Register("main.square", func(ctx context.Context, h shm.Handle) (int, error) {
 	arr, err := shm.OpenArray[int64](h) // bind the parent's array from its handle
 	if err != nil {
 		return 0, err

@@ -31,7 +31,7 @@ type report struct {
 }
 
 // f counts the primes below n (a little CPU work) and reports who it is.
-var f = spawn.Register(func(ctx context.Context, n int) (report, error) {
+var f = spawn.Register("main.f", func(ctx context.Context, n int) (report, error) {
 	me := spawn.CurrentProcess()
 	parent, _ := spawn.ParentProcess()
 	fmt.Printf("I am %s, pid %d, parent %s (pid %d)\n", me.Name, me.Pid, parent.Name, parent.Pid)

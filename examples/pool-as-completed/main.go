@@ -22,7 +22,7 @@ import (
 
 // slowSquare sleeps longer for smaller numbers, so results complete in
 // reverse order of submission.
-var slowSquare = spawn.Register(func(ctx context.Context, x int) (int, error) {
+var slowSquare = spawn.Register("main.slowSquare", func(ctx context.Context, x int) (int, error) {
 	select {
 	case <-time.After(time.Duration(5-x) * 40 * time.Millisecond):
 	case <-ctx.Done():

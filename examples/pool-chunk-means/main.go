@@ -23,7 +23,7 @@ type part struct {
 	Lo, Hi int
 }
 
-var mean = spawn.Register(func(ctx context.Context, p part) (float64, error) {
+var mean = spawn.Register("main.mean", func(ctx context.Context, p part) (float64, error) {
 	arr, err := shm.OpenArray[float64](p.Array) // the parent's memory, mapped here
 	if err != nil {
 		return 0, err

@@ -17,7 +17,7 @@ import (
 )
 
 // work burns some CPU and says which worker did it.
-var work = spawn.Register(func(ctx context.Context, n int) (int, error) {
+var work = spawn.Register("main.work", func(ctx context.Context, n int) (int, error) {
 	h := uint64(n)
 	for i := range 5_000_000 {
 		h = h*6364136223846793005 + uint64(i)

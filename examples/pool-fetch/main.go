@@ -25,7 +25,7 @@ type page struct {
 	Title string
 }
 
-var fetch = spawn.Register(func(ctx context.Context, url string) (page, error) {
+var fetch = spawn.Register("main.fetch", func(ctx context.Context, url string) (page, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return page{}, err

@@ -17,7 +17,7 @@ import (
 
 // square runs in the workers; it is registered at package scope so that
 // every worker, this same binary started again, knows it.
-var square = spawn.Register(func(ctx context.Context, x int) (int, error) { return x * x, nil })
+var square = spawn.Register("main.square", func(ctx context.Context, x int) (int, error) { return x * x, nil })
 
 func main() {
 	spawn.Main() // first thing: a worker serves tasks here and never returns

@@ -15,7 +15,7 @@ import (
 	"github.com/forkless-go/forkless/spawn"
 )
 
-var mul = spawn.Register(func(ctx context.Context, a spawn.Args2[int, int]) (int, error) {
+var mul = spawn.Register("main.mul", func(ctx context.Context, a spawn.Args2[int, int]) (int, error) {
 	return a.A * a.B, nil
 })
 
@@ -24,7 +24,7 @@ type span struct {
 	From, To, Step int
 }
 
-var count = spawn.Register(func(ctx context.Context, s span) (int, error) {
+var count = spawn.Register("main.count", func(ctx context.Context, s span) (int, error) {
 	n := 0
 	for i := s.From; i < s.To; i += s.Step {
 		n++

@@ -30,7 +30,7 @@ type question struct {
 
 // test runs in a child: trial division, then the answer printed under the
 // shared lock.
-var test = spawn.Register(func(ctx context.Context, q question) (bool, error) {
+var test = spawn.Register("main.test", func(ctx context.Context, q question) (bool, error) {
 	lock, err := fsync.OpenMutex(q.Lock)
 	if err != nil {
 		return false, err

@@ -25,7 +25,7 @@ import (
 	"github.com/forkless-go/forkless/spawn"
 )
 
-var f = spawn.Register(func(ctx context.Context, h shm.Handle) (struct{}, error) {
+var f = spawn.Register("main.f", func(ctx context.Context, h shm.Handle) (struct{}, error) {
 	q, err := queue.Open(h)
 	if err != nil {
 		return struct{}{}, err

@@ -18,7 +18,7 @@ type job struct {
 }
 
 // worker runs in a child process: it squares values until the queue is closed.
-var worker = spawn.Register(func(ctx context.Context, h shm.Handle) (float64, error) {
+var worker = spawn.Register("main.worker", func(ctx context.Context, h shm.Handle) (float64, error) {
 	q, err := queue.OpenOf[job](h, nil)
 	if err != nil {
 		return 0, err

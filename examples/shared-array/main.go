@@ -34,7 +34,7 @@ type report struct {
 
 // fillAndSum runs in a worker process. Register at package scope, so that
 // every process of this binary knows it by the same name.
-var fillAndSum = spawn.Register(func(ctx context.Context, j job) (report, error) {
+var fillAndSum = spawn.Register("main.fillAndSum", func(ctx context.Context, j job) (report, error) {
 	began := time.Now()
 	data, err := shm.OpenArray[float64](j.Data)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // count runs in a child: it opens the dict from its handle and counts into it.
-var count = spawn.Register(func(ctx context.Context, h shared.Handle) (struct{}, error) {
+var count = spawn.Register("main.count", func(ctx context.Context, h shared.Handle) (struct{}, error) {
 	d, err := shared.OpenDict[string, int64](h)
 	if err != nil {
 		return struct{}{}, err

@@ -18,7 +18,7 @@ type Tick struct {
 }
 
 // The producer runs in a child process; it binds the ring from its handle.
-var produce = spawn.Register(func(ctx context.Context, h shm.Handle) (int, error) {
+var produce = spawn.Register("main.produce", func(ctx context.Context, h shm.Handle) (int, error) {
 	q, err := ring.OpenSPSC[Tick](h)
 	if err != nil {
 		return 0, err

@@ -23,7 +23,7 @@ import (
 
 // worker runs in a child process. It is registered at package scope, so
 // every process of this binary knows it by the same name.
-var worker = spawn.Register(func(ctx context.Context, num int) (struct{}, error) {
+var worker = spawn.Register("main.worker", func(ctx context.Context, num int) (struct{}, error) {
 	fmt.Println("Worker:", num)
 	return struct{}{}, nil
 })

@@ -148,7 +148,7 @@ type ecArg struct {
 
 // ecPong is the child of TestEventCountAcrossProcesses: it waits for each
 // odd turn in the shared word at 8 and answers with the next even one.
-var ecPong = spawn.Register(func(ctx context.Context, a ecArg) (uint32, error) {
+var ecPong = spawn.Register("event.ecPong", func(ctx context.Context, a ecArg) (uint32, error) {
 	b, err := shm.BindHandle(a.Block, shm.KindBytes)
 	if err != nil {
 		return 0, err
