@@ -4,16 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/internal/owner"
 	"github.com/forkless-go/forkless/shm"
 )
 
-// BarrierSize and BarrierAlign are the bytes a Barrier placed with
-// BarrierAt takes and the alignment its offset needs.
 const (
-	BarrierSize  = 416
-	BarrierAlign = 8
 	// MaxBarrierMembers is how many processes a barrier tracks to find
 	// dead parties; processes beyond it use the barrier untracked.
 	MaxBarrierMembers = 32
@@ -21,52 +19,86 @@ const (
 	MaxParties = 1<<31 - 1
 )
 
+// Generation word bits.
 const (
 	brBroken   = 1 << 0
 	brSleepers = 1 << 1
 	brGenShift = 2
-
-	brOffMutex   = 0
-	brOffGen     = 8
-	brOffCount   = 12
-	brOffParties = 16
-	brOffRing    = 24
-	brOffIDs     = 32
-	brOffSeen    = brOffIDs + 8*MaxBarrierMembers
 )
+
+// barrierWords is a Barrier in shared memory.
+type barrierWords struct {
+	// mutex is the internal Mutex that orders arrivals, Reset and Abort
+	// (see mutexWords); the words below marked "under the Mutex" are
+	// handed from one holder to the next by its owner word's CAS.
+	mutex mutexWords
+	// gen is the generation word, and the futex word waiters sleep on:
+	//   bit     0 brBroken (set by Abort, a failed action, a timeout or a
+	//             dead party; cleared by Reset)
+	//   bit     1 brSleepers: a waiter sleeps or is about to (set by it
+	//             with CAS; cleared by whoever ends the round, who then
+	//             wakes everyone)
+	//   bits 2-31 generation number, +1 when a round ends
+	// Written under the Mutex (the sleepers bit: by CAS, anywhere). A
+	// waiter that sees the next generation acquires what the last
+	// arrival (and its action) did before the Swap that ended the round.
+	gen atomic.Uint32
+	// count is the arrivals in this generation (under the Mutex).
+	count atomic.Uint32
+	// parties is written once: by NewBarrier before the handle is
+	// published, or by BarrierAt's first placer with CAS 0 -> parties.
+	parties atomic.Uint32
+	_       uint32 // reserved, zero
+	// resets has bit g%64 set when generation g ended by Reset rather
+	// than by its last arrival, so its waiters learn it was broken (under
+	// the Mutex; read by waiters after they saw gen move on).
+	resets atomic.Uint64
+	// ids are the member processes (owner-word identities) that opened
+	// the barrier; each claims a slot by CAS 0 -> id, or by CAS from a
+	// dead member's id.
+	ids [MaxBarrierMembers]atomic.Uint64
+	// seen is, for member slot i, the generation the process is expected
+	// in next: the generation it opened the barrier in, or the one after
+	// its latest arrival (written by it, under the Mutex; read by waiters
+	// looking for a dead party).
+	seen [MaxBarrierMembers]atomic.Uint32
+}
+
+// BarrierSize and BarrierAlign are the bytes a Barrier placed with
+// BarrierAt takes and the alignment its offset needs.
+const (
+	BarrierSize  = int64(unsafe.Sizeof(barrierWords{}))
+	BarrierAlign = int64(unsafe.Alignof(barrierWords{}))
+)
+
+var (
+	_ [0]struct{} = [BarrierSize - 416]struct{}{}
+	_ [0]struct{} = [BarrierAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.resets) - 24]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.ids) - 32]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.seen) - 288]struct{}{}
+)
+
+func (w *barrierWords) validate() error {
+	if err := w.mutex.validate(); err != nil {
+		return err
+	}
+	if p := w.parties.Load(); p > MaxParties {
+		return fmt.Errorf("barrier of %d parties: %w", p, shm.ErrCorrupt)
+	}
+	for i := range w.ids {
+		if err := validOwner("barrier member", w.ids[i].Load()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Barrier makes a fixed number of parties wait for each other: Python's
 // multiprocessing.Barrier. Each Wait blocks until parties Waits have been
 // made (in any processes), then all return, each with a distinct arrival
 // index from 0 to parties-1, and the barrier is ready for the next round
 // (generation).
-//
-// Memory layout (416 bytes, 8-aligned):
-//
-//	offset size field
-//	     0    8 owner word of an internal Mutex that orders arrivals, Reset
-//	             and Abort (package documentation)
-//	     8    4 generation word, also the futex word waiters sleep on:
-//	             bit     0 broken (set by Abort, a failed action, a timeout
-//	                       or a dead party; cleared by Reset)
-//	             bit     1 sleepers: a waiter sleeps or is about to (set by
-//	                       it with CAS; cleared by whoever ends the round,
-//	                       who then wakes everyone)
-//	             bits 2-31 generation number, +1 when a round ends
-//	             Written under the Mutex (sleepers bit: by CAS, anywhere).
-//	    12    4 arrivals in this generation (under the Mutex)
-//	    16    4 parties (written once at creation)
-//	    20    4 reserved, zero
-//	    24    8 reset ring: bit g%64 is set when generation g ended by Reset
-//	             rather than by its last arrival, so its waiters learn it
-//	             was broken (under the Mutex)
-//	    32  256 member ids: 32 owner-word identities (pid, start time) of
-//	             processes that opened the barrier (each claims a slot by
-//	             CAS 0 -> id)
-//	   288  128 member marks: for slot i, the generation the process is
-//	             expected in next: the generation it opened the barrier in,
-//	             or the one after its latest arrival (written by it, under
-//	             the Mutex)
 //
 // A party that dies breaks the barrier instead of hanging it: a waiter that
 // has slept a while looks for a member process that is dead and was
@@ -79,11 +111,12 @@ const (
 type Barrier struct {
 	_       noCopy
 	o       obj
-	m       owner
+	m       owner.Lock
+	w       *barrierWords
 	gen     *atomic.Uint32
 	count   *atomic.Uint32
 	parties uint32
-	ring    *atomic.Uint64
+	resets  *atomic.Uint64
 	slot    int // this process's member slot, -1 if none
 	action  func() error
 }
@@ -93,24 +126,24 @@ func NewBarrier(r *shm.Region, parties int) (*Barrier, error) {
 	if parties < 1 || parties > MaxParties {
 		return nil, fmt.Errorf("new barrier of %d parties: %w", parties, ErrInvalid)
 	}
-	o, err := allocObj(r, KindBarrier, BarrierSize, "barrier")
+	o, w, err := allocObj[barrierWords](r, KindBarrier, "barrier")
 	if err != nil {
 		return nil, err
 	}
-	o.u32(brOffParties).Store(uint32(parties))
-	return newBarrier(o), nil
+	w.parties.Store(uint32(parties))
+	return newBarrier(o, w), nil
 }
 
 // OpenBarrier binds a Barrier made by NewBarrier from its handle.
 func OpenBarrier(h shm.Handle) (*Barrier, error) {
-	o, err := openObj(h, KindBarrier, BarrierSize, "barrier")
+	o, w, err := openObj[barrierWords](h, KindBarrier, "barrier")
 	if err != nil {
 		return nil, err
 	}
-	if p := o.u32(brOffParties).Load(); p == 0 {
+	if w.parties.Load() == 0 {
 		return nil, fmt.Errorf("open barrier: 0 parties: %w", shm.ErrCorrupt)
 	}
-	return newBarrier(o), nil
+	return newBarrier(o, w), nil
 }
 
 // BarrierAt places a Barrier for parties parties at offset off of another
@@ -121,40 +154,41 @@ func BarrierAt(b shm.Block, off int64, parties int) (*Barrier, error) {
 	if parties < 1 || parties > MaxParties {
 		return nil, fmt.Errorf("barrier at %d of %d parties: %w", off, parties, ErrInvalid)
 	}
-	o, err := atObj(b, off, BarrierSize, BarrierAlign, "barrier")
+	o, w, err := atObj[barrierWords](b, off, "barrier")
 	if err != nil {
 		return nil, err
 	}
-	p := o.u32(brOffParties)
+	p := &w.parties
 	if !p.CompareAndSwap(0, uint32(parties)) && p.Load() != uint32(parties) {
 		return nil, fmt.Errorf("barrier at %d: placed with %d parties, not %d: %w", off, p.Load(), parties, ErrInvalid)
 	}
-	return newBarrier(o), nil
+	return newBarrier(o, w), nil
 }
 
-func newBarrier(o obj) *Barrier {
+func newBarrier(o obj, w *barrierWords) *Barrier {
 	b := &Barrier{
 		o:       o,
-		m:       newOwner(o.u64(brOffMutex), o.spin),
-		gen:     o.u32(brOffGen),
-		count:   o.u32(brOffCount),
-		parties: o.u32(brOffParties).Load(),
-		ring:    o.u64(brOffRing),
+		m:       mutexOf(o, unsafe.Offsetof(barrierWords{}.mutex)).m,
+		w:       w,
+		gen:     &w.gen,
+		count:   &w.count,
+		parties: w.parties.Load(),
+		resets:  &w.resets,
 		slot:    -1,
 	}
 	b.join()
 	return b
 }
 
-func (b *Barrier) id(i int) *atomic.Uint64   { return b.o.u64(brOffIDs + 8*int64(i)) }
-func (b *Barrier) seen(i int) *atomic.Uint32 { return b.o.u32(brOffSeen + 4*int64(i)) }
+func (b *Barrier) id(i int) *atomic.Uint64   { return &b.w.ids[i] }
+func (b *Barrier) seen(i int) *atomic.Uint32 { return &b.w.seen[i] }
 
 // join claims a member slot for this process: its own if it has one, else
 // a free one, else one of a dead process.
 func (b *Barrier) join() {
 	cur := b.gen.Load() >> brGenShift
 	for i := range MaxBarrierMembers {
-		if b.id(i).Load() == selfWord {
+		if b.id(i).Load() == uint64(b.o.me) {
 			b.slot = i
 			return
 		}
@@ -162,12 +196,12 @@ func (b *Barrier) join() {
 	for pass := 0; pass < 2; pass++ {
 		for i := range MaxBarrierMembers {
 			v := b.id(i).Load()
-			if (pass == 0 && v != 0) || (pass == 1 && (v == 0 || ownerAlive(v))) {
+			if (pass == 0 && v != 0) || (pass == 1 && (v == 0 || owner.Alive(owner.Word(v)))) {
 				continue
 			}
 			// Mark first: a scanner that sees the id then sees this
 			// process expected now, which is true.
-			if b.id(i).CompareAndSwap(v, selfWord) {
+			if b.id(i).CompareAndSwap(v, uint64(b.o.me)) {
 				b.seen(i).Store(cur)
 				b.slot = i
 				return
@@ -217,7 +251,7 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	}
 	g := b.gen.Load()
 	if g&brBroken != 0 {
-		b.m.unlock()
+		b.m.Unlock()
 		return -1, fmt.Errorf("wait at barrier: %w", ErrBroken)
 	}
 	c := g >> brGenShift
@@ -229,7 +263,7 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	if idx+1 == b.parties {
 		return int(idx), b.release(c)
 	}
-	b.m.unlock()
+	b.m.Unlock()
 
 	// Lost wake-up argument: a waiter sets the sleepers bit with a CAS from
 	// a value v of its generation and sleeps expecting v|sleepers; whoever
@@ -241,7 +275,7 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	for {
 		v := b.gen.Load()
 		if v>>brGenShift != c {
-			if b.ring.Load()&(1<<(c%64)) != 0 {
+			if b.resets.Load()&(1<<(c%64)) != 0 {
 				return -1, fmt.Errorf("wait at barrier: reset: %w", ErrBroken)
 			}
 			bo.won()
@@ -276,9 +310,9 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 // lock takes the internal Mutex; a holder that died inside it leaves the
 // barrier broken.
 func (b *Barrier) lock() error {
-	if err := b.m.lock(context.Background()); err == ErrOwnerDead {
+	if err := b.m.Lock(); err == ErrOwnerDead {
 		b.setBroken()
-		b.m.unlock()
+		b.m.Unlock()
 		return fmt.Errorf("wait at barrier: a process died inside it: %w", ErrBroken)
 	}
 	return nil
@@ -293,21 +327,21 @@ func (b *Barrier) release(c uint32) (err error) {
 		defer func() {
 			if panicked {
 				b.setBroken()
-				b.m.unlock()
+				b.m.Unlock()
 			}
 		}()
 		aerr := b.action()
 		panicked = false
 		if aerr != nil {
 			b.setBroken()
-			b.m.unlock()
+			b.m.Unlock()
 			return fmt.Errorf("barrier action: %w: %w", ErrBroken, aerr)
 		}
 	}
 	b.count.Store(0)
-	b.ring.And(^uint64(1 << (c % 64)))
+	b.resets.And(^uint64(1 << (c % 64)))
 	old := b.gen.Swap((c + 1) << brGenShift)
-	b.m.unlock()
+	b.m.Unlock()
 	if old&brSleepers != 0 {
 		futex.Wake(b.gen, -1)
 	}
@@ -329,19 +363,19 @@ func (b *Barrier) breakNow(c uint32) {
 	if b.gen.Load()>>brGenShift == c {
 		b.setBroken()
 	}
-	b.m.unlock()
+	b.m.Unlock()
 }
 
 // deadParty returns the pid of a dead member expected in generation c, or
 // of a dead holder of the internal Mutex, or 0.
 func (b *Barrier) deadParty(c uint32) int {
-	if v := b.m.w.Load(); v != 0 && !ownerAlive(v) {
-		return ownerPid(v)
+	if v := b.m.Holder(); v != 0 && !owner.Alive(v) {
+		return v.Pid()
 	}
 	for i := range MaxBarrierMembers {
 		v := b.id(i).Load()
-		if v != 0 && b.seen(i).Load() == c && !ownerAlive(v) {
-			return ownerPid(v)
+		if v != 0 && b.seen(i).Load() == c && !owner.Alive(owner.Word(v)) {
+			return owner.Word(v).Pid()
 		}
 	}
 	return 0
@@ -353,7 +387,7 @@ func (b *Barrier) Abort() {
 	b.o.mustLive("Barrier")
 	b.lock()
 	b.setBroken()
-	b.m.unlock()
+	b.m.Unlock()
 }
 
 // Reset returns the barrier to its empty state, unbroken. Parties waiting
@@ -362,17 +396,17 @@ func (b *Barrier) Reset() {
 	b.o.mustLive("Barrier")
 	b.lock()
 	c := b.gen.Load() >> brGenShift
-	b.ring.Or(1 << (c % 64))
+	b.resets.Or(1 << (c % 64))
 	b.count.Store(0)
 	for i := range MaxBarrierMembers {
-		if v := b.id(i).Load(); v != 0 && !ownerAlive(v) {
+		if v := b.id(i).Load(); v != 0 && !owner.Alive(owner.Word(v)) {
 			b.id(i).CompareAndSwap(v, 0)
 		} else if v != 0 && b.seen(i).Load() == c {
 			b.seen(i).Store(c + 1)
 		}
 	}
 	old := b.gen.Swap((c + 1) << brGenShift)
-	b.m.unlock()
+	b.m.Unlock()
 	if old&brSleepers != 0 {
 		futex.Wake(b.gen, -1)
 	}

@@ -5,33 +5,44 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
 	"github.com/forkless-go/forkless/shm"
 )
 
+// condWords is a Cond in shared memory.
+type condWords struct {
+	// mutex is the Cond's Mutex, L (see mutexWords).
+	mutex mutexWords
+	// seq is +1 by every Signal, Notify and Broadcast that finds waiters,
+	// and the futex word waiters sleep on, expecting the value they read
+	// before unlocking the Mutex.
+	seq atomic.Uint32
+	// waiters counts goroutines, of all processes, inside Wait (+1 before
+	// the Mutex is released, -1 after waking). Signal reads it and does
+	// nothing, no system call, when it is 0.
+	waiters atomic.Uint32
+}
+
 // CondSize and CondAlign are the bytes a Cond placed with CondAt takes and
 // the alignment its offset needs.
 const (
-	CondSize  = 16
-	CondAlign = 8
+	CondSize  = int64(unsafe.Sizeof(condWords{}))
+	CondAlign = int64(unsafe.Alignof(condWords{}))
 )
+
+var (
+	_ [0]struct{} = [CondSize - 16]struct{}{}
+	_ [0]struct{} = [CondAlign - 8]struct{}{}
+)
+
+func (w *condWords) validate() error { return w.mutex.validate() }
 
 // Cond is a condition variable shared by processes, with its own Mutex:
 // Python's multiprocessing.Condition. Lock the Mutex (L), check the
 // condition, and Wait while it does not hold; whoever changes it calls
 // Signal, Notify or Broadcast.
-//
-// Memory layout (16 bytes, 8-aligned):
-//
-//	offset size field
-//	     0    8 the Mutex's owner word (package documentation)
-//	     8    4 sequence: +1 by every Signal, Notify and Broadcast that
-//	             finds waiters; the futex word waiters sleep on, expecting
-//	             the value they read before unlocking the Mutex
-//	    12    4 waiters: processes' goroutines inside Wait (+1 before the
-//	             Mutex is released, -1 after waking). Signal reads it and
-//	             does nothing, no system call, when it is 0.
 //
 // Wait may return without a matching Signal (a Signal can release more
 // than one waiter that had not yet gone to sleep): always wait in a loop
@@ -50,34 +61,26 @@ type Cond struct {
 
 // NewCond allocates a Cond, with its unlocked Mutex, in r.
 func NewCond(r *shm.Region) (*Cond, error) {
-	o, err := allocObj(r, KindCond, CondSize, "cond")
-	if err != nil {
-		return nil, err
-	}
-	return newCond(o), nil
+	return newCond(allocObj[condWords](r, KindCond, "cond"))
 }
 
 // OpenCond binds a Cond made by NewCond from its handle.
 func OpenCond(h shm.Handle) (*Cond, error) {
-	o, err := openObj(h, KindCond, CondSize, "cond")
-	if err != nil {
-		return nil, err
-	}
-	return newCond(o), nil
+	return newCond(openObj[condWords](h, KindCond, "cond"))
 }
 
 // CondAt places a Cond at offset off of another package's block; see
 // MutexAt for the rules.
 func CondAt(b shm.Block, off int64) (*Cond, error) {
-	o, err := atObj(b, off, CondSize, CondAlign, "cond")
+	return newCond(atObj[condWords](b, off, "cond"))
+}
+
+func newCond(o obj, w *condWords, err error) (*Cond, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCond(o), nil
-}
-
-func newCond(o obj) *Cond {
-	return &Cond{o: o, L: newMutex(o), seq: o.u32(8), waiters: o.u32(12)}
+	l := mutexOf(o, unsafe.Offsetof(condWords{}.mutex))
+	return &Cond{o: o, L: l, seq: &w.seq, waiters: &w.waiters}, nil
 }
 
 // Handle names the Cond for another process.
@@ -102,7 +105,7 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 	if !c.o.live() {
 		return closedErr("wait on cond")
 	}
-	if !c.L.m.heldByMe() {
+	if !c.L.m.HeldByMe() {
 		panic("forkless/sync: Cond.Wait without holding its Mutex")
 	}
 	s := c.seq.Load()
@@ -128,7 +131,7 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 		// its wake-up may have been this waiter's: pass it on.
 		c.Notify(1)
 	}
-	lerr := c.L.m.lock(context.Background())
+	lerr := c.L.m.Lock()
 	switch {
 	case lerr == ErrOwnerDead:
 		return fmt.Errorf("wait on cond: relock: %w", ErrOwnerDead)

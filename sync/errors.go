@@ -2,7 +2,10 @@ package sync
 
 import (
 	"errors"
+	"io/fs"
 
+	"github.com/forkless-go/forkless/internal/errs"
+	"github.com/forkless-go/forkless/internal/owner"
 	"github.com/forkless-go/forkless/shm"
 )
 
@@ -16,7 +19,9 @@ var (
 	// a successful lock; the data it guards may be half-updated, so check
 	// or repair it before unlocking. The lock works normally afterwards. It
 	// is robust pthread mutexes' EOWNERDEAD.
-	ErrOwnerDead = errors.New("lock owner died")
+	// The one declaration is internal/owner's, which every robust lock of
+	// forkless reports.
+	ErrOwnerDead = owner.ErrOwnerDead
 	// ErrBroken: the barrier is broken (aborted, reset while this party
 	// waited, timed out, its action failed, or a party died). Python's
 	// BrokenBarrierError.
@@ -25,9 +30,15 @@ var (
 	// acquired. Python's "semaphore or lock released too many times".
 	ErrReleased = errors.New("semaphore released too many times")
 	// ErrInvalid: a count, bound, party number or offset is out of range.
-	ErrInvalid = errors.New("invalid argument")
+	// It is also fs.ErrInvalid (errors.Is holds for both), and a Kind of
+	// it rather than a text of its own: the cross-process registry keys
+	// sentinels by type and text, and fs.ErrInvalid's text is the same.
+	ErrInvalid = errs.Kind("invalid argument", fs.ErrInvalid)
 )
 
 // errClosed is returned (wrapped) when the region behind an object was
 // closed in this process.
 var errClosed = shm.ErrClosed
+
+// Registered so that errors.Is sees them in an error a child returned.
+func init() { errs.Register(ErrOwnerDead, ErrBroken, ErrReleased, ErrInvalid) }

@@ -4,16 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
 	"github.com/forkless-go/forkless/shm"
-)
-
-// EventSize and EventAlign are the bytes an Event placed with EventAt takes
-// and the alignment its offset needs.
-const (
-	EventSize  = 8
-	EventAlign = 8
 )
 
 const (
@@ -22,23 +16,40 @@ const (
 	evGenStep = 1 << 2
 )
 
+// eventWords is an Event in shared memory.
+type eventWords struct {
+	_ [0]atomic.Uint64 // 8-aligned, as it always was
+	// state is the flag, and the futex word waiters sleep on:
+	//   bit     0 evSet: the flag (Set: CAS v -> v+gen|set; Clear: AND)
+	//   bit     1 evWaiters: someone sleeps or is about to (set by a
+	//             waiter with CAS; cleared by the Set that wakes)
+	//   bits 2-31 generation: +1 at every Set that raises the flag, so a
+	//             waiter also returns for a Set that a Clear undid before
+	//             it woke (Python's threading.Event does the same)
+	// A waiter that sees the flag (or a new generation) acquires what the
+	// setter did before its Set's CAS.
+	state atomic.Uint32
+	_     uint32 // reserved, zero
+}
+
+// EventSize and EventAlign are the bytes an Event placed with EventAt takes
+// and the alignment its offset needs.
+const (
+	EventSize  = int64(unsafe.Sizeof(eventWords{}))
+	EventAlign = int64(unsafe.Alignof(eventWords{}))
+)
+
+var (
+	_ [0]struct{} = [EventSize - 8]struct{}{}
+	_ [0]struct{} = [EventAlign - 8]struct{}{}
+)
+
+// Every state word is one an Event could be in: nothing to check.
+func (w *eventWords) validate() error { return nil }
+
 // Event is a flag that processes can wait for: Python's
 // multiprocessing.Event. Set raises it and wakes every waiter; Clear lowers
 // it; Wait returns once it is raised.
-//
-// Memory layout (8 bytes, 8-aligned):
-//
-//	offset size field
-//	     0    4 state, also the futex word waiters sleep on:
-//	             bit     0 set: the flag (Set: CAS v -> v+gen|set; Clear:
-//	                       atomic AND)
-//	             bit     1 waiters: someone sleeps or is about to (set by a
-//	                       waiter with CAS; cleared by the Set that wakes)
-//	             bits 2-31 generation: +1 at every Set that raises the flag,
-//	                       so a waiter also returns for a Set that a Clear
-//	                       undid before it woke (Python's threading.Event
-//	                       does the same)
-//	     4    4 reserved, zero
 //
 // An Event has no owner: a process dying inside Wait or between Set and
 // Clear leaves it consistent.
@@ -50,33 +61,26 @@ type Event struct {
 
 // NewEvent allocates a cleared Event in r.
 func NewEvent(r *shm.Region) (*Event, error) {
-	o, err := allocObj(r, KindEvent, EventSize, "event")
-	if err != nil {
-		return nil, err
-	}
-	return newEvent(o), nil
+	return newEvent(allocObj[eventWords](r, KindEvent, "event"))
 }
 
 // OpenEvent binds an Event made by NewEvent from its handle.
 func OpenEvent(h shm.Handle) (*Event, error) {
-	o, err := openObj(h, KindEvent, EventSize, "event")
-	if err != nil {
-		return nil, err
-	}
-	return newEvent(o), nil
+	return newEvent(openObj[eventWords](h, KindEvent, "event"))
 }
 
 // EventAt places an Event at offset off of another package's block; see
 // MutexAt for the rules.
 func EventAt(b shm.Block, off int64) (*Event, error) {
-	o, err := atObj(b, off, EventSize, EventAlign, "event")
+	return newEvent(atObj[eventWords](b, off, "event"))
+}
+
+func newEvent(o obj, w *eventWords, err error) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEvent(o), nil
+	return &Event{o: o, s: &w.state}, nil
 }
-
-func newEvent(o obj) *Event { return &Event{o: o, s: o.u32(0)} }
 
 // Handle names the Event for another process.
 func (e *Event) Handle() shm.Handle { return e.o.handle() }

@@ -3,10 +3,12 @@ package sync
 import (
 	"context"
 	"time"
+
+	"github.com/forkless-go/forkless/internal/futex"
 )
 
 // Naps reports how many sleeps of this process ran out their timeout.
-func Naps() uint64 { return naps.Load() }
+func Naps() uint64 { return futex.Naps() }
 
 var errDeadline = context.DeadlineExceeded
 

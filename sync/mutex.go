@@ -3,49 +3,60 @@ package sync
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+	"unsafe"
 
+	"github.com/forkless-go/forkless/internal/owner"
 	"github.com/forkless-go/forkless/shm"
 )
+
+// mutexWords is a Mutex in shared memory: one owner word.
+type mutexWords struct {
+	// owner names the holding process, or 0: internal/owner's Word, and
+	// its low half is the futex word lockers sleep on. Written by CAS
+	// only (0 -> locker; v -> v|waiters by a waiter; dead holder's word ->
+	// locker|waiters by a recoverer; holder -> 0, or Swap 0 and a wake,
+	// on release): the CAS that takes the lock acquires what the previous
+	// holder's release published.
+	owner atomic.Uint64
+}
 
 // MutexSize and MutexAlign are the bytes a Mutex placed with MutexAt takes
 // inside a block and the alignment its offset needs.
 const (
-	MutexSize  = 8
-	MutexAlign = 8
+	MutexSize  = int64(unsafe.Sizeof(mutexWords{}))
+	MutexAlign = int64(unsafe.Alignof(mutexWords{}))
 )
+
+// The layout is pinned: these fail to compile if it changes.
+var (
+	_ [0]struct{} = [MutexSize - 8]struct{}{}
+	_ [0]struct{} = [MutexAlign - 8]struct{}{}
+)
+
+func (w *mutexWords) validate() error { return validOwner("mutex owner", w.owner.Load()) }
 
 // Mutex is a mutual-exclusion lock shared by processes: Python's
 // multiprocessing.Lock. Its holder is a process: any goroutine of the
 // holding process may unlock it, as with sync.Mutex.
-//
-// Memory layout (8 bytes, 8-aligned): one owner word, described in the
-// package documentation.
 //
 // If the holder dies, the next Lock (or a waiter already blocked) takes the
 // lock within about 70 ms and returns ErrOwnerDead.
 type Mutex struct {
 	_ noCopy
 	o obj
-	m owner
+	m owner.Lock
 }
 
 // NewMutex allocates an unlocked Mutex in r.
 func NewMutex(r *shm.Region) (*Mutex, error) {
-	o, err := allocObj(r, KindMutex, MutexSize, "mutex")
-	if err != nil {
-		return nil, err
-	}
-	return newMutex(o), nil
+	return newMutex(allocObj[mutexWords](r, KindMutex, "mutex"))
 }
 
 // OpenMutex binds a Mutex made by NewMutex, in this process or another, from
 // its handle.
 func OpenMutex(h shm.Handle) (*Mutex, error) {
-	o, err := openObj(h, KindMutex, MutexSize, "mutex")
-	if err != nil {
-		return nil, err
-	}
-	return newMutex(o), nil
+	return newMutex(openObj[mutexWords](h, KindMutex, "mutex"))
 }
 
 // MutexAt places a Mutex at offset off of a block that another package
@@ -55,14 +66,21 @@ func OpenMutex(h shm.Handle) (*Mutex, error) {
 // process calls MutexAt with the same offset. Such a Mutex has no handle of
 // its own: pass the block's.
 func MutexAt(b shm.Block, off int64) (*Mutex, error) {
-	o, err := atObj(b, off, MutexSize, MutexAlign, "mutex")
+	return newMutex(atObj[mutexWords](b, off, "mutex"))
+}
+
+func newMutex(o obj, _ *mutexWords, err error) (*Mutex, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newMutex(o), nil
+	return mutexOf(o, 0), nil
 }
 
-func newMutex(o obj) *Mutex { return &Mutex{o: o, m: newOwner(o.u64(0), o.spin)} }
+// mutexOf returns the Mutex whose owner word is at offset field of o's
+// words (Cond's Mutex lives inside the Cond).
+func mutexOf(o obj, field uintptr) *Mutex {
+	return &Mutex{o: o, m: o.lock(field + unsafe.Offsetof(mutexWords{}.owner))}
+}
 
 // Handle names the Mutex for another process (the zero Handle for one placed
 // with MutexAt).
@@ -72,7 +90,7 @@ func (m *Mutex) Handle() shm.Handle { return m.o.handle() }
 // when it took the lock from a holder that died: the caller holds the lock
 // in both cases. It fails only when the region was closed.
 func (m *Mutex) Lock() error {
-	if m.o.live() && m.m.tryLock() {
+	if m.o.live() && m.m.TryLock() {
 		return nil // the fast path, small enough to inline
 	}
 	return m.lockSlow(context.Background())
@@ -81,7 +99,7 @@ func (m *Mutex) Lock() error {
 // LockContext is Lock that gives up when ctx ends, returning ctx's error
 // without the lock. Cancellation wakes the waiter within microseconds.
 func (m *Mutex) LockContext(ctx context.Context) error {
-	if m.o.live() && m.m.tryLock() {
+	if m.o.live() && m.m.TryLock() {
 		return nil
 	}
 	return m.lockSlow(ctx)
@@ -91,7 +109,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	if !m.o.live() {
 		return closedErr("lock mutex")
 	}
-	if err := m.m.lockSlow(ctx); err != nil {
+	if err := m.m.LockContext(ctx); err != nil {
 		return fmt.Errorf("lock mutex: %w", err)
 	}
 	return nil
@@ -100,7 +118,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 // TryLock locks m if it is free and reports whether it did. It never waits,
 // and never takes the lock from a dead holder (Lock does that).
 func (m *Mutex) TryLock() bool {
-	return m.o.live() && m.m.tryLock()
+	return m.o.live() && m.m.TryLock()
 }
 
 // Unlock unlocks m. Unlocking a Mutex that this process does not hold (it is
@@ -108,22 +126,20 @@ func (m *Mutex) TryLock() bool {
 // does; the lock is left as it was. A release makes a system call only when
 // some process waits.
 func (m *Mutex) Unlock() {
-	if m.o.live() && m.m.w.CompareAndSwap(selfWord, 0) {
-		return // nobody waits: no system call
+	if m.o.live() && m.m.Unlock() {
+		return
 	}
-	m.unlockSlow()
+	m.unlockFailed()
 }
 
-func (m *Mutex) unlockSlow() {
+func (m *Mutex) unlockFailed() {
 	m.o.mustLive("Mutex")
-	if !m.m.unlock() {
-		panic(fmt.Sprintf("forkless/sync: unlock of a Mutex not held by this process (held by pid %d)", ownerPid(m.m.w.Load())))
-	}
+	panic(fmt.Sprintf("forkless/sync: unlock of a Mutex not held by this process (held by pid %d)", m.m.Holder().Pid()))
 }
 
 // Locked reports whether some process holds m, like Python's Lock.locked().
 func (m *Mutex) Locked() bool {
-	return m.o.live() && m.m.w.Load() != 0
+	return m.o.live() && m.m.Holder() != 0
 }
 
 // Owner returns the pid of the process holding m, or 0.
@@ -131,5 +147,5 @@ func (m *Mutex) Owner() int {
 	if !m.o.live() {
 		return 0
 	}
-	return ownerPid(m.m.w.Load())
+	return m.m.Holder().Pid()
 }

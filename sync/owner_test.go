@@ -3,9 +3,12 @@ package sync
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/mapped"
+	"github.com/forkless-go/forkless/internal/owner"
 	"github.com/forkless-go/forkless/internal/proc"
 	"github.com/forkless-go/forkless/shm"
 )
@@ -24,9 +27,10 @@ func TestPidReuseDoesNotFoolOwnerCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	earlier := selfWord + 1<<32 // same pid, start time one tick different
-	m.m.w.Store(earlier)
-	if ownerAlive(earlier) {
+	me := m.m.Me()
+	earlier := me + 1<<32 // same pid, start time one tick different
+	ownerWord(m).Store(uint64(earlier))
+	if owner.Alive(earlier) {
 		t.Fatal("a holder with our pid but another start time counts as alive")
 	}
 	start := time.Now()
@@ -34,25 +38,12 @@ func TestPidReuseDoesNotFoolOwnerCheck(t *testing.T) {
 		t.Fatalf("Lock over a reused pid = %v, want ErrOwnerDead", err)
 	}
 	t.Logf("taken after %v", time.Since(start))
-	if m.m.w.Load()&^waitersBit != selfWord {
+	if m.m.Holder().Holder() != me {
 		t.Fatal("the lock does not name this process after recovery")
 	}
 	m.Unlock()
 	if m.Locked() {
 		t.Fatal("still locked after Unlock")
-	}
-}
-
-func TestOwnerAlive(t *testing.T) {
-	if !ownerAlive(selfWord) || !ownerAlive(selfWord|waitersBit) {
-		t.Error("this process is not alive")
-	}
-	if !ownerAlive(0) {
-		t.Error("no holder counts as dead")
-	}
-	// pid_max is at most 2^22 on Linux: a larger pid exists nowhere.
-	if ownerAlive(uint64(1<<29) | uint64(uint32(selfWord>>32))<<32) {
-		t.Error("a pid beyond pid_max is alive")
 	}
 }
 
@@ -71,14 +62,19 @@ func TestLiveHolderKeepsLock(t *testing.T) {
 	if err != nil {
 		t.Skip("no start time for the parent:", err)
 	}
-	m.m.w.Store(uint64(uint32(st))<<32 | uint64(ppid))
-	defer m.m.w.Store(0)
+	ownerWord(m).Store(uint64(uint32(st))<<32 | uint64(ppid))
+	defer ownerWord(m).Store(0)
 	ctx, cancel := contextWithTimeout(100 * time.Millisecond)
 	defer cancel()
 	if err := m.LockContext(ctx); !errors.Is(err, errDeadline) {
 		t.Fatalf("LockContext against a live holder = %v, want DeadlineExceeded", err)
 	}
-	if got := m.m.w.Load() &^ waitersBit; got != uint64(uint32(st))<<32|uint64(ppid) {
+	if got := uint64(m.m.Holder().Holder()); got != uint64(uint32(st))<<32|uint64(ppid) {
 		t.Fatalf("owner word changed to %x", got)
 	}
+}
+
+// ownerWord is m's owner word, for tests that forge a holder.
+func ownerWord(m *Mutex) *atomic.Uint64 {
+	return &mapped.Must[mutexWords](m.o.b.Bytes(), int(m.o.off)).owner
 }

@@ -5,16 +5,37 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"unsafe"
 
+	"github.com/forkless-go/forkless/internal/owner"
 	"github.com/forkless-go/forkless/shm"
 )
+
+// rlockWords is an RLock in shared memory.
+type rlockWords struct {
+	// mutex is the lock itself (see mutexWords).
+	mutex mutexWords
+	// depth is how many Locks the holder has not yet unlocked; 0 while
+	// unlocked. Written only by the holding process, by CAS since its
+	// goroutines may race; read by it. The owner word's CAS hands it from
+	// one holder to the next (a new holder stores 1 after taking it).
+	depth atomic.Uint32
+	_     uint32 // reserved, zero
+}
 
 // RLockSize and RLockAlign are the bytes an RLock placed with RLockAt takes
 // and the alignment its offset needs.
 const (
-	RLockSize  = 16
-	RLockAlign = 8
+	RLockSize  = int64(unsafe.Sizeof(rlockWords{}))
+	RLockAlign = int64(unsafe.Alignof(rlockWords{}))
 )
+
+var (
+	_ [0]struct{} = [RLockSize - 16]struct{}{}
+	_ [0]struct{} = [RLockAlign - 8]struct{}{}
+)
+
+func (w *rlockWords) validate() error { return w.mutex.validate() }
 
 // RLock is a reentrant lock shared by processes: Python's
 // multiprocessing.RLock.
@@ -26,54 +47,37 @@ const (
 // process an RLock does not exclude goroutines from each other: guard
 // in-process state with a sync.Mutex as well if goroutines share it.
 //
-// Memory layout (16 bytes, 8-aligned):
-//
-//	offset size field
-//	     0    8 owner word (see the package documentation)
-//	     8    4 depth: how many Locks the holder has not yet unlocked.
-//	             Written only by the holding process (by CAS, since its
-//	             goroutines may race); read by it. 0 while unlocked.
-//	    12    4 reserved, zero
-//
 // If the holder dies, the next Lock takes the lock with depth 1 and returns
 // ErrOwnerDead.
 type RLock struct {
 	_     noCopy
 	o     obj
-	m     owner
+	m     owner.Lock
 	depth *atomic.Uint32
 }
 
 // NewRLock allocates an unlocked RLock in r.
 func NewRLock(r *shm.Region) (*RLock, error) {
-	o, err := allocObj(r, KindRLock, RLockSize, "rlock")
-	if err != nil {
-		return nil, err
-	}
-	return newRLock(o), nil
+	return newRLock(allocObj[rlockWords](r, KindRLock, "rlock"))
 }
 
 // OpenRLock binds an RLock made by NewRLock from its handle.
 func OpenRLock(h shm.Handle) (*RLock, error) {
-	o, err := openObj(h, KindRLock, RLockSize, "rlock")
-	if err != nil {
-		return nil, err
-	}
-	return newRLock(o), nil
+	return newRLock(openObj[rlockWords](h, KindRLock, "rlock"))
 }
 
 // RLockAt places an RLock at offset off of another package's block; see
 // MutexAt for the rules.
 func RLockAt(b shm.Block, off int64) (*RLock, error) {
-	o, err := atObj(b, off, RLockSize, RLockAlign, "rlock")
+	return newRLock(atObj[rlockWords](b, off, "rlock"))
+}
+
+func newRLock(o obj, w *rlockWords, err error) (*RLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRLock(o), nil
-}
-
-func newRLock(o obj) *RLock {
-	return &RLock{o: o, m: newOwner(o.u64(0), o.spin), depth: o.u32(8)}
+	m := mutexOf(o, unsafe.Offsetof(rlockWords{}.mutex))
+	return &RLock{o: o, m: m.m, depth: &w.depth}, nil
 }
 
 // Handle names the RLock for another process.
@@ -91,7 +95,7 @@ func (l *RLock) LockContext(ctx context.Context) error {
 	if l.reenter() {
 		return nil
 	}
-	err := l.m.lock(ctx)
+	err := l.m.LockContext(ctx)
 	if err != nil && err != ErrOwnerDead {
 		return fmt.Errorf("lock rlock: %w", err)
 	}
@@ -108,7 +112,7 @@ func (l *RLock) LockContext(ctx context.Context) error {
 // named as holder means that a goroutine of this process is releasing it
 // (or has just taken it), and this call must take the slow path.
 func (l *RLock) reenter() bool {
-	if !l.m.heldByMe() {
+	if !l.m.HeldByMe() {
 		return false
 	}
 	for {
@@ -133,7 +137,7 @@ func (l *RLock) TryLock() bool {
 	if l.reenter() {
 		return true
 	}
-	if l.m.tryLock() {
+	if l.m.TryLock() {
 		l.depth.Store(1)
 		return true
 	}
@@ -145,8 +149,8 @@ func (l *RLock) TryLock() bool {
 func (l *RLock) Unlock() {
 	l.o.mustLive("RLock")
 	for {
-		if !l.m.heldByMe() {
-			panic(fmt.Sprintf("forkless/sync: unlock of an RLock not held by this process (held by pid %d)", ownerPid(l.m.w.Load())))
+		if !l.m.HeldByMe() {
+			panic(fmt.Sprintf("forkless/sync: unlock of an RLock not held by this process (held by pid %d)", l.m.Holder().Pid()))
 		}
 		d := l.depth.Load()
 		if d == 0 {
@@ -154,7 +158,7 @@ func (l *RLock) Unlock() {
 		}
 		if l.depth.CompareAndSwap(d, d-1) {
 			if d == 1 {
-				l.m.unlock()
+				l.m.Unlock()
 			}
 			return
 		}
@@ -163,7 +167,7 @@ func (l *RLock) Unlock() {
 
 // Depth returns how deep this process holds the lock (0 if it does not).
 func (l *RLock) Depth() int {
-	if !l.o.live() || !l.m.heldByMe() {
+	if !l.o.live() || !l.m.HeldByMe() {
 		return 0
 	}
 	return int(l.depth.Load())

@@ -4,22 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/internal/owner"
 	"github.com/forkless-go/forkless/shm"
-)
-
-// RWMutexSize and RWMutexAlign are the bytes an RWMutex placed with
-// RWMutexAt takes and the alignment its offset needs.
-const (
-	RWMutexSize  = 272 // 16 + rwSlots*16
-	RWMutexAlign = 8
-)
-
-// Both fail to compile unless RWMutexSize == 16 + rwSlots*16.
-var (
-	_ [RWMutexSize - (16 + rwSlots*16)]struct{}
-	_ [(16 + rwSlots*16) - RWMutexSize]struct{}
 )
 
 // rwSlots is how many reading processes an RWMutex tracks, so that a writer
@@ -35,37 +24,76 @@ const (
 	rwWriteSleep = 1 << 30   // the writer sleeps until the count drops to 0
 )
 
+// rwMutexWords is an RWMutex in shared memory.
+type rwMutexWords struct {
+	// writer is the writers' lock (see mutexWords): writers take it first,
+	// so writers queue there and a dead writer is found like a dead Mutex
+	// holder.
+	writer mutexWords
+	// readers is the reader word, also the futex word readers and the
+	// writer sleep on:
+	//   bits 0-27 readers holding the lock (RLock CAS +1, RUnlock CAS -1)
+	//   bit    28 rwWriter: set by the writer after it took writer, cleared
+	//             by its Unlock (or by whoever recovers from a dead writer)
+	//   bit    29 rwReadSleep: a reader sleeps until bit 28 clears (set by
+	//             that reader; cleared by the writer's Unlock, which wakes)
+	//   bit    30 rwWriteSleep: the writer sleeps until the count is 0 (set
+	//             by the writer; cleared by its Unlock; the RUnlock that
+	//             drops the count to 0 wakes when it is set)
+	// The writer's CAS that sees the count at 0 acquires what the last
+	// reader's RUnlock released, and a reader's +1 what the writer's
+	// Unlock released.
+	readers atomic.Uint32
+	_       uint32 // reserved, zero
+	// slots track one reading process each, so that a writer can take
+	// back a dead reader's read locks.
+	slots [rwSlots]rwSlot
+}
+
+// rwSlot is one reading process's entry in an RWMutex.
+type rwSlot struct {
+	// id is the process (an owner word's identity, no waiters bit):
+	// claimed by the process with CAS 0 -> id at its first RLock, freed
+	// with CAS id -> 0 by whoever reclaims it after the process died.
+	id atomic.Uint64
+	// count is the read locks this process holds: +1 after the reader
+	// word's +1, -1 before the reader word's -1 (written by the process;
+	// swapped to 0 by a reclaimer, so only one reclaimer returns them).
+	count atomic.Uint32
+	_     uint32 // reserved, zero
+}
+
+// RWMutexSize and RWMutexAlign are the bytes an RWMutex placed with
+// RWMutexAt takes and the alignment its offset needs.
+const (
+	RWMutexSize  = int64(unsafe.Sizeof(rwMutexWords{}))
+	RWMutexAlign = int64(unsafe.Alignof(rwMutexWords{}))
+)
+
+var (
+	_ [0]struct{} = [RWMutexSize - 272]struct{}{}
+	_ [0]struct{} = [RWMutexAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(rwMutexWords{}.slots) - 16]struct{}{}
+)
+
+func (w *rwMutexWords) validate() error {
+	if err := w.writer.validate(); err != nil {
+		return err
+	}
+	if v := w.readers.Load(); v>>31 != 0 {
+		return fmt.Errorf("rwmutex reader word %#x: %w", v, shm.ErrCorrupt)
+	}
+	for i := range w.slots {
+		if err := validOwner("rwmutex reader", w.slots[i].id.Load()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RWMutex is a reader/writer lock shared by processes: any number of
 // readers, or one writer. A writer that wants the lock stops new readers
 // from entering, so writers are not starved.
-//
-// Memory layout (272 bytes, 8-aligned):
-//
-//	offset size field
-//	     0    8 writer owner word (package documentation): writers take it
-//	             first, so writers queue there and a dead writer is found
-//	     8    4 reader word, also the futex word readers and the writer
-//	             sleep on:
-//	             bits  0-27 readers holding the lock (RLock CAS +1,
-//	                        RUnlock CAS -1)
-//	             bit     28 writer: set by the writer after it took the
-//	                        owner word, cleared by its Unlock (or by whoever
-//	                        recovers the lock from a dead writer)
-//	             bit     29 a reader sleeps until bit 28 clears (set by that
-//	                        reader; cleared by the writer's Unlock, which
-//	                        then wakes)
-//	             bit     30 the writer sleeps until the count is 0 (set by
-//	                        the writer; cleared by its Unlock; the RUnlock
-//	                        that drops the count to 0 wakes when it is set)
-//	    12    4 reserved, zero
-//	    16  256 16 reader slots of 16 bytes, one per reading process:
-//	             +0 8 identity (pid, start time) as in an owner word;
-//	                  claimed by the process with CAS 0 -> id at its first
-//	                  RLock, freed (CAS id -> 0) by whoever reclaims it
-//	                  after the process died
-//	             +8 4 read locks this process holds: +1 after the reader
-//	                  word's +1, -1 before the reader word's -1 (written by
-//	                  the process; swapped to 0 by a reclaimer)
 //
 // A writer that dies is found like a dead Mutex holder: by the next writer
 // (which gets ErrOwnerDead) or by a blocked reader (which clears the
@@ -81,47 +109,40 @@ const (
 type RWMutex struct {
 	_    noCopy
 	o    obj
-	m    owner
+	m    owner.Lock
+	w    *rwMutexWords
 	r    *atomic.Uint32
 	slot atomic.Int32 // this process's reader slot; -1 unknown, -2 none
 }
 
 // NewRWMutex allocates an unlocked RWMutex in r.
 func NewRWMutex(r *shm.Region) (*RWMutex, error) {
-	o, err := allocObj(r, KindRWMutex, RWMutexSize, "rwmutex")
-	if err != nil {
-		return nil, err
-	}
-	return newRWMutex(o), nil
+	return newRWMutex(allocObj[rwMutexWords](r, KindRWMutex, "rwmutex"))
 }
 
 // OpenRWMutex binds an RWMutex made by NewRWMutex from its handle.
 func OpenRWMutex(h shm.Handle) (*RWMutex, error) {
-	o, err := openObj(h, KindRWMutex, RWMutexSize, "rwmutex")
-	if err != nil {
-		return nil, err
-	}
-	return newRWMutex(o), nil
+	return newRWMutex(openObj[rwMutexWords](h, KindRWMutex, "rwmutex"))
 }
 
 // RWMutexAt places an RWMutex at offset off of another package's block; see
 // MutexAt for the rules.
 func RWMutexAt(b shm.Block, off int64) (*RWMutex, error) {
-	o, err := atObj(b, off, RWMutexSize, RWMutexAlign, "rwmutex")
+	return newRWMutex(atObj[rwMutexWords](b, off, "rwmutex"))
+}
+
+func newRWMutex(o obj, w *rwMutexWords, err error) (*RWMutex, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRWMutex(o), nil
-}
-
-func newRWMutex(o obj) *RWMutex {
-	rw := &RWMutex{o: o, m: newOwner(o.u64(0), o.spin), r: o.u32(8)}
+	m := mutexOf(o, unsafe.Offsetof(rwMutexWords{}.writer))
+	rw := &RWMutex{o: o, m: m.m, w: w, r: &w.readers}
 	rw.slot.Store(-1)
-	return rw
+	return rw, nil
 }
 
-func (rw *RWMutex) slotID(i int32) *atomic.Uint64    { return rw.o.u64(16 + 16*int64(i)) }
-func (rw *RWMutex) slotCount(i int32) *atomic.Uint32 { return rw.o.u32(16 + 16*int64(i) + 8) }
+func (rw *RWMutex) slotID(i int32) *atomic.Uint64    { return &rw.w.slots[i].id }
+func (rw *RWMutex) slotCount(i int32) *atomic.Uint32 { return &rw.w.slots[i].count }
 
 // readerSlot returns this process's reader slot, claiming one at first use.
 func (rw *RWMutex) readerSlot() int32 {
@@ -135,20 +156,20 @@ func (rw *RWMutex) readerSlot() int32 {
 
 func (rw *RWMutex) claimSlot() int32 {
 	for i := range int32(rwSlots) {
-		if rw.slotID(i).Load() == selfWord {
+		if rw.slotID(i).Load() == uint64(rw.o.me) {
 			return i
 		}
 	}
 	for i := range int32(rwSlots) {
-		if rw.slotID(i).CompareAndSwap(0, selfWord) {
+		if rw.slotID(i).CompareAndSwap(0, uint64(rw.o.me)) {
 			return i
 		}
 	}
 	// Full: take back a dead process's slot.
 	for i := range int32(rwSlots) {
-		if v := rw.slotID(i).Load(); !ownerAlive(v) {
+		if v := rw.slotID(i).Load(); !owner.Alive(owner.Word(v)) {
 			rw.reclaim(i, v)
-			if rw.slotID(i).CompareAndSwap(0, selfWord) {
+			if rw.slotID(i).CompareAndSwap(0, uint64(rw.o.me)) {
 				return i
 			}
 		}
@@ -182,7 +203,7 @@ func (rw *RWMutex) reclaim(i int32, v uint64) {
 // reads /proc for each slot in use: writers call it only after sleeping.
 func (rw *RWMutex) reclaimDead() {
 	for i := range int32(rwSlots) {
-		if v := rw.slotID(i).Load(); v != 0 && !ownerAlive(v) {
+		if v := rw.slotID(i).Load(); v != 0 && !owner.Alive(owner.Word(v)) {
 			rw.reclaim(i, v)
 		}
 	}
@@ -208,7 +229,7 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 	if !rw.o.live() {
 		return closedErr("lock rwmutex")
 	}
-	dead := rw.m.lock(ctx)
+	dead := rw.m.LockContext(ctx)
 	if dead != nil && dead != ErrOwnerDead {
 		return fmt.Errorf("lock rwmutex: %w", dead)
 	}
@@ -246,13 +267,13 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 
 // TryLock takes the lock for writing if it is free of readers and writers.
 func (rw *RWMutex) TryLock() bool {
-	if !rw.o.live() || !rw.m.tryLock() {
+	if !rw.o.live() || !rw.m.TryLock() {
 		return false
 	}
 	if rw.r.CompareAndSwap(0, rwWriter) {
 		return true
 	}
-	rw.m.unlock()
+	rw.m.Unlock()
 	return false
 }
 
@@ -261,14 +282,14 @@ func (rw *RWMutex) writerLeave() {
 	if old := rw.r.And(^uint32(rwWriter | rwReadSleep | rwWriteSleep)); old&rwReadSleep != 0 {
 		futex.Wake(rw.r, -1)
 	}
-	rw.m.unlock()
+	rw.m.Unlock()
 }
 
 // Unlock releases the write lock. Unlocking an RWMutex that this process
 // does not hold for writing panics.
 func (rw *RWMutex) Unlock() {
 	rw.o.mustLive("RWMutex")
-	if !rw.m.heldByMe() || rw.r.Load()&rwWriter == 0 {
+	if !rw.m.HeldByMe() || rw.r.Load()&rwWriter == 0 {
 		panic("forkless/sync: unlock of an RWMutex not write-locked by this process")
 	}
 	rw.writerLeave()
@@ -319,7 +340,7 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 		case err == nil:
 		case err == errNap:
 			// The writer may have died holding or claiming the lock.
-			if rw.m.recoverDead() {
+			if rw.m.RecoverDead() {
 				rw.writerLeave()
 				dead = fmt.Errorf("rlock rwmutex: %w", ErrOwnerDead)
 			}

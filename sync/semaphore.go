@@ -5,40 +5,61 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
 	"github.com/forkless-go/forkless/shm"
 )
 
+// semaphoreWords is a Semaphore or BoundedSemaphore in shared memory.
+type semaphoreWords struct {
+	_ [0]atomic.Uint64 // 8-aligned, as it always was
+	// value is the units available, 0..MaxSemaphore, and the futex word
+	// acquirers sleep on (expecting 0). Acquire takes one with CAS
+	// v -> v-1, Release adds one with CAS v -> v+1: the acquirer's CAS
+	// acquires what the releaser did before its Release.
+	value atomic.Uint32
+	// waiters counts acquirers that have announced they may sleep (+1
+	// before the last check of value, -1 when they leave). Release reads
+	// it and wakes one sleeper only when it is non-zero, so an
+	// uncontended Release makes no system call.
+	waiters atomic.Uint32
+	// bound is 0 for a Semaphore, the initial value for a
+	// BoundedSemaphore. Written once: by NewX before the handle is
+	// published, or by SemaphoreAt's placer under placed.
+	bound atomic.Uint32
+	// placed is 1 once SemaphoreAt set the semaphore up (its CAS 0 -> 1
+	// elects the one placer); NewX leaves it 0.
+	placed atomic.Uint32
+}
+
 // SemaphoreSize and SemaphoreAlign are the bytes a Semaphore or
 // BoundedSemaphore placed with SemaphoreAt takes and the alignment its
 // offset needs.
 const (
-	SemaphoreSize  = 16
-	SemaphoreAlign = 8
+	SemaphoreSize  = int64(unsafe.Sizeof(semaphoreWords{}))
+	SemaphoreAlign = int64(unsafe.Alignof(semaphoreWords{}))
+)
+
+var (
+	_ [0]struct{} = [SemaphoreSize - 16]struct{}{}
+	_ [0]struct{} = [SemaphoreAlign - 8]struct{}{}
 )
 
 // MaxSemaphore is the largest value a semaphore can hold.
 const MaxSemaphore = math.MaxInt32
 
+func (w *semaphoreWords) validate() error {
+	v, b, p := w.value.Load(), w.bound.Load(), w.placed.Load()
+	if v > MaxSemaphore || b > MaxSemaphore || p > 1 {
+		return fmt.Errorf("semaphore value %d, bound %d, placed %d: %w", v, b, p, shm.ErrCorrupt)
+	}
+	return nil
+}
+
 // Semaphore is a counting semaphore shared by processes: Python's
 // multiprocessing.Semaphore. Acquire takes one unit, waiting while there is
 // none; Release returns one.
-//
-// Memory layout (16 bytes, 8-aligned):
-//
-//	offset size field
-//	     0    4 value: units available, 0..MaxSemaphore. Acquire takes one
-//	             with CAS v -> v-1; Release adds one with CAS v -> v+1. Also
-//	             the futex word that acquirers sleep on (expecting 0).
-//	     4    4 waiters: acquirers that have announced they may sleep
-//	             (+1 before the last check of value, -1 when they leave).
-//	             Release reads it and wakes one sleeper only when it is
-//	             non-zero, so an uncontended Release makes no system call.
-//	     8    4 bound: 0 for a Semaphore; the initial value for a
-//	             BoundedSemaphore. Written once at creation.
-//	    12    4 placed: 1 once SemaphoreAt set the semaphore up (New
-//	             leaves it 0: it sets the words before publishing the handle)
 //
 // A semaphore has no owner: a process that dies holding units takes them
 // with it (as in Python), and a process that dies while waiting only costs
@@ -64,11 +85,10 @@ func NewSemaphore(r *shm.Region, value int) (*Semaphore, error) {
 	if value < 0 || value > MaxSemaphore {
 		return nil, fmt.Errorf("new semaphore of value %d: %w", value, ErrInvalid)
 	}
-	o, err := allocObj(r, KindSemaphore, SemaphoreSize, "semaphore")
+	s, err := newSemaphore(allocObj[semaphoreWords](r, KindSemaphore, "semaphore"))
 	if err != nil {
 		return nil, err
 	}
-	s := newSemaphore(o)
 	s.value.Store(uint32(value))
 	return s, nil
 }
@@ -79,12 +99,10 @@ func NewBoundedSemaphore(r *shm.Region, value int) (*BoundedSemaphore, error) {
 	if value < 1 || value > MaxSemaphore {
 		return nil, fmt.Errorf("new bounded semaphore of value %d: %w", value, ErrInvalid)
 	}
-	o, err := allocObj(r, KindBoundedSemaphore, SemaphoreSize, "bounded semaphore")
+	s, err := newBounded(allocObj[semaphoreWords](r, KindBoundedSemaphore, "bounded semaphore"))
 	if err != nil {
 		return nil, err
 	}
-	s := new(BoundedSemaphore)
-	s.init(o)
 	s.bound.Store(uint32(value))
 	s.value.Store(uint32(value))
 	return s, nil
@@ -92,22 +110,12 @@ func NewBoundedSemaphore(r *shm.Region, value int) (*BoundedSemaphore, error) {
 
 // OpenSemaphore binds a Semaphore made by NewSemaphore from its handle.
 func OpenSemaphore(h shm.Handle) (*Semaphore, error) {
-	o, err := openObj(h, KindSemaphore, SemaphoreSize, "semaphore")
-	if err != nil {
-		return nil, err
-	}
-	return newSemaphore(o), nil
+	return newSemaphore(openObj[semaphoreWords](h, KindSemaphore, "semaphore"))
 }
 
 // OpenBoundedSemaphore binds a BoundedSemaphore from its handle.
 func OpenBoundedSemaphore(h shm.Handle) (*BoundedSemaphore, error) {
-	o, err := openObj(h, KindBoundedSemaphore, SemaphoreSize, "bounded semaphore")
-	if err != nil {
-		return nil, err
-	}
-	s := new(BoundedSemaphore)
-	s.init(o)
-	return s, nil
+	return newBounded(openObj[semaphoreWords](h, KindBoundedSemaphore, "bounded semaphore"))
 }
 
 // SemaphoreAt places a Semaphore at offset off of another package's block:
@@ -120,11 +128,10 @@ func SemaphoreAt(b shm.Block, off int64, value int, bounded bool) (*Semaphore, e
 	if value < 0 || value > MaxSemaphore || (bounded && value == 0) {
 		return nil, fmt.Errorf("semaphore at %d of value %d: %w", off, value, ErrInvalid)
 	}
-	o, err := atObj(b, off, SemaphoreSize, SemaphoreAlign, "semaphore")
+	s, err := newSemaphore(atObj[semaphoreWords](b, off, "semaphore"))
 	if err != nil {
 		return nil, err
 	}
-	s := newSemaphore(o)
 	want := uint32(0)
 	if bounded {
 		want = uint32(value)
@@ -143,14 +150,26 @@ func SemaphoreAt(b shm.Block, off int64, value int, bounded bool) (*Semaphore, e
 	return s, nil
 }
 
-func newSemaphore(o obj) *Semaphore {
+func newSemaphore(o obj, w *semaphoreWords, err error) (*Semaphore, error) {
+	if err != nil {
+		return nil, err
+	}
 	s := new(Semaphore)
-	s.init(o)
-	return s
+	s.init(o, w)
+	return s, nil
 }
 
-func (s *Semaphore) init(o obj) {
-	s.o, s.value, s.waiters, s.bound, s.placed = o, o.u32(0), o.u32(4), o.u32(8), o.u32(12)
+func newBounded(o obj, w *semaphoreWords, err error) (*BoundedSemaphore, error) {
+	if err != nil {
+		return nil, err
+	}
+	s := new(BoundedSemaphore)
+	s.init(o, w)
+	return s, nil
+}
+
+func (s *Semaphore) init(o obj, w *semaphoreWords) {
+	s.o, s.value, s.waiters, s.bound, s.placed = o, &w.value, &w.waiters, &w.bound, &w.placed
 }
 
 // Handle names the semaphore for another process.

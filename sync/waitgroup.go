@@ -4,16 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
 	"github.com/forkless-go/forkless/shm"
-)
-
-// WaitGroupSize and WaitGroupAlign are the bytes a WaitGroup placed with
-// WaitGroupAt takes and the alignment its offset needs.
-const (
-	WaitGroupSize  = 8
-	WaitGroupAlign = 8
 )
 
 const (
@@ -21,19 +15,38 @@ const (
 	wgWaiters = 1 << 31
 )
 
+// waitGroupWords is a WaitGroup in shared memory.
+type waitGroupWords struct {
+	_ [0]atomic.Uint64 // 8-aligned, as it always was
+	// state is the count, and the futex word waiters sleep on:
+	//   bits 0-30 the count (Add and Done: CAS)
+	//   bit    31 wgWaiters: someone sleeps or is about to (set by a
+	//             waiter with CAS; cleared by the Done that takes the
+	//             count to zero, which then wakes)
+	// A waiter that sees the count at zero acquires what every Done
+	// released before it.
+	state atomic.Uint32
+	_     uint32 // reserved, zero
+}
+
+// WaitGroupSize and WaitGroupAlign are the bytes a WaitGroup placed with
+// WaitGroupAt takes and the alignment its offset needs.
+const (
+	WaitGroupSize  = int64(unsafe.Sizeof(waitGroupWords{}))
+	WaitGroupAlign = int64(unsafe.Alignof(waitGroupWords{}))
+)
+
+var (
+	_ [0]struct{} = [WaitGroupSize - 8]struct{}{}
+	_ [0]struct{} = [WaitGroupAlign - 8]struct{}{}
+)
+
+// Every state word is one a WaitGroup could be in: nothing to check.
+func (w *waitGroupWords) validate() error { return nil }
+
 // WaitGroup waits for a count of tasks, done in any processes, to finish:
 // sync.WaitGroup across processes. Add(n) before starting work, Done when a
 // piece ends, Wait until the count is zero.
-//
-// Memory layout (8 bytes, 8-aligned):
-//
-//	offset size field
-//	     0    4 state, also the futex word waiters sleep on:
-//	             bits 0-30 the count (Add and Done: CAS)
-//	             bit    31 waiters: someone sleeps or is about to (set by a
-//	                       waiter with CAS; cleared by the Done that takes
-//	                       the count to zero, which then wakes)
-//	     4    4 reserved, zero
 //
 // A process that dies before its Done leaves the count up for good: Wait
 // then waits until its context ends. Pair the WaitGroup with the children's
@@ -46,33 +59,26 @@ type WaitGroup struct {
 
 // NewWaitGroup allocates a WaitGroup with count zero in r.
 func NewWaitGroup(r *shm.Region) (*WaitGroup, error) {
-	o, err := allocObj(r, KindWaitGroup, WaitGroupSize, "waitgroup")
-	if err != nil {
-		return nil, err
-	}
-	return newWaitGroup(o), nil
+	return newWaitGroup(allocObj[waitGroupWords](r, KindWaitGroup, "waitgroup"))
 }
 
 // OpenWaitGroup binds a WaitGroup made by NewWaitGroup from its handle.
 func OpenWaitGroup(h shm.Handle) (*WaitGroup, error) {
-	o, err := openObj(h, KindWaitGroup, WaitGroupSize, "waitgroup")
-	if err != nil {
-		return nil, err
-	}
-	return newWaitGroup(o), nil
+	return newWaitGroup(openObj[waitGroupWords](h, KindWaitGroup, "waitgroup"))
 }
 
 // WaitGroupAt places a WaitGroup at offset off of another package's block;
 // see MutexAt for the rules.
 func WaitGroupAt(b shm.Block, off int64) (*WaitGroup, error) {
-	o, err := atObj(b, off, WaitGroupSize, WaitGroupAlign, "waitgroup")
+	return newWaitGroup(atObj[waitGroupWords](b, off, "waitgroup"))
+}
+
+func newWaitGroup(o obj, w *waitGroupWords, err error) (*WaitGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newWaitGroup(o), nil
+	return &WaitGroup{o: o, s: &w.state}, nil
 }
-
-func newWaitGroup(o obj) *WaitGroup { return &WaitGroup{o: o, s: o.u32(0)} }
 
 // Handle names the WaitGroup for another process.
 func (wg *WaitGroup) Handle() shm.Handle { return wg.o.handle() }

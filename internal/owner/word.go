@@ -51,6 +51,15 @@ func (w Word) Holder() Word { return w &^ Waiters }
 // HasWaiters reports whether w carries the waiters bit.
 func (w Word) HasWaiters() bool { return w&Waiters != 0 }
 
+// Valid reports whether w is a word this package could have written:
+// nobody (0), or a pid with its start time and perhaps the waiters bit,
+// and the reserved bit 30 clear. Another process could have scribbled
+// anything into shared memory; a word naming pid 0 that is not 0 would
+// otherwise hold its lock for ever (nobody to find dead).
+func (w Word) Valid() bool { return w&reserved == 0 && (w == 0 || w.Pid() != 0) }
+
+const reserved Word = 1 << 30
+
 // self is this process's identity, computed at first use (not at package
 // init: an importer must never fail, let alone panic, just by importing).
 var self = sync.OnceValues(func() (Word, error) { return wordOf(proc.Self()) })

@@ -49,6 +49,16 @@ func TestWordCodec(t *testing.T) {
 	if uint64(w)&(1<<30) != 0 {
 		t.Fatal("bit 30 is reserved")
 	}
+	for _, v := range []Word{0, w, ww} {
+		if !v.Valid() {
+			t.Errorf("%#x not valid", uint64(v))
+		}
+	}
+	for _, v := range []Word{Waiters, 1 << 32, w | 1<<30} {
+		if v.Valid() {
+			t.Errorf("%#x valid", uint64(v))
+		}
+	}
 }
 
 // ErrOwnerDead is registered: a child's error wrapping it is ErrOwnerDead
