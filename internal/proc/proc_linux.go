@@ -44,6 +44,21 @@ func statPath(pid int) string {
 	return "/proc/" + p + "/stat"
 }
 
+// emulated: see Emulated. Field 23 (vsize) of the stat file as this process
+// sees it, at the path an emulator intercepts, is 0.
+var emulated = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := bytes.Fields(b[i+1:])
+	return len(f) > 20 && string(f[20]) == "0" // fields[0] is field 3
+})
+
 // readStat reads the kernel's stat line for pid.
 func readStat(pid int) ([]byte, error) {
 	b, err := os.ReadFile(statPath(pid))

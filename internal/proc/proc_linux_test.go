@@ -2,6 +2,7 @@ package proc
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -138,6 +139,20 @@ func TestParseStat(t *testing.T) {
 	for _, bad := range []string{"", "1 (x", "1 (x) S 1 2 3", "1 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 -5 1"} {
 		if _, _, err := parseStat([]byte(bad)); err == nil {
 			t.Errorf("parseStat(%q) = nil error", bad)
+		}
+	}
+}
+
+// TestEmulated: .ci/arm64 sets FORKLESS_QEMU=1 when it runs the suite
+// under qemu-user.
+func TestEmulated(t *testing.T) {
+	t.Logf("Emulated() = %v", Emulated())
+	if os.Getenv("FORKLESS_QEMU") == "1" && !Emulated() {
+		t.Fatal("FORKLESS_QEMU=1 but Emulated() = false")
+	}
+	if b, err := os.ReadFile(statPath(os.Getpid())); err == nil {
+		if f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:]); len(f) <= 20 || string(f[20]) == "0" {
+			t.Fatalf("the kernel's stat file for this process has no virtual size: %q", b)
 		}
 	}
 }
