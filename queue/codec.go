@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"reflect"
-	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/mapped"
 )
 
 // Codec turns values of T into message bytes and back, for Of.
@@ -49,7 +49,7 @@ func (c RawCodec[T]) fingerprint() (uint32, uint64) { return uint32(c.info.Size)
 
 // Append appends the bytes of v.
 func (c RawCodec[T]) Append(dst []byte, v T) ([]byte, error) {
-	return append(dst, unsafe.Slice((*byte)(unsafe.Pointer(&v)), c.info.Size)...), nil
+	return append(dst, mapped.Bytes(&v)...), nil
 }
 
 // Decode copies src into v; src must be exactly the size of T.
@@ -57,7 +57,7 @@ func (c RawCodec[T]) Decode(src []byte, v *T) error {
 	if uintptr(len(src)) != c.info.Size {
 		return fmt.Errorf("decode %v: %d bytes, want %d: %w", c.info.Type, len(src), c.info.Size, ErrCorrupt)
 	}
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(v)), c.info.Size), src)
+	copy(mapped.Bytes(v), src)
 	return nil
 }
 

@@ -40,7 +40,7 @@ func OpenJoinable(h shm.Handle) (*Joinable, error) {
 	if err != nil {
 		return nil, err
 	}
-	if getU32(q.b.Bytes(), recOffFlags)&recFlagJoinable == 0 {
+	if q.h.flags&recFlagJoinable == 0 {
 		return nil, fmt.Errorf("open joinable queue: made by New: %w", shm.ErrKind)
 	}
 	return joinable(q), nil
@@ -49,8 +49,8 @@ func OpenJoinable(h shm.Handle) (*Joinable, error) {
 func joinable(q *records) *Joinable {
 	return &Joinable{
 		q:          q,
-		unfinished: q.b.Uint64(recOffUnfinished),
-		joined:     event.New(q.b.Uint32(recOffJoined), q.b.Uint32(recOffJoined+4)),
+		unfinished: &q.h.unfinished,
+		joined:     q.h.joined.Count(),
 	}
 }
 
@@ -60,7 +60,7 @@ func (j *Joinable) Handle() shm.Handle { return j.q.b.Handle() }
 // Put appends msg and counts one more unfinished task.
 func (j *Joinable) Put(ctx context.Context, msg []byte) error {
 	j.unfinished.Add(1)
-	if err := j.q.putBytes(ctx, msg, true); err != nil {
+	if err := j.q.putBytes(ctx, msg); err != nil {
 		j.done()
 		return err
 	}
@@ -70,7 +70,7 @@ func (j *Joinable) Put(ctx context.Context, msg []byte) error {
 // TryPut is Put that fails with ErrFull instead of waiting.
 func (j *Joinable) TryPut(msg []byte) error {
 	j.unfinished.Add(1)
-	if err := j.q.putBytes(nil, msg, false); err != nil {
+	if err := j.q.tryPutBytes(msg); err != nil {
 		j.done()
 		return err
 	}
@@ -80,11 +80,11 @@ func (j *Joinable) TryPut(msg []byte) error {
 // Get removes the next message (see Queue.Get). Call TaskDone when done
 // with it.
 func (j *Joinable) Get(ctx context.Context) ([]byte, error) {
-	return j.q.getAppend(ctx, nil, true)
+	return j.q.getAppend(ctx, nil)
 }
 
 // TryGet is Get that fails with ErrEmpty instead of waiting.
-func (j *Joinable) TryGet() ([]byte, error) { return j.q.getAppend(nil, nil, false) }
+func (j *Joinable) TryGet() ([]byte, error) { return j.q.tryGetAppend(nil) }
 
 // TaskDone marks one task finished. It fails with ErrTaskDone when no task
 // is unfinished.

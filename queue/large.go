@@ -48,6 +48,10 @@ const (
 	spillPayload = 16 + spillNameLen
 )
 
+// setSpillLength sets the message length of a spill record whose payload
+// starts at pl (Reservation.Commit may shorten the message).
+func setSpillLength(pl []byte, n uint64) { binary.LittleEndian.PutUint64(pl[8:], n) }
+
 // spillHandle is where a spill region's single object lives: the first
 // object of a fresh region.
 func spillHandle(r *shm.Region, n int64) shm.Handle {

@@ -101,11 +101,11 @@ func pipeEnd(send, recv *records) *Pipe {
 	// the last opener owns the end; the peer only reads it for liveness).
 	if send != nil {
 		p.h.Send = send.b.Handle()
-		send.b.Uint64(recOffWriter).Store(send.me)
+		send.h.writer.Store(send.me)
 	}
 	if recv != nil {
 		p.h.Recv = recv.b.Handle()
-		recv.b.Uint64(recOffReader).Store(recv.me)
+		recv.h.reader.Store(recv.me)
 		// A conversation: the answer may take a woken peer tens of µs.
 		recv.notEmpty.SetSpinMax(event.SpinTalk)
 	}
@@ -117,10 +117,10 @@ func (p *Pipe) Handle() PipeHandle { return p.h }
 
 // waitPeer waits on ec until ready reports true (nil, false) or ctx is
 // done (its error), and every recoverAfter of waiting checks whether the
-// process at the other end of q (the owner word at off: the writer when
+// process at the other end of q (the owner word peer: the writer when
 // receiving, the reader when sending) has died (nil, true). The check is
 // off the spinning path: it runs when a slice of the wait times out.
-func (q *records) waitPeer(ctx context.Context, ec event.Count, off int64, ready func() bool) (bool, error) {
+func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uint64, ready func() bool) (bool, error) {
 	// First the EventCount's adaptive spin, with no context to make: in a
 	// conversation the answer usually comes within it (both sides catch
 	// each other spinning, well under a microsecond a hop) while spinning
@@ -139,7 +139,7 @@ func (q *records) waitPeer(ctx context.Context, ec event.Count, off int64, ready
 		if ctx.Err() != nil {
 			return false, err
 		}
-		if w := q.b.Uint64(off).Load(); w != 0 && w != q.me && !ownerAlive(w) {
+		if w := peer.Load(); w != 0 && w != q.me && !ownerAlive(w) {
 			return true, nil
 		}
 	}
@@ -159,7 +159,7 @@ func (p *Pipe) Send(ctx context.Context, msg []byte) error {
 		return err
 	}
 	for {
-		err := q.putBytes(nil, msg, false)
+		err := q.tryPutBytes(msg)
 		if !errors.Is(err, ErrFull) {
 			return err
 		}
@@ -167,7 +167,7 @@ func (p *Pipe) Send(ctx context.Context, msg []byte) error {
 		if len(msg) <= q.maxInline() {
 			span = recSpan(len(msg))
 		}
-		dead, err := q.waitPeer(ctx, q.notFull, recOffReader, func() bool { return q.roomFor(span) })
+		dead, err := q.waitPeer(ctx, q.notFull, &q.h.reader, func() bool { return q.roomFor(span) })
 		if err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
@@ -191,11 +191,11 @@ func (p *Pipe) AppendRecv(ctx context.Context, dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("recv: send-only pipe end: %w", ErrClosed)
 	}
 	for {
-		b, err := q.getAppend(nil, dst, false)
+		b, err := q.tryGetAppend(dst)
 		if !errors.Is(err, ErrEmpty) {
 			return b, err
 		}
-		dead, err := q.waitPeer(ctx, q.notEmpty, recOffWriter, q.readable)
+		dead, err := q.waitPeer(ctx, q.notEmpty, &q.h.writer, q.readable)
 		if err != nil {
 			return dst, fmt.Errorf("recv: %w", err)
 		}
@@ -224,7 +224,7 @@ func (p *Pipe) Poll(timeout time.Duration) (bool, error) {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	_, err := q.waitPeer(ctx, q.notEmpty, recOffWriter, q.readable)
+	_, err := q.waitPeer(ctx, q.notEmpty, &q.h.writer, q.readable)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, nil

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"unsafe"
 
+	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/shm"
 )
 
@@ -59,7 +59,7 @@ func OpenOf[T any](h shm.Handle, codec Codec[T]) (*Of[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if getU32(q.b.Bytes(), recOffElem) != elem || getU64(q.b.Bytes(), recOffType) != typ {
+	if q.h.elem != elem || q.h.typ != typ {
 		return nil, fmt.Errorf("open queue of %T: the ring holds another type or codec: %w", *new(T), shm.ErrType)
 	}
 	return newQueueOf(q, codec)
@@ -81,17 +81,17 @@ func newQueueOf[T any](q *records, codec Codec[T]) (*Of[T], error) {
 func (t *Of[T]) Handle() shm.Handle { return t.q.b.Handle() }
 
 // Put appends v, waiting for room until ctx is done.
-func (t *Of[T]) Put(ctx context.Context, v T) error { return t.put(ctx, v, true) }
+func (t *Of[T]) Put(ctx context.Context, v T) error { return t.put(ctx, v) }
 
 // TryPut is Put that fails with ErrFull instead of waiting.
-func (t *Of[T]) TryPut(v T) error { return t.put(nil, v, false) }
+func (t *Of[T]) TryPut(v T) error { return t.tryPut(v) }
 
 // Get removes and decodes the next value, waiting until ctx is done; once
 // the queue is closed and drained it fails with ErrClosed.
-func (t *Of[T]) Get(ctx context.Context) (T, error) { return t.get(ctx, true) }
+func (t *Of[T]) Get(ctx context.Context) (T, error) { return t.decode(t.q.takeMessage(ctx)) }
 
 // TryGet is Get that fails with ErrEmpty instead of waiting.
-func (t *Of[T]) TryGet() (T, error) { return t.get(nil, false) }
+func (t *Of[T]) TryGet() (T, error) { return t.decode(t.q.tryTakeMessage()) }
 
 // Len reports the values queued (see Queue.Len).
 func (t *Of[T]) Len() int { return t.q.len() }
@@ -105,24 +105,46 @@ func (t *Of[T]) Close() error { return t.q.close() }
 // Closed reports whether the queue was closed.
 func (t *Of[T]) Closed() bool { return t.q.closed.Load() != 0 }
 
-func (t *Of[T]) put(ctx context.Context, v T, block bool) error {
+func (t *Of[T]) put(ctx context.Context, v T) error {
 	if t.fixed >= 0 {
-		p, err := t.q.claimAny(ctx, t.fixed, 0, block)
+		p, err := t.q.claim(ctx, t.fixed, 0)
 		if err != nil {
 			return err
 		}
-		off := p&t.q.mask + recHdr
-		if t.raw {
-			copy(t.q.data[off:off+uint64(t.fixed)], unsafe.Slice((*byte)(unsafe.Pointer(&v)), t.fixed))
-			return t.q.commit(p, t.fixed)
+		return t.fillFixed(p, v)
+	}
+	return t.encode(v, func(b []byte) error { return t.q.putBytes(ctx, b) })
+}
+
+func (t *Of[T]) tryPut(v T) error {
+	if t.fixed >= 0 {
+		p, err := t.q.tryClaimPut(t.fixed, 0)
+		if err != nil {
+			return err
 		}
-		dst := t.q.data[off : off : off+uint64(t.fixed)]
-		if _, err := t.codec.Append(dst, v); err != nil {
-			t.q.abort(p)
-			return fmt.Errorf("put: %w", err)
-		}
+		return t.fillFixed(p, v)
+	}
+	return t.encode(v, t.q.tryPutBytes)
+}
+
+// fillFixed writes v into the record claimed at p (t.fixed bytes) and
+// commits it.
+func (t *Of[T]) fillFixed(p uint64, v T) error {
+	off := p&t.q.mask + recHdr
+	if t.raw {
+		copy(t.q.data[off:off+uint64(t.fixed)], mapped.Bytes(&v))
 		return t.q.commit(p, t.fixed)
 	}
+	dst := t.q.data[off : off : off+uint64(t.fixed)]
+	if _, err := t.codec.Append(dst, v); err != nil {
+		t.q.abort(p)
+		return fmt.Errorf("put: %w", err)
+	}
+	return t.q.commit(p, t.fixed)
+}
+
+// encode encodes v into a pooled buffer and puts it with put.
+func (t *Of[T]) encode(v T, put func([]byte) error) error {
 	bp, _ := t.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
@@ -132,7 +154,7 @@ func (t *Of[T]) put(ctx context.Context, v T, block bool) error {
 		t.bufs.Put(bp)
 		return fmt.Errorf("put: %w", err)
 	}
-	err = t.q.putBytes(ctx, b, block)
+	err = put(b)
 	if cap(b) <= 1<<16 {
 		*bp = b
 		t.bufs.Put(bp)
@@ -140,14 +162,14 @@ func (t *Of[T]) put(ctx context.Context, v T, block bool) error {
 	return err
 }
 
-func (t *Of[T]) get(ctx context.Context, block bool) (T, error) {
+// decode turns a taken message into a T and releases it.
+func (t *Of[T]) decode(m Message, err error) (T, error) {
 	var v T
-	m, err := t.q.takeMessage(ctx, block)
 	if err != nil {
 		return v, err
 	}
 	if t.raw && len(m.buf) == t.fixed {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v)), t.fixed), m.buf)
+		copy(mapped.Bytes(&v), m.buf)
 	} else {
 		w := new(T) // in this branch only: &v would make every Get allocate
 		err = t.codec.Decode(m.buf, w)

@@ -2,7 +2,7 @@ package queue
 
 import (
 	"bytes"
-	"context"
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -27,7 +27,7 @@ func abaRing(t *testing.T) *records {
 
 func abaPut(t *testing.T, q *records, msg []byte) uint64 {
 	t.Helper()
-	p, err := q.tryClaim(context.Background(), len(msg), 0)
+	p, err := q.tryClaim(len(msg), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestTakeStalePayloadWord(t *testing.T) {
 	for i := range forged {
 		forged[i] = byte(i)
 	}
-	putU64(forged, 64-recHdr, w)
+	binary.NativeEndian.PutUint64(forged[64-recHdr:], w)
 	if p := abaPut(t, q, forged); p != 1024 {
 		t.Fatalf("forged record at %d", p)
 	}

@@ -1,0 +1,61 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"unsafe"
+
+	"github.com/forkless-go/forkless/internal/owner"
+	"github.com/forkless-go/forkless/internal/spin"
+)
+
+// The claim lock serializes producers' claims: under it a producer reads
+// tail, checks room, writes the record headers and stores tail. It is held
+// for a few dozen instructions (no system call, no allocation) and is an
+// internal/owner robust lock on ringHeader.lock: waiters spin, then sleep
+// on the word's futex, and a waiter that finds the holder dead takes the
+// lock over (one CAS from exactly the dead holder's word, so two
+// recoverers cannot both win). What a dead holder left is harmless: a
+// header written past tail is overwritten by the next claim, and a record
+// it had already published by storing tail is claimed by a dead owner,
+// which consumers free (takeReady). So a takeover (owner.ErrOwnerDead) is
+// an ordinary acquisition here.
+
+// claimLockAt places the claim lock on the ring header's lock word.
+func claimLockAt(mem []byte, budget *spin.Budget) (owner.Lock, error) {
+	me, err := owner.Self()
+	if err != nil {
+		return owner.Lock{}, fmt.Errorf("claim lock: %w", err)
+	}
+	l, err := owner.LockAt(mem, int(unsafe.Offsetof(ringHeader{}.lock)), me, budget)
+	if err != nil {
+		return owner.Lock{}, fmt.Errorf("claim lock: %w (%w)", ErrCorrupt, err)
+	}
+	return l, nil
+}
+
+// lockClaim takes the claim lock, waiting until ctx is done.
+func (q *records) lockClaim(ctx context.Context) error {
+	if err := q.lock.LockContext(ctx); err != nil && err != owner.ErrOwnerDead {
+		return err
+	}
+	return nil
+}
+
+// tryLockClaim takes the claim lock for a caller that must not block
+// (TryPut, recoverers): it waits at most tryLockFor, which only a holder
+// that is stopped (SIGSTOP) or dead and not yet recovered, or a corrupt
+// lock word naming a live process, can make it reach, and reports whether
+// it got the lock.
+func (q *records) tryLockClaim() bool {
+	if q.lock.TryLock() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), tryLockFor)
+	defer cancel()
+	return q.lockClaim(ctx) == nil
+}
+
+// unlockClaim releases the claim lock (the release hands tail, puts and the
+// headers written under the lock to the next holder).
+func (q *records) unlockClaim() { q.lock.Unlock() }

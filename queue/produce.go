@@ -1,0 +1,181 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+)
+
+// tryClaim claims a record for n payload bytes (flags: recFlagSpill or 0).
+// It returns the record's position, or ErrFull (no room now), ErrClosed.
+//
+// Under the claim lock it reads tail, pads to the end of the data area when
+// the record would not fit before it, checks room against freed (and the
+// item limit), writes the header(s) and stores tail: that store publishes
+// the claimed record to consumers, which see it claimed (by this process)
+// until commit.
+func (q *records) tryClaim(n int, flags uint64) (uint64, error) {
+	if err := q.checkSpan(n); err != nil {
+		return 0, err
+	}
+	if !q.tryLockClaim() {
+		return 0, ErrFull
+	}
+	return q.claimLocked(n, flags)
+}
+
+// claimOnce is tryClaim that waits for the claim lock (not for room) until
+// ctx is done.
+func (q *records) claimOnce(ctx context.Context, n int, flags uint64) (uint64, error) {
+	if err := q.checkSpan(n); err != nil {
+		return 0, err
+	}
+	if err := q.lockClaim(ctx); err != nil {
+		return 0, fmt.Errorf("put: %w", err)
+	}
+	return q.claimLocked(n, flags)
+}
+
+func (q *records) checkSpan(n int) error {
+	if n < 0 || recSpan(n) > q.cap/2 {
+		return fmt.Errorf("put %d bytes in a %d-byte queue: %w", n, q.cap, ErrTooLarge)
+	}
+	return nil
+}
+
+// claimLocked is the claim itself, under the claim lock, which it releases.
+func (q *records) claimLocked(n int, flags uint64) (uint64, error) {
+	span := recSpan(n)
+	if q.closed.Load() != 0 {
+		q.unlockClaim()
+		return 0, fmt.Errorf("put: %w", ErrClosed)
+	}
+	t := q.tail.Load()
+	if t%recAlign != 0 {
+		q.unlockClaim()
+		return 0, fmt.Errorf("put: tail %d: %w", t, ErrCorrupt)
+	}
+	off := t & q.mask
+	var pad uint64
+	if q.cap-off < span {
+		pad = q.cap - off
+	}
+	end := t + pad + span
+	if f := q.freedCache.Load(); end-f > q.cap || f > t {
+		f = q.freed.Load()
+		q.freedCache.Store(f)
+		if f > t || t-f > q.cap || f%recAlign != 0 {
+			q.unlockClaim()
+			return 0, fmt.Errorf("put: freed %d tail %d: %w", f, t, ErrCorrupt)
+		}
+		if end-f > q.cap {
+			q.unlockClaim()
+			return 0, ErrFull
+		}
+	}
+	puts := q.puts.Load()
+	if q.max != 0 && puts-q.gets.Load() >= q.max {
+		q.unlockClaim()
+		return 0, ErrFull
+	}
+	if pad != 0 {
+		r := q.rec(t)
+		r.span, r.length = uint32(pad), 0
+		r.state.Store(recPad | q.me)
+	}
+	p := t + pad
+	r := q.rec(p)
+	r.span, r.length = uint32(span), uint32(n)
+	r.state.Store(recClaimed | flags | q.me)
+	q.puts.Store(puts + 1)
+	// Publish the claim (and the padding) to consumers.
+	q.tail.Store(end)
+	q.unlockClaim()
+	return p, nil
+}
+
+// claim is tryClaim that waits for room (spinning, then sleeping on
+// notFull) until ctx is done.
+func (q *records) claim(ctx context.Context, n int, flags uint64) (uint64, error) {
+	for {
+		p, err := q.claimOnce(ctx, n, flags)
+		if err != ErrFull {
+			return p, err
+		}
+		span := recSpan(n)
+		err = q.notFull.WaitEvery(ctx, recoverEvery, func() bool { return q.roomFor(span) })
+		if err != nil {
+			return 0, fmt.Errorf("put: %w", err)
+		}
+	}
+}
+
+// roomFor reports whether a record of span bytes may fit now (or the ring
+// was closed, which the caller then reports). Along the way it advances
+// freed past records a consumer released but did not get to account for,
+// and recovers a record a dead consumer was reading (its message is lost:
+// the consumer took it).
+func (q *records) roomFor(span uint64) bool {
+	if q.closed.Load() != 0 {
+		return true
+	}
+	q.advanceFreed()
+	t, f := q.tail.Load(), q.freed.Load()
+	if f > t || t-f > q.cap || f%recAlign != 0 {
+		return true // corrupt: let the claim report it
+	}
+	off := t & q.mask
+	var pad uint64
+	if q.cap-off < span {
+		pad = q.cap - off
+	}
+	room := t+pad+span-f <= q.cap
+	if room && q.max != 0 {
+		room = q.puts.Load()-q.gets.Load() < q.max
+	}
+	if room {
+		return true
+	}
+	// Nothing freed: is the record at freed held by a dead reader?
+	if f < q.head.Load() {
+		w := q.state(f).Load()
+		if w&recStateMask == recReading && q.stalled(f, w) && !ownerAlive(w) {
+			if q.freeDead(f, w, func() bool { return q.freed.Load() == f }) {
+				q.unstall(f)
+				if w&recFlagSpill != 0 {
+					q.dropSpill(f)
+				}
+				q.advanceFreed()
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// commit publishes the record at p with n payload bytes (n <= the claimed
+// length): the final store of its state word hands the payload, written
+// with ordinary stores before it, to whichever consumer loads the word.
+func (q *records) commit(p uint64, n int) error {
+	r := q.rec(p)
+	r.length = uint32(n)
+	st := &r.state
+	w := st.Load()
+	if w&recStateMask != recClaimed || w&recOwnerMask != q.me {
+		return fmt.Errorf("commit record at %d: state %#x: %w", p, w, ErrCorrupt)
+	}
+	if !st.CompareAndSwap(w, q.committedWord(p, w)) {
+		return fmt.Errorf("commit record at %d: taken over: %w", p, ErrCorrupt)
+	}
+	q.notEmpty.Notify()
+	return nil
+}
+
+// abort gives up a claimed record: it becomes free and is never delivered.
+func (q *records) abort(p uint64) {
+	st := q.state(p)
+	w := st.Load()
+	if w&recStateMask == recClaimed && st.CompareAndSwap(w, recFree|q.me) {
+		q.gets.Add(1)
+		q.notEmpty.Notify() // consumers waiting on the head may skip it now
+	}
+}

@@ -1,0 +1,100 @@
+package queue
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/forkless-go/forkless/internal/owner"
+)
+
+// Crash recovery timing: a waiter that has seen the same record held for
+// recoverAfter checks its owner's liveness, then again every recoverEvery.
+// A live but slow owner is never robbed: only a dead one is.
+const (
+	recoverAfter = 20 * time.Millisecond
+	recoverEvery = 10 * time.Millisecond
+	tryLockFor   = 5 * recoverAfter
+)
+
+// ownerWord returns the owner bits (8-63) of a record state word naming
+// this process: its pid (24 bits) and the low half of its start time, as
+// internal/owner identifies it. The state bits (0-7) are the record's.
+var ownerWord = sync.OnceValues(func() (uint64, error) {
+	w, err := owner.Self()
+	if err != nil {
+		return 0, fmt.Errorf("identify this process: %w", err)
+	}
+	id := w.ID()
+	return uint64(uint32(id.Pid)&0xffffff)<<8 | uint64(id.Start)<<32, nil
+})
+
+// ownerAlive reports whether the process named by the owner bits of w still
+// runs. An unknown answer (no /proc, another system) counts as alive, so a
+// live owner is never robbed; a word naming nobody (pid 0) is dead.
+func ownerAlive(w uint64) bool {
+	return owner.ID{Pid: int32((w >> 8) & 0xffffff), Start: uint32(w >> 32)}.Alive()
+}
+
+type stall struct {
+	word  uint64 // the state or lock word seen
+	since time.Time
+	last  time.Time // last liveness check
+}
+
+// stalled records that a waiter in this process sees word at key (a
+// position), and reports true when the same word has
+// been there for recoverAfter and no liveness check was made for
+// recoverEvery: time to check its owner.
+func (q *records) stalled(key, word uint64) bool {
+	now := time.Now()
+	q.stallMu.Lock()
+	defer q.stallMu.Unlock()
+	if q.stalls == nil {
+		q.stalls = make(map[uint64]stall)
+	}
+	s, ok := q.stalls[key]
+	if !ok || s.word != word {
+		if len(q.stalls) > 64 {
+			clear(q.stalls)
+		}
+		q.stalls[key] = stall{word: word, since: now}
+		return false
+	}
+	if now.Sub(s.since) < recoverAfter || now.Sub(s.last) < recoverEvery {
+		return false
+	}
+	s.last = now
+	q.stalls[key] = s
+	return true
+}
+
+func (q *records) unstall(key uint64) {
+	q.stallMu.Lock()
+	delete(q.stalls, key)
+	q.stallMu.Unlock()
+}
+
+// freeDead frees the record at p, whose state word w (claimed or reading)
+// names a dead owner, if it is still so and still is the record at p
+// (genuine() re-checks a cursor that proves the bytes at p are the
+// record's own: head == p, or freed == p). It runs under the claim lock,
+// which every recoverer holds, so the steps are:
+//
+//  1. genuine() holds under the lock: the record at p has not been freed,
+//     so the word at p is its own, not bytes of a later lap.
+//  2. Only its owner (dead: no commit, abort or release any more) or a
+//     recoverer (serialized by the lock) can free it; a consumer's take CAS
+//     expects a committed word and a stale one's undo a reading word of its
+//     own live process, neither equal to w. So the record stays w until
+//     the CAS below, which cannot land on reused bytes.
+//
+// A lock that cannot be had within tryLockFor (a stopped holder) makes it
+// report false; the caller tries again later.
+func (q *records) freeDead(p, w uint64, genuine func() bool) bool {
+	if !q.tryLockClaim() {
+		return false
+	}
+	defer q.unlockClaim()
+	return genuine() && q.state(p).CompareAndSwap(w, recFree|(w&recFlagSpill)|q.me)
+}
