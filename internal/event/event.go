@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/internal/spin"
 )
 
 // Words are the two 4-byte words of a [Count] in shared memory. They
@@ -70,7 +70,7 @@ func (w *Words) Count() Count { return New(&w.seq, &w.waiters) }
 type Count struct {
 	seq     *atomic.Uint32
 	waiters *atomic.Uint32
-	spin    *ecSpin // this process's spin budget for these words (shared by copies)
+	spin    *spin.Budget // this process's spin budget for these words (shared by copies)
 }
 
 // New makes a Count over two distinct 4-byte words, which
@@ -81,72 +81,23 @@ func New(seq, waiters *atomic.Uint32) Count {
 	if seq == nil || waiters == nil || seq == waiters {
 		panic("forkless/internal/event: New needs two distinct words")
 	}
-	return Count{seq: seq, waiters: waiters, spin: new(ecSpin)}
+	return Count{seq: seq, waiters: waiters, spin: new(spin.Budget)}
 }
 
-// Spin budget: how long Wait re-checks the condition before it announces
-// itself and sleeps. A futex hand-off costs 5-30 µs on the project's virtual
-// machines and a caught spin well under 1 µs, so spinning for about as long
-// as a hand-off costs is the best bet (the two-competitive rule) -- but only
-// while the other side is running. On a machine with more runnable threads
-// than cores it often is not, and a spin then only delays the sleep it ends
-// in (package sync measured a fixed spin 2-5x slower than a pipe under
-// load). So the budget adapts, per Count and process, as sync's does
-// (sync/word.go, backoff): a spin that catches the condition doubles it
-// (plus ecSpinGrow), a spin that ends in a sleep halves it, between
-// ecSpinMin and ecSpinMax. On a quiet machine it sits near ecSpinMax, where
-// a conversation (Pipe, request/response over two queues) stays in the fast
-// mode even when the peer takes tens of µs to answer; on a loaded one it
-// sinks to ecSpinMin, two rounds of ecSpinChecks re-checks and one yield.
-// ecSpinMax is sync's 20 µs: with 64 µs, Queue 1P1C throughput was 20-60%
-// lower by the median (three runs of 5 on two cores; with 20 µs it was the
-// fixed spin's). A Pipe's receiving Count gets SpinTalk (64 µs,
-// SetSpinMax): a conversation's peer may take tens of µs to answer, and
-// with 20 µs a 64-byte round trip's p99 on two cores was 1.8-2.2 µs
-// instead of 0.9-1.0 µs (two runs, medians of 5).
+// The spin before a sleep is internal/spin's adaptive budget, per Count
+// and process. Its ceiling is spin.DefaultMax (20 µs); a conversation's
+// receiving Count (a Pipe's) gets SpinTalk, since its peer may take tens of
+// µs to answer (docs/bench/queue.md has the figures behind both).
 const (
-	ecSpinChecks = 64                    // tight re-checks before looking at the clock
-	ecSpinMax    = 20 * time.Microsecond // longest spin, yielding the P between rounds (default)
-	SpinTalk     = 64 * time.Microsecond // longest spin of a conversation's Count (SetSpinMax)
-	ecSpinMin    = 0                     // shortest: two rounds of ecSpinChecks
-	ecSpinGrow   = 500 * time.Nanosecond // added when a spin pays, so 0 can grow
-	ecPollSleep  = 50 * time.Microsecond // sleep between checks where futexes are missing
+	SpinTalk    = 64 * time.Microsecond // the spin ceiling of a conversation's Count (SetSpinMax)
+	ecPollSleep = 50 * time.Microsecond // sleep between checks where futexes are missing
 
 	ecSleepers = 1 // bit 0 of seq: a waiter sleeps (or is about to) on this value
 )
 
-// ecSpin is a Count's spin budget in this process, in nanoseconds
-// plus one (0: ecSpinMax, so the zero value is ready). It is process-local
-// on purpose: whether spinning pays depends on this process's scheduling,
-// and a word in shared memory would bounce between the processes' caches.
-// Concurrent waiters race on it; the last store wins, which is fine for a
-// hint.
-type ecSpin struct {
-	ns  atomic.Int64
-	top atomic.Int64 // the budget's ceiling in ns, 0: ecSpinMax
-}
-
-func (sp *ecSpin) max() time.Duration {
-	if t := sp.top.Load(); t > 0 {
-		return time.Duration(t)
-	}
-	return ecSpinMax
-}
-
-func (sp *ecSpin) get() time.Duration {
-	if v := sp.ns.Load(); v > 0 {
-		return time.Duration(v - 1)
-	}
-	return sp.max()
-}
-
-func (sp *ecSpin) set(d time.Duration) {
-	sp.ns.Store(int64(min(max(d, ecSpinMin), sp.max())) + 1)
-}
-
 // SetSpinMax sets the ceiling of e's spin budget in this process (for
 // every copy of e).
-func (e Count) SetSpinMax(d time.Duration) { e.spin.top.Store(int64(d)) }
+func (e Count) SetSpinMax(d time.Duration) { e.spin.SetMax(d) }
 
 // Wait returns nil as soon as ready reports true, or the context's error
 // (wrapped) once ctx is done. ready is called any number of times, from
@@ -170,33 +121,21 @@ func (e Count) WaitEvery(ctx context.Context, every time.Duration, ready func() 
 }
 
 // Spin re-checks ready for this Count's current spin budget (adaptive,
-// see ecSpinMax), yielding the processor between rounds so that a notifier
-// in the same process can run, and reports whether it became true. It
+// internal/spin: re-checking at once, then yielding the processor so that a
+// notifier on this core can run), and reports whether it became true. It
 // never sleeps and makes no system call. A spin that catches the condition
-// grows the budget; one that runs out halves it. Wait is Spin, then sleep.
+// grows the budget; one that runs out halves it. Wait is Spin, then Sleep.
 func (e Count) Spin(ready func() bool) bool {
 	if ready() {
 		return true
 	}
-	budget := e.spin.get()
-	var start time.Time
-	for round := 0; ; round++ {
-		for range ecSpinChecks {
-			if ready() {
-				if budget < e.spin.max() {
-					e.spin.set(2*budget + ecSpinGrow)
-				}
-				return true
-			}
+	sp := e.spin.Start()
+	for sp.Again() {
+		if ready() {
+			sp.Caught()
+			return true
 		}
-		if round == 0 {
-			start = time.Now()
-		} else if time.Since(start) > budget {
-			break
-		}
-		runtime.Gosched()
 	}
-	e.spin.set(budget / 2)
 	return false
 }
 

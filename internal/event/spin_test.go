@@ -7,17 +7,18 @@ import (
 	"time"
 
 	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/internal/spin"
 	"github.com/forkless-go/forkless/shm"
 )
 
 // TestEventCountSpinAdapts: a spin that runs out halves this EventCount's
-// budget (down to ecSpinMin), one that catches the condition doubles it
-// (up to ecSpinMax), and copies of the EventCount share the budget.
+// budget (down to time.Duration(0)), one that catches the condition doubles it
+// (up to spin.DefaultMax), and copies of the EventCount share the budget.
 func TestEventCountSpinAdapts(t *testing.T) {
 	var seq, waiters atomic.Uint32
 	e := New(&seq, &waiters)
-	if got := e.spin.get(); got != ecSpinMax {
-		t.Fatalf("initial budget %v, want %v", got, ecSpinMax)
+	if got := e.spin.Len(); got != spin.DefaultMax {
+		t.Fatalf("initial budget %v, want %v", got, spin.DefaultMax)
 	}
 	never := func() bool { return false }
 	for i := 0; i < 20; i++ {
@@ -25,8 +26,8 @@ func TestEventCountSpinAdapts(t *testing.T) {
 			t.Fatal("spin reported a condition that never held")
 		}
 	}
-	if got := e.spin.get(); got != ecSpinMin {
-		t.Fatalf("budget after 20 empty spins %v, want %v", got, ecSpinMin)
+	if got := e.spin.Len(); got != time.Duration(0) {
+		t.Fatalf("budget after 20 empty spins %v, want %v", got, time.Duration(0))
 	}
 	// Caught spins: the condition turns true on the second look, after a
 	// failed first check, as when the peer answers during the spin.
@@ -37,8 +38,8 @@ func TestEventCountSpinAdapts(t *testing.T) {
 			t.Fatal("spin missed a condition that held")
 		}
 	}
-	if got := e.spin.get(); got != ecSpinMax {
-		t.Fatalf("budget after 20 caught spins %v, want %v", got, ecSpinMax)
+	if got := e.spin.Len(); got != spin.DefaultMax {
+		t.Fatalf("budget after 20 caught spins %v, want %v", got, spin.DefaultMax)
 	}
 	// A wait that ends in a sleep halves it, and the hand-off still works.
 	var flag atomic.Bool
@@ -51,8 +52,8 @@ func TestEventCountSpinAdapts(t *testing.T) {
 	if err := e.Wait(context.Background(), flag.Load); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.spin.get(); got != ecSpinMax/2 {
-		t.Fatalf("budget after a sleep %v, want %v", got, ecSpinMax/2)
+	if got := e.spin.Len(); got != spin.DefaultMax/2 {
+		t.Fatalf("budget after a sleep %v, want %v", got, spin.DefaultMax/2)
 	}
 	if futex.Syscalls() == before {
 		t.Fatal("a 50 ms wait never slept")
@@ -82,7 +83,9 @@ func TestEventCountNoCallbackAfterReturn(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := New(b.Uint32(0), b.Uint32(4))
-		e.spin.set(0) // sleep at once
+		for range 40 { // empty spins bring the budget to 0: sleep at once
+			e.Spin(func() bool { return false })
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		var flag atomic.Bool
 		notified := make(chan struct{})
