@@ -2,12 +2,10 @@ package shared
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
-	"sync/atomic"
+
 	"time"
 
 	"github.com/forkless-go/forkless/shm"
@@ -35,41 +33,6 @@ type Dict[K Key, V any] struct {
 	vc valueCodec[V]
 }
 
-// The table (at root) is a slot array, see container.slots. A slot holds
-//
-//	0                  empty: ends a probe sequence
-//	1                  tombstone: a deleted entry, probing goes on
-//	tag<<48 | offset   an entry: offset is its heap offset (below 2^40),
-//	                   tag the top 16 bits of its key's hash, so most
-//	                   mismatches are rejected without reading the entry
-//
-// Slots are written only under the lock, each with one atomic store: that
-// store is the moment the change happens. An entry is immutable once
-// published:
-//
-//	offset size field
-//	     0    8 hash of the key (rebuilds rehash without reading the key)
-//	     8    4 key length
-//	    12    4 value length
-//	    16      key bytes, then value bytes
-//
-// The table's capacity is a power of two; it is rebuilt (doubled, or at the
-// same size to clear tombstones) when entries and tombstones would fill more
-// than three quarters of it. The rebuild writes a whole new table, publishes
-// it with one store of root, then frees the old one.
-const (
-	slotEmpty = 0
-	slotTomb  = 1
-	slotOff   = 1<<48 - 1
-
-	entHash   = 0
-	entKeyLen = 8
-	entValLen = 12
-	entData   = 16
-
-	minTable = 8
-)
-
 // NewDict makes an empty dict in heap h.
 func NewDict[K Key, V any](h *shm.Heap, opts ...Option) (*Dict[K, V], error) {
 	vc := newValueCodec[V](opts)
@@ -82,9 +45,9 @@ func NewDict[K Key, V any](h *shm.Heap, opts ...Option) (*Dict[K, V], error) {
 		h.Free(c.off)
 		return nil, fmt.Errorf("new dict: %w", err)
 	}
-	c.word(hdrRoot).Store(uint64(root))
+	c.hdr.root.Store(uint64(root))
 	c.seed = uint64(time.Now().UnixNano())*0x9e3779b97f4a7c15 | 1
-	c.word(hdrSeed).Store(c.seed)
+	c.hdr.seed.Store(c.seed)
 	c.publish()
 	return &Dict[K, V]{c: c, vc: vc}, nil
 }
@@ -120,233 +83,13 @@ func (d *Dict[K, V]) wlock() error {
 	if err := d.lock(); err != nil {
 		return err
 	}
-	d.c.word(hdrSeq).Add(1)
+	d.c.hdr.seq.Add(1)
 	return nil
 }
 
 func (d *Dict[K, V]) wunlock() {
-	d.c.word(hdrSeq).Add(1)
+	d.c.hdr.seq.Add(1)
 	d.c.release()
-}
-
-// repair runs under the lock after a holder died in the middle of an
-// update. Every slot store was atomic, so the table is intact; only the
-// counts, stored after the slot, may be one off. They are recounted.
-func (d *Dict[K, V]) repair() error {
-	s, err := d.c.slots(int64(d.c.word(hdrRoot).Load()))
-	if err != nil {
-		return err
-	}
-	var n, tombs uint64
-	for i := range s {
-		switch v := s[i].Load(); v {
-		case slotEmpty:
-		case slotTomb:
-			tombs++
-		default:
-			n++
-		}
-	}
-	d.c.word(hdrCount).Store(n)
-	d.c.word(hdrAux).Store(tombs)
-	if seq := d.c.word(hdrSeq); seq.Load()%2 != 0 {
-		seq.Add(1) // the dead writer's change is over, as far as it got
-	}
-	return nil
-}
-
-func (d *Dict[K, V]) table() ([]atomic.Uint64, error) {
-	return d.c.slots(int64(d.c.word(hdrRoot).Load()))
-}
-
-// entry returns the hash, key and value of the entry at off, in place.
-func (d *Dict[K, V]) entry(off int64) (uint64, []byte, []byte, error) {
-	hdr, err := d.c.bytes(off, entData)
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
-	}
-	le := binary.LittleEndian
-	kl, vl := int64(le.Uint32(hdr[entKeyLen:])), int64(le.Uint32(hdr[entValLen:]))
-	data, err := d.c.bytes(off+entData, kl+vl)
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
-	}
-	return le.Uint64(hdr[entHash:]), data[:kl], data[kl:], nil
-}
-
-// lookup probes for key. It returns the slot holding it (found), or else
-// the slot where it would go (ins, -1 if the table has no free slot).
-func (d *Dict[K, V]) lookup(s []atomic.Uint64, h uint64, key []byte) (i int, found bool, ins int, err error) {
-	mask := len(s) - 1
-	tag := h >> 48 << 48
-	ins = -1
-	i = int(h) & mask
-	for range len(s) {
-		v := s[i].Load()
-		switch {
-		case v == slotEmpty:
-			if ins < 0 {
-				ins = i
-			}
-			return i, false, ins, nil
-		case v == slotTomb:
-			if ins < 0 {
-				ins = i
-			}
-		case v&^slotOff == tag:
-			eh, ek, _, err := d.entry(int64(v & slotOff))
-			if err != nil {
-				return 0, false, 0, err
-			}
-			if eh == h && bytes.Equal(ek, key) {
-				return i, true, ins, nil
-			}
-		}
-		i = (i + 1) & mask
-	}
-	return -1, false, ins, nil
-}
-
-// rebuild moves every entry into a new table of capacity n and publishes
-// it. A process killed before the publishing store leaks the new table and
-// leaves the old one in use; after it, it leaks the old one.
-func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error) {
-	root, s, err := d.c.newSlots(n)
-	if err != nil {
-		return nil, err
-	}
-	mask := n - 1
-	for i := range old {
-		v := old[i].Load()
-		if v == slotEmpty || v == slotTomb {
-			continue
-		}
-		h, _, _, err := d.entry(int64(v & slotOff))
-		if err != nil {
-			d.c.heap.Free(root)
-			return nil, err
-		}
-		j := int(h) & mask
-		for k := 0; s[j].Load() != slotEmpty; k++ {
-			if k == n {
-				// Only a corrupt heap (a new table overlapping the
-				// old) could fill it.
-				return nil, fmt.Errorf("dict rebuild: new table full: %w", ErrCorrupt)
-			}
-			j = (j + 1) & mask
-		}
-		s[j].Store(v)
-	}
-	oldRoot := int64(d.c.word(hdrRoot).Load())
-	d.c.word(hdrRoot).Store(uint64(root)) // publish
-	d.c.word(hdrAux).Store(0)
-	d.c.heap.Free(oldRoot)
-	return s, nil
-}
-
-// newEntry writes a new entry for key=val in a fresh heap block. It needs
-// no lock: nobody else can reach the block until publish stores its offset.
-func (d *Dict[K, V]) newEntry(h uint64, key, val []byte) (int64, error) {
-	n := int64(entData + len(key) + len(val))
-	e, err := d.c.heap.Alloc(n)
-	if err != nil {
-		return 0, err
-	}
-	b, err := d.c.bytes(e, n)
-	if err != nil {
-		return 0, err
-	}
-	le := binary.LittleEndian
-	le.PutUint64(b[entHash:], h)
-	le.PutUint32(b[entKeyLen:], uint32(len(key)))
-	le.PutUint32(b[entValLen:], uint32(len(val)))
-	copy(b[entData:], key)
-	copy(b[entData+len(key):], val)
-	return e, nil
-}
-
-// publish makes entry e (for key, of hash h) the dict's entry for key,
-// under the lock, with one atomic store into its slot, and returns the
-// entry it replaced (0 if none) for the caller to free once nobody can
-// reach it. A process killed at any point leaves the old value or the new
-// one in the table (and at worst leaks an entry). If the table must grow
-// and the heap has no room, nothing changes and the error says so.
-func (d *Dict[K, V]) publish(h uint64, key []byte, e int64) (old int64, err error) {
-	s, err := d.table()
-	if err != nil {
-		return 0, err
-	}
-	i, found, ins, err := d.lookup(s, h, key)
-	if err != nil {
-		return 0, err
-	}
-	slot := h>>48<<48 | uint64(e)
-	if found {
-		prev := s[i].Load()
-		s[i].Store(slot) // publish: the change happens here
-		return int64(prev & slotOff), nil
-	}
-	count, tombs := d.c.word(hdrCount).Load(), d.c.word(hdrAux).Load()
-	if count > uint64(len(s)) || tombs > uint64(len(s)) {
-		return 0, fmt.Errorf("dict of %d slots counts %d entries and %d tombstones: %w", len(s), count, tombs, ErrCorrupt)
-	}
-	if ins < 0 || (count+tombs+1)*4 > uint64(len(s))*3 {
-		n := len(s)
-		for (count+1)*2 > uint64(n) {
-			n *= 2
-		}
-		if s, err = d.rebuild(s, n); err != nil {
-			return 0, err
-		}
-		if _, _, ins, err = d.lookup(s, h, key); err != nil {
-			return 0, err
-		}
-		if ins < 0 {
-			return 0, fmt.Errorf("dict table full after a rebuild (count %d): %w", count, ErrCorrupt)
-		}
-	}
-	wasTomb := s[ins].Load() == slotTomb
-	s[ins].Store(slot) // publish
-	d.c.word(hdrCount).Add(1)
-	if wasTomb {
-		d.c.word(hdrAux).Add(^uint64(0))
-	}
-	return 0, nil
-}
-
-// put stores key=val, under the lock (for Update and CompareAndSwap).
-func (d *Dict[K, V]) put(key, val []byte) error {
-	h := hashKey(d.c.seed, key)
-	e, err := d.newEntry(h, key, val)
-	if err != nil {
-		return err
-	}
-	old, err := d.publish(h, key, e)
-	if err != nil {
-		d.c.heap.Free(e)
-		return err
-	}
-	if old != 0 {
-		d.c.heap.Free(old)
-	}
-	return nil
-}
-
-// remove deletes the entry in slot i under the lock: a tombstone replaces
-// it with one store, then the entry is freed.
-func (d *Dict[K, V]) remove(s []atomic.Uint64, i int) {
-	old := s[i].Load()
-	s[i].Store(slotTomb) // publish
-	d.c.word(hdrCount).Add(^uint64(0))
-	d.c.word(hdrAux).Add(1)
-	d.c.heap.Free(int64(old & slotOff))
-}
-
-func checkSizes(key, val []byte) error {
-	if n := int64(entData + len(key) + len(val)); n > shm.MaxHeapAlloc || len(key) > 1<<31 || len(val) > 1<<31 {
-		return fmt.Errorf("%d-byte key and %d-byte value: %w", len(key), len(val), ErrTooLarge)
-	}
-	return nil
 }
 
 // Set stores v under k, replacing any value there. It fails with an error
@@ -387,114 +130,6 @@ func (d *Dict[K, V]) Set(k K, v V) error {
 		d.c.heap.Free(old)
 	}
 	return nil
-}
-
-// Get returns the value under k, and whether there was one.
-//
-// Get first reads without the lock, optimistically, as a seqlock reader:
-// it loads the change sequence (hdrSeq), which writers make odd for the
-// length of every change, does the lookup, copies the value out, and loads
-// the sequence again. If it was even and unchanged, no change overlapped
-// the read and the copy is the value (a lookup that wandered into a block
-// being freed or reused read garbage, but the sequence moved, and the
-// result is thrown away). Every offset it follows is bounds-checked by the
-// heap, so garbage can cost a retry, never a fault. After a few failed
-// tries (a writer is busy, or died mid-change and left the sequence odd)
-// Get takes the lock, which also repairs after a dead writer.
-func (d *Dict[K, V]) Get(k K) (V, bool, error) {
-	var v V
-	key := []byte(k)
-	h := hashKey(d.c.seed, key)
-	if !raceEnabled {
-		for range 4 {
-			found, ok, err := d.tryGet(key, h, &v)
-			if !ok {
-				runtime.Gosched()
-				continue
-			}
-			if err != nil {
-				return v, false, fmt.Errorf("dict get: %w", err)
-			}
-			return v, found, nil
-		}
-		var zero V
-		v = zero
-	}
-	if err := d.lock(); err != nil {
-		return v, false, fmt.Errorf("dict get: %w", err)
-	}
-	defer d.c.release()
-	ok, err := d.get(key, &v)
-	if err != nil {
-		return v, false, fmt.Errorf("dict get: %w", err)
-	}
-	return v, ok, nil
-}
-
-// tryGet is one optimistic read into *v; ok reports whether it is valid.
-// Values of fixed-size, []byte or string types are decoded straight from
-// the shared bytes (a copy) and thrown away if the read was not valid;
-// values of a Codec are copied out first and decoded only once the read is
-// known to be valid, so a codec never sees garbage.
-func (d *Dict[K, V]) tryGet(key []byte, h uint64, v *V) (found, ok bool, err error) {
-	if d.c.open() != nil {
-		return false, false, nil // closed: the locked path reports it
-	}
-	seq := d.c.word(hdrSeq)
-	s1 := seq.Load()
-	if s1%2 != 0 {
-		return false, false, nil
-	}
-	s, err := d.table()
-	if err != nil {
-		return false, false, nil
-	}
-	i, found, _, err := d.lookup(s, h, key)
-	if err != nil {
-		return false, false, nil
-	}
-	var copied []byte
-	var decErr error
-	if found {
-		e := int64(s[i].Load() & slotOff)
-		_, k, val, err := d.entry(e)
-		if err != nil {
-			return false, false, nil
-		}
-		// A racy read may see garbage lengths; never copy more than the
-		// entry's block holds.
-		if n, err := d.c.heap.Cap(e); err != nil || int64(entData+len(k)+len(val)) > n {
-			return false, false, nil
-		}
-		if d.vc.mode == modeCodec {
-			copied = bytes.Clone(val)
-		} else {
-			decErr = d.vc.decode(val, v)
-		}
-	}
-	if seq.Load() != s1 {
-		return false, false, nil
-	}
-	if found && d.vc.mode == modeCodec {
-		decErr = d.vc.decode(copied, v)
-	}
-	return found, true, decErr
-}
-
-func (d *Dict[K, V]) get(key []byte, v *V) (bool, error) {
-	s, err := d.table()
-	if err != nil {
-		return false, err
-	}
-	i, found, _, err := d.lookup(s, hashKey(d.c.seed, key), key)
-	if err != nil || !found {
-		return false, err
-	}
-	_, _, val, err := d.entry(int64(s[i].Load() & slotOff))
-	if err != nil {
-		return false, err
-	}
-	return true, d.vc.decode(val, v)
 }
 
 // Delete removes k and reports whether it was there.
@@ -653,7 +288,7 @@ func (d *Dict[K, V]) Range(fn func(k K, v V) bool) error {
 		if err != nil {
 			return err
 		}
-		items = make([]item, 0, min(d.c.word(hdrCount).Load(), uint64(len(s))))
+		items = make([]item, 0, min(d.c.hdr.count.Load(), uint64(len(s))))
 		limit := d.c.snapshotLimit()
 		for i := range s {
 			v := s[i].Load()
@@ -713,10 +348,10 @@ func (d *Dict[K, V]) Clear() error {
 	if err != nil {
 		return fmt.Errorf("dict clear: %w", err)
 	}
-	oldRoot := int64(d.c.word(hdrRoot).Load())
-	d.c.word(hdrRoot).Store(uint64(root)) // publish
-	d.c.word(hdrCount).Store(0)
-	d.c.word(hdrAux).Store(0)
+	oldRoot := int64(d.c.hdr.root.Load())
+	d.c.hdr.root.Store(uint64(root)) // publish
+	d.c.hdr.count.Store(0)
+	d.c.hdr.tombs.Store(0)
 	for i := range s {
 		if v := s[i].Load(); v != slotEmpty && v != slotTomb {
 			d.c.heap.Free(int64(v & slotOff))

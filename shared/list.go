@@ -1,7 +1,7 @@
 package shared
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -34,8 +34,6 @@ type List[V any] struct {
 	vc valueCodec[V]
 }
 
-const itemData = 8
-
 // NewList makes an empty list in heap h.
 func NewList[V any](h *shm.Heap, opts ...Option) (*List[V], error) {
 	l, err := newList[V](h, KindList, 8, opts)
@@ -57,7 +55,7 @@ func newList[V any](h *shm.Heap, kind shm.Kind, capacity int, opts []Option) (*L
 		h.Free(c.off)
 		return nil, fmt.Errorf("new %s: %w", kindName(kind), err)
 	}
-	c.word(hdrRoot).Store(uint64(root))
+	c.hdr.root.Store(uint64(root))
 	return &List[V]{c: c, vc: vc}, nil
 }
 
@@ -95,11 +93,11 @@ func (l *List[V]) lock() error {
 
 // state returns the slot array and the length, checked against each other.
 func (l *List[V]) state() ([]atomic.Uint64, int, error) {
-	s, err := l.c.slots(int64(l.c.word(hdrRoot).Load()))
+	s, err := l.c.slots(int64(l.c.hdr.root.Load()))
 	if err != nil {
 		return nil, 0, err
 	}
-	n := l.c.word(hdrCount).Load()
+	n := l.c.hdr.count.Load()
 	if n > uint64(len(s)) {
 		return nil, 0, fmt.Errorf("%s length %d beyond capacity %d: %w", kindName(l.c.kind), n, len(s), ErrCorrupt)
 	}
@@ -125,18 +123,23 @@ func (l *List[V]) newItem(b []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	mem, _ := l.c.bytes(off, itemData+int64(len(b)))
-	binary.LittleEndian.PutUint64(mem, uint64(len(b)))
+	mem, err := l.c.bytes(off, itemData+int64(len(b)))
+	hdr, err2 := at[itemHeader](l.c, off)
+	if err = errors.Join(err, err2); err != nil {
+		l.c.heap.Free(off)
+		return 0, err
+	}
+	hdr.length = uint64(len(b))
 	copy(mem[itemData:], b)
 	return off, nil
 }
 
 func (l *List[V]) item(off int64) ([]byte, error) {
-	w, err := l.c.u64(off)
+	hdr, err := at[itemHeader](l.c, off)
 	if err != nil {
 		return nil, fmt.Errorf("%s item at %d: %w", kindName(l.c.kind), off, ErrCorrupt)
 	}
-	b, err := l.c.bytes(off+itemData, int64(w.Load()))
+	b, err := l.c.bytes(off+itemData, int64(hdr.length))
 	if err != nil {
 		return nil, fmt.Errorf("%s item at %d: %w", kindName(l.c.kind), off, ErrCorrupt)
 	}
@@ -195,15 +198,15 @@ func (l *List[V]) appendLocked(vs []V) error {
 		for i := range n {
 			ns[i].Store(s[i].Load())
 		}
-		oldRoot := int64(l.c.word(hdrRoot).Load())
-		l.c.word(hdrRoot).Store(uint64(root)) // publish the bigger array
+		oldRoot := int64(l.c.hdr.root.Load())
+		l.c.hdr.root.Store(uint64(root)) // publish the bigger array
 		l.c.heap.Free(oldRoot)
 		s = ns
 	}
 	for i, off := range offs {
 		s[n+i].Store(uint64(off))
 	}
-	l.c.word(hdrCount).Store(uint64(n + len(offs))) // publish the items
+	l.c.hdr.count.Store(uint64(n + len(offs))) // publish the items
 	return nil
 }
 
@@ -320,7 +323,7 @@ func (l *List[V]) Pop() (V, error) {
 	if err != nil {
 		return v, fmt.Errorf("list pop: %w", err)
 	}
-	l.c.word(hdrCount).Store(uint64(n - 1)) // publish
+	l.c.hdr.count.Store(uint64(n - 1)) // publish
 	l.c.heap.Free(int64(s[n-1].Load()))
 	return v, nil
 }
@@ -338,7 +341,7 @@ func (l *List[V]) Clear() error {
 	if err != nil {
 		return fmt.Errorf("list clear: %w", err)
 	}
-	l.c.word(hdrCount).Store(0) // publish
+	l.c.hdr.count.Store(0) // publish
 	for i := range n {
 		l.c.heap.Free(int64(s[i].Load()))
 	}
@@ -397,124 +400,3 @@ func (l *List[V]) Slice() ([]V, error) {
 	err := l.Range(func(_ int, v V) bool { out = append(out, v); return true })
 	return out, err
 }
-
-// ShareableList is a fixed-length list, Python's ShareableList: its
-// length is set when it is made and never changes; items can be read and
-// replaced (by values of any size, unlike Python's). It is a List without
-// Append, Pop and Clear, under its own kind, so a handle to one cannot be
-// opened as the other.
-type ShareableList[V any] struct {
-	_ noCopy
-	l *List[V]
-}
-
-// NewShareableList makes a ShareableList holding items, in heap h.
-func NewShareableList[V any](h *shm.Heap, items []V, opts ...Option) (*ShareableList[V], error) {
-	if len(items) == 0 {
-		return nil, fmt.Errorf("new shareable list: no items: %w", ErrIndex)
-	}
-	l, err := newFilledList(h, KindShareableList, items, opts, "new shareable list")
-	if err != nil {
-		return nil, err
-	}
-	return &ShareableList[V]{l: l}, nil
-}
-
-// newFilledList makes a list of kind holding items, and publishes it only
-// once every item is in; on failure it frees what it allocated.
-func newFilledList[V any](h *shm.Heap, kind shm.Kind, items []V, opts []Option, what string) (*List[V], error) {
-	l, err := newList[V](h, kind, len(items), opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := l.appendLocked(items); err != nil {
-		h.Free(int64(l.c.word(hdrRoot).Load()))
-		h.Free(l.c.off)
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	l.c.publish()
-	return l, nil
-}
-
-// OpenShareableList binds a ShareableList from its handle.
-func OpenShareableList[V any](hd Handle, opts ...Option) (*ShareableList[V], error) {
-	l, err := openList[V](hd, KindShareableList, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &ShareableList[V]{l: l}, nil
-}
-
-// Handle names the list for another process.
-func (s *ShareableList[V]) Handle() Handle { return s.l.Handle() }
-
-// Len returns the fixed length.
-func (s *ShareableList[V]) Len() int { return s.l.Len() }
-
-// Get returns item i (negative counts from the end).
-func (s *ShareableList[V]) Get(i int) (V, error) { return s.l.Get(i) }
-
-// Set replaces item i.
-func (s *ShareableList[V]) Set(i int, v V) error { return s.l.Set(i, v) }
-
-// Update replaces item i with fn(item i), atomically.
-func (s *ShareableList[V]) Update(i int, fn func(V) V) (V, error) { return s.l.Update(i, fn) }
-
-// Range calls fn for every item of a consistent snapshot.
-func (s *ShareableList[V]) Range(fn func(i int, v V) bool) error { return s.l.Range(fn) }
-
-// Slice returns a snapshot of the items.
-func (s *ShareableList[V]) Slice() ([]V, error) { return s.l.Slice() }
-
-// SetTimeout bounds how long this process's operations wait for the lock.
-func (s *ShareableList[V]) SetTimeout(t time.Duration) { s.l.SetTimeout(t) }
-
-// Record is one shared value of any type T, read and replaced whole and
-// atomically: the equivalent of a Manager Namespace, typed. Give T the
-// fields a Namespace would have:
-//
-//	type Progress struct{ Done, Total int; Stage string }
-//	rec, _ := shared.NewRecord(heap, Progress{Total: 100})
-//	rec.Update(func(p Progress) Progress { p.Done++; return p })
-//
-// Unlike shm.Value, T may hold strings, slices and maps (through the
-// codec), and a process killed in the middle of Store leaves the old value
-// or the new one, never a mix.
-type Record[T any] struct {
-	_ noCopy
-	l *List[T]
-}
-
-// NewRecord makes a Record holding v, in heap h.
-func NewRecord[T any](h *shm.Heap, v T, opts ...Option) (*Record[T], error) {
-	l, err := newFilledList(h, KindRecord, []T{v}, opts, "new record")
-	if err != nil {
-		return nil, err
-	}
-	return &Record[T]{l: l}, nil
-}
-
-// OpenRecord binds a Record from its handle.
-func OpenRecord[T any](hd Handle, opts ...Option) (*Record[T], error) {
-	l, err := openList[T](hd, KindRecord, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &Record[T]{l: l}, nil
-}
-
-// Handle names the record for another process.
-func (r *Record[T]) Handle() Handle { return r.l.Handle() }
-
-// Load returns the current value.
-func (r *Record[T]) Load() (T, error) { return r.l.Get(0) }
-
-// Store replaces the value.
-func (r *Record[T]) Store(v T) error { return r.l.Set(0, v) }
-
-// Update replaces the value with fn(value), atomically across processes,
-// and returns the new value.
-func (r *Record[T]) Update(fn func(T) T) (T, error) { return r.l.Update(0, fn) }
-
-// SetTimeout bounds how long this process's operations wait for the lock.
-func (r *Record[T]) SetTimeout(t time.Duration) { r.l.SetTimeout(t) }

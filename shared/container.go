@@ -1,0 +1,249 @@
+package shared
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/forkless-go/forkless/internal/mapped"
+	"github.com/forkless-go/forkless/shm"
+	fsync "github.com/forkless-go/forkless/sync"
+)
+
+// container is what every container type holds: its heap, header and lock.
+type container struct {
+	heap    *shm.Heap
+	off     int64
+	hdr     *containerHeader
+	mem     []byte // the whole heap block: offsets are checked against it
+	mu      *fsync.Mutex
+	table   atomic.Pointer[slotCache]
+	keyFP   uint64
+	valFP   uint64
+	seed    uint64       // dict: the hash seed, constant once made
+	timeout atomic.Int64 // lock timeout in nanoseconds, 0: wait forever
+	kind    shm.Kind
+}
+
+// bytes returns n bytes at heap offset off, checked against the heap block:
+// an offset read from shared memory (an entry, an item) is checked here
+// before it is used, so a corrupt one costs an error, never a fault. The
+// heap's mapping stays valid as long as the region is open, so a stale
+// offset (a block freed meanwhile) reads garbage, which the optimistic
+// readers then discard.
+func (c *container) bytes(off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 || off > int64(len(c.mem)) || n > int64(len(c.mem))-off {
+		return nil, fmt.Errorf("%s: bytes [%d, +%d) outside the %d-byte heap: %w", kindName(c.kind), off, n, len(c.mem), ErrCorrupt)
+	}
+	return c.mem[off : off+n : off+n], nil
+}
+
+// at returns the T at heap offset off, checked like bytes (and for
+// alignment).
+func at[T any](c *container, off int64) (*T, error) {
+	if off < 0 || off > int64(len(c.mem)) {
+		return nil, fmt.Errorf("%s: offset %d outside the %d-byte heap: %w", kindName(c.kind), off, len(c.mem), ErrCorrupt)
+	}
+	v, err := mapped.At[T](c.mem, int(off))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v: %w", kindName(c.kind), err, ErrCorrupt)
+	}
+	return v, nil
+}
+
+// length reads the count word without the lock; 0 once closed.
+func (c *container) length() int {
+	if c.open() != nil {
+		return 0
+	}
+	return int(max(int64(c.hdr.count.Load()), 0))
+}
+
+// open reports shm.ErrClosed once the region was closed in this process.
+func (c *container) open() error {
+	if c.heap.Block().Bytes() == nil {
+		return fmt.Errorf("%s: %w", kindName(c.kind), shm.ErrClosed)
+	}
+	return nil
+}
+
+// newContainer allocates and initializes a header; the caller sets root
+// and then calls publish.
+func newContainer(h *shm.Heap, kind shm.Kind, keyFP, valFP uint64) (*container, error) {
+	if h == nil {
+		return nil, fmt.Errorf("new %s: nil heap: %w", kindName(kind), ErrHandle)
+	}
+	off, err := h.Alloc(hdrSize)
+	if err != nil {
+		return nil, fmt.Errorf("new %s: %w", kindName(kind), err)
+	}
+	c, err := bindContainer(h, off, kind)
+	if err != nil {
+		return nil, err
+	}
+	c.hdr.kind = kind
+	c.hdr.version = ctVersion
+	c.hdr.keyFP.Store(keyFP)
+	c.hdr.valFP.Store(valFP)
+	c.keyFP, c.valFP = keyFP, valFP
+	return c, nil
+}
+
+// publish makes the header visible to Open: the magic is stored last.
+func (c *container) publish() { c.hdr.magic.Store(ctMagic) }
+
+func bindContainer(h *shm.Heap, off int64, kind shm.Kind) (*container, error) {
+	if _, err := h.Bytes(off, hdrSize); err != nil {
+		return nil, fmt.Errorf("bind %s: %w", kindName(kind), ErrHandle)
+	}
+	mem := h.Block().Bytes()
+	hdr, err := mapped.At[containerHeader](mem, int(off))
+	if err != nil {
+		return nil, fmt.Errorf("bind %s: %v: %w", kindName(kind), err, ErrHandle)
+	}
+	mu, err := fsync.MutexAt(h.Block(), off)
+	if err != nil {
+		return nil, fmt.Errorf("bind %s: %w", kindName(kind), err)
+	}
+	return &container{heap: h, off: off, hdr: hdr, mem: mem, mu: mu, kind: kind}, nil
+}
+
+// openContainer checks a handle against the header it names.
+func openContainer(hd Handle, kind shm.Kind, keyFP, valFP uint64) (*container, error) {
+	what := kindName(kind)
+	if hd.Kind != kind {
+		return nil, fmt.Errorf("open %s: handle names a %s: %w", what, kindName(hd.Kind), ErrHandle)
+	}
+	if hd.Key != keyFP || hd.Value != valFP {
+		return nil, fmt.Errorf("open %s: handle names other key or value types: %w", what, ErrHandle)
+	}
+	h, err := shm.OpenHeap(hd.Heap)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	if n, err := h.Cap(hd.Offset); err != nil || n < hdrSize {
+		return nil, fmt.Errorf("open %s: offset %d is no container: %w", what, hd.Offset, ErrHandle)
+	}
+	c, err := bindContainer(h, hd.Offset, kind)
+	if err != nil {
+		return nil, err
+	}
+	if m := c.hdr.magic.Load(); m != ctMagic {
+		return nil, fmt.Errorf("open %s: no container at offset %d: %w", what, hd.Offset, ErrHandle)
+	}
+	if err := c.hdr.Validate(kind, keyFP, valFP); err != nil {
+		return nil, fmt.Errorf("open %s: offset %d: %w", what, hd.Offset, err)
+	}
+	c.keyFP, c.valFP = keyFP, valFP
+	c.seed = c.hdr.seed.Load()
+	return c, nil
+}
+
+func (c *container) handle() Handle {
+	return Handle{Heap: c.heap.Handle(), Offset: c.off, Kind: c.kind, Key: c.keyFP, Value: c.valFP}
+}
+
+// recoveries counts the locks this process took over from dead holders.
+var recoveries atomic.Int64
+
+// acquire takes the container's lock; repair runs when the previous holder
+// died holding it, before anything else looks at the container.
+func (c *container) acquire(repair func() error) error {
+	if err := c.open(); err != nil {
+		return fmt.Errorf("lock %w", err)
+	}
+	var err error
+	if t := c.timeout.Load(); t > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(t))
+		err = c.mu.LockContext(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = ErrTimeout
+		}
+	} else {
+		err = c.mu.Lock()
+	}
+	recovered := errors.Is(err, fsync.ErrOwnerDead)
+	if err != nil && !recovered {
+		return fmt.Errorf("lock %s: %w", kindName(c.kind), err)
+	}
+	if recovered {
+		recoveries.Add(1)
+	}
+	if recovered && repair != nil {
+		if err := repair(); err != nil {
+			c.mu.Unlock()
+			return fmt.Errorf("repair %s after its lock holder died: %w", kindName(c.kind), err)
+		}
+	}
+	return nil
+}
+
+func (c *container) release() { c.mu.Unlock() }
+
+// slotCache remembers the last slot array this process checked, so that
+// the common case (the table did not change) costs two loads, not a walk
+// through the heap's block header.
+type slotCache struct {
+	root, n int64
+	s       []atomic.Uint64
+}
+
+// slots returns the slots of the slotArray at heap offset root. Its
+// capacity is checked against the heap block the first time this process
+// sees (root, capacity), so a corrupt root yields an error, never a wild
+// access.
+func (c *container) slots(root int64) ([]atomic.Uint64, error) {
+	arr, err := at[slotArray](c, root)
+	if err != nil {
+		return nil, fmt.Errorf("%s table at %d: %w", kindName(c.kind), root, ErrCorrupt)
+	}
+	n := int64(arr.capacity.Load())
+	if t := c.table.Load(); t != nil && t.root == root && t.n == n {
+		return t.s, nil
+	}
+	blk, err := c.heap.Cap(root)
+	if err != nil || n <= 0 || n > blk/8-1 {
+		return nil, fmt.Errorf("%s table at %d: capacity %d: %w", kindName(c.kind), root, n, ErrCorrupt)
+	}
+	s, err := mapped.Slice[atomic.Uint64](c.mem, int(root+slotsOffset), int(n))
+	if err != nil {
+		return nil, fmt.Errorf("%s table at %d: %v: %w", kindName(c.kind), root, err, ErrCorrupt)
+	}
+	c.table.Store(&slotCache{root, n, s})
+	return s, nil
+}
+
+// snapshotLimit bounds the bytes a snapshot may copy: all the entries
+// together cannot exceed the carved heap, unless the heap is corrupt (two
+// slots naming one block), which must not exhaust this process's memory.
+func (c *container) snapshotLimit() int64 {
+	st, err := c.heap.Stats()
+	if err != nil {
+		return 0
+	}
+	return st.Carved
+}
+
+// newSlots allocates a zeroed slot array of capacity n.
+func (c *container) newSlots(n int) (int64, []atomic.Uint64, error) {
+	off, err := c.heap.Alloc(slotsOffset + 8*int64(n))
+	if err != nil {
+		return 0, nil, err
+	}
+	arr, err := at[slotArray](c, off)
+	if err != nil {
+		return 0, nil, err
+	}
+	arr.capacity.Store(uint64(n))
+	s, err := c.slots(off)
+	return off, s, err
+}
+
+// SetTimeout bounds how long this process's operations on the container
+// wait for its lock (0, the default: no bound; a holder that dies is
+// detected and replaced within about 70 ms either way). Operations that
+// time out fail with ErrTimeout and change nothing.
+func (c *container) SetTimeout(d time.Duration) { c.timeout.Store(int64(d)) }

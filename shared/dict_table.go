@@ -1,0 +1,270 @@
+package shared
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+
+	"github.com/forkless-go/forkless/shm"
+)
+
+// The dict's table: probing, publishing, removing and rebuilding, all under
+// the lock, each change published by one atomic store (see the package doc).
+
+// The table (at root) is a slotArray of dict slots (see there); entries
+// are entryHeader blocks. The table's capacity is a power of two; it is
+// rebuilt (doubled, or at the same size to clear tombstones) when entries
+// and tombstones would fill more than three quarters of it. The rebuild
+// writes a whole new table, publishes it with one store of root, then frees
+// the old one.
+const (
+	slotEmpty = 0
+	slotTomb  = 1
+	slotOff   = 1<<48 - 1
+
+	minTable = 8
+)
+
+// repair runs under the lock after a holder died in the middle of an
+// update. Every slot store was atomic, so the table is intact; only the
+// counts, stored after the slot, may be one off. They are recounted.
+func (d *Dict[K, V]) repair() error {
+	s, err := d.c.slots(int64(d.c.hdr.root.Load()))
+	if err != nil {
+		return err
+	}
+	var n, tombs uint64
+	for i := range s {
+		switch v := s[i].Load(); v {
+		case slotEmpty:
+		case slotTomb:
+			tombs++
+		default:
+			n++
+		}
+	}
+	d.c.hdr.count.Store(n)
+	d.c.hdr.tombs.Store(tombs)
+	if seq := &d.c.hdr.seq; seq.Load()%2 != 0 {
+		seq.Add(1) // the dead writer's change is over, as far as it got
+	}
+	return nil
+}
+
+func (d *Dict[K, V]) table() ([]atomic.Uint64, error) {
+	return d.c.slots(int64(d.c.hdr.root.Load()))
+}
+
+// entry returns the hash, key and value of the entry at off, in place. The
+// lengths are checked against the heap: a stale or corrupt entry costs an
+// error, never a fault.
+func (d *Dict[K, V]) entry(off int64) (uint64, []byte, []byte, error) {
+	e, err := at[entryHeader](d.c, off)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
+	}
+	kl, vl := int64(e.keyLen), int64(e.valLen)
+	data, err := d.c.bytes(off+entData, kl+vl)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
+	}
+	return e.hash, data[:kl], data[kl:], nil
+}
+
+// lookup probes for key. It returns the slot holding it (found), or else
+// the slot where it would go (ins, -1 if the table has no free slot).
+func (d *Dict[K, V]) lookup(s []atomic.Uint64, h uint64, key []byte) (i int, found bool, ins int, err error) {
+	mask := len(s) - 1
+	tag := h >> 48 << 48
+	ins = -1
+	i = int(h) & mask
+	for range len(s) {
+		v := s[i].Load()
+		switch {
+		case v == slotEmpty:
+			if ins < 0 {
+				ins = i
+			}
+			return i, false, ins, nil
+		case v == slotTomb:
+			if ins < 0 {
+				ins = i
+			}
+		case v&^slotOff == tag:
+			eh, ek, _, err := d.entry(int64(v & slotOff))
+			if err != nil {
+				return 0, false, 0, err
+			}
+			if eh == h && bytes.Equal(ek, key) {
+				return i, true, ins, nil
+			}
+		}
+		i = (i + 1) & mask
+	}
+	return -1, false, ins, nil
+}
+
+// rebuild moves every entry into a new table of capacity n and publishes
+// it. A process killed before the publishing store leaks the new table and
+// leaves the old one in use; after it, it leaks the old one.
+func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error) {
+	root, s, err := d.c.newSlots(n)
+	if err != nil {
+		return nil, err
+	}
+	mask := n - 1
+	for i := range old {
+		v := old[i].Load()
+		if v == slotEmpty || v == slotTomb {
+			continue
+		}
+		h, _, _, err := d.entry(int64(v & slotOff))
+		if err != nil {
+			d.c.heap.Free(root)
+			return nil, err
+		}
+		j := int(h) & mask
+		for k := 0; s[j].Load() != slotEmpty; k++ {
+			if k == n {
+				// Only a corrupt heap (a new table overlapping the
+				// old) could fill it.
+				return nil, fmt.Errorf("dict rebuild: new table full: %w", ErrCorrupt)
+			}
+			j = (j + 1) & mask
+		}
+		s[j].Store(v)
+	}
+	oldRoot := int64(d.c.hdr.root.Load())
+	d.c.hdr.root.Store(uint64(root)) // publish
+	d.c.hdr.tombs.Store(0)
+	d.c.heap.Free(oldRoot)
+	return s, nil
+}
+
+// newEntry writes a new entry for key=val in a fresh heap block. It needs
+// no lock: nobody else can reach the block until publish stores its offset.
+func (d *Dict[K, V]) newEntry(h uint64, key, val []byte) (int64, error) {
+	n := int64(entData + len(key) + len(val))
+	e, err := d.c.heap.Alloc(n)
+	if err != nil {
+		return 0, err
+	}
+	b, err := d.c.bytes(e, n)
+	hdr, err2 := at[entryHeader](d.c, e)
+	if err = errors.Join(err, err2); err != nil {
+		d.c.heap.Free(e)
+		return 0, err
+	}
+	hdr.hash, hdr.keyLen, hdr.valLen = h, uint32(len(key)), uint32(len(val))
+	copy(b[entData:], key)
+	copy(b[entData+len(key):], val)
+	return e, nil
+}
+
+// publish makes entry e (for key, of hash h) the dict's entry for key,
+// under the lock, with one atomic store into its slot, and returns the
+// entry it replaced (0 if none) for the caller to free once nobody can
+// reach it. A process killed at any point leaves the old value or the new
+// one in the table (and at worst leaks an entry). If the table must grow
+// and the heap has no room, nothing changes and the error says so.
+func (d *Dict[K, V]) publish(h uint64, key []byte, e int64) (old int64, err error) {
+	s, err := d.table()
+	if err != nil {
+		return 0, err
+	}
+	i, found, ins, err := d.lookup(s, h, key)
+	if err != nil {
+		return 0, err
+	}
+	slot := h>>48<<48 | uint64(e)
+	if found {
+		prev := s[i].Load()
+		s[i].Store(slot) // publish: the change happens here
+		return int64(prev & slotOff), nil
+	}
+	count, tombs := d.c.hdr.count.Load(), d.c.hdr.tombs.Load()
+	if count > uint64(len(s)) || tombs > uint64(len(s)) {
+		return 0, fmt.Errorf("dict of %d slots counts %d entries and %d tombstones: %w", len(s), count, tombs, ErrCorrupt)
+	}
+	if ins < 0 || (count+tombs+1)*4 > uint64(len(s))*3 {
+		n := len(s)
+		for (count+1)*2 > uint64(n) {
+			n *= 2
+		}
+		if s, err = d.rebuild(s, n); err != nil {
+			return 0, err
+		}
+		if _, _, ins, err = d.lookup(s, h, key); err != nil {
+			return 0, err
+		}
+		if ins < 0 {
+			return 0, fmt.Errorf("dict table full after a rebuild (count %d): %w", count, ErrCorrupt)
+		}
+	}
+	wasTomb := s[ins].Load() == slotTomb
+	s[ins].Store(slot) // publish
+	d.c.hdr.count.Add(1)
+	if wasTomb {
+		d.c.hdr.tombs.Add(^uint64(0))
+	}
+	return 0, nil
+}
+
+// put stores key=val, under the lock (for Update and CompareAndSwap).
+func (d *Dict[K, V]) put(key, val []byte) error {
+	h := hashKey(d.c.seed, key)
+	e, err := d.newEntry(h, key, val)
+	if err != nil {
+		return err
+	}
+	old, err := d.publish(h, key, e)
+	if err != nil {
+		d.c.heap.Free(e)
+		return err
+	}
+	if old != 0 {
+		d.c.heap.Free(old)
+	}
+	return nil
+}
+
+// remove deletes the entry in slot i under the lock: a tombstone replaces
+// it with one store, then the entry is freed.
+func (d *Dict[K, V]) remove(s []atomic.Uint64, i int) {
+	old := s[i].Load()
+	s[i].Store(slotTomb) // publish
+	d.c.hdr.count.Add(^uint64(0))
+	d.c.hdr.tombs.Add(1)
+	d.c.heap.Free(int64(old & slotOff))
+}
+
+func checkSizes(key, val []byte) error {
+	if n := int64(entData + len(key) + len(val)); n > shm.MaxHeapAlloc || len(key) > 1<<31 || len(val) > 1<<31 {
+		return fmt.Errorf("%d-byte key and %d-byte value: %w", len(key), len(val), ErrTooLarge)
+	}
+	return nil
+}
+
+// hashKey is a seeded 64-bit hash, the same in every process (unlike
+// hash/maphash, whose seeds are per process).
+func hashKey(seed uint64, k []byte) uint64 {
+	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
+	h := seed ^ uint64(len(k))*m1
+	for len(k) >= 8 {
+		hi, lo := bits.Mul64(h^binary.LittleEndian.Uint64(k), m2)
+		h = hi ^ lo
+		k = k[8:]
+	}
+	var t uint64
+	for i, b := range k {
+		t |= uint64(b) << (8 * i)
+	}
+	hi, lo := bits.Mul64(h^t^m1, m2^uint64(len(k)))
+	h = hi ^ lo
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>32
+}

@@ -1,0 +1,129 @@
+package shared
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/forkless-go/forkless/shm"
+)
+
+// ShareableList is a fixed-length list, Python's ShareableList: its
+// length is set when it is made and never changes; items can be read and
+// replaced (by values of any size, unlike Python's). It is a List without
+// Append, Pop and Clear, under its own kind, so a handle to one cannot be
+// opened as the other.
+type ShareableList[V any] struct {
+	_ noCopy
+	l *List[V]
+}
+
+// NewShareableList makes a ShareableList holding items, in heap h.
+func NewShareableList[V any](h *shm.Heap, items []V, opts ...Option) (*ShareableList[V], error) {
+	if len(items) == 0 {
+		return nil, fmt.Errorf("new shareable list: no items: %w", ErrIndex)
+	}
+	l, err := newFilledList(h, KindShareableList, items, opts, "new shareable list")
+	if err != nil {
+		return nil, err
+	}
+	return &ShareableList[V]{l: l}, nil
+}
+
+// newFilledList makes a list of kind holding items, and publishes it only
+// once every item is in; on failure it frees what it allocated.
+func newFilledList[V any](h *shm.Heap, kind shm.Kind, items []V, opts []Option, what string) (*List[V], error) {
+	l, err := newList[V](h, kind, len(items), opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.appendLocked(items); err != nil {
+		h.Free(int64(l.c.hdr.root.Load()))
+		h.Free(l.c.off)
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	l.c.publish()
+	return l, nil
+}
+
+// OpenShareableList binds a ShareableList from its handle.
+func OpenShareableList[V any](hd Handle, opts ...Option) (*ShareableList[V], error) {
+	l, err := openList[V](hd, KindShareableList, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &ShareableList[V]{l: l}, nil
+}
+
+// Handle names the list for another process.
+func (s *ShareableList[V]) Handle() Handle { return s.l.Handle() }
+
+// Len returns the fixed length.
+func (s *ShareableList[V]) Len() int { return s.l.Len() }
+
+// Get returns item i (negative counts from the end).
+func (s *ShareableList[V]) Get(i int) (V, error) { return s.l.Get(i) }
+
+// Set replaces item i.
+func (s *ShareableList[V]) Set(i int, v V) error { return s.l.Set(i, v) }
+
+// Update replaces item i with fn(item i), atomically.
+func (s *ShareableList[V]) Update(i int, fn func(V) V) (V, error) { return s.l.Update(i, fn) }
+
+// Range calls fn for every item of a consistent snapshot.
+func (s *ShareableList[V]) Range(fn func(i int, v V) bool) error { return s.l.Range(fn) }
+
+// Slice returns a snapshot of the items.
+func (s *ShareableList[V]) Slice() ([]V, error) { return s.l.Slice() }
+
+// SetTimeout bounds how long this process's operations wait for the lock.
+func (s *ShareableList[V]) SetTimeout(t time.Duration) { s.l.SetTimeout(t) }
+
+// Record is one shared value of any type T, read and replaced whole and
+// atomically: the equivalent of a Manager Namespace, typed. Give T the
+// fields a Namespace would have:
+//
+//	type Progress struct{ Done, Total int; Stage string }
+//	rec, _ := shared.NewRecord(heap, Progress{Total: 100})
+//	rec.Update(func(p Progress) Progress { p.Done++; return p })
+//
+// Unlike shm.Value, T may hold strings, slices and maps (through the
+// codec), and a process killed in the middle of Store leaves the old value
+// or the new one, never a mix.
+type Record[T any] struct {
+	_ noCopy
+	l *List[T]
+}
+
+// NewRecord makes a Record holding v, in heap h.
+func NewRecord[T any](h *shm.Heap, v T, opts ...Option) (*Record[T], error) {
+	l, err := newFilledList(h, KindRecord, []T{v}, opts, "new record")
+	if err != nil {
+		return nil, err
+	}
+	return &Record[T]{l: l}, nil
+}
+
+// OpenRecord binds a Record from its handle.
+func OpenRecord[T any](hd Handle, opts ...Option) (*Record[T], error) {
+	l, err := openList[T](hd, KindRecord, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Record[T]{l: l}, nil
+}
+
+// Handle names the record for another process.
+func (r *Record[T]) Handle() Handle { return r.l.Handle() }
+
+// Load returns the current value.
+func (r *Record[T]) Load() (T, error) { return r.l.Get(0) }
+
+// Store replaces the value.
+func (r *Record[T]) Store(v T) error { return r.l.Set(0, v) }
+
+// Update replaces the value with fn(value), atomically across processes,
+// and returns the new value.
+func (r *Record[T]) Update(fn func(T) T) (T, error) { return r.l.Update(0, fn) }
+
+// SetTimeout bounds how long this process's operations wait for the lock.
+func (r *Record[T]) SetTimeout(t time.Duration) { r.l.SetTimeout(t) }
