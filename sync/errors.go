@@ -18,9 +18,8 @@ var (
 	// the lock from it. The lock is now held by the caller, exactly as after
 	// a successful lock; the data it guards may be half-updated, so check
 	// or repair it before unlocking. The lock works normally afterwards. It
-	// is robust pthread mutexes' EOWNERDEAD.
-	// The one declaration is internal/owner's, which every robust lock of
-	// forkless reports.
+	// is robust pthread mutexes' EOWNERDEAD. (It is declared once, in
+	// internal/owner, for every robust lock of forkless.)
 	ErrOwnerDead = owner.ErrOwnerDead
 	// ErrBroken: the barrier is broken (aborted, reset while this party
 	// waited, timed out, its action failed, or a party died). Python's
