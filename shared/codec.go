@@ -2,46 +2,25 @@ package shared
 
 import (
 	"bytes"
-	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"reflect"
-	"unsafe"
 
-	"github.com/forkless-go/forkless/internal/layout"
+	"github.com/forkless-go/forkless/internal/mapped"
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 // Codec turns values that are not fixed-size and pointer-free into bytes
-// and back. It has the method set of spawn.Codec, so spawn.Gob and
-// spawn.JSON serve here too. Encode gets a pointer to the value; Decode a
-// pointer to a zero value to fill.
-type Codec interface {
-	Encode(v any) ([]byte, error)
-	Decode(data []byte, v any) error
-}
+// and back: the one Codec of forkless, spawn's and the pool's too. Encode
+// gets a pointer to the value; Decode a pointer to a zero value to fill.
+type Codec = wire.Codec
 
 // Gob encodes with encoding/gob: the default for values that are neither
 // []byte, string, nor fixed-size and pointer-free.
-var Gob Codec = gobCodec{}
+var Gob = wire.Gob
 
 // JSON encodes with encoding/json.
-var JSON Codec = jsonCodec{}
-
-type gobCodec struct{}
-
-func (gobCodec) Encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	err := gob.NewEncoder(&buf).Encode(v)
-	return buf.Bytes(), err
-}
-
-func (gobCodec) Decode(b []byte, v any) error { return gob.NewDecoder(bytes.NewReader(b)).Decode(v) }
-
-type jsonCodec struct{}
-
-func (jsonCodec) Encode(v any) ([]byte, error) { return json.Marshal(v) }
-func (jsonCodec) Decode(b []byte, v any) error { return json.Unmarshal(b, v) }
+var JSON = wire.JSON
 
 // Option configures a container when it is made or opened.
 type Option func(*options)
@@ -57,15 +36,15 @@ func WithCodec(c Codec) Option { return func(o *options) { o.codec = c } }
 
 // valueCodec is how one container stores its V:
 //
-//	raw:   fixed-size, pointer-free V travels as its own bytes, no copy to
-//	       encode (every process runs the same binary, so the layout is the
+//	raw:   fixed-size, pointer-free V travels as its own bytes, wire's raw
+//	       form (every process runs the same binary, so the layout is the
 //	       same; the handle's type fingerprint checks it)
 //	bytes: []byte as is
 //	str:   string as its bytes
 //	other: through the Codec
 type valueCodec[V any] struct {
 	mode  int
-	size  int
+	raw   wire.Value[V]
 	codec Codec
 	fp    uint64
 }
@@ -83,31 +62,27 @@ func newValueCodec[V any](opts []Option) valueCodec[V] {
 		f(&o)
 	}
 	t := reflect.TypeFor[V]()
-	vc := valueCodec[V]{codec: o.codec, fp: typeFingerprint(t)}
+	vc := valueCodec[V]{codec: o.codec, fp: typeFingerprint(t), raw: wire.For[V](o.codec)}
 	switch {
 	case t == reflect.TypeFor[[]byte]():
 		vc.mode = modeBytes
 	case t == reflect.TypeFor[string]():
 		vc.mode = modeString
+	case vc.raw.Raw():
+		vc.mode = modeRaw
 	default:
-		if info, err := layout.Of[V](); err == nil {
-			vc.mode, vc.size = modeRaw, int(info.Size)
-		} else {
-			vc.mode = modeCodec
-		}
+		vc.mode = modeCodec
 	}
 	return vc
 }
 
-// encode returns v's bytes. For raw values they alias *v: use them before
-// *v changes.
+// encode returns v's bytes. For raw values they are wire's raw form in
+// place, aliasing *v with no copy (the entry copies them into shared
+// memory): use them before *v changes.
 func (vc *valueCodec[V]) encode(v *V) ([]byte, error) {
 	switch vc.mode {
 	case modeRaw:
-		if vc.size == 0 {
-			return nil, nil
-		}
-		return unsafe.Slice((*byte)(unsafe.Pointer(v)), vc.size), nil
+		return mapped.Bytes(v), nil
 	case modeBytes:
 		return *any(v).(*[]byte), nil
 	case modeString:
@@ -125,10 +100,14 @@ func (vc *valueCodec[V]) encode(v *V) ([]byte, error) {
 func (vc *valueCodec[V]) decode(b []byte, v *V) error {
 	switch vc.mode {
 	case modeRaw:
-		if len(b) != vc.size {
-			return fmt.Errorf("decode %T: %d bytes, want %d: %w", *v, len(b), vc.size, ErrCorrupt)
+		// wire's raw form, copied here rather than through wire.Value.Decode:
+		// that one may hand v to a Codec, so v would escape and every Get
+		// would allocate.
+		dst := mapped.Bytes(v)
+		if len(b) != len(dst) {
+			return fmt.Errorf("decode %T: %d bytes, want %d: %w", *v, len(b), len(dst), ErrCorrupt)
 		}
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(v)), vc.size), b)
+		copy(dst, b)
 		return nil
 	case modeBytes:
 		*any(v).(*[]byte) = bytes.Clone(b)
