@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkless-go/forkless/spawn"
+	"github.com/forkless-go/forkless/pool"
 )
 
 // TestGuide runs the code of docs/python.md and checks what it says each
@@ -38,12 +38,12 @@ func TestGuide(t *testing.T) {
 	if err != nil || !slices.Equal(squares, []int{1, 4, 9, 16}) || v != 144 {
 		t.Errorf("pool: %v, %d, %v", squares, v, err)
 	}
-	pool, err := spawn.NewPool(ctx, spawn.Workers(2))
+	p, err := pool.New(ctx, pool.Workers(2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close(ctx)
-	if sum, err := guideImap(ctx, pool); err != nil || sum <= 1000 {
+	defer p.Close(ctx)
+	if sum, err := guideImap(ctx, p); err != nil || sum <= 1000 {
 		t.Errorf("imap: %d, %v", sum, err)
 	}
 	if v, err := guideDict(ctx); err != nil || v != 11 {

@@ -16,6 +16,7 @@ import (
 	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shared"
 	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 	fsync "github.com/forkless-go/forkless/sync"
 )
@@ -253,23 +254,23 @@ var square = spawn.Register("main.square", func(ctx context.Context, x int) (int
 })
 
 func guidePool(ctx context.Context) ([]int, int, error) {
-	pool, err := spawn.NewPool(ctx, spawn.Workers(2)) // Python: Pool(2); default: spawn.CPUCount()
+	p, err := pool.New(ctx, pool.Workers(2)) // Python: Pool(2); default: spawn.CPUCount()
 	if err != nil {
 		return nil, 0, err
 	}
-	defer pool.Close(ctx) // Python: close() then join()
+	defer p.Close(ctx) // Python: close() then join()
 
-	squares, err := spawn.Map(ctx, pool, square, []int{1, 2, 3, 4}) // [1 4 9 16]
+	squares, err := pool.Map(ctx, p, square, []int{1, 2, 3, 4}) // [1 4 9 16]
 	if err != nil {
-		return nil, 0, err // a *spawn.MapError lists the items that failed
+		return nil, 0, err // a *pool.MapError lists the items that failed
 	}
 
-	f := spawn.Submit(pool, square, 12) // Python: apply_async(square, (12,))
+	f := pool.Submit(p, square, 12) // Python: apply_async(square, (12,))
 	v, err := f.Wait(ctx)               // Python: .get()
 	return squares, v, err
 }
 
-func guideImap(ctx context.Context, pool *spawn.Pool) (int, error) {
+func guideImap(ctx context.Context, p *pool.Pool) (int, error) {
 	naturals := func(yield func(int) bool) { // an endless input
 		for i := 0; ; i++ {
 			if !yield(i) {
@@ -278,7 +279,7 @@ func guideImap(ctx context.Context, pool *spawn.Pool) (int, error) {
 		}
 	}
 	sum := 0
-	for sq, err := range spawn.Imap(ctx, pool, square, naturals, spawn.Window(64)) {
+	for sq, err := range pool.Imap(ctx, p, square, naturals, pool.Window(64)) {
 		if err != nil {
 			return sum, err
 		}

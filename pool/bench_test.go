@@ -1,6 +1,6 @@
 //go:build unix
 
-package spawn_test
+package pool_test
 
 import (
 	"context"
@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
 // poolBurn is a CPU-heavy task: n rounds of an integer hash.
-var poolBurn = spawn.Register("spawn.poolBurn", func(ctx context.Context, n int) (uint64, error) {
+var poolBurn = spawn.Register("pool.poolBurn", func(ctx context.Context, n int) (uint64, error) {
 	h := uint64(n)
 	for i := 0; i < n; i++ {
 		h ^= h >> 33
@@ -52,14 +53,14 @@ func pythonPool(b *testing.B, args ...string) []float64 {
 	return vals
 }
 
-func benchPool(b *testing.B, opts ...spawn.PoolOption) *spawn.Pool {
-	p, err := spawn.NewPool(context.Background(), append([]spawn.PoolOption{spawn.Workers(2)}, opts...)...)
+func benchPool(b *testing.B, opts ...pool.Option) *pool.Pool {
+	p, err := pool.New(context.Background(), append([]pool.Option{pool.Workers(2)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { p.Close(context.Background()) })
 	// Warm up: workers started and serving.
-	if _, err := spawn.Map(context.Background(), p, poolSquare, make([]int, 1000)); err != nil {
+	if _, err := pool.Map(context.Background(), p, poolSquare, make([]int, 1000)); err != nil {
 		b.Fatal(err)
 	}
 	return p
@@ -88,7 +89,7 @@ func BenchmarkPoolMap(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(16 * n) // an 8-byte argument and an 8-byte result per item
 			for b.Loop() {
-				out, err := spawn.Map(context.Background(), p, poolSquare, in, spawn.Chunk(c))
+				out, err := pool.Map(context.Background(), p, poolSquare, in, pool.Chunk(c))
 				if err != nil || out[n-1] != (n-1)*(n-1) {
 					b.Fatal(err)
 				}
@@ -126,10 +127,10 @@ func BenchmarkPoolSubmit(b *testing.B) {
 		p := benchPool(b)
 		ctx := context.Background()
 		b.ReportAllocs()
-		fs := make([]*spawn.Future[int], n)
+		fs := make([]*pool.Future[int], n)
 		for b.Loop() {
 			for i := range fs {
-				fs[i] = spawn.Submit(p, poolSquare, i)
+				fs[i] = pool.Submit(p, poolSquare, i)
 			}
 			for i, f := range fs {
 				if v, err := f.Wait(ctx); err != nil || v != i*i {
@@ -159,7 +160,7 @@ func BenchmarkPoolLatency(b *testing.B) {
 		var lat []time.Duration
 		for b.Loop() {
 			t0 := time.Now()
-			if _, err := spawn.Apply(ctx, p, poolSquare, 7); err != nil {
+			if _, err := pool.Apply(ctx, p, poolSquare, 7); err != nil {
 				b.Fatal(err)
 			}
 			lat = append(lat, time.Since(t0))
@@ -183,16 +184,16 @@ func BenchmarkPoolCPU(b *testing.B) {
 	for i := range in {
 		in[i] = 10_000_000
 	}
-	run := func(b *testing.B, p *spawn.Pool) time.Duration {
+	run := func(b *testing.B, p *pool.Pool) time.Duration {
 		t0 := time.Now()
-		if _, err := spawn.Map(context.Background(), p, poolBurn, in, spawn.Chunk(1)); err != nil {
+		if _, err := pool.Map(context.Background(), p, poolBurn, in, pool.Chunk(1)); err != nil {
 			b.Fatal(err)
 		}
 		return time.Since(t0)
 	}
 	for _, w := range []int{1, 2} {
 		b.Run("workers="+strconv.Itoa(w)+"/impl=forkless", func(b *testing.B) {
-			p := benchPool(b, spawn.Workers(w))
+			p := benchPool(b, pool.Workers(w))
 			for b.Loop() {
 				run(b, p)
 			}
@@ -201,7 +202,7 @@ func BenchmarkPoolCPU(b *testing.B) {
 	// The two alternated in one loop, so both see the same load on a
 	// shared machine: speedup is the median of time(1 worker)/time(2).
 	b.Run("workers=1vs2/impl=forkless", func(b *testing.B) {
-		p1, p2 := benchPool(b, spawn.Workers(1)), benchPool(b, spawn.Workers(2))
+		p1, p2 := benchPool(b, pool.Workers(1)), benchPool(b, pool.Workers(2))
 		var r []float64
 		for b.Loop() {
 			t1 := run(b, p1)

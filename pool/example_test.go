@@ -1,39 +1,40 @@
-package spawn_test
+package pool_test
 
 import (
 	"context"
 	"fmt"
 	"slices"
 
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
 // poolCube runs in the pool's workers: registered at package scope, like every
 // function a child runs.
-var poolCube = spawn.Register("spawn.poolCube", func(ctx context.Context, x int) (int, error) { return x * x * x, nil })
+var poolCube = spawn.Register("pool.poolCube", func(ctx context.Context, x int) (int, error) { return x * x * x, nil })
 
 func ExampleMap() {
 	ctx := context.Background()
-	pool, err := spawn.NewPool(ctx, spawn.Workers(2))
+	p, err := pool.New(ctx, pool.Workers(2))
 	if err != nil {
 		panic(err)
 	}
-	defer pool.Close(ctx)
+	defer p.Close(ctx)
 
-	out, err := spawn.Map(ctx, pool, poolCube, []int{1, 2, 3, 4, 5})
+	out, err := pool.Map(ctx, p, poolCube, []int{1, 2, 3, 4, 5})
 	fmt.Println(out, err)
 	// Output: [1 8 27 64 125] <nil>
 }
 
 func ExampleSubmit() {
 	ctx := context.Background()
-	pool, err := spawn.NewPool(ctx, spawn.Workers(2))
+	p, err := pool.New(ctx, pool.Workers(2))
 	if err != nil {
 		panic(err)
 	}
-	defer pool.Close(ctx)
+	defer p.Close(ctx)
 
-	f := spawn.Submit(pool, poolCube, 3)
+	f := pool.Submit(p, poolCube, 3)
 	v, err := f.Wait(ctx)
 	fmt.Println(v, err)
 	// Output: 27 <nil>
@@ -41,13 +42,13 @@ func ExampleSubmit() {
 
 func ExampleImap() {
 	ctx := context.Background()
-	pool, err := spawn.NewPool(ctx, spawn.Workers(2))
+	p, err := pool.New(ctx, pool.Workers(2))
 	if err != nil {
 		panic(err)
 	}
-	defer pool.Close(ctx)
+	defer p.Close(ctx)
 
-	for v, err := range spawn.Imap(ctx, pool, poolCube, slices.Values([]int{1, 2, 3})) {
+	for v, err := range pool.Imap(ctx, p, poolCube, slices.Values([]int{1, 2, 3})) {
 		fmt.Println(v, err)
 	}
 	// Output:

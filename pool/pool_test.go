@@ -1,6 +1,6 @@
 //go:build unix
 
-package spawn_test
+package pool_test
 
 import (
 	"context"
@@ -17,21 +17,22 @@ import (
 	"time"
 
 	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
 // Test functions for the pool, registered at package scope.
 var (
-	poolSquare = spawn.Register("spawn.poolSquare", func(ctx context.Context, x int) (int, error) { return x * x, nil })
+	poolSquare = spawn.Register("pool.poolSquare", func(ctx context.Context, x int) (int, error) { return x * x, nil })
 
-	poolMul = spawn.Register("spawn.poolMul", func(ctx context.Context, a spawn.Args2[int, int]) (int, error) { return a.A * a.B, nil })
+	poolMul = spawn.Register("pool.poolMul", func(ctx context.Context, a pool.Args2[int, int]) (int, error) { return a.A * a.B, nil })
 
-	poolUpper = spawn.Register("spawn.poolUpper", func(ctx context.Context, s string) (string, error) { return strings.ToUpper(s), nil })
+	poolUpper = spawn.Register("pool.poolUpper", func(ctx context.Context, s string) (string, error) { return strings.ToUpper(s), nil })
 
-	poolPid = spawn.Register("spawn.poolPid", func(ctx context.Context, _ int) (int, error) { return os.Getpid(), nil })
+	poolPid = spawn.Register("pool.poolPid", func(ctx context.Context, _ int) (int, error) { return os.Getpid(), nil })
 
 	// poolFlaky fails odd items with an error and panics on multiples of 7.
-	poolFlaky = spawn.Register("spawn.poolFlaky", func(ctx context.Context, x int) (int, error) {
+	poolFlaky = spawn.Register("pool.poolFlaky", func(ctx context.Context, x int) (int, error) {
 		switch {
 		case x%7 == 0 && x > 0:
 			panic(fmt.Sprintf("seven divides %d", x))
@@ -43,7 +44,7 @@ var (
 
 	// poolKillAt SIGKILLs its own worker at item At, once per marker file
 	// (so a retry succeeds) or always when Marker is empty.
-	poolKillAt = spawn.Register("spawn.poolKillAt", func(ctx context.Context, a killArg) (int, error) {
+	poolKillAt = spawn.Register("pool.poolKillAt", func(ctx context.Context, a killArg) (int, error) {
 		if a.X == a.At {
 			if a.Marker == "" {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -55,13 +56,13 @@ var (
 		return a.X * 2, nil
 	})
 
-	poolExit = spawn.Register("spawn.poolExit", func(ctx context.Context, code int) (int, error) {
+	poolExit = spawn.Register("pool.poolExit", func(ctx context.Context, code int) (int, error) {
 		os.Exit(code)
 		return 0, nil
 	})
 
 	// poolSleep sleeps d, or until its context ends when Obey is set.
-	poolSleep = spawn.Register("spawn.poolSleep", func(ctx context.Context, a sleepArg) (int, error) {
+	poolSleep = spawn.Register("pool.poolSleep", func(ctx context.Context, a sleepArg) (int, error) {
 		if a.Obey {
 			select {
 			case <-time.After(a.D):
@@ -74,13 +75,13 @@ var (
 		return a.N, nil
 	})
 
-	poolInitOK = spawn.Register("spawn.poolInitOK", func(ctx context.Context, v string) (struct{}, error) {
+	poolInitOK = spawn.Register("pool.poolInitOK", func(ctx context.Context, v string) (struct{}, error) {
 		return struct{}{}, os.Setenv("POOL_INIT_VALUE", v)
 	})
-	poolInitFail = spawn.Register("spawn.poolInitFail", func(ctx context.Context, v string) (struct{}, error) {
+	poolInitFail = spawn.Register("pool.poolInitFail", func(ctx context.Context, v string) (struct{}, error) {
 		return struct{}{}, errors.New("init refuses " + v)
 	})
-	poolEnv = spawn.Register("spawn.poolEnv", func(ctx context.Context, k string) (string, error) { return os.Getenv(k), nil })
+	poolEnv = spawn.Register("pool.poolEnv", func(ctx context.Context, k string) (string, error) { return os.Getenv(k), nil })
 )
 
 type killArg struct {
@@ -100,9 +101,9 @@ func poolCtx(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-func newTestPool(t testing.TB, opts ...spawn.PoolOption) *spawn.Pool {
+func newTestPool(t testing.TB, opts ...pool.Option) *pool.Pool {
 	t.Helper()
-	p, err := spawn.NewPool(poolCtx(t, 30*time.Second), append([]spawn.PoolOption{spawn.Workers(2)}, opts...)...)
+	p, err := pool.New(poolCtx(t, 30*time.Second), append([]pool.Option{pool.Workers(2)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestPoolMap100k(t *testing.T) {
 		in[i] = i - 50_000
 	}
 	for _, chunk := range []int{0, 1000} {
-		out, err := spawn.Map(ctx, p, poolSquare, in, spawn.Chunk(chunk))
+		out, err := pool.Map(ctx, p, poolSquare, in, pool.Chunk(chunk))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +158,7 @@ func TestPoolMapChunkOne(t *testing.T) {
 	for i := range in {
 		in[i] = i
 	}
-	out, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolSquare, in, spawn.Chunk(1))
+	out, err := pool.Map(poolCtx(t, 30*time.Second), p, poolSquare, in, pool.Chunk(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestPoolMapStringsAndStarmap(t *testing.T) {
 	p := newTestPool(t)
 	ctx := poolCtx(t, 30*time.Second)
 	words := []string{"a", "bc", "", strings.Repeat("x", 100_000)}
-	up, err := spawn.Map(ctx, p, poolUpper, words, spawn.Chunk(1))
+	up, err := pool.Map(ctx, p, poolUpper, words, pool.Chunk(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestPoolMapStringsAndStarmap(t *testing.T) {
 			t.Fatalf("item %d: %.20q", i, up[i])
 		}
 	}
-	prods, err := spawn.Map(ctx, p, poolMul, []spawn.Args2[int, int]{{A: 2, B: 3}, {A: 4, B: 5}, {A: -1, B: 7}})
+	prods, err := pool.Map(ctx, p, poolMul, []pool.Args2[int, int]{{A: 2, B: 3}, {A: 4, B: 5}, {A: -1, B: 7}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +198,8 @@ func TestPoolTaskErrorsFailAlone(t *testing.T) {
 		in[i] = i
 	}
 	pids := p.Pids()
-	out, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolFlaky, in, spawn.Chunk(10))
-	var me *spawn.MapError
+	out, err := pool.Map(poolCtx(t, 30*time.Second), p, poolFlaky, in, pool.Chunk(10))
+	var me *pool.MapError
 	if !errors.As(err, &me) {
 		t.Fatalf("err = %v, want a *MapError", err)
 	}
@@ -243,12 +244,12 @@ func TestPoolWorkerKilledFailsOneItem(t *testing.T) {
 		in[i] = killArg{X: i, At: 1234}
 	}
 	start := time.Now()
-	out, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolKillAt, in, spawn.Chunk(50))
-	var me *spawn.MapError
+	out, err := pool.Map(poolCtx(t, 30*time.Second), p, poolKillAt, in, pool.Chunk(50))
+	var me *pool.MapError
 	if !errors.As(err, &me) || len(me.Failed) != 1 || me.Failed[0].Index != 1234 {
 		t.Fatalf("err = %v, want exactly item 1234 failed", err)
 	}
-	var we *spawn.WorkerError
+	var we *pool.WorkerError
 	if !errors.As(err, &we) || we.ExitCode != -9 || we.Pid == 0 || !errors.Is(err, spawn.ErrDied) {
 		t.Fatalf("err = %v, want a *WorkerError with signal 9", err)
 	}
@@ -265,7 +266,7 @@ func TestPoolWorkerKilledFailsOneItem(t *testing.T) {
 	}
 	t.Logf("map with a killed worker took %v", time.Since(start))
 	// The pool goes on with a new worker.
-	if got, err := spawn.Apply(poolCtx(t, 10*time.Second), p, poolSquare, 9); err != nil || got != 81 {
+	if got, err := pool.Apply(poolCtx(t, 10*time.Second), p, poolSquare, 9); err != nil || got != 81 {
 		t.Fatalf("after the death: %v, %v", got, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -278,13 +279,13 @@ func TestPoolWorkerKilledFailsOneItem(t *testing.T) {
 }
 
 func TestPoolWorkerKilledRetried(t *testing.T) {
-	p := newTestPool(t, spawn.Retries(1))
+	p := newTestPool(t, pool.Retries(1))
 	marker := filepath.Join(t.TempDir(), "killed")
 	in := make([]killArg, 500)
 	for i := range in {
 		in[i] = killArg{X: i, At: 321, Marker: marker}
 	}
-	out, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolKillAt, in, spawn.Chunk(25))
+	out, err := pool.Map(poolCtx(t, 30*time.Second), p, poolKillAt, in, pool.Chunk(25))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,24 +302,24 @@ func TestPoolWorkerKilledRetried(t *testing.T) {
 func TestPoolWorkerExit(t *testing.T) {
 	p := newTestPool(t)
 	ctx := poolCtx(t, 30*time.Second)
-	_, err := spawn.Apply(ctx, p, poolExit, 3)
-	var we *spawn.WorkerError
+	_, err := pool.Apply(ctx, p, poolExit, 3)
+	var we *pool.WorkerError
 	if !errors.As(err, &we) || we.ExitCode != 3 || !strings.Contains(err.Error(), "exited with status 3") {
 		t.Fatalf("err = %v, want a *WorkerError with exit status 3", err)
 	}
-	if got, err := spawn.Apply(ctx, p, poolSquare, 5); err != nil || got != 25 {
+	if got, err := pool.Apply(ctx, p, poolSquare, 5); err != nil || got != 25 {
 		t.Fatalf("after the exit: %v, %v", got, err)
 	}
 }
 
 func TestPoolTaskTimeout(t *testing.T) {
-	p := newTestPool(t, spawn.TaskTimeout(200*time.Millisecond))
+	p := newTestPool(t, pool.TaskTimeout(200*time.Millisecond))
 	ctx := poolCtx(t, 30*time.Second)
-	slow := spawn.Submit(p, poolSleep, sleepArg{D: time.Hour, N: 1})
-	fast := spawn.Submit(p, poolSleep, sleepArg{D: time.Millisecond, N: 2})
+	slow := pool.Submit(p, poolSleep, sleepArg{D: time.Hour, N: 1})
+	fast := pool.Submit(p, poolSleep, sleepArg{D: time.Millisecond, N: 2})
 	start := time.Now()
 	_, err := slow.Wait(ctx)
-	if !errors.Is(err, spawn.ErrTimeout) || !errors.Is(err, spawn.ErrDied) {
+	if !errors.Is(err, pool.ErrTimeout) || !errors.Is(err, spawn.ErrDied) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -333,7 +334,7 @@ func TestPoolTaskTimeout(t *testing.T) {
 }
 
 func TestPoolCancelMap(t *testing.T) {
-	p := newTestPool(t, spawn.CancelGrace(100*time.Millisecond))
+	p := newTestPool(t, pool.CancelGrace(100*time.Millisecond))
 	in := make([]sleepArg, 50)
 	for i := range in {
 		in[i] = sleepArg{D: 10 * time.Second, N: i, Obey: i%2 == 0}
@@ -341,7 +342,7 @@ func TestPoolCancelMap(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := spawn.Map(ctx, p, poolSleep, in, spawn.Chunk(1))
+	_, err := pool.Map(ctx, p, poolSleep, in, pool.Chunk(1))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -375,9 +376,9 @@ func TestPoolCancelMap(t *testing.T) {
 
 func TestPoolCloseWaitsForEverything(t *testing.T) {
 	p := newTestPool(t)
-	var fs []*spawn.Future[int]
+	var fs []*pool.Future[int]
 	for i := range 20 {
-		fs = append(fs, spawn.Submit(p, poolSleep, sleepArg{D: 20 * time.Millisecond, N: i}))
+		fs = append(fs, pool.Submit(p, poolSleep, sleepArg{D: 20 * time.Millisecond, N: i}))
 	}
 	if err := p.Close(poolCtx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
@@ -395,14 +396,14 @@ func TestPoolCloseWaitsForEverything(t *testing.T) {
 	if s := p.Stats(); s.Workers != 0 || s.Done != 20 {
 		t.Errorf("stats %+v", s)
 	}
-	if _, err := spawn.Apply(context.Background(), p, poolSquare, 2); !errors.Is(err, spawn.ErrPoolClosed) {
+	if _, err := pool.Apply(context.Background(), p, poolSquare, 2); !errors.Is(err, pool.ErrPoolClosed) {
 		t.Errorf("apply after close: %v", err)
 	}
 }
 
 func TestPoolTerminate(t *testing.T) {
 	p := newTestPool(t)
-	f := spawn.Submit(p, poolSleep, sleepArg{D: time.Hour})
+	f := pool.Submit(p, poolSleep, sleepArg{D: time.Hour})
 	time.Sleep(100 * time.Millisecond)
 	pids := p.Pids()
 	start := time.Now()
@@ -412,7 +413,7 @@ func TestPoolTerminate(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("terminate took %v", d)
 	}
-	if _, err := f.Wait(context.Background()); !errors.Is(err, spawn.ErrTerminated) {
+	if _, err := f.Wait(context.Background()); !errors.Is(err, pool.ErrTerminated) {
 		t.Errorf("pending task: %v", err)
 	}
 	for _, pid := range pids {
@@ -436,7 +437,7 @@ func TestPoolImapEndless(t *testing.T) {
 	ctx := poolCtx(t, 30*time.Second)
 	i := 0
 	var before runtime.MemStats
-	for v, err := range spawn.Imap(ctx, p, poolSquare, iter.Seq[int](naturals), spawn.Window(32)) {
+	for v, err := range pool.Imap(ctx, p, poolSquare, iter.Seq[int](naturals), pool.Window(32)) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -467,7 +468,7 @@ func TestPoolImapEndless(t *testing.T) {
 	defer cancel()
 	n := 0
 	var last error
-	for _, err := range spawn.ImapUnordered(cctx, p, poolSquare, iter.Seq[int](naturals), spawn.Window(16)) {
+	for _, err := range pool.ImapUnordered(cctx, p, poolSquare, iter.Seq[int](naturals), pool.Window(16)) {
 		if err != nil {
 			last = err
 			continue
@@ -483,7 +484,7 @@ func TestPoolImapEndless(t *testing.T) {
 	waitIdle(t, p)
 }
 
-func waitIdle(t *testing.T, p *spawn.Pool) {
+func waitIdle(t *testing.T, p *pool.Pool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -506,7 +507,7 @@ func TestPoolImapOrderAndUnordered(t *testing.T) {
 		}
 	}
 	i := 0
-	for v, err := range spawn.Imap(ctx, p, poolSleep, iter.Seq[sleepArg](seq), spawn.Chunk(3)) {
+	for v, err := range pool.Imap(ctx, p, poolSleep, iter.Seq[sleepArg](seq), pool.Chunk(3)) {
 		if err != nil || v != i {
 			t.Fatalf("imap item %d: %v, %v", i, v, err)
 		}
@@ -516,7 +517,7 @@ func TestPoolImapOrderAndUnordered(t *testing.T) {
 		t.Fatalf("%d results", i)
 	}
 	seen := map[int]bool{}
-	for v, err := range spawn.ImapUnordered(ctx, p, poolSleep, iter.Seq[sleepArg](seq)) {
+	for v, err := range pool.ImapUnordered(ctx, p, poolSleep, iter.Seq[sleepArg](seq)) {
 		if err != nil || seen[v] {
 			t.Fatalf("unordered: %v, %v (dup %v)", v, err, seen[v])
 		}
@@ -530,9 +531,9 @@ func TestPoolImapOrderAndUnordered(t *testing.T) {
 func TestPoolFutures(t *testing.T) {
 	p := newTestPool(t)
 	ctx := poolCtx(t, 30*time.Second)
-	slow := spawn.Submit(p, poolSleep, sleepArg{D: 2 * time.Second, N: 1, Obey: true})
-	quick := spawn.Submit(p, poolSleep, sleepArg{D: 10 * time.Millisecond, N: 2})
-	i, err := spawn.WaitFirst(ctx, slow, quick)
+	slow := pool.Submit(p, poolSleep, sleepArg{D: 2 * time.Second, N: 1, Obey: true})
+	quick := pool.Submit(p, poolSleep, sleepArg{D: 10 * time.Millisecond, N: 2})
+	i, err := pool.WaitFirst(ctx, slow, quick)
 	if err != nil || i != 1 {
 		t.Fatalf("WaitFirst = %d, %v", i, err)
 	}
@@ -542,15 +543,15 @@ func TestPoolFutures(t *testing.T) {
 	if _, err := slow.Wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled future: %v", err)
 	}
-	var fs []*spawn.Future[int]
+	var fs []*pool.Future[int]
 	for i := range 200 {
-		fs = append(fs, spawn.Submit(p, poolSquare, i))
+		fs = append(fs, pool.Submit(p, poolSquare, i))
 	}
-	if err := spawn.WaitAll(ctx, fs...); err != nil {
+	if err := pool.WaitAll(ctx, fs...); err != nil {
 		t.Fatal(err)
 	}
 	seen := 0
-	for i, f := range spawn.AsCompleted(ctx, fs...) {
+	for i, f := range pool.AsCompleted(ctx, fs...) {
 		if v, err := f.Wait(ctx); err != nil || v != i*i {
 			t.Fatalf("future %d: %v, %v", i, v, err)
 		}
@@ -560,7 +561,7 @@ func TestPoolFutures(t *testing.T) {
 		t.Fatalf("AsCompleted yielded %d", seen)
 	}
 	got := make(chan int, 1)
-	spawn.Submit(p, poolSquare, 6).OnDone(func(v int, err error) {
+	pool.Submit(p, poolSquare, 6).OnDone(func(v int, err error) {
 		if err == nil {
 			got <- v
 		}
@@ -580,14 +581,14 @@ func TestPoolFutures(t *testing.T) {
 }
 
 func TestPoolInitializerAndMaxTasks(t *testing.T) {
-	p := newTestPool(t, spawn.Initializer(poolInitOK, "ready"), spawn.MaxTasksPerWorker(3))
+	p := newTestPool(t, pool.Initializer(poolInitOK, "ready"), pool.MaxTasksPerWorker(3))
 	ctx := poolCtx(t, 30*time.Second)
 	pids := map[int]bool{}
 	for range 12 {
-		if v, err := spawn.Apply(ctx, p, poolEnv, "POOL_INIT_VALUE"); err != nil || v != "ready" {
+		if v, err := pool.Apply(ctx, p, poolEnv, "POOL_INIT_VALUE"); err != nil || v != "ready" {
 			t.Fatalf("initializer not run: %q, %v", v, err)
 		}
-		pid, err := spawn.Apply(ctx, p, poolPid, 0)
+		pid, err := pool.Apply(ctx, p, poolPid, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -603,16 +604,16 @@ func TestPoolInitializerAndMaxTasks(t *testing.T) {
 }
 
 func TestPoolInitializerFailureBreaksPool(t *testing.T) {
-	p, err := spawn.NewPool(poolCtx(t, 30*time.Second), spawn.Workers(2), spawn.Initializer(poolInitFail, "x"))
+	p, err := pool.New(poolCtx(t, 30*time.Second), pool.Workers(2), pool.Initializer(poolInitFail, "x"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Terminate(context.Background())
-	_, err = spawn.Apply(poolCtx(t, 30*time.Second), p, poolSquare, 2)
-	if !errors.Is(err, spawn.ErrInitializer) || !strings.Contains(err.Error(), "init refuses x") {
+	_, err = pool.Apply(poolCtx(t, 30*time.Second), p, poolSquare, 2)
+	if !errors.Is(err, pool.ErrInitializer) || !strings.Contains(err.Error(), "init refuses x") {
 		t.Fatalf("err = %v, want ErrInitializer", err)
 	}
-	if err := p.Close(poolCtx(t, 10*time.Second)); !errors.Is(err, spawn.ErrInitializer) {
+	if err := p.Close(poolCtx(t, 10*time.Second)); !errors.Is(err, pool.ErrInitializer) {
 		t.Fatalf("close of a broken pool: %v", err)
 	}
 }
@@ -620,13 +621,13 @@ func TestPoolInitializerFailureBreaksPool(t *testing.T) {
 func TestPoolProgress(t *testing.T) {
 	var calls atomic.Int64
 	var last atomic.Int64
-	p := newTestPool(t, spawn.OnProgress(func(s spawn.PoolStats) {
+	p := newTestPool(t, pool.OnProgress(func(s pool.Stats) {
 		calls.Add(1)
 		last.Store(s.Done)
 	}))
 	ch := p.Progress()
 	in := make([]int, 1000)
-	if _, err := spawn.Map(poolCtx(t, 30*time.Second), p, poolSquare, in, spawn.Chunk(10)); err != nil {
+	if _, err := pool.Map(poolCtx(t, 30*time.Second), p, poolSquare, in, pool.Chunk(10)); err != nil {
 		t.Fatal(err)
 	}
 	if calls.Load() == 0 {
@@ -647,39 +648,39 @@ func TestPoolProgress(t *testing.T) {
 
 func TestPoolBadInput(t *testing.T) {
 	ctx := poolCtx(t, 10*time.Second)
-	for _, opt := range []spawn.PoolOption{spawn.Workers(-1), spawn.QueueDepth(0), spawn.ArenaSize(10), spawn.Retries(-1)} {
-		if p, err := spawn.NewPool(ctx, opt); err == nil {
+	for _, opt := range []pool.Option{pool.Workers(-1), pool.QueueDepth(0), pool.ArenaSize(10), pool.Retries(-1)} {
+		if p, err := pool.New(ctx, opt); err == nil {
 			p.Terminate(ctx)
 			t.Errorf("NewPool accepted a bad option")
 		}
 	}
 	p := newTestPool(t)
-	closure := spawn.Register(freshName("spawn.poolClosure"), func(ctx context.Context, x int) (int, error) { return x, nil })
-	if _, err := spawn.Map(ctx, p, closure, []int{1}); !errors.Is(err, spawn.ErrClosure) {
+	closure := spawn.Register(freshName("pool.closure"), func(ctx context.Context, x int) (int, error) { return x, nil })
+	if _, err := pool.Map(ctx, p, closure, []int{1}); !errors.Is(err, spawn.ErrClosure) {
 		t.Errorf("map of a closure: %v", err)
 	}
-	if out, err := spawn.Map(ctx, p, poolSquare, nil); err != nil || len(out) != 0 {
+	if out, err := pool.Map(ctx, p, poolSquare, nil); err != nil || len(out) != 0 {
 		t.Errorf("map of nothing: %v, %v", out, err)
 	}
-	if _, err := spawn.Map(ctx, p, poolUpper, []string{strings.Repeat("y", 200<<10)}); err != nil {
+	if _, err := pool.Map(ctx, p, poolUpper, []string{strings.Repeat("y", 200<<10)}); err != nil {
 		t.Errorf("200 KiB argument: %v", err)
 	}
 }
 
 func TestPoolArgumentTooLarge(t *testing.T) {
-	p := newTestPool(t, spawn.ArenaSize(1<<20))
+	p := newTestPool(t, pool.ArenaSize(1<<20))
 	ctx := poolCtx(t, 10*time.Second)
-	_, err := spawn.Apply(ctx, p, poolUpper, strings.Repeat("z", 2<<20))
-	if !errors.Is(err, spawn.ErrTooLarge) {
+	_, err := pool.Apply(ctx, p, poolUpper, strings.Repeat("z", 2<<20))
+	if !errors.Is(err, pool.ErrTooLarge) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
-	if v, err := spawn.Apply(ctx, p, poolUpper, "ok"); err != nil || v != "OK" {
+	if v, err := pool.Apply(ctx, p, poolUpper, "ok"); err != nil || v != "OK" {
 		t.Fatalf("after: %v, %v", v, err)
 	}
 }
 
 func TestPoolCancelLeavesOtherJobsAlone(t *testing.T) {
-	p := newTestPool(t, spawn.CancelGrace(50*time.Millisecond))
+	p := newTestPool(t, pool.CancelGrace(50*time.Millisecond))
 	ctx := poolCtx(t, 30*time.Second)
 	slow := make([]sleepArg, 20)
 	for i := range slow {
@@ -693,7 +694,7 @@ func TestPoolCancelLeavesOtherJobsAlone(t *testing.T) {
 	defer cancel()
 	slowDone := make(chan error, 1)
 	go func() {
-		_, err := spawn.Map(cctx, p, poolSleep, slow, spawn.Chunk(1))
+		_, err := pool.Map(cctx, p, poolSleep, slow, pool.Chunk(1))
 		slowDone <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -701,7 +702,7 @@ func TestPoolCancelLeavesOtherJobsAlone(t *testing.T) {
 	var out []int
 	go func() {
 		var err error
-		out, err = spawn.Map(ctx, p, poolSleep, fast, spawn.Chunk(4))
+		out, err = pool.Map(ctx, p, poolSleep, fast, pool.Chunk(4))
 		fastDone <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
@@ -722,12 +723,12 @@ func TestPoolCancelLeavesOtherJobsAlone(t *testing.T) {
 func TestPoolNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for range 3 {
-		p, err := spawn.NewPool(poolCtx(t, 30*time.Second), spawn.Workers(2), spawn.TaskTimeout(time.Second))
+		p, err := pool.New(poolCtx(t, 30*time.Second), pool.Workers(2), pool.TaskTimeout(time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		spawn.Map(context.Background(), p, poolSquare, make([]int, 100))
-		spawn.Submit(p, poolSleep, sleepArg{D: time.Hour})
+		pool.Map(context.Background(), p, poolSquare, make([]int, 100))
+		pool.Submit(p, poolSleep, sleepArg{D: time.Hour})
 		p.Terminate(context.Background())
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -743,12 +744,12 @@ func TestPoolNoGoroutineLeak(t *testing.T) {
 // TestPoolExternalKill kills a worker from outside, as the OOM killer
 // would, while it runs a long task with others queued behind it.
 func TestPoolExternalKill(t *testing.T) {
-	p := newTestPool(t, spawn.Workers(1))
+	p := newTestPool(t, pool.Workers(1))
 	ctx := poolCtx(t, 30*time.Second)
-	long := spawn.Submit(p, poolSleep, sleepArg{D: time.Hour, N: -1})
-	var queued []*spawn.Future[int]
+	long := pool.Submit(p, poolSleep, sleepArg{D: time.Hour, N: -1})
+	var queued []*pool.Future[int]
 	for i := range 10 {
-		queued = append(queued, spawn.Submit(p, poolSleep, sleepArg{D: time.Millisecond, N: i}))
+		queued = append(queued, pool.Submit(p, poolSleep, sleepArg{D: time.Millisecond, N: i}))
 	}
 	time.Sleep(200 * time.Millisecond) // the long task is running
 	pids := p.Pids()
@@ -758,7 +759,7 @@ func TestPoolExternalKill(t *testing.T) {
 	start := time.Now()
 	syscall.Kill(pids[0], syscall.SIGKILL)
 	_, err := long.Wait(ctx)
-	var we *spawn.WorkerError
+	var we *pool.WorkerError
 	if !errors.As(err, &we) || we.Pid != pids[0] || we.ExitCode != -9 {
 		t.Fatalf("long task: %v", err)
 	}
@@ -780,7 +781,7 @@ func TestPoolWorkersIgnoreInterrupt(t *testing.T) {
 	// Both workers serving (past their start-up, where the default
 	// disposition still holds).
 	for served := map[int]bool{}; len(served) < 2; {
-		pids, err := spawn.Map(ctx, p, poolPid, make([]int, 200), spawn.Chunk(1))
+		pids, err := pool.Map(ctx, p, poolPid, make([]int, 200), pool.Chunk(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -792,7 +793,7 @@ func TestPoolWorkersIgnoreInterrupt(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGINT)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if v, err := spawn.Apply(ctx, p, poolSquare, 4); err != nil || v != 16 {
+	if v, err := pool.Apply(ctx, p, poolSquare, 4); err != nil || v != 16 {
 		t.Fatalf("after SIGINT: %v, %v", v, err)
 	}
 	if s := p.Stats(); s.Restarts != 0 {
@@ -810,13 +811,13 @@ func TestPoolNoFdLeak(t *testing.T) {
 		}
 		return len(fds)
 	}
-	p := newTestPool(t, spawn.MaxTasksPerWorker(1))
+	p := newTestPool(t, pool.MaxTasksPerWorker(1))
 	ctx := poolCtx(t, 60*time.Second)
-	if _, err := spawn.Map(ctx, p, poolSquare, make([]int, 10), spawn.Chunk(1)); err != nil {
+	if _, err := pool.Map(ctx, p, poolSquare, make([]int, 10), pool.Chunk(1)); err != nil {
 		t.Fatal(err)
 	}
 	before := countFds()
-	if _, err := spawn.Map(ctx, p, poolSquare, make([]int, 60), spawn.Chunk(1)); err != nil {
+	if _, err := pool.Map(ctx, p, poolSquare, make([]int, 60), pool.Chunk(1)); err != nil {
 		t.Fatal(err)
 	}
 	if s := p.Stats(); s.Recycled < 60 {
@@ -833,16 +834,16 @@ type poolOwnerArg struct {
 
 // poolOwner makes a pool in a child process, publishes its workers' pids,
 // and waits to be killed.
-var poolOwner = spawn.Register("spawn.poolOwner", func(ctx context.Context, a poolOwnerArg) (int, error) {
+var poolOwner = spawn.Register("pool.poolOwner", func(ctx context.Context, a poolOwnerArg) (int, error) {
 	arr, err := shm.OpenArray[int64](a.Pids)
 	if err != nil {
 		return 0, err
 	}
-	p, err := spawn.NewPool(ctx, spawn.Workers(2))
+	p, err := pool.New(ctx, pool.Workers(2))
 	if err != nil {
 		return 0, err
 	}
-	if _, err := spawn.Map(ctx, p, poolSquare, make([]int, 100), spawn.Chunk(1)); err != nil {
+	if _, err := pool.Map(ctx, p, poolSquare, make([]int, 100), pool.Chunk(1)); err != nil {
 		return 0, err
 	}
 	for i, pid := range p.Pids() {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package spawn_test
+package pool_test
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkless-go/forkless/spawn"
+	"github.com/forkless-go/forkless/pool"
 )
 
 // TestPoolSoak runs maps while a killer SIGKILLs random workers, for
@@ -22,7 +22,7 @@ func TestPoolSoak(t *testing.T) {
 	if err != nil || d <= 0 {
 		t.Skip("FORKLESS_SOAK not set")
 	}
-	p := newTestPool(t, spawn.Workers(3), spawn.TaskTimeout(5*time.Second))
+	p := newTestPool(t, pool.Workers(3), pool.TaskTimeout(5*time.Second))
 	stop := make(chan struct{})
 	var killed atomic.Int64
 	go func() {
@@ -49,15 +49,15 @@ func TestPoolSoak(t *testing.T) {
 				in[i].D = time.Millisecond
 			}
 		}
-		out, err := spawn.Map(poolCtx(t, time.Minute), p, poolSleep, in, spawn.Chunk(1+rand.IntN(64)))
+		out, err := pool.Map(poolCtx(t, time.Minute), p, poolSleep, in, pool.Chunk(1+rand.IntN(64)))
 		bad := map[int]bool{}
 		if err != nil {
-			var me *spawn.MapError
+			var me *pool.MapError
 			if !errors.As(err, &me) {
 				t.Fatalf("round %d: %v", rounds, err)
 			}
 			for _, f := range me.Failed {
-				var we *spawn.WorkerError
+				var we *pool.WorkerError
 				if !errors.As(f.Err, &we) || bad[f.Index] {
 					t.Fatalf("round %d: item %d: %v (twice: %v)", rounds, f.Index, f.Err, bad[f.Index])
 				}

@@ -1,17 +1,20 @@
-package spawn
+package pool
 
 import (
 	"context"
 	"testing"
+
+	"github.com/forkless-go/forkless/internal/registry"
+	"github.com/forkless-go/forkless/spawn"
 )
 
-var benchSquareEntry = Register("spawn.benchSquareEntry", func(ctx context.Context, x int) (int, error) { return x * x, nil })
+var benchSquareEntry = spawn.Register("pool.benchSquareEntry", func(ctx context.Context, x int) (int, error) { return x * x, nil })
 
 // BenchmarkPoolWorkerItem is the worker's cost per item, in process: the
-// registry's appendRun (decode, call, encode in place) and the result
+// registry's AppendRun (decode, call, encode in place) and the result
 // record around it.
 func BenchmarkPoolWorkerItem(b *testing.B) {
-	e, ok := lookup(benchSquareEntry.name)
+	e, ok := registry.Lookup(benchSquareEntry.Name())
 	if !ok {
 		b.Fatal("not registered")
 	}

@@ -30,7 +30,17 @@ import (
 // The regions the parent shares follow the two pipes as fds 5, 6, ...
 //
 // The parent keeps the request pipe open for the child's whole life: its EOF
-// tells the child that the parent died, even where Pdeathsig did not fire.
+// tells the child that the parent died, even where Pdeathsig did not fire
+// (sys_linux.go says why Pdeathsig alone is not enough; each of the two
+// suffices, and the tests prove each alone). A child inherits exactly:
+//
+//	fd 0-2   stdin, stdout, stderr (inherited, or pipes for Stdout/Stderr/Prefix)
+//	fd 3     request pipe, parent -> child: one frame, then held open (EOF = parent died)
+//	fd 4     response pipe, child -> parent: "FLSA" once attached, then the result frame
+//	fd 5...  the shared regions, in the order given to Share
+//
+// Every length is bounded before anything is allocated, and fuzz tests feed
+// the parsers garbage.
 const (
 	protocolVersion = 2
 	requestMagic    = "FLSQ"

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -35,17 +36,17 @@ func main() {
 	spawn.Main()
 
 	ctx := context.Background()
-	pool, err := spawn.NewPool(ctx, spawn.Workers(5))
+	p, err := pool.New(ctx, pool.Workers(5))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer pool.Close(ctx)
+	defer p.Close(ctx)
 
-	var futures []*spawn.Future[int]
+	var futures []*pool.Future[int]
 	for x := range 5 {
-		futures = append(futures, spawn.Submit(pool, slowSquare, x))
+		futures = append(futures, pool.Submit(p, slowSquare, x))
 	}
-	for i, f := range spawn.AsCompleted(ctx, futures...) {
+	for i, f := range pool.AsCompleted(ctx, futures...) {
 		v, err := f.Wait(ctx)
 		if err != nil {
 			log.Fatal(err)
@@ -56,7 +57,7 @@ func main() {
 	// The streaming form: results in completion order from an input
 	// sequence, with a bounded number of tasks in flight.
 	var got []int
-	for v, err := range spawn.ImapUnordered(ctx, pool, slowSquare, slices.Values([]int{0, 1, 2, 3, 4})) {
+	for v, err := range pool.ImapUnordered(ctx, p, slowSquare, slices.Values([]int{0, 1, 2, 3, 4})) {
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"log"
 
 	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -54,17 +55,17 @@ func main() {
 	}
 
 	ctx := context.Background()
-	pool, err := spawn.NewPool(ctx, spawn.WorkerOptions(spawn.Share(region)))
+	p, err := pool.New(ctx, pool.WorkerOptions(spawn.Share(region)))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer pool.Close(ctx)
+	defer p.Close(ctx)
 
 	var parts []part
 	for k := range chunks {
 		parts = append(parts, part{Array: arr.Handle(), Lo: k * n / chunks, Hi: (k + 1) * n / chunks})
 	}
-	means, err := spawn.Map(ctx, pool, mean, parts, spawn.Chunk(1))
+	means, err := pool.Map(ctx, p, mean, parts, pool.Chunk(1))
 	if err != nil {
 		log.Fatal(err)
 	}

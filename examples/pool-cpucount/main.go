@@ -13,6 +13,7 @@ import (
 	"log"
 	"os"
 
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -31,13 +32,13 @@ func main() {
 
 	ctx := context.Background()
 	n := spawn.CPUCount()
-	pool, err := spawn.NewPool(ctx, spawn.Workers(n)) // the default is the same: CPUCount()
+	p, err := pool.New(ctx, pool.Workers(n)) // the default is the same: CPUCount()
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer pool.Close(ctx)
+	defer p.Close(ctx)
 
-	pids, err := spawn.Map(ctx, pool, work, make([]int, 4*n), spawn.Chunk(1))
+	pids, err := pool.Map(ctx, p, work, make([]int, 4*n), pool.Chunk(1))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func main() {
 	for _, pid := range pids {
 		seen[pid]++
 	}
-	fmt.Printf("%d CPUs, %d workers, %d tasks, served by %d processes\n", n, pool.Workers(), len(pids), len(seen))
-	s := pool.Stats()
+	fmt.Printf("%d CPUs, %d workers, %d tasks, served by %d processes\n", n, p.Workers(), len(pids), len(seen))
+	s := p.Stats()
 	fmt.Printf("done %d, failed %d, restarts %d\n", s.Done, s.Failed, s.Restarts)
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -64,15 +65,15 @@ func main() {
 	defer srv.Close()
 
 	ctx := context.Background()
-	pool, err := spawn.NewPool(ctx, spawn.Workers(4))
+	p, err := pool.New(ctx, pool.Workers(4))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer pool.Close(ctx)
+	defer p.Close(ctx)
 
 	base := "http://" + ln.Addr().String()
 	urls := []string{base + "/a", base + "/bb", base + "/ccc", base + "/missing", base + "/ddddd"}
-	pages, err := spawn.Map(ctx, pool, fetch, urls, spawn.Chunk(1))
+	pages, err := pool.Map(ctx, p, fetch, urls, pool.Chunk(1))
 	for i, p := range pages {
 		if p.URL != "" {
 			fmt.Printf("%-8s %4d bytes  %q\n", urls[i][len(base):], p.Bytes, p.Title)

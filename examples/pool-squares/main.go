@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -23,14 +24,14 @@ func main() {
 	spawn.Main() // first thing: a worker serves tasks here and never returns
 
 	ctx := context.Background()
-	pool, err := spawn.NewPool(ctx, spawn.Workers(5))
+	p, err := pool.New(ctx, pool.Workers(5))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer pool.Close(ctx) // waits for the work, then for the workers to exit
+	defer p.Close(ctx) // waits for the work, then for the workers to exit
 
 	in := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
-	out, err := spawn.Map(ctx, pool, square, in)
+	out, err := pool.Map(ctx, p, square, in)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Command pool-starmap multiplies pairs with the starmap case: several
-// arguments per task travel as one struct (spawn.Args2 saves declaring it).
+// arguments per task travel as one struct (pool.Args2 saves declaring it).
 //
 // Python:
 //
@@ -12,10 +12,11 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 )
 
-var mul = spawn.Register("main.mul", func(ctx context.Context, a spawn.Args2[int, int]) (int, error) {
+var mul = spawn.Register("main.mul", func(ctx context.Context, a pool.Args2[int, int]) (int, error) {
 	return a.A * a.B, nil
 })
 
@@ -36,19 +37,19 @@ func main() {
 	spawn.Main()
 
 	ctx := context.Background()
-	pool, err := spawn.NewPool(ctx, spawn.Workers(2))
+	p, err := pool.New(ctx, pool.Workers(2))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer pool.Close(ctx)
+	defer p.Close(ctx)
 
-	products, err := spawn.Map(ctx, pool, mul, []spawn.Args2[int, int]{{A: 1, B: 2}, {A: 3, B: 4}, {A: 5, B: 6}})
+	products, err := pool.Map(ctx, p, mul, []pool.Args2[int, int]{{A: 1, B: 2}, {A: 3, B: 4}, {A: 5, B: 6}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(products) // [2 12 30]
 
-	counts, err := spawn.Map(ctx, pool, count, []span{{0, 10, 1}, {0, 10, 3}, {5, 100, 10}})
+	counts, err := pool.Map(ctx, p, count, []span{{0, 10, 1}, {0, 10, 3}, {5, 100, 10}})
 	if err != nil {
 		log.Fatal(err)
 	}

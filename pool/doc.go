@@ -1,0 +1,68 @@
+// Package pool maps work over worker processes: Python's
+// multiprocessing.Pool and concurrent.futures.ProcessPoolExecutor, typed,
+// and without their hangs.
+//
+// A [Pool] ([New]) keeps [Workers] worker processes, each the running
+// binary again (see package spawn: the program calls spawn.Main first
+// thing), and feeds them tasks through shared-memory rings, one pair per
+// worker. The functions it runs are registered with spawn.Register:
+//
+//	var square = spawn.Register("main.square", func(ctx context.Context, x int) (int, error) {
+//		return x * x, nil
+//	})
+//
+//	p, err := pool.New(ctx, pool.Workers(4))
+//	defer p.Close(ctx)
+//	squares, err := pool.Map(ctx, p, square, []int{1, 2, 3}) // [1 4 9]
+//
+// [Map] returns results in input order; [Imap] and [ImapUnordered] stream
+// them as an iter.Seq2 over an input of any length, in a bounded [Window];
+// [Apply] runs one call and [Submit] returns a [Future] ([WaitFirst],
+// [WaitAll] and [AsCompleted] wait on several). Items travel in chunks
+// ([Chunk]; by default Python's rule, [ChunkSize]). [Args2] and [Args3]
+// carry several arguments (starmap). All of them take an [Executor], which
+// *Pool is; another module may run the same calls elsewhere.
+//
+// # Failures
+//
+// A function's error or panic fails its item alone, as a
+// *spawn.ChildError (a panic with the worker's stack); errors.Is sees the
+// sentinels it wrapped. [Map] returns every result with a [*MapError]
+// listing the failed items ([ItemError]).
+//
+// The pool always knows which item each worker is running. A worker that
+// dies (SIGKILL, the OOM killer, os.Exit, a crash) fails that item alone
+// with a [*WorkerError] (or runs it again, with [Retries]); its queued
+// items go to the other workers and a replacement starts. [TaskTimeout]
+// kills a worker whose item runs too long: the item fails with
+// [ErrTimeout]. An [Initializer] that fails, or workers that keep dying
+// before they are ready, break the pool: everything pending and later
+// fails ([ErrInitializer]), instead of Python's endless restarts.
+//
+// Cancelling (a Map's context, leaving an Imap loop, [Future.Cancel]) drops
+// the job's queued items, has workers skip its items they hold, and after
+// [CancelGrace] sends SIGTERM (the function sees its context end), then
+// SIGKILL, to workers still running one of its items; other jobs' items
+// are never stopped. [Pool.Close] drains and [Pool.Terminate] stops now;
+// both take a context.
+//
+// # Caveats
+//
+//   - Delivery is exactly once, execution at least once: the items of a
+//     task whose worker died, other than the one that was running, may run
+//     again; so may a task whose results the worker had not yet published
+//     (it publishes in batches of up to 16, or after 50 µs).
+//   - Tasks queued to one worker wait behind its running task; the depth
+//     adapts to about 2 ms of work, and [QueueDepth](1) removes the wait
+//     for workloads of a few long tasks.
+//   - A task's time limit is per item and measured by the parent, so it is
+//     enforced within about limit/8.
+//   - Arguments and results travel as spawn's do: raw bytes for fixed-size,
+//     pointer-free types, the function's Codec otherwise. A single item
+//     larger than the worker's arena ([ArenaSize]) fails with
+//     [ErrTooLarge]. Large data belongs in shared memory: pass regions to
+//     the workers with [WorkerOptions](spawn.Share(...)) and handles as
+//     items.
+//
+// [Stats], [Pool.Progress] and [OnProgress] report the pool's counters.
+package pool

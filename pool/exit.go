@@ -1,0 +1,228 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// Worker exit. The parent always knows which task each worker holds:
+//
+//  1. When it starts task N, the worker stores N and the current seq in its
+//     control block; before running each item it makes the block's seq word
+//     odd, and even again after the item returns, so item k of N runs while
+//     seq is base+2k+1. (Stores before the odd seq store are visible to
+//     whoever sees seq odd.)
+//  2. When a worker process ends for any reason (SIGKILL, the OOM killer,
+//     os.Exit, a runtime crash, its time limit), the parent's reaper closes
+//     the worker's result ring. The worker's collector drains the results it
+//     published before dying (those tasks are complete), then finds the ring
+//     closed and handles the exit (onExit) with nothing racing it.
+//  3. If seq is odd and names the head of the in-flight FIFO, that item was
+//     running: it fails with a *WorkerError naming the pid and the signal or
+//     exit code (or ErrTimeout when the watchdog killed it), or it is run
+//     again when the pool has Retries left for it. The items of that task
+//     before k (done, but their results were never published) and after k
+//     go back to the front of the queue. Every other task in flight was
+//     merely queued to that worker: it goes back to the front of the queue,
+//     in order. A worker that died between items (seq even) held no running
+//     item: all its tasks go back.
+//  4. A new worker starts in the dead one's place and the pool goes on.
+//
+// So one death fails at most one item, never the pool. (Python's Pool hangs
+// forever here; ProcessPoolExecutor fails every pending task and breaks.)
+//
+// An initializer that fails, or workers that keep dying before they are
+// ready (three in a row exiting on their own, or ten killed by signals),
+// break the pool: every pending item fails with that error
+// (ErrInitializer for an initializer) and so does every later submission,
+// instead of Python's endless restarts.
+
+// deathScene is what a dead worker's control block says it was doing.
+type deathScene struct {
+	code    int    // exit code, as Python reports it
+	exitErr error  // what Wait returned
+	ready   bool   // the worker's initializer had succeeded
+	seq     uint64 // odd: an item was running
+	running uint64 // the task that was running, when seq is odd
+	item    int    // its index in that task, when seq is odd
+}
+
+// onExit handles the end of a worker process, once its results are
+// drained.
+func (p *Pool) onExit(w *worker) {
+	_, exitErr := w.proc.Wait(context.Background())
+	code, _ := w.proc.ExitCode()
+	s := deathScene{code: code, exitErr: exitErr, ready: w.ctl.ready.Load() != 0, seq: w.ctl.seq.Load()}
+	s.running = w.ctl.task.Load()
+	s.item = int((s.seq - 1 - w.ctl.base.Load()) / 2) // meaningful when seq is odd
+
+	p.mu.Lock()
+	w.gone = true
+	p.st.workers.Add(-1)
+	fails := p.requeueInflight(w, s)
+	fails, replace := p.afterDeath(w, s, fails)
+	// The requeued tasks go to the other workers now, not after the
+	// replacement has started; cancelled ones are dropped.
+	fails = p.pump(fails)
+	p.mu.Unlock()
+	p.deliverFailures(fails)
+	<-w.reaped // Close wakes sleepers after the collector may have seen it
+	w.region.Close()
+	if replace {
+		p.replace(w.slot)
+	}
+	p.signalChange()
+	p.reportProgress()
+}
+
+// requeueInflight puts w's in-flight tasks back at the front of the queue,
+// in order, and fails (or retries) the item that was running (step 3).
+// Called with p.mu held.
+func (p *Pool) requeueInflight(w *worker, s deathScene) []failure {
+	var fails []failure
+	inflight := w.inflight[w.ihead:]
+	w.inflight, w.ihead = nil, 0
+	// Last first, so they keep their order.
+	for k := len(inflight) - 1; k >= 0; k-- {
+		t := inflight[k]
+		n := t.hi - t.lo
+		p.st.inflight.Add(-int64(n))
+		if k > 0 || s.seq%2 == 0 || t.id != s.running || s.item >= n {
+			p.requeue(t)
+			continue
+		}
+		// t was running item lo+item when the worker died.
+		item := s.item
+		if item+1 < n {
+			p.requeue(&task{job: t.job, lo: t.lo + item + 1, hi: t.hi, chunk: t.chunk, attempts: t.attempts})
+		}
+		timedOut := w.timeoutSeq == s.seq
+		if !timedOut && t.attempts < p.cfg.retries && !t.job.cancelled.Load() {
+			p.st.retried.Add(1)
+			p.requeue(&task{job: t.job, lo: t.lo + item, hi: t.lo + item + 1, chunk: 1, attempts: t.attempts + 1})
+		} else {
+			fails = append(fails, failure{t.job, t.lo + item, &WorkerError{
+				Pid: w.proc.Pid(), Func: t.job.fn, ExitCode: s.code, TimedOut: timedOut,
+				Limit: p.cfg.timeout, Attempts: t.attempts + 1,
+			}})
+		}
+		if item > 0 {
+			p.requeue(&task{job: t.job, lo: t.lo, hi: t.lo + item, chunk: t.chunk, attempts: t.attempts})
+		}
+	}
+	return fails
+}
+
+// afterDeath decides whether w is replaced or the pool breaks. Called with
+// p.mu held.
+func (p *Pool) afterDeath(w *worker, s deathScene, fails []failure) (_ []failure, replace bool) {
+	switch {
+	case p.state != poolOpen && p.state != poolClosing:
+		return fails, false
+	case !s.ready && p.cfg.initFunc != "" && isChildError(s.exitErr):
+		err := fmt.Errorf("pool worker %d: %w: %w", w.proc.Pid(), ErrInitializer, s.exitErr)
+		return p.breakLocked(err, fails), false
+	case !s.ready && (s.code >= 0 && p.badStarts >= 2 || p.badKills >= 9):
+		// Three workers in a row that exited on their own before they were
+		// ready (a binary that does not call spawn.Main, a crash at start),
+		// or ten killed by signals: restarting more would loop forever.
+		err := fmt.Errorf("pool workers keep dying before they are ready; the last: %w", s.exitErr)
+		return p.breakLocked(err, fails), false
+	}
+	switch {
+	case s.ready:
+		p.badStarts, p.badKills = 0, 0
+	case s.code >= 0:
+		p.badStarts++
+	default:
+		p.badKills++ // killed while starting: someone else's doing, most likely
+	}
+	if s.code == 0 && p.cfg.maxTasks > 0 && w.sent >= p.cfg.maxTasks {
+		p.st.recycled.Add(1)
+	} else {
+		p.st.restarts.Add(1)
+	}
+	p.workers[w.slot] = nil
+	return fails, true
+}
+
+func isChildError(err error) bool {
+	var ce *spawn.ChildError
+	return errors.As(err, &ce)
+}
+
+// requeue puts t at the front of the queue. Called with p.mu held.
+func (p *Pool) requeue(t *task) {
+	t.id = 0
+	p.pushFront(t)
+	p.st.queued.Add(int64(t.hi - t.lo))
+}
+
+// replace starts a new worker in slot. A start that fails breaks the pool.
+func (p *Pool) replace(slot int) {
+	w, err := p.startWorker(context.Background(), slot)
+	p.mu.Lock()
+	var fails []failure
+	switch {
+	case err != nil:
+		fails = p.breakLocked(fmt.Errorf("replace pool worker: %w", err), nil)
+	case p.state != poolOpen && p.state != poolClosing:
+		// Terminated meanwhile: stop the newcomer too.
+		w.closing = true
+		w.tasks.Close()
+		w.proc.Kill()
+		p.workers[slot] = w
+	default:
+		p.workers[slot] = w
+		fails = p.pump(nil)
+	}
+	p.mu.Unlock()
+	p.deliverFailures(fails)
+	p.signalChange()
+}
+
+// breakLocked marks the pool broken by err: every queued and in-flight item
+// fails with it, and the workers are stopped. Called with p.mu held.
+func (p *Pool) breakLocked(err error, fails []failure) []failure {
+	if p.state == poolBroken || p.state == poolTerminated {
+		return fails
+	}
+	p.state, p.brokenErr = poolBroken, err
+	return p.failAllLocked(err, fails)
+}
+
+// failAllLocked fails everything queued and in flight with err, closes the
+// task rings and sends SIGTERM to every worker. Called with p.mu held.
+func (p *Pool) failAllLocked(err error, fails []failure) []failure {
+	for _, t := range p.queue[p.qhead:] {
+		for i := t.lo; i < t.hi; i++ {
+			fails = append(fails, failure{t.job, i, err})
+		}
+		p.st.queued.Add(-int64(t.hi - t.lo))
+	}
+	p.queue, p.qhead = nil, 0
+	for _, w := range p.workers {
+		if w == nil {
+			continue
+		}
+		for _, t := range w.inflight[w.ihead:] {
+			for i := t.lo; i < t.hi; i++ {
+				fails = append(fails, failure{t.job, i, err})
+			}
+			p.st.inflight.Add(-int64(t.hi - t.lo))
+		}
+		w.inflight, w.ihead = nil, 0
+		if !w.gone {
+			w.closing = true
+			w.tasks.Close()
+			w.proc.Terminate()
+		}
+	}
+	if p.stopped.CompareAndSwap(false, true) {
+		close(p.stop)
+	}
+	return fails
+}

@@ -1,0 +1,223 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// Pool states.
+const (
+	poolOpen = iota
+	poolClosing
+	poolClosed
+	poolTerminated
+	poolBroken
+)
+
+// Pool is a pool of worker processes, an Executor. Make one with New, give
+// it work with Map, Imap, ImapUnordered, Apply and Submit, and end it with
+// Close or Terminate. All methods are safe for concurrent use.
+type Pool struct {
+	_   noCopy
+	cfg config
+
+	mu        sync.Mutex
+	state     int
+	brokenErr error
+	queue     []*task // not yet handed out; front at queue[qhead]
+	qhead     int
+	workers   []*worker // one per slot; nil while a replacement starts
+	fids      map[string]uint32
+	nextTask  uint64
+	nextJob   uint64
+	ewma      float64 // nanoseconds per task, smoothed
+	badStarts int     // workers in a row that exited before they were ready
+	badKills  int     // workers in a row killed by a signal before they were ready
+	changed   chan struct{}
+	cancelN   int // round robin over the cancel slots
+	scratch   []byte
+	taskFree  []*task // finished tasks, for reuse
+
+	closeWaiters atomic.Int32 // goroutines in Close, waiting on changed
+
+	live    sync.WaitGroup // collectors and starters
+	stop    chan struct{}  // closed when the pool is closed or terminated: ends the watchdog
+	stopped atomic.Bool
+
+	progressMu sync.Mutex
+	progress   chan Stats
+	progressOn atomic.Bool
+
+	st struct {
+		workers                                       atomic.Int64
+		submitted, queued, inflight, done, failed     atomic.Int64
+		cancelled, retried, restarts, recycled, items atomic.Int64
+	}
+}
+
+// worker is one worker incarnation, as the parent sees it.
+type worker struct {
+	slot     int
+	proc     *spawn.Process[struct{}]
+	region   *shm.Region
+	tasks    *ring.SPSC[taskDesc]
+	results  *ring.SPSC[resultDesc]
+	heap     *shm.Heap
+	ctl      *control
+	inflight []*task
+	ihead    int
+	sent     int
+	known    map[uint32]bool
+	heapFull bool
+	outbox   []taskDesc    // tasks for this worker, pushed at the end of pump
+	closing  bool          // its task ring was closed: no more tasks
+	gone     bool          // its exit was handled
+	reaped   chan struct{} // closed once the reaper is done with the region
+
+	lastSeq    uint64    // watchdog: seq at the last sample
+	lastSeqAt  time.Time // watchdog: when seq took that value
+	timeoutSeq uint64    // watchdog: the odd seq at which it killed the worker
+}
+
+// task is a run of items [lo, hi) of a job. A queued task longer than
+// chunk is carved into chunk-sized tasks as it is handed out.
+type task struct {
+	job      *Job
+	lo, hi   int
+	chunk    int
+	id       uint64
+	attempts int
+}
+
+// New starts a pool of worker processes. ctx bounds the start only.
+func New(ctx context.Context, opts ...Option) (*Pool, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.workers == 0 {
+		cfg.workers = spawn.CPUCount()
+	}
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("new pool: %w", err)
+	}
+	if err := workerFunc.Err(); err != nil {
+		return nil, fmt.Errorf("new pool: %w", err)
+	}
+	p := &Pool{
+		cfg:      cfg,
+		workers:  make([]*worker, cfg.workers),
+		fids:     map[string]uint32{},
+		changed:  make(chan struct{}),
+		stop:     make(chan struct{}),
+		progress: make(chan Stats, 1),
+	}
+	var errs []error
+	var emu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range cfg.workers {
+		wg.Go(func() {
+			w, err := p.startWorker(ctx, i)
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+				return
+			}
+			p.mu.Lock()
+			p.workers[i] = w
+			p.mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		p.Terminate(context.Background())
+		return nil, fmt.Errorf("new pool: %w", errors.Join(errs...))
+	}
+	if cfg.timeout > 0 {
+		p.live.Go(p.watchdog)
+	}
+	return p, nil
+}
+
+// check says what is wrong with the options, or nil.
+func (c *config) check() error {
+	switch {
+	case c.workers < 0 || c.workers > 4096:
+		return fmt.Errorf("%d workers (want 1..4096)", c.workers)
+	case c.depth < 1 || c.depth > 1<<16:
+		return fmt.Errorf("queue depth %d (want 1..65536)", c.depth)
+	case c.arena < 1<<16 || c.arena > 1<<40:
+		return fmt.Errorf("arena of %d bytes (want 64 KiB..1 TiB)", c.arena)
+	case c.maxTasks < 0 || c.retries < 0 || c.timeout < 0 || c.grace < 0:
+		return fmt.Errorf("negative option")
+	case c.initErr != nil:
+		return fmt.Errorf("initializer: %w", c.initErr)
+	}
+	return nil
+}
+
+// Workers returns the number of worker slots.
+func (p *Pool) Workers() int { return p.cfg.workers }
+
+// Pids returns the process ids of the running workers.
+func (p *Pool) Pids() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pids []int
+	for _, w := range p.workers {
+		if w != nil && !w.gone {
+			pids = append(pids, w.proc.Pid())
+		}
+	}
+	return pids
+}
+
+// Stats returns a snapshot of the pool's counters.
+func (p *Pool) Stats() Stats {
+	return Stats{
+		Workers:   int(p.st.workers.Load()),
+		Submitted: p.st.submitted.Load(),
+		Queued:    p.st.queued.Load(),
+		InFlight:  p.st.inflight.Load(),
+		Done:      p.st.done.Load(),
+		Failed:    p.st.failed.Load(),
+		Cancelled: p.st.cancelled.Load(),
+		Retried:   p.st.retried.Load(),
+		Restarts:  p.st.restarts.Load(),
+		Recycled:  p.st.recycled.Load(),
+	}
+}
+
+// Progress returns a channel that always holds the latest statistics after
+// a change: a progress bar reads it whenever it likes and never misses the
+// final state (a newer value replaces an unread older one).
+func (p *Pool) Progress() <-chan Stats {
+	p.progressOn.Store(true)
+	return p.progress
+}
+
+func (p *Pool) reportProgress() {
+	if !p.progressOn.Load() && p.cfg.onProgress == nil {
+		return
+	}
+	p.progressMu.Lock()
+	defer p.progressMu.Unlock()
+	s := p.Stats()
+	select {
+	case <-p.progress:
+	default:
+	}
+	p.progress <- s
+	if p.cfg.onProgress != nil {
+		p.cfg.onProgress(s)
+	}
+}

@@ -1,0 +1,137 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+)
+
+// onResult takes one result descriptor of w. It returns the task it
+// finished, for reuse, or nil.
+func (p *Pool) onResult(w *worker, d *resultDesc) *task {
+	t, ok := p.finishHead(w, d)
+	if !ok {
+		return nil
+	}
+	n := t.hi - t.lo
+	payload, perr := p.resultPayload(w, t, d)
+	// Count first, deliver second: the counters must be right before the
+	// last delivery, which may end a Map whose caller reads Stats at once.
+	parsed, okN, skipN := 0, 0, 0
+	if perr == nil {
+		perr = parseResults(payload, n, func(i int, it itemResult) {
+			parsed++
+			switch it.status {
+			case itemOK:
+				okN++
+			case itemSkipped:
+				skipN++
+			}
+		})
+	}
+	p.st.inflight.Add(-int64(n))
+	if t.job.cancelled.Load() {
+		p.st.cancelled.Add(int64(n))
+	} else {
+		p.st.done.Add(int64(okN))
+		p.st.failed.Add(int64(n - okN - skipN))
+		p.st.cancelled.Add(int64(skipN))
+		p.deliverResults(w, t, payload, parsed, perr)
+	}
+	if d.Flags&flagHeap != 0 {
+		w.heap.Free(d.Off)
+	}
+	return t
+}
+
+// finishHead pops the head of w's in-flight FIFO, which d must name, and
+// folds d's time into the task time estimate. ok is false when there is
+// nothing to deliver: Terminate already failed everything in flight (d's
+// payload is freed), or d names another task (the worker broke the
+// protocol; its memory is not ours to trust: it is killed, and its exit
+// fails or requeues its tasks as for any death).
+func (p *Pool) finishHead(w *worker, d *resultDesc) (_ *task, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.ihead == len(w.inflight) {
+		if d.Flags&flagHeap != 0 {
+			w.heap.Free(d.Off)
+		}
+		return nil, false
+	}
+	t := w.inflight[w.ihead]
+	if t.id != d.ID {
+		w.proc.Kill()
+		return nil, false
+	}
+	w.inflight[w.ihead] = nil
+	w.ihead++
+	if w.ihead == len(w.inflight) {
+		w.inflight, w.ihead = w.inflight[:0], 0
+	} else if w.ihead >= 64 && w.ihead*2 >= len(w.inflight) {
+		n := copy(w.inflight, w.inflight[w.ihead:])
+		clear(w.inflight[n:])
+		w.inflight, w.ihead = w.inflight[:n], 0
+	}
+	w.heapFull = false
+	if ns := float64(d.Nanos); p.ewma == 0 {
+		p.ewma = ns
+	} else {
+		p.ewma += (ns - p.ewma) / 8
+	}
+	return t, true
+}
+
+// resultPayload returns the bytes of d's result payload, or why they are
+// not to be had.
+func (p *Pool) resultPayload(w *worker, t *task, d *resultDesc) ([]byte, error) {
+	switch {
+	case d.Flags&flagTooLarge != 0:
+		return nil, fmt.Errorf("%s: results of %d bytes: %w", t.job.fn, d.Len, ErrTooLarge)
+	case d.Flags&flagHeap != 0:
+		return w.heap.Bytes(d.Off, int64(d.Len))
+	case d.Len <= uint32(len(d.Inline)):
+		return d.Inline[:d.Len], nil
+	default:
+		return nil, fmt.Errorf("inline result of %d bytes: %w", d.Len, errChunk)
+	}
+}
+
+// deliverResults delivers the first parsed records of t's payload, and
+// perr to the items after them.
+func (p *Pool) deliverResults(w *worker, t *task, payload []byte, parsed int, perr error) {
+	j := t.job
+	if parsed > 0 {
+		parseResults(payload, parsed, func(i int, it itemResult) {
+			switch it.status {
+			case itemOK:
+				j.ops.deliver(t.lo+i, it.value, nil)
+			case itemSkipped:
+				// Only a cancelled job's items are skipped; should one of a
+				// live job be, it must still be delivered, or its Map would
+				// wait forever.
+				j.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d skipped the item: %w", w.proc.Pid(), context.Canceled))
+			default:
+				j.ops.deliver(t.lo+i, nil, childError(w.proc.Pid(), j.fn, w.proc.Name(), it.err))
+			}
+		})
+	}
+	for i := parsed; i < t.hi-t.lo; i++ {
+		j.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d: %w", w.proc.Pid(), perr))
+	}
+}
+
+// deliverFailures delivers items that failed without a result, outside
+// p.mu.
+func (p *Pool) deliverFailures(fails []failure) {
+	for _, f := range fails {
+		if f.job.cancelled.Load() {
+			p.st.cancelled.Add(1)
+			continue
+		}
+		p.st.failed.Add(1)
+		f.job.ops.deliver(f.i, nil, f.err)
+	}
+	if len(fails) > 0 {
+		p.signalChange()
+	}
+}

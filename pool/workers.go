@@ -1,0 +1,124 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/forkless-go/forkless/internal/mapped"
+	"github.com/forkless-go/forkless/ring"
+	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// Each worker incarnation has one anonymous region (shm.New), shared with
+// that worker only and closed by the parent once the worker is reaped and
+// its results drained, so nothing a dead worker left behind outlives it. It
+// holds:
+//
+//   - the control block ([control]), in which the worker records which
+//     item of which task it runs;
+//   - the task ring, ring.SPSC[taskDesc] of QueueDepth slots: the parent
+//     pushes, the worker pops;
+//   - the result ring, ring.SPSC[resultDesc]: the worker pushes, the parent
+//     pops;
+//   - a shm.Heap of ArenaSize bytes for payloads too large to travel inline
+//     in a descriptor: the parent allocates arguments and the worker frees
+//     them once read; the worker allocates results and the parent frees
+//     them once decoded.
+//
+// Nothing travels through pipes: the pipes of the underlying spawn.Process
+// carry only the worker's start request and its exit status. The parent
+// never trusts an offset or length from the region without a bounds check
+// (shm.Heap.Bytes, parseResults).
+
+// startWorker makes a worker incarnation's region and starts its process.
+func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
+	depth := p.cfg.depth
+	ringBytes := int64(320+64*depth+128) * 2
+	size := p.cfg.arena + ringBytes + ctlSize + 64<<10
+	r, err := shm.New(size)
+	if err != nil {
+		return nil, fmt.Errorf("start pool worker: %w", err)
+	}
+	fail := func(err error) (*worker, error) {
+		r.Close()
+		return nil, fmt.Errorf("start pool worker: %w", err)
+	}
+	ctlBlock, err := r.Alloc(shm.Layout{Kind: KindControl, Size: ctlSize})
+	if err != nil {
+		return fail(err)
+	}
+	ctl, err := mapped.At[control](ctlBlock.Bytes(), 0)
+	if err != nil {
+		return fail(err)
+	}
+	tasks, err := ring.NewSPSC[taskDesc](r, depth)
+	if err != nil {
+		return fail(err)
+	}
+	results, err := ring.NewSPSC[resultDesc](r, depth)
+	if err != nil {
+		return fail(err)
+	}
+	heap, err := shm.NewHeap(r, p.cfg.arena)
+	if err != nil {
+		return fail(err)
+	}
+	arg := workerArg{
+		Control: ctlBlock.Handle(), Tasks: tasks.Handle(), Results: results.Handle(), Heap: heap.Handle(),
+		InitFunc: p.cfg.initFunc, InitArg: p.cfg.initArg, MaxTasks: p.cfg.maxTasks,
+	}
+	popts := append([]spawn.Option{spawn.Name(fmt.Sprintf("PoolWorker-%d", slot+1))}, p.cfg.procOpts...)
+	popts = append(popts, spawn.Share(r))
+	proc, err := workerFunc.Start(ctx, arg, popts...)
+	if err != nil {
+		return fail(err)
+	}
+	w := &worker{
+		slot: slot, proc: proc, region: r, tasks: tasks, results: results, heap: heap,
+		ctl: ctl, known: map[uint32]bool{}, reaped: make(chan struct{}),
+	}
+	p.st.workers.Add(1)
+	// The reaper: once the process is gone, nothing more can be published,
+	// so closing the result ring lets the collector drain, then see the end.
+	go func() {
+		<-proc.Done()
+		results.Close()
+		close(w.reaped)
+	}()
+	p.live.Go(func() { p.collect(w) })
+	return w, nil
+}
+
+// collect reads one worker's results until it is gone, then handles its
+// exit.
+func (p *Pool) collect(w *worker) {
+	var batch [32]resultDesc
+	var finished []*task
+	for {
+		n, err := w.results.PopSome(context.Background(), batch[:])
+		if err != nil {
+			break // closed by the reaper, and drained
+		}
+		for i := range n {
+			if t := p.onResult(w, &batch[i]); t != nil {
+				finished = append(finished, t)
+			}
+		}
+		p.mu.Lock()
+		for _, t := range finished {
+			if len(p.taskFree) < 4096 {
+				*t = task{}
+				p.taskFree = append(p.taskFree, t)
+			}
+		}
+		clear(finished)
+		finished = finished[:0]
+		fails := p.pump(nil)
+		p.mu.Unlock()
+		p.deliverFailures(fails)
+		p.signalChange()
+		p.reportProgress()
+	}
+	p.onExit(w)
+}
