@@ -12,6 +12,20 @@ import (
 	fsync "github.com/forkless-go/forkless/sync"
 )
 
+// Crash safety comes from one rule: a change is written out of place and
+// published by one atomic 8-byte store. Dict.Set writes a new entry in a
+// fresh heap block, stores its offset into the slot, then frees the old
+// entry; a table that must grow is built whole, published by one store of
+// root, then the old one is freed; List.Append stores the new items'
+// offsets past the end, then the new count. A process SIGKILLed at any
+// instruction leaves either the old state or the new one; what it may leave
+// behind is a leaked block (allocated but not yet published, or unpublished
+// but not yet freed) and, for a dict, counts one off and an odd change
+// sequence. The next process to take the lock gets sync.ErrOwnerDead, and
+// acquire runs the container's repair (the dict recounts its entries and
+// tombstones and evens its change sequence; a list checks its count against
+// its slots) before anything else looks at it.
+
 // container is what every container type holds: its heap, header and lock.
 type container struct {
 	heap    *shm.Heap

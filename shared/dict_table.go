@@ -12,10 +12,11 @@ import (
 )
 
 // The dict's table: probing, publishing, removing and rebuilding, all under
-// the lock, each change published by one atomic store (see the package doc).
+// the lock, each change published by one atomic store (see container.go).
 
-// The table (at root) is a slotArray of dict slots (see there); entries
-// are entryHeader blocks. The table's capacity is a power of two; it is
+// The table (at root) is an open-addressing hash table, linear probing
+// with tombstones: a slotArray of dict slots (see there) whose entries are
+// entryHeader blocks. The table's capacity is a power of two; it is
 // rebuilt (doubled, or at the same size to clear tombstones) when entries
 // and tombstones would fill more than three quarters of it. The rebuild
 // writes a whole new table, publishes it with one store of root, then frees
