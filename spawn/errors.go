@@ -29,8 +29,9 @@ var (
 	ErrStarted = errors.New("process already started")
 	// ErrNotStarted: Wait, Kill or Terminate on a process never started.
 	ErrNotStarted = errors.New("process not started")
-	// ErrClosed: the process was closed.
-	ErrClosed = errors.New("process closed")
+	// ErrClosed: the process was closed. It is also an errs "closed"
+	// (shm.ErrClosed).
+	ErrClosed = ierrs.Kind("process closed", ierrs.ErrClosed)
 	// ErrSetup: the child started but could not prepare its function (a
 	// shared region would not attach).
 	ErrSetup = errors.New("child setup failed")
