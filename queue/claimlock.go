@@ -11,7 +11,16 @@ import (
 
 // The claim lock serializes producers' claims: under it a producer reads
 // tail, checks room, writes the record headers and stores tail. It is held
-// for a few dozen instructions (no system call, no allocation) and is an
+// for a few dozen instructions (no system call, no allocation); the payload
+// is copied outside it, so producers copy in parallel.
+//
+// Why a lock and not a CAS on tail: the header must name the claimer before
+// any consumer can see the claimed space, or a producer killed between its
+// CAS and its header write would leave bytes nobody can skip (their length
+// and owner unknown). Under the lock the header is written first and tail
+// stored last.
+//
+// The lock is an
 // internal/owner robust lock on ringHeader.lock: waiters spin, then sleep
 // on the word's futex, and a waiter that finds the holder dead takes the
 // lock over (one CAS from exactly the dead holder's word, so two

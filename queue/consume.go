@@ -54,7 +54,7 @@ var errNotReady = errors.New("record not committed yet")
 //     means the producer of that payload has rewritten those bytes since,
 //     and its bytes stand) and the consumer starts over from head. Nothing
 //     was read: a torn record is never delivered by the stale consumer.
-//     What is left (doc.go, Caveats): for the nanoseconds between the CAS
+//     What is left: for the nanoseconds between the CAS
 //     and its undo, the 8 payload bytes read "reading", which a payload
 //     that reproduced the tagged word of step 2 could expose to its own
 //     consumer if this one were descheduled exactly there too.

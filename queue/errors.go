@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 
+	"github.com/forkless-go/forkless/internal/errs"
 	"github.com/forkless-go/forkless/ring"
 )
 
@@ -33,3 +34,10 @@ var (
 	// ErrClosed too, so the pipe reads as closed (io.EOF for Read).
 	ErrPeerDied = errors.New("pipe peer died")
 )
+
+// Registered so that errors.Is holds for them across the process boundary
+// (a child's error rebuilt by spawn); ring registers the values this
+// package shares with it too, and registering twice is harmless.
+func init() {
+	errs.Register(ErrClosed, ErrFull, ErrEmpty, ErrTooLarge, ErrCorrupt, ErrCapacity, ErrTaskDone, ErrPeerDied)
+}

@@ -121,7 +121,7 @@ func (p *Pipe) Handle() PipeHandle { return p.h }
 // receiving, the reader when sending) has died (nil, true). The check is
 // off the spinning path: it runs when a slice of the wait times out.
 func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uint64, ready func() bool) (bool, error) {
-	// First the EventCount's adaptive spin, with no context to make: in a
+	// First the event count's adaptive spin, with no context to make: in a
 	// conversation the answer usually comes within it (both sides catch
 	// each other spinning, well under a microsecond a hop) while spinning
 	// pays; on a machine where it does not, the budget shrinks and the

@@ -18,7 +18,7 @@ type Config struct {
 	Items int
 	// MaxMessage is the largest message accepted. Messages up to half of
 	// Bytes (less 16) travel inside the ring; larger ones in a spill region
-	// of their own (see large.go). 0 means 1 GiB; a negative value allows
+	// of their own (see spill.go). 0 means 1 GiB; a negative value allows
 	// only messages that fit inside the ring. Larger messages fail with
 	// ErrTooLarge before anything is written.
 	MaxMessage int64

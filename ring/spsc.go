@@ -1,139 +1,5 @@
 package ring
 
-// Fixed-slot rings: SPSC[T] and MPMC[T].
-//
-// A fixed-slot ring carries values of one fixed-size, pointer-free type T
-// (checked by layout.Of, as shm.Value and shm.Array do) between processes,
-// through an array of slots in a shared-memory block. NewSPSC/NewMPMC
-// allocate the ring in a region; the Handle of the ring crosses the process
-// boundary (as a field of a spawn argument, say), and OpenSPSC/OpenMPMC bind
-// it again in the other process, checking the handle and the ring header
-// against T: a wrong slot type or size, a zero, negative or absurd capacity,
-// a corrupt header all give clear errors (ErrCapacity, shm.ErrType,
-// ErrCorrupt), never a read outside the ring.
-//
-// SPSC is the fastest: one producer and one consumer, across all processes.
-// The producer owns the tail index, the consumer the head; each sits on its
-// own cache line and each side keeps a process-local copy of the other's
-// index, reloading it only when the copy says the ring is full (producer)
-// or empty (consumer), so in steady state a push touches only the slot and
-// its own index. PushBatch/PopBatch (and the zero-copy Reserve/Commit,
-// Peek/Release) publish a whole batch with one atomic store: a Go atomic
-// store is a full barrier on amd64 (XCHG), the single largest per-item cost,
-// so batching is what reaches 100M+ items/s.
-//
-// MPMC is Dmitry Vyukov's bounded queue: every slot carries a sequence word
-// that says whose turn it is; producers claim positions with a CAS on the
-// enqueue index, consumers on the dequeue index; a claim of n slots at once
-// is one CAS. Each slot's sequence store publishes that slot.
-//
-// Blocking (Push/Pop and friends, with a context) spins, then sleeps on an
-// EventCount: one for "not empty" (consumers sleep), one for "not full"
-// (producers sleep). A put or get makes no system call when nobody sleeps on
-// the other side (checked by tests with futex.Syscalls).
-//
-// Close marks the ring closed for every process: puts fail with ErrClosed
-// at once; gets drain what is left, then fail with ErrClosed. Every put
-// that returned before Close was called is delivered; a put racing with a
-// Close made elsewhere may succeed and leave its item behind after the
-// consumers saw "closed and empty" (the producer side should close).
-//
-// # Memory layout
-//
-// Both rings start with the same 64-byte header (see slots.go: magic,
-// version, capacity, slot count (a power of two >= capacity, so an index
-// maps to a slot with a mask while the capacity stays exactly what was
-// asked), element size, stride, type fingerprint, closed word). Indices are
-// 64-bit and never wrap in practice (2^64 items).
-//
-// SPSC (kind 0x0200), every line 64 bytes:
-//
-//	offset   field                  written by        read by
-//	     0   header                 creator; Close    everyone
-//	    64   head  uint64           consumer (store   producer (when its cached copy
-//	                                after reading)    says full), Len
-//	   128   tail  uint64           producer (store   consumer (when its cached copy
-//	                                after writing)    says empty), Len
-//	   192   notEmpty seq, waiters  EventCount        (consumers sleep on it)
-//	   256   notFull  seq, waiters  EventCount        (producers sleep on it)
-//	   320   slots [slots]T         producer writes   consumer reads slot i while
-//	                                slot i while      head <= i < tail
-//	                                tail <= i < head+capacity
-//
-// The tail store hands the written slots to the consumer; the head store
-// hands the read slots back to the producer.
-//
-// MPMC (kind 0x0201):
-//
-//	offset   field                  written by              read by
-//	     0   header                 creator; Close          everyone
-//	    64   enq uint64             producers (CAS: claim)  producers, Len
-//	   128   deq uint64             consumers (CAS: claim)  consumers, Len, recovery
-//	   192   notEmpty seq, waiters  EventCount
-//	   256   notFull  seq, waiters  EventCount
-//	   320   participants [64]      one line each, below
-//	  4416   slots, stride bytes each: seq uint64, then T (8-aligned)
-//
-// A participant line records one attached ring value (one OpenMPMC or
-// NewMPMC), so that a claim left behind by a dead process can be told from
-// a slow one:
-//
-//	+0  pid uint32          the attaching value (CAS 0 -> pid; reset by Detach or by
-//	+8  start uint64        an attacher that finds the process dead)
-//	+16 pushN uint64        the claim this participant is about to make or holds:
-//	+24 pushPos uint64      positions [pushPos, pushPos+pushN), written before the CAS
-//	+32 popN uint64         likewise for the consumer side
-//	+40 popPos uint64
-//
-// Slot sequence words (Vyukov), for the slot of position p (p & (slots-1)):
-//
-//	seq == p               free for the producer of position p
-//	seq == p+1             holds the item of position p, for its consumer
-//	seq == p+1 | 1<<63     position p was revoked (its producer died): consumers skip it
-//	seq == p+slots         read; free for the producer of position p+slots
-//
-// # Caveats
-//
-// SPSC: one producer and one consumer at a time, over all processes and
-// goroutines (a second concurrent producer corrupts the ring; it is not
-// detected). If the producer dies, the consumer drains what was published
-// and then waits (until its context ends, or until someone calls Close,
-// which any process may do: the parent that reaps a dead child should). A
-// producer killed in the middle of PushBatch has published either none or
-// all of the batch (one index store). If the consumer dies, the producer
-// fills the ring and then waits likewise; items the dead consumer had
-// popped are gone, items it had not popped stay in the ring for a new
-// consumer.
-//
-// MPMC: a producer that dies between claiming positions and publishing them
-// leaves a hole that would stall every consumer. A consumer that finds the
-// oldest position claimed but unpublished for longer than the stall timeout
-// (DefaultStallTimeout, 100 ms; SetStallTimeout changes it per value) reads
-// the participant table: if no LIVE participant's recorded claim covers the
-// position (liveness by pid and start time, see internal/proc), its claimer
-// is dead, and the consumer revokes the position (and the rest of the dead
-// claim) so every consumer skips it. The bound: a dead producer holds the
-// consumers up for the stall timeout plus at most a quarter of it (the
-// re-check period of a sleeping consumer) plus one scan of the table (up to
-// 64 /proc reads), about 125 ms by default; it loses only the items it had
-// not published. A live producer is never revoked, however slow: its
-// record covers its claim from before the claim until after publication.
-// Symmetrically, a consumer that dies between claiming and releasing slots
-// loses those items (at most its batch), and producers recycle the slots
-// after the stall timeout. Recovery needs a participant table entry per
-// attached value: at most 64 live attachments per ring (ErrCapacity
-// beyond); entries of dead processes are reused, and Detach frees one. One
-// MPMC value serializes its own puts (and its own gets) with a
-// process-local mutex, because its claim record is one line; open the ring
-// once per goroutine for parallel puts inside one process.
-//
-// Both: the race detector does not see mapped memory; correctness is shown
-// by cross-process stress tests that count every item exactly once. A ring
-// value points into its region's mapping: closing the region (shm.Region.Close)
-// while a goroutine of the same process is still inside a ring operation is
-// a use after unmap and faults. Close (or stop using) the rings first, the
-// region last.
-
 import (
 	"context"
 	"fmt"
@@ -146,7 +12,15 @@ import (
 )
 
 // SPSC is a single-producer, single-consumer ring of T in shared memory.
-// One goroutine (in any process) pushes, one pops; see the package notes.
+// One goroutine (in any process) pushes, one pops.
+//
+// The producer owns the tail index, the consumer the head; each sits on its
+// own cache line (spscLayout), and each side keeps a process-local copy of
+// the other's index, reloading it only when the copy says the ring is full
+// (producer) or empty (consumer), so in steady state a push touches only
+// the slot and its own index. A Go atomic store is a full barrier on amd64
+// (XCHG), the single largest per-item cost, so the batch forms publish a
+// whole batch with one store.
 type SPSC[T any] struct {
 	_        slotNoCopy
 	b        shm.Block
