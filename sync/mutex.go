@@ -91,7 +91,7 @@ func (m *Mutex) Handle() shm.Handle { return m.o.handle() }
 // in both cases. It fails only when the region was closed.
 func (m *Mutex) Lock() error {
 	if m.o.live() && m.m.TryLock() {
-		return nil // the fast path, small enough to inline
+		return nil // the fast path: one CAS, no call into the slow path
 	}
 	return m.lockSlow(context.Background())
 }
