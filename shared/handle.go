@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/shm"
 )
@@ -23,13 +24,25 @@ const (
 // field of) a spawn argument or be stored in shared memory. Opening checks
 // all of it against the header it names.
 type Handle struct {
-	Heap   shm.Handle
-	Offset int64
-	Kind   shm.Kind
+	Heap   shm.Handle // the heap the container lives in
+	Offset int64      // heap offset of the containerHeader
+	Kind   shm.Kind   // KindDict, KindList, KindShareableList or KindRecord
 	_      [6]byte
-	Key    uint64
-	Value  uint64
+	Key    uint64 // fingerprint of the key type (0 for lists)
+	Value  uint64 // fingerprint of the value type
 }
+
+// A Handle travels as its raw bytes (a spawn argument, a field of a struct
+// in shared memory), so its layout is fixed: each line fails to compile
+// unless the field sits at its offset.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Heap)-0]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Offset)-shm.HandleSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Kind)-48]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Key)-56]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Value)-64]
+	_ = [1]struct{}{}[unsafe.Sizeof(Handle{})-72]
+)
 
 func kindName(k shm.Kind) string {
 	switch k {

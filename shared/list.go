@@ -14,20 +14,8 @@ import (
 // Values are stored as Dict stores them. Indexes may be negative, counting
 // from the end, as in Python. Every operation takes the list's robust lock.
 //
-// Layout: root is a slot array (see container.slots) whose first count
-// slots hold the heap offsets of the items; count is the list's length. An
-// item is a heap block holding its length (8 bytes) and then its bytes,
-// immutable once published. Every change is published by one atomic store:
-//
-//	Append  items written out of place, stored in the slots past the end,
-//	        then count stored (a grown slot array is published first)
-//	Set     new item written, then its offset stored in the slot, then
-//	        the old item freed
-//	Pop     count stored one less, then the item freed
-//	Clear   count stored 0, then the items freed
-//
-// so a process killed at any instruction leaves the old list or the new
-// one, and at worst leaks an item.
+// A process killed at any instruction leaves the old list or the new one,
+// and at worst leaks an item.
 type List[V any] struct {
 	_  noCopy
 	c  *container
@@ -82,6 +70,17 @@ func (l *List[V]) SetTimeout(t time.Duration) { l.c.SetTimeout(t) }
 // Len returns the list's length. It reads one word, without the lock.
 func (l *List[V]) Len() int { return l.c.length() }
 
+// A list's root is a slotArray whose first count slots hold the heap
+// offsets of its items (itemHeader blocks, immutable once published). Every
+// change is published by one atomic store:
+//
+//	Append  items written out of place, stored in the slots past the end,
+//	        then count stored (a grown slot array is published first)
+//	Set     new item written, then its offset stored in the slot, then
+//	        the old item freed
+//	Pop     count stored one less, then the item freed
+//	Clear   count stored 0, then the items freed
+//
 // A list needs no repair after a holder died: count and every slot are
 // published by single stores. The count is checked against the slot array.
 func (l *List[V]) lock() error {

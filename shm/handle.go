@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Handle names a shared object so that another process can bind it again:
@@ -24,8 +25,22 @@ type Handle struct {
 	Type   uint64 // element type fingerprint of typed objects
 }
 
-// HandleSize is the length of a handle's binary encoding.
+// HandleSize is the length of a handle's binary encoding, and of a Handle.
 const HandleSize = 40
+
+// A Handle travels as its raw bytes too (as a spawn argument, or a field of
+// a struct in shared memory), so its layout is fixed, the same as its
+// binary encoding: each line fails to compile unless the field sits at its
+// offset.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Region)-0]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Offset)-8]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Size)-16]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Kind)-24]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Elem)-28]
+	_ = [1]struct{}{}[unsafe.Offsetof(Handle{}.Type)-32]
+	_ = [1]struct{}{}[unsafe.Sizeof(Handle{})-HandleSize]
+)
 
 // IsZero reports whether h is the zero Handle, which names nothing.
 func (h Handle) IsZero() bool { return h == Handle{} }

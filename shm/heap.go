@@ -23,8 +23,8 @@ const KindHeap Kind = 0x0010
 //
 // Offsets name blocks: Alloc returns the offset of a block's payload from
 // the start of the heap, the same number in every process, and 0 is never a
-// valid payload offset, so containers can use it as "none". Bytes, Uint64
-// and Uint32 turn an offset into memory of this process.
+// valid payload offset, so containers can use it as "none". Bytes and
+// Uint64 turn an offset into memory of this process.
 //
 // Capacity model: a heap never grows (regions do not grow). Its arena is
 // carved into blocks of a fixed set of size classes (about 25% apart, from
