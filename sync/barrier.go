@@ -74,6 +74,9 @@ const (
 var (
 	_ [0]struct{} = [BarrierSize - 416]struct{}{}
 	_ [0]struct{} = [BarrierAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.gen) - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.count) - 12]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.parties) - 16]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.resets) - 24]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.ids) - 32]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.seen) - 288]struct{}{}

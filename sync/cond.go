@@ -35,6 +35,8 @@ const (
 var (
 	_ [0]struct{} = [CondSize - 16]struct{}{}
 	_ [0]struct{} = [CondAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(condWords{}.seq) - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(condWords{}.waiters) - 12]struct{}{}
 )
 
 func (w *condWords) validate() error { return w.mutex.validate() }

@@ -42,6 +42,7 @@ const (
 var (
 	_ [0]struct{} = [EventSize - 8]struct{}{}
 	_ [0]struct{} = [EventAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(eventWords{}.state) - 0]struct{}{}
 )
 
 // Every state word is one an Event could be in: nothing to check.

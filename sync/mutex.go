@@ -28,10 +28,13 @@ const (
 	MutexAlign = int64(unsafe.Alignof(mutexWords{}))
 )
 
-// The layout is pinned: these fail to compile if it changes.
+// The layout is pinned to what it has always been: these fail to compile
+// if a size, an alignment or an offset changes (every XWords type below
+// is pinned the same way).
 var (
 	_ [0]struct{} = [MutexSize - 8]struct{}{}
 	_ [0]struct{} = [MutexAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(mutexWords{}.owner) - 0]struct{}{}
 )
 
 func (w *mutexWords) validate() error { return validOwner("mutex owner", w.owner.Load()) }

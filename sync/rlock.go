@@ -33,6 +33,7 @@ const (
 var (
 	_ [0]struct{} = [RLockSize - 16]struct{}{}
 	_ [0]struct{} = [RLockAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(rlockWords{}.depth) - 8]struct{}{}
 )
 
 func (w *rlockWords) validate() error { return w.mutex.validate() }

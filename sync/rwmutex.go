@@ -74,6 +74,9 @@ var (
 	_ [0]struct{} = [RWMutexSize - 272]struct{}{}
 	_ [0]struct{} = [RWMutexAlign - 8]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(rwMutexWords{}.slots) - 16]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(rwMutexWords{}.readers) - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Sizeof(rwSlot{}) - 16]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(rwSlot{}.count) - 8]struct{}{}
 )
 
 func (w *rwMutexWords) validate() error {

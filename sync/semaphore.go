@@ -44,6 +44,10 @@ const (
 var (
 	_ [0]struct{} = [SemaphoreSize - 16]struct{}{}
 	_ [0]struct{} = [SemaphoreAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(semaphoreWords{}.value) - 0]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(semaphoreWords{}.waiters) - 4]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(semaphoreWords{}.bound) - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(semaphoreWords{}.placed) - 12]struct{}{}
 )
 
 // MaxSemaphore is the largest value a semaphore can hold.

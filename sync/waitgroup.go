@@ -39,6 +39,7 @@ const (
 var (
 	_ [0]struct{} = [WaitGroupSize - 8]struct{}{}
 	_ [0]struct{} = [WaitGroupAlign - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(waitGroupWords{}.state) - 0]struct{}{}
 )
 
 // Every state word is one a WaitGroup could be in: nothing to check.
