@@ -43,6 +43,13 @@ type obj struct {
 // primitive can be in (all zero included, for XAt's first placement).
 type layout interface{ validate() error }
 
+// words is the constraint of the functions that place a primitive's shared
+// words, T, and validate them through *T.
+type words[T any] interface {
+	*T
+	layout
+}
+
 // live reports whether the region is still mapped. Every method checks it
 // before it touches shared memory: after Close, the memory is gone.
 func (o *obj) live() bool { return o.b.Live() }
@@ -81,10 +88,7 @@ func sizeOf[T any]() (size, align int64) {
 
 // place maps T over the object's bytes and checks them; verb prefixes its
 // errors ("new mutex").
-func place[T any, P interface {
-	*T
-	layout
-}](o obj, verb string) (obj, *T, error) {
+func place[T any, P words[T]](o obj, verb string) (obj, *T, error) {
 	me, err := owner.Self()
 	if err != nil {
 		return obj{}, nil, fmt.Errorf("%s: %w", verb, err)
@@ -100,10 +104,7 @@ func place[T any, P interface {
 	return o, w, nil
 }
 
-func allocObj[T any, P interface {
-	*T
-	layout
-}](r *shm.Region, kind shm.Kind, what string) (obj, *T, error) {
+func allocObj[T any, P words[T]](r *shm.Region, kind shm.Kind, what string) (obj, *T, error) {
 	if r == nil {
 		return obj{}, nil, fmt.Errorf("new %s: nil region: %w", what, ErrInvalid)
 	}
@@ -115,10 +116,7 @@ func allocObj[T any, P interface {
 	return place[T, P](obj{b: b, alloc: true}, "new "+what)
 }
 
-func openObj[T any, P interface {
-	*T
-	layout
-}](h shm.Handle, kind shm.Kind, what string) (obj, *T, error) {
+func openObj[T any, P words[T]](h shm.Handle, kind shm.Kind, what string) (obj, *T, error) {
 	b, err := shm.BindHandle(h, kind)
 	if err != nil {
 		return obj{}, nil, fmt.Errorf("open %s: %w", what, err)
@@ -130,10 +128,7 @@ func openObj[T any, P interface {
 }
 
 // atObj checks a placement inside another package's block.
-func atObj[T any, P interface {
-	*T
-	layout
-}](b shm.Block, off int64, what string) (obj, *T, error) {
+func atObj[T any, P words[T]](b shm.Block, off int64, what string) (obj, *T, error) {
 	if b.Bytes() == nil {
 		return obj{}, nil, fmt.Errorf("%s at %d: %w", what, off, errClosed)
 	}

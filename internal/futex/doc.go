@@ -11,4 +11,7 @@
 //
 // Every call that reaches the kernel increments a counter, Syscalls, so tests
 // can prove that an uncontended release makes no system call.
+//
+// A waiter whose peer may die sleeps in naps (Napper): timeouts that grow
+// from MinNap to MaxNap, after each of which it looks for the dead peer.
 package futex
