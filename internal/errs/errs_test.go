@@ -52,3 +52,14 @@ func TestKeysBounded(t *testing.T) {
 		t.Fatalf("%d keys, want %d", n, MaxKeys)
 	}
 }
+
+func TestSameTextDistinctValues(t *testing.T) {
+	a, b := errors.New("same text"), errors.New("same text")
+	Register(a, b, a)
+	if got := Roundtrip(fmt.Errorf("x: %w", b)); !errors.Is(got, b) || errors.Is(got, a) {
+		t.Fatalf("the second of two same-text sentinels must travel as itself: %v", got)
+	}
+	if got := Roundtrip(a); !errors.Is(got, a) || errors.Is(got, b) {
+		t.Fatalf("the first must travel as itself: %v", got)
+	}
+}

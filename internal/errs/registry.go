@@ -26,8 +26,10 @@ var registry struct {
 
 // Register makes errs known across the process boundary. Only comparable
 // error values can be registered (errors.New and Kind values are); others,
-// and nil, are skipped. Two errors with the same type and text share a key
-// and the first wins. Call it from init, before spawn.Main.
+// and nil, are skipped, and so is a value registered before. Two distinct
+// values with the same type and text both travel: the later one's key
+// carries a "#N" suffix. Call it from init, before spawn.Main, so that
+// every process of the binary registers in the same order.
 func Register(errs ...error) {
 	registry.Lock()
 	defer registry.Unlock()
@@ -39,9 +41,16 @@ func Register(errs ...error) {
 		if e == nil || !reflect.TypeOf(e).Comparable() {
 			continue
 		}
-		k := fmt.Sprintf("%T:%s", e, e.Error())
-		if _, dup := registry.byKey[k]; dup {
+		if _, done := registry.keyOf[e]; done {
 			continue
+		}
+		// A different value with the same type and text gets the next
+		// free "#N" suffix. Init order is fixed for a binary, so every
+		// process of it hands out the same suffixes.
+		base := fmt.Sprintf("%T:%s", e, e.Error())
+		k := base
+		for n := 2; registry.byKey[k] != nil; n++ {
+			k = base + "#" + strconv.Itoa(n)
 		}
 		registry.byKey[k] = e
 		registry.keyOf[e] = k
