@@ -66,7 +66,7 @@ type records struct {
 	// the producers' cache line over).
 	tailCache atomic.Uint64
 
-	// stall remembers the record (or lock owner) a waiter in this process
+	// stalls remembers the record a waiter in this process
 	// has seen stuck, and since when, for the liveness checks.
 	stallMu sync.Mutex
 	stalls  map[uint64]stall

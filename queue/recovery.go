@@ -37,15 +37,15 @@ func ownerAlive(w uint64) bool {
 }
 
 type stall struct {
-	word  uint64 // the state or lock word seen
+	word  uint64 // the state word seen
 	since time.Time
 	last  time.Time // last liveness check
 }
 
 // stalled records that a waiter in this process sees word at key (a
-// position), and reports true when the same word has
-// been there for recoverAfter and no liveness check was made for
-// recoverEvery: time to check its owner.
+// record's position), and reports true when the same word has been there
+// for recoverAfter and no liveness check was made for recoverEvery: time to
+// check its owner.
 func (q *records) stalled(key, word uint64) bool {
 	now := time.Now()
 	q.stallMu.Lock()
