@@ -75,43 +75,10 @@ func runChild() int {
 		cancel()
 	}
 
-	// The pipes stay blocking: reading the request and writing the answer
-	// are single system calls, and the runtime's poller is never started.
-	req := os.NewFile(fdRequest, "forkless-request")
-	resp := os.NewFile(fdResponse, "forkless-response")
-	if req == nil || resp == nil {
-		fmt.Fprintln(os.Stderr, "forkless/spawn: child started without its pipes")
-		return exitBadRequest
+	q, e, br, resp, code := prepare()
+	if e == nil {
+		return code
 	}
-	// Inherited descriptors are not close-on-exec; make them so, or every
-	// grandchild would inherit them.
-	closeOnExec(fdRequest)
-	closeOnExec(fdResponse)
-
-	br := bufio.NewReader(req)
-	q, err := readRequest(br)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "forkless/spawn: %v\n", err)
-		return exitBadRequest
-	}
-	fail := func(status byte, format string, args ...any) int {
-		msg := fmt.Sprintf(format, args...)
-		resp.Write(response{status: status, err: wire.ErrorBody{Message: msg}}.marshal())
-		return exitBadRequest
-	}
-	for i := range q.nRegions {
-		fd := fdFirstRegion + i
-		closeOnExec(fd)
-		if _, err := shm.Attach(os.NewFile(uintptr(fd), "forkless-region")); err != nil {
-			return fail(statusSetup, "attach shared region %d: %v", i, err)
-		}
-	}
-	e, ok := lookup(q.fn)
-	if !ok {
-		return fail(statusNotRegistered, "function %s is not registered in the child: register it at "+
-			"package scope, before spawn.Main runs", q.fn)
-	}
-	setSelf(q)
 
 	// The parent holds the request pipe open while it lives. EOF there means
 	// it died: exit rather than orphan ourselves. This backs Pdeathsig, which
@@ -159,6 +126,50 @@ func runChild() int {
 		time.Sleep(time.Second)
 	}
 	return code
+}
+
+// prepare reads the request on the child's pipes, attaches the shared
+// regions and finds the function. When it cannot (e is nil), code is the
+// exit code, and the parent was told why when it could be.
+func prepare() (q request, e *registry.Entry, br *bufio.Reader, resp *os.File, code int) {
+	// The pipes stay blocking: reading the request and writing the answer
+	// are single system calls, and the runtime's poller is never started.
+	req := os.NewFile(fdRequest, "forkless-request")
+	resp = os.NewFile(fdResponse, "forkless-response")
+	if req == nil || resp == nil {
+		fmt.Fprintln(os.Stderr, "forkless/spawn: child started without its pipes")
+		return q, nil, nil, nil, exitBadRequest
+	}
+	// Inherited descriptors are not close-on-exec; make them so, or every
+	// grandchild would inherit them.
+	closeOnExec(fdRequest)
+	closeOnExec(fdResponse)
+
+	br = bufio.NewReader(req)
+	q, err := readRequest(br)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "forkless/spawn: %v\n", err)
+		return q, nil, nil, nil, exitBadRequest
+	}
+	fail := func(status byte, format string, args ...any) (request, *registry.Entry, *bufio.Reader, *os.File, int) {
+		msg := fmt.Sprintf(format, args...)
+		resp.Write(response{status: status, err: wire.ErrorBody{Message: msg}}.marshal())
+		return q, nil, nil, nil, exitBadRequest
+	}
+	for i := range q.nRegions {
+		fd := fdFirstRegion + i
+		closeOnExec(fd)
+		if _, err := shm.Attach(os.NewFile(uintptr(fd), "forkless-region")); err != nil {
+			return fail(statusSetup, "attach shared region %d: %v", i, err)
+		}
+	}
+	e, ok := lookup(q.fn)
+	if !ok {
+		return fail(statusNotRegistered, "function %s is not registered in the child: register it at "+
+			"package scope, before spawn.Main runs", q.fn)
+	}
+	setSelf(q)
+	return q, e, br, resp, exitOK
 }
 
 // call runs the function, turning a panic into a response with the stack.

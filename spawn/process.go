@@ -196,32 +196,9 @@ func (p *Process[R]) Start(ctx context.Context) error {
 // still to be written.
 func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	var none []byte
-	switch p.state {
-	case stateRunning:
-		return none, fmt.Errorf("start %s: %w", p.name, ErrStarted)
-	case stateClosed:
-		return none, fmt.Errorf("start %s: %w", p.name, ErrClosed)
-	}
-	if p.arg == nil {
-		return none, fmt.Errorf("start process: not made by Func.New or Func.Start: %w", ErrNotRegistered)
-	}
-	if p.ferr != nil {
-		return none, fmt.Errorf("start child: %w", p.ferr)
-	}
-	if !mainCalled.Load() {
-		return none, fmt.Errorf("start %s: call spawn.Main() first thing in main (or TestMain): %w", p.fn, ErrNoMain)
-	}
-	if err := ctx.Err(); err != nil {
-		return none, fmt.Errorf("start %s: %w", p.fn, err)
-	}
-	argBytes, err := p.arg()
+	argBytes, err := p.startable(ctx)
 	if err != nil {
-		return none, fmt.Errorf("start %s: %w", p.fn, err)
-	}
-	for _, r := range p.opts.regions {
-		if r == nil || r.File() == nil || r.Raw() {
-			return none, fmt.Errorf("start %s: cannot share %v: only regions with a forkless header travel", p.fn, r)
-		}
+		return none, err
 	}
 	exe, err := executable()
 	if err != nil {
@@ -255,20 +232,7 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 		reqW.Close()
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
-	cmd := exec.Command(exe)
-	cmd.Args = []string{os.Args[0]}
-	cmd.Env = append(append(os.Environ(), p.opts.env...), envChild+"="+strconv.Itoa(protocolVersion))
-	cmd.Stdout, cmd.Stderr = p.outputs()
-	if _, ok := cmd.Stdout.(*os.File); !ok {
-		cmd.WaitDelay = 2 * time.Second // a grandchild holding the pipe cannot stall Wait
-	} else if _, ok := cmd.Stderr.(*os.File); !ok {
-		cmd.WaitDelay = 2 * time.Second
-	}
-	cmd.ExtraFiles = []*os.File{reqR, respW}
-	for _, r := range p.opts.regions {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, r.File())
-	}
-	cmd.SysProcAttr = sysProcAttr(!p.opts.noPdeathsig)
+	cmd := p.command(exe, reqR, respW)
 	err = startCommand(cmd)
 	reqR.Close() // the child has its copies now
 	respW.Close()
@@ -284,6 +248,59 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	go p.reap(respR)
 
 	return rest, nil
+}
+
+// startable says why the process cannot start now, or returns its encoded
+// argument. Called with p.mu held.
+func (p *Process[R]) startable(ctx context.Context) ([]byte, error) {
+	switch p.state {
+	case stateRunning:
+		return nil, fmt.Errorf("start %s: %w", p.name, ErrStarted)
+	case stateClosed:
+		return nil, fmt.Errorf("start %s: %w", p.name, ErrClosed)
+	}
+	if p.arg == nil {
+		return nil, fmt.Errorf("start process: not made by Func.New or Func.Start: %w", ErrNotRegistered)
+	}
+	if p.ferr != nil {
+		return nil, fmt.Errorf("start child: %w", p.ferr)
+	}
+	if !mainCalled.Load() {
+		return nil, fmt.Errorf("start %s: call spawn.Main() first thing in main (or TestMain): %w", p.fn, ErrNoMain)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+	argBytes, err := p.arg()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+	for _, r := range p.opts.regions {
+		if r == nil || r.File() == nil || r.Raw() {
+			return nil, fmt.Errorf("start %s: cannot share %v: only regions with a forkless header travel", p.fn, r)
+		}
+	}
+	return argBytes, nil
+}
+
+// command is the child's command: this binary, marked as a child, with the
+// request and response pipes as fds 3 and 4 and the regions after them.
+func (p *Process[R]) command(exe string, reqR, respW *os.File) *exec.Cmd {
+	cmd := exec.Command(exe)
+	cmd.Args = []string{os.Args[0]}
+	cmd.Env = append(append(os.Environ(), p.opts.env...), envChild+"="+strconv.Itoa(protocolVersion))
+	cmd.Stdout, cmd.Stderr = p.outputs()
+	if _, ok := cmd.Stdout.(*os.File); !ok {
+		cmd.WaitDelay = 2 * time.Second // a grandchild holding the pipe cannot stall Wait
+	} else if _, ok := cmd.Stderr.(*os.File); !ok {
+		cmd.WaitDelay = 2 * time.Second
+	}
+	cmd.ExtraFiles = []*os.File{reqR, respW}
+	for _, r := range p.opts.regions {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, r.File())
+	}
+	cmd.SysProcAttr = sysProcAttr(!p.opts.noPdeathsig)
+	return cmd
 }
 
 // outputs picks the child's standard output and error.
