@@ -32,6 +32,7 @@ type container struct {
 	off     int64
 	hdr     *containerHeader
 	mem     []byte // the whole heap block: offsets are checked against it
+	views          // mem seen as the layouts that sit at heap offsets
 	mu      *fsync.Mutex
 	table   atomic.Pointer[slotCache]
 	keyFP   uint64
@@ -54,17 +55,59 @@ func (c *container) bytes(off, n int64) ([]byte, error) {
 	return c.mem[off : off+n : off+n], nil
 }
 
-// at returns the T at heap offset off, checked like bytes (and for
-// alignment).
-func at[T any](c *container, off int64) (*T, error) {
-	if off < 0 || off > int64(len(c.mem)) {
-		return nil, fmt.Errorf("%s: offset %d outside the %d-byte heap: %w", kindName(c.kind), off, len(c.mem), ErrCorrupt)
+// views lay the containers' block layouts over the heap block once, as
+// slices of cells, so that the hot paths reach an entry, item or slot array
+// with a slice index: heap blocks start at 16-byte-aligned offsets, and an
+// offset read from shared memory is checked (alignment, bounds) before its
+// cell is taken.
+type views struct {
+	words   []atomic.Uint64 // 8-byte cells: the slots of slot arrays
+	arrays  []slotArray     // 8-byte cells: slot array headers
+	entries []entryHeader   // 16-byte cells: dict entry headers
+	items   []itemHeader    // 8-byte cells: list item headers
+}
+
+func newViews(mem []byte) (views, error) {
+	var v views
+	var err [4]error
+	v.words, err[0] = mapped.Slice[atomic.Uint64](mem, 0, len(mem)/8)
+	v.arrays, err[1] = mapped.Slice[slotArray](mem, 0, len(mem)/slotsOffset)
+	v.entries, err[2] = mapped.Slice[entryHeader](mem, 0, len(mem)/entData)
+	v.items, err[3] = mapped.Slice[itemHeader](mem, 0, len(mem)/itemData)
+	return v, errors.Join(err[:]...)
+}
+
+// cell returns the index of the size-byte cell at heap offset off, or an
+// error if off is not a whole cell of the n there are.
+func (c *container) cell(off, size int64, n int, what string) (int64, error) {
+	if off < 0 || off%size != 0 || off/size >= int64(n) {
+		return 0, fmt.Errorf("%s: %s at %d of the %d-byte heap: %w", kindName(c.kind), what, off, len(c.mem), ErrCorrupt)
 	}
-	v, err := mapped.At[T](c.mem, int(off))
+	return off / size, nil
+}
+
+func (c *container) slotArrayAt(off int64) (*slotArray, error) {
+	i, err := c.cell(off, slotsOffset, len(c.arrays), "slot array")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v: %w", kindName(c.kind), err, ErrCorrupt)
+		return nil, err
 	}
-	return v, nil
+	return &c.arrays[i], nil
+}
+
+func (c *container) entryAt(off int64) (*entryHeader, error) {
+	i, err := c.cell(off, entData, len(c.entries), "entry")
+	if err != nil {
+		return nil, err
+	}
+	return &c.entries[i], nil
+}
+
+func (c *container) itemAt(off int64) (*itemHeader, error) {
+	i, err := c.cell(off, itemData, len(c.items), "item")
+	if err != nil {
+		return nil, err
+	}
+	return &c.items[i], nil
 }
 
 // length reads the count word without the lock; 0 once closed.
@@ -117,11 +160,15 @@ func bindContainer(h *shm.Heap, off int64, kind shm.Kind) (*container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bind %s: %v: %w", kindName(kind), err, ErrHandle)
 	}
+	v, err := newViews(mem)
+	if err != nil {
+		return nil, fmt.Errorf("bind %s: %w", kindName(kind), err)
+	}
 	mu, err := fsync.MutexAt(h.Block(), off)
 	if err != nil {
 		return nil, fmt.Errorf("bind %s: %w", kindName(kind), err)
 	}
-	return &container{heap: h, off: off, hdr: hdr, mem: mem, mu: mu, kind: kind}, nil
+	return &container{heap: h, off: off, hdr: hdr, mem: mem, views: v, mu: mu, kind: kind}, nil
 }
 
 // openContainer checks a handle against the header it names.
@@ -210,7 +257,7 @@ type slotCache struct {
 // sees (root, capacity), so a corrupt root yields an error, never a wild
 // access.
 func (c *container) slots(root int64) ([]atomic.Uint64, error) {
-	arr, err := at[slotArray](c, root)
+	arr, err := c.slotArrayAt(root)
 	if err != nil {
 		return nil, fmt.Errorf("%s table at %d: %w", kindName(c.kind), root, ErrCorrupt)
 	}
@@ -222,10 +269,11 @@ func (c *container) slots(root int64) ([]atomic.Uint64, error) {
 	if err != nil || n <= 0 || n > blk/8-1 {
 		return nil, fmt.Errorf("%s table at %d: capacity %d: %w", kindName(c.kind), root, n, ErrCorrupt)
 	}
-	s, err := mapped.Slice[atomic.Uint64](c.mem, int(root+slotsOffset), int(n))
-	if err != nil {
-		return nil, fmt.Errorf("%s table at %d: %v: %w", kindName(c.kind), root, err, ErrCorrupt)
+	first := root/8 + 1
+	if first+n > int64(len(c.words)) {
+		return nil, fmt.Errorf("%s table at %d: capacity %d beyond the heap: %w", kindName(c.kind), root, n, ErrCorrupt)
 	}
+	s := c.words[first : first+n : first+n]
 	c.table.Store(&slotCache{root, n, s})
 	return s, nil
 }
@@ -247,7 +295,7 @@ func (c *container) newSlots(n int) (int64, []atomic.Uint64, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	arr, err := at[slotArray](c, off)
+	arr, err := c.slotArrayAt(off)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -63,7 +63,7 @@ func (d *Dict[K, V]) table() ([]atomic.Uint64, error) {
 // lengths are checked against the heap: a stale or corrupt entry costs an
 // error, never a fault.
 func (d *Dict[K, V]) entry(off int64) (uint64, []byte, []byte, error) {
-	e, err := at[entryHeader](d.c, off)
+	e, err := d.c.entryAt(off)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
 	}
@@ -154,7 +154,7 @@ func (d *Dict[K, V]) newEntry(h uint64, key, val []byte) (int64, error) {
 		return 0, err
 	}
 	b, err := d.c.bytes(e, n)
-	hdr, err2 := at[entryHeader](d.c, e)
+	hdr, err2 := d.c.entryAt(e)
 	if err = errors.Join(err, err2); err != nil {
 		d.c.heap.Free(e)
 		return 0, err

@@ -123,7 +123,7 @@ func (l *List[V]) newItem(b []byte) (int64, error) {
 		return 0, err
 	}
 	mem, err := l.c.bytes(off, itemData+int64(len(b)))
-	hdr, err2 := at[itemHeader](l.c, off)
+	hdr, err2 := l.c.itemAt(off)
 	if err = errors.Join(err, err2); err != nil {
 		l.c.heap.Free(off)
 		return 0, err
@@ -134,7 +134,7 @@ func (l *List[V]) newItem(b []byte) (int64, error) {
 }
 
 func (l *List[V]) item(off int64) ([]byte, error) {
-	hdr, err := at[itemHeader](l.c, off)
+	hdr, err := l.c.itemAt(off)
 	if err != nil {
 		return nil, fmt.Errorf("%s item at %d: %w", kindName(l.c.kind), off, ErrCorrupt)
 	}

@@ -38,10 +38,11 @@ const KindHeap Kind = 0x0010
 //
 // A Heap value is used by one process, by any number of goroutines.
 type Heap struct {
-	_   noCopy
-	b   Block
-	mem []byte      // the heap block's bytes: header, then arena
-	hdr *heapHeader // at mem[0]
+	_     noCopy
+	b     Block
+	mem   []byte        // the heap block's bytes: header, then arena
+	hdr   *heapHeader   // at mem[0]
+	cells []blockHeader // mem as 16-byte cells: block headers sit at cells[blk/blkHeader]
 }
 
 // heapHeader sits at offset 0 of the heap block; the arena follows it.
@@ -179,7 +180,10 @@ func NewHeap(r *Region, capacity int64) (*Heap, error) {
 		return nil, fmt.Errorf("new heap: %w", err)
 	}
 	mem := b.Bytes()
-	h := &Heap{b: b, mem: mem, hdr: mapped.Must[heapHeader](mem, 0)} // capacity > heapArenaStart
+	h, err := newHeapView(b, mem)
+	if err != nil {
+		return nil, fmt.Errorf("new heap: %w", err)
+	}
 	// The block is fresh and zero: every head is empty, every counter 0.
 	h.hdr.end.Store(uint64(capacity))
 	h.hdr.arena.Store(heapArenaStart)
@@ -205,7 +209,25 @@ func OpenHeap(hd Handle) (*Heap, error) {
 	if err := hdr.Validate(len(mem)); err != nil {
 		return nil, fmt.Errorf("open heap: %w", err)
 	}
-	return &Heap{b: b, mem: mem, hdr: hdr}, nil
+	h, err := newHeapView(b, mem)
+	if err != nil {
+		return nil, fmt.Errorf("open heap: %w", err)
+	}
+	return h, nil
+}
+
+// newHeapView lays the heap's types over its block's bytes, once: the
+// header, and the 16-byte cells that block headers are found among.
+func newHeapView(b Block, mem []byte) (*Heap, error) {
+	hdr, err := mapped.At[heapHeader](mem, 0)
+	if err != nil {
+		return nil, err
+	}
+	cells, err := mapped.Slice[blockHeader](mem, 0, len(mem)/blkHeader)
+	if err != nil {
+		return nil, err
+	}
+	return &Heap{b: b, mem: mem, hdr: hdr, cells: cells}, nil
 }
 
 // Validate checks the header of a heap block of size bytes that another
@@ -238,7 +260,7 @@ func (h *Heap) Region() *Region { return h.b.r }
 // block returns the header of the block at heap offset blk, which the
 // caller has checked with validBlock (so it lies inside the carved arena,
 // 16-aligned).
-func (h *Heap) block(blk uint64) *blockHeader { return mapped.Must[blockHeader](h.mem, int(blk)) }
+func (h *Heap) block(blk uint64) *blockHeader { return &h.cells[blk/blkHeader] }
 
 func (h *Heap) end() uint64 { return uint64(len(h.mem)) &^ (blkHeader - 1) }
 
