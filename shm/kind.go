@@ -9,9 +9,9 @@ package shm
 //
 //	0x0001-0x00ff  shm    (bytes, values, arrays, heaps)
 //	0x0100-0x01ff  sync   (mutexes, semaphores, events, ...)
-//	0x0200-0x02ff  ring   (rings, queues, pipes)
-//	0x0300-0x03ff  spawn  (pools, task tables)
-//	0x0400-0x04ff  containers (dicts, lists)
+//	0x0200-0x02ff  ring and queue (rings, record rings, spilled messages)
+//	0x0300-0x03ff  spawn and pool (task tables, pool control)
+//	0x0400-0x04ff  shared (dicts, lists, shareable lists, records)
 //	0x8000-0xffff  applications
 type Kind uint16
 
