@@ -12,8 +12,8 @@ import (
 // regionHeader is the first page of every forkless region, at offset 0 of
 // the file. Its layout is fixed: Python (and any other reader of
 // /dev/shm/NAME) finds the fields at the offsets pinned below. Integers are
-// in the machine's byte order, little-endian on every platform forkless
-// maps regions on.
+// in the machine's byte order: little-endian on amd64 and arm64, as readers
+// outside Go expect.
 //
 // The creator writes every field of a new, zero-filled file, then stores
 // magic last: an attacher that loads magic (atomically, first) sees every
