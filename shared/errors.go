@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"github.com/forkless-go/forkless/internal/errs"
-	"github.com/forkless-go/forkless/shm"
 )
 
 // Sentinel errors. Every error from this package wraps one of these, or
@@ -13,10 +12,8 @@ import (
 var (
 	// ErrNotFound: the dict holds no such key.
 	ErrNotFound = errors.New("key not found")
-	// ErrIndex: a list index is out of range. It is also shm.ErrRange
-	// (whose text it shares, so it needs a type of its own to be told
-	// apart across the process boundary).
-	ErrIndex = errs.Kind("index out of range", shm.ErrRange)
+	// ErrIndex: a list index is out of range.
+	ErrIndex = errors.New("index out of range")
 	// ErrEmpty: Pop on an empty list.
 	ErrEmpty = errors.New("list empty")
 	// ErrFixed: Append or Pop on a fixed-length ShareableList or Record.
