@@ -651,7 +651,7 @@ func TestPoolBadInput(t *testing.T) {
 	for _, opt := range []pool.Option{pool.Workers(-1), pool.QueueDepth(0), pool.ArenaSize(10), pool.Retries(-1)} {
 		if p, err := pool.New(ctx, opt); err == nil {
 			p.Terminate(ctx)
-			t.Errorf("NewPool accepted a bad option")
+			t.Errorf("New accepted a bad option")
 		}
 	}
 	p := newTestPool(t)

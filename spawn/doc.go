@@ -18,10 +18,9 @@
 //		n, err := square.Run(ctx, 12) // 144, computed in a child
 //	}
 //
-// A closure made at run time captures this process's memory, cannot
-// travel, and is refused ([ErrClosure]); so is a function registered after
-// Main ([ErrNotRegistered]). Package pool keeps worker processes and maps
-// work over them.
+// A closure made at run time captures this process's memory and is refused
+// ([ErrClosure]); so is a function registered after Main
+// ([ErrNotRegistered]). Package pool maps work over worker processes.
 //
 // # Life cycle
 //
@@ -70,15 +69,13 @@
 //     a millisecond for a small binary; every init of the program runs
 //     again in the child). Keep children long-lived for small tasks, as
 //     package pool does.
-//   - Kill and Terminate of a child that already exited do nothing and
-//     return nil, as in Python; they never hit a process that reused the
-//     pid.
+//   - Kill and Terminate of a child that already exited return nil, as in
+//     Python; they never hit a process that reused the pid.
 //   - A SIGTERM during a child's start-up and the first 5 ms of its
 //     function kills it outright, with no result, as Python's terminate
 //     always does; later it cancels the function's context, and the exit
 //     code is -15 even when the function's result came back.
 //   - A Go main that returns without calling Shutdown loses all its
 //     children at once, daemon or not.
-//   - Outside Linux there is no Pdeathsig and no shared regions; the
-//     request pipe's EOF still ends orphans.
+//   - Outside Linux there is no Pdeathsig and no shared regions.
 package spawn
