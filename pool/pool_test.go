@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/pool"
+	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
 

@@ -49,7 +49,9 @@ type submitJob[A, R any] struct {
 	fu  *Future[R]
 }
 
-func (s *submitJob[A, R]) appendArg(dst []byte, _ int) ([]byte, error) { return s.ac.Append(dst, &s.arg) }
+func (s *submitJob[A, R]) appendArg(dst []byte, _ int) ([]byte, error) {
+	return s.ac.Append(dst, &s.arg)
+}
 
 func (s *submitJob[A, R]) deliver(_ int, value []byte, err error) {
 	var v R

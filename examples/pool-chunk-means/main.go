@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/pool"
+	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
 
