@@ -13,10 +13,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shared"
 	"github.com/forkless-go/forkless/shm"
-	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/spawn"
 	fsync "github.com/forkless-go/forkless/sync"
 )
@@ -266,7 +266,7 @@ func guidePool(ctx context.Context) ([]int, int, error) {
 	}
 
 	f := pool.Submit(p, square, 12) // Python: apply_async(square, (12,))
-	v, err := f.Wait(ctx)               // Python: .get()
+	v, err := f.Wait(ctx)           // Python: .get()
 	return squares, v, err
 }
 
