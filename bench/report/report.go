@@ -277,7 +277,13 @@ func (r *Report) Markdown() ([]byte, error) {
 				rows = append(rows, w)
 			}
 		}
-		frag := r.fragment(s.Fragment)
+		var frags []string
+		for _, name := range s.Fragments {
+			if f := strings.TrimSpace(r.fragment(name)); f != "" {
+				frags = append(frags, f)
+			}
+		}
+		frag := strings.Join(frags, "\n\n")
 		if len(rows) == 0 && frag == "" {
 			continue
 		}

@@ -75,16 +75,16 @@ type Workload struct {
 // package's engineers in Fragment (a file under docs/bench/).
 type Section struct {
 	ID, Title string
-	Fragment  string
+	Fragments []string // docs/bench files whose prose follows the section's tables
 }
 
 var sections = []Section{
-	{"messaging", "Messaging between processes: queues, pipes and rings", "ring.md"},
-	{"sync", "Locks and events between processes", "sync.md"},
-	{"spawn", "Starting processes", "spawn.md"},
-	{"pool", "Pool: mapping work over processes", "pool.md"},
-	{"shared", "Shared dict and list", "shared.md"},
-	{"shm", "Shared memory: regions, Value and Array", "shm.md"},
+	{"messaging", "Messaging between processes: queues, pipes and rings", []string{"ring.md", "queue.md"}},
+	{"sync", "Locks and events between processes", []string{"sync.md"}},
+	{"spawn", "Starting processes", []string{"spawn.md"}},
+	{"pool", "Pool: mapping work over processes", []string{"pool.md"}},
+	{"shared", "Shared dict and list", []string{"shared.md"}},
+	{"shm", "Shared memory: regions, Value and Array", []string{"shm.md"}},
 }
 
 // The message-size sweep: BenchmarkStream in ./bench runs forkless's
