@@ -3,12 +3,12 @@
 package spawn_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"time"
 
 	"github.com/forkless-go/forkless/spawn"
 )
@@ -37,14 +37,34 @@ func ExampleChildError() {
 	// Output: true true
 }
 
+// sleeper runs in a child until its context ends. It says "ready" on its
+// standard output once it runs. (Here, in a test binary, once the child
+// watches for SIGTERM too: a SIGTERM in a child's first 5 ms kills it
+// outright, without a result.)
+var sleeper = spawn.Register("spawn.sleeper", func(ctx context.Context, _ struct{}) (struct{}, error) {
+	if err := awaitWatching(); err != nil {
+		return struct{}{}, err
+	}
+	fmt.Println("ready")
+	<-ctx.Done()
+	return struct{}{}, nil
+})
+
 func ExampleProcess_Terminate() {
-	p, err := sleeping.Start(context.Background(), time.Hour, spawn.Name("sleeper"))
+	r, w, err := os.Pipe()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	time.Sleep(200 * time.Millisecond) // let it start and watch for SIGTERM
-	p.Terminate()                      // its context ends; it returns
+	defer r.Close()
+	p, err := sleeper.Start(context.Background(), struct{}{}, spawn.Name("sleeper"), spawn.Stdout(w))
+	w.Close() // the child has its copy
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	bufio.NewReader(r).ReadString('\n') // wait until it says "ready"
+	p.Terminate()                       // its context ends; it returns
 	_, err = p.Wait(context.Background())
 	code, _ := p.ExitCode()
 	fmt.Println(p.Name(), err, code)

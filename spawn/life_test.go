@@ -188,17 +188,65 @@ func TestParentKilledTreeDies(t *testing.T) {
 
 // ---- terminate, stop, close ----
 
-var stubborn = spawn.Register("spawn.stubborn", func(ctx context.Context, d time.Duration) (struct{}, error) {
-	time.Sleep(d) // ignores its context
+// termArg is the argument of terminable.
+type termArg struct {
+	Ready    string // the child creates this file once a SIGTERM cancels its context
+	Stubborn bool   // the function ignores its context (sleeps an hour)
+}
+
+// terminable tells the test, by creating a.Ready, that it runs its function
+// and watches for SIGTERM: from then on a SIGTERM cancels its context. Before
+// that, during start-up and the first watchDelay (5 ms) of the function, a
+// SIGTERM kills it outright (doc.go's caveats). An emulated child (qemu) may
+// take a second to get there; the test waits for the file, not for a time.
+var terminable = spawn.Register("spawn.terminable", func(ctx context.Context, a termArg) (struct{}, error) {
+	if err := awaitWatching(); err != nil {
+		return struct{}{}, err
+	}
+	if err := os.WriteFile(a.Ready, nil, 0o600); err != nil {
+		return struct{}{}, err
+	}
+	if a.Stubborn {
+		time.Sleep(time.Hour) // ignores its context
+	} else {
+		<-ctx.Done()
+	}
 	return struct{}{}, nil
 })
 
-func TestTerminate(t *testing.T) {
-	p, err := sleeping.Start(ctxT(t), time.Hour)
+// awaitWatching, in a child, waits until the child watches for SIGTERM.
+func awaitWatching() error {
+	deadline := time.Now().Add(60 * time.Second)
+	for !spawn.WatchingSIGTERM() {
+		if time.Now().After(deadline) {
+			return errors.New("the child did not watch for SIGTERM within 60 s " +
+				"(or spawn.WatchingSIGTERM, export_test.go, no longer finds the watcher child.go starts)")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// startTerminable starts terminable and waits until a SIGTERM cancels its
+// function's context.
+func startTerminable(t *testing.T, stubborn bool) *spawn.Process[struct{}] {
+	t.Helper()
+	ready := t.TempDir() + "/ready"
+	p, err := terminable.Start(ctxT(t), termArg{Ready: ready, Stubborn: stubborn})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { p.Close() })
 	waitAttached(t, p)
+	waitFor(t, p, "create "+ready, func() bool {
+		_, err := os.Stat(ready)
+		return err == nil
+	})
+	return p
+}
+
+func TestTerminate(t *testing.T) {
+	p := startTerminable(t, false)
 	if err := p.Terminate(); err != nil {
 		t.Fatal(err)
 	}
@@ -216,11 +264,7 @@ func TestTerminate(t *testing.T) {
 }
 
 func TestStopEscalates(t *testing.T) {
-	p, err := stubborn.Start(ctxT(t), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitAttached(t, p)
+	p := startTerminable(t, true)
 	start := time.Now()
 	if err := p.Stop(200 * time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -233,12 +277,31 @@ func TestStopEscalates(t *testing.T) {
 	}
 }
 
-// waitAttached waits until the child runs its function and watches for
-// SIGTERM, which it starts doing watchDelay (5 ms) into the function: before
-// that, a SIGTERM kills it outright. The margin is for a loaded machine.
+// waitAttached waits until p's child has attached: it read its request and
+// is about to call its function. It does not mean the child watches for
+// SIGTERM yet (see terminable).
 func waitAttached[R any](t *testing.T, p *spawn.Process[R]) {
 	t.Helper()
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, p, "attach", func() bool { return spawn.Attached(p) })
+}
+
+// waitFor polls cond every millisecond until it holds; it fails the test
+// when p's child exits first, or after 30 s.
+func waitFor[R any](t *testing.T, p *spawn.Process[R], what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		select {
+		case <-p.Done():
+			_, err := p.Wait(context.Background())
+			t.Fatalf("child %d exited while the test waited for it to %s: %v", p.Pid(), what, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d did not %s within 30 s", p.Pid(), what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestCloseKillsAndReaps(t *testing.T) {
