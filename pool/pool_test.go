@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/proc"
 	"github.com/forkless-go/forkless/pool"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
@@ -63,6 +64,11 @@ var (
 
 	// poolSleep sleeps d, or until its context ends when Obey is set.
 	poolSleep = spawn.Register("pool.poolSleep", func(ctx context.Context, a sleepArg) (int, error) {
+		if a.Started != "" {
+			if err := os.WriteFile(a.Started, nil, 0o600); err != nil {
+				return 0, err
+			}
+		}
 		if a.Obey {
 			select {
 			case <-time.After(a.D):
@@ -90,9 +96,10 @@ type killArg struct {
 }
 
 type sleepArg struct {
-	D    time.Duration
-	N    int
-	Obey bool
+	D       time.Duration
+	N       int
+	Obey    bool
+	Started string // if set, a file the task creates when it begins
 }
 
 func poolCtx(t testing.TB, d time.Duration) context.Context {
@@ -746,12 +753,28 @@ func TestPoolNoGoroutineLeak(t *testing.T) {
 func TestPoolExternalKill(t *testing.T) {
 	p := newTestPool(t, pool.Workers(1))
 	ctx := poolCtx(t, 30*time.Second)
-	long := pool.Submit(p, poolSleep, sleepArg{D: time.Hour, N: -1})
+	started := t.TempDir() + "/started"
+	long := pool.Submit(p, poolSleep, sleepArg{D: time.Hour, N: -1, Started: started})
 	var queued []*pool.Future[int]
 	for i := range 10 {
 		queued = append(queued, pool.Submit(p, poolSleep, sleepArg{D: time.Millisecond, N: i}))
 	}
-	time.Sleep(200 * time.Millisecond) // the long task is running
+	// The long task is running (not queued: killed then, it would be
+	// requeued to the replacement worker and sleep an hour there).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		select {
+		case <-long.Done():
+			_, err := long.Wait(ctx)
+			t.Fatalf("long task ended before the kill: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the long task did not start within 20 s")
+		}
+	}
 	pids := p.Pids()
 	if len(pids) != 1 {
 		t.Fatalf("pids %v", pids)
@@ -802,8 +825,17 @@ func TestPoolWorkersIgnoreInterrupt(t *testing.T) {
 }
 
 // TestPoolNoFdLeak: a worker replaced after every task leaves no
-// descriptor (region, pipes) behind.
+// descriptor (region, pipes) behind. 60 replacements, against a slack of 8
+// descriptors, catch a leak of one per replacement many times over. Under
+// emulation (qemu-user, .ci/arm64) a replacement takes about a second, so
+// 20 there: still more than the slack, so the same one-a-replacement leak
+// fails the test.
 func TestPoolNoFdLeak(t *testing.T) {
+	const slack = 8
+	warm, replacements, budget := 10, 60, 60*time.Second
+	if proc.Emulated() {
+		warm, replacements, budget = 4, 20, 120*time.Second
+	}
 	countFds := func() int {
 		fds, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
@@ -812,19 +844,19 @@ func TestPoolNoFdLeak(t *testing.T) {
 		return len(fds)
 	}
 	p := newTestPool(t, pool.MaxTasksPerWorker(1))
-	ctx := poolCtx(t, 60*time.Second)
-	if _, err := pool.Map(ctx, p, poolSquare, make([]int, 10), pool.Chunk(1)); err != nil {
+	ctx := poolCtx(t, budget)
+	if _, err := pool.Map(ctx, p, poolSquare, make([]int, warm), pool.Chunk(1)); err != nil {
 		t.Fatal(err)
 	}
 	before := countFds()
-	if _, err := pool.Map(ctx, p, poolSquare, make([]int, 60), pool.Chunk(1)); err != nil {
+	if _, err := pool.Map(ctx, p, poolSquare, make([]int, replacements), pool.Chunk(1)); err != nil {
 		t.Fatal(err)
 	}
-	if s := p.Stats(); s.Recycled < 60 {
-		t.Fatalf("stats %+v", s)
+	if s := p.Stats(); s.Recycled < int64(replacements) {
+		t.Fatalf("stats %+v, want %d recycled", s, replacements)
 	}
-	if after := countFds(); after > before+8 {
-		t.Fatalf("%d descriptors before 60 worker replacements, %d after", before, after)
+	if after := countFds(); after > before+slack {
+		t.Fatalf("%d descriptors before %d worker replacements, %d after", before, replacements, after)
 	}
 }
 
