@@ -20,8 +20,9 @@ const ctlSlots = 8
 // The seq store that makes seq odd publishes task, base and job (written
 // before it) to the parent; after the worker's death the parent reads all
 // four with nothing racing it, and checks what it read against its own
-// in-flight FIFO (the task id must be the head, the item index below the
-// task's count) before it believes it. The cancelGen store publishes the
+// in-flight FIFO (the task id must be in it, not necessarily at its head:
+// results are published in batches; the item index must be below the
+// task's count) before it believes it (deathScene.locate, exit.go). The cancelGen store publishes the
 // cancel slots written before it. A stale read of the cancel slots only
 // delays a skip (the item runs and its result is dropped).
 type control struct {

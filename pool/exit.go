@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	ierrs "github.com/forkless-go/forkless/internal/errs"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -20,15 +21,21 @@ import (
 //     the worker's result ring. The worker's collector drains the results it
 //     published before dying (those tasks are complete), then finds the ring
 //     closed and handles the exit (onExit) with nothing racing it.
-//  3. If seq is odd and names the head of the in-flight FIFO, that item was
+//  3. If seq is odd, the task the block names is looked up in the worker's
+//     in-flight FIFO, wherever it is there: not necessarily at its head,
+//     since the worker publishes results in batches and the tasks before
+//     the running one may be done but unpublished. Item k of that task was
 //     running: it fails with a *WorkerError naming the pid and the signal or
 //     exit code (or ErrTimeout when the watchdog killed it), or it is run
-//     again when the pool has Retries left for it. The items of that task
-//     before k (done, but their results were never published) and after k
-//     go back to the front of the queue. Every other task in flight was
-//     merely queued to that worker: it goes back to the front of the queue,
-//     in order. A worker that died between items (seq even) held no running
-//     item: all its tasks go back.
+//     again when the pool has Retries left for it. Every other item in
+//     flight goes back to the front of the queue, in order: the items
+//     before k and the tasks before it (done, but their results were never
+//     published) and the items and tasks after it (merely queued). A worker
+//     that died between items (seq even) held no running item: all its
+//     tasks go back. A block that names a task not in flight, or an item
+//     past its task's end, was scribbled on (by a task, say): that is the
+//     worker's failure, and every task it held counts an attempt (run
+//     again while Retries allow, failed with ErrCorrupt after).
 //  4. A new worker starts in the dead one's place and the pool goes on.
 //
 // So one death fails at most one item, never the pool. (Python's Pool hangs
@@ -47,7 +54,36 @@ type deathScene struct {
 	ready   bool   // the worker's initializer had succeeded
 	seq     uint64 // odd: an item was running
 	running uint64 // the task that was running, when seq is odd
-	item    int    // its index in that task, when seq is odd
+	base    uint64 // seq when that task started
+}
+
+// Where a dead worker's running item is, in its in-flight FIFO.
+const (
+	sceneIdle    = iota // no item was running (seq even)
+	sceneRunning        // item item of inflight[k] was running
+	sceneCorrupt        // the control block names no task or item in flight
+)
+
+// locate finds the running item in inflight (the worker's FIFO), checking
+// every word the worker wrote against what the parent knows, since a dead
+// worker's block may hold anything.
+func (s deathScene) locate(inflight []*task) (state, k, item int) {
+	if s.seq%2 == 0 {
+		return sceneIdle, 0, 0
+	}
+	for k, t := range inflight {
+		if t.id != s.running {
+			continue
+		}
+		if s.base > s.seq-1 {
+			return sceneCorrupt, 0, 0
+		}
+		if i := (s.seq - 1 - s.base) / 2; i < uint64(t.hi-t.lo) {
+			return sceneRunning, k, int(i)
+		}
+		return sceneCorrupt, 0, 0
+	}
+	return sceneCorrupt, 0, 0
 }
 
 // onExit handles the end of a worker process, once its results are
@@ -56,8 +92,7 @@ func (p *Pool) onExit(w *worker) {
 	_, exitErr := w.proc.Wait(context.Background())
 	code, _ := w.proc.ExitCode()
 	s := deathScene{code: code, exitErr: exitErr, ready: w.ctl.ready.Load() != 0, seq: w.ctl.seq.Load()}
-	s.running = w.ctl.task.Load()
-	s.item = int((s.seq - 1 - w.ctl.base.Load()) / 2) // meaningful when seq is odd
+	s.running, s.base = w.ctl.task.Load(), w.ctl.base.Load()
 
 	p.mu.Lock()
 	w.gone = true
@@ -85,35 +120,66 @@ func (p *Pool) requeueInflight(w *worker, s deathScene) []failure {
 	var fails []failure
 	inflight := w.inflight[w.ihead:]
 	w.inflight, w.ihead = nil, 0
+	state, running, item := s.locate(inflight)
 	// Last first, so they keep their order.
 	for k := len(inflight) - 1; k >= 0; k-- {
 		t := inflight[k]
-		n := t.hi - t.lo
-		p.st.inflight.Add(-int64(n))
-		if k > 0 || s.seq%2 == 0 || t.id != s.running || s.item >= n {
+		p.st.inflight.Add(-int64(t.hi - t.lo))
+		switch {
+		case state == sceneCorrupt:
+			fails = p.chargeTask(w, t, s, fails)
+		case state == sceneRunning && k == running:
+			fails = p.chargeItem(w, t, item, s, fails)
+		default:
 			p.requeue(t)
-			continue
-		}
-		// t was running item lo+item when the worker died.
-		item := s.item
-		if item+1 < n {
-			p.requeue(&task{job: t.job, lo: t.lo + item + 1, hi: t.hi, chunk: t.chunk, attempts: t.attempts})
-		}
-		timedOut := w.timeoutSeq == s.seq
-		if !timedOut && t.attempts < p.cfg.retries && !t.job.cancelled.Load() {
-			p.st.retried.Add(1)
-			p.requeue(&task{job: t.job, lo: t.lo + item, hi: t.lo + item + 1, chunk: 1, attempts: t.attempts + 1})
-		} else {
-			fails = append(fails, failure{t.job, t.lo + item, &WorkerError{
-				Pid: w.proc.Pid(), Func: t.job.fn, ExitCode: s.code, TimedOut: timedOut,
-				Limit: p.cfg.timeout, Attempts: t.attempts + 1,
-			}})
-		}
-		if item > 0 {
-			p.requeue(&task{job: t.job, lo: t.lo, hi: t.lo + item, chunk: t.chunk, attempts: t.attempts})
 		}
 	}
 	return fails
+}
+
+// chargeItem handles task t of dead worker w, whose item lo+item was
+// running: that item is run again or fails, the others go back to the
+// queue. Called with p.mu held.
+func (p *Pool) chargeItem(w *worker, t *task, item int, s deathScene, fails []failure) []failure {
+	n := t.hi - t.lo
+	if item+1 < n {
+		p.requeue(&task{job: t.job, lo: t.lo + item + 1, hi: t.hi, chunk: t.chunk, attempts: t.attempts})
+	}
+	timedOut := w.timeoutSeq == s.seq
+	if !timedOut && t.attempts < p.cfg.retries && !t.job.cancelled.Load() {
+		p.st.retried.Add(1)
+		p.requeue(&task{job: t.job, lo: t.lo + item, hi: t.lo + item + 1, chunk: 1, attempts: t.attempts + 1})
+	} else {
+		fails = append(fails, failure{t.job, t.lo + item, p.workerError(w, t, s, timedOut)})
+	}
+	if item > 0 {
+		p.requeue(&task{job: t.job, lo: t.lo, hi: t.lo + item, chunk: t.chunk, attempts: t.attempts})
+	}
+	return fails
+}
+
+// chargeTask handles task t of dead worker w whose control block was
+// corrupt: the whole task counts an attempt. Called with p.mu held.
+func (p *Pool) chargeTask(w *worker, t *task, s deathScene, fails []failure) []failure {
+	if t.attempts < p.cfg.retries && !t.job.cancelled.Load() {
+		p.st.retried.Add(int64(t.hi - t.lo))
+		t.attempts++
+		p.requeue(t)
+		return fails
+	}
+	err := fmt.Errorf("%w; its control block named task %d, seq %d, base %d: %w",
+		p.workerError(w, t, s, false), s.running, s.seq, s.base, ierrs.ErrCorrupt)
+	for i := t.lo; i < t.hi; i++ {
+		fails = append(fails, failure{t.job, i, err})
+	}
+	return fails
+}
+
+func (p *Pool) workerError(w *worker, t *task, s deathScene, timedOut bool) *WorkerError {
+	return &WorkerError{
+		Pid: w.proc.Pid(), Func: t.job.fn, ExitCode: s.code, TimedOut: timedOut,
+		Limit: p.cfg.timeout, Attempts: t.attempts + 1,
+	}
 }
 
 // afterDeath decides whether w is replaced or the pool breaks. Called with

@@ -1,0 +1,88 @@
+//go:build unix
+
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/forkless-go/forkless/pool"
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// Tests for the defects of issues 12 and 13, each written to fail before
+// its fix.
+
+// crashArg asks defectCrash to kill its own worker at item At: with
+// os.Exit(3) when Exit is set, SIGKILL otherwise.
+type crashArg struct {
+	X, At int
+	Exit  bool
+}
+
+var defectCrash = spawn.Register("pool.defectCrash", func(ctx context.Context, a crashArg) (int, error) {
+	if a.X == a.At {
+		if a.Exit {
+			os.Exit(3)
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
+	return a.X + 1, nil
+})
+
+func defectCtx(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Issue 13: workers publish results in batches, so when an item kills its
+// worker the tasks before it may still be unpublished. The parent must
+// still fail the item that was running (not requeue it as merely queued),
+// so the worker restarts exactly once per attempt.
+func TestCrashingItemRestartsOncePerAttempt(t *testing.T) {
+	for _, retries := range []int{0, 2} {
+		for round := range 3 {
+			t.Run(fmt.Sprintf("retries=%d/round=%d", retries, round), func(t *testing.T) {
+				crashOnce(t, retries, round%2 == 0)
+			})
+		}
+	}
+}
+
+func crashOnce(t *testing.T, retries int, exit bool) {
+	ctx := defectCtx(t, 60*time.Second)
+	p, err := pool.New(ctx, pool.Workers(1), pool.Retries(retries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate(context.Background())
+	const n, at = 300, 157
+	in := make([]crashArg, n)
+	for i := range in {
+		in[i] = crashArg{X: i, At: at, Exit: exit}
+	}
+	out, err := pool.Map(ctx, p, defectCrash, in, pool.Chunk(1))
+	var me *pool.MapError
+	if !errors.As(err, &me) || len(me.Failed) != 1 || me.Failed[0].Index != at {
+		t.Fatalf("err = %v, want exactly item %d failed (stats %+v)", err, at, p.Stats())
+	}
+	var we *pool.WorkerError
+	if !errors.As(err, &we) || !errors.Is(err, spawn.ErrDied) || we.Attempts != retries+1 {
+		t.Fatalf("err = %v, want a *WorkerError after %d attempts", err, retries+1)
+	}
+	for i := range in {
+		if i != at && out[i] != i+1 {
+			t.Fatalf("out[%d] = %d, want %d", i, out[i], i+1)
+		}
+	}
+	s := p.Stats()
+	if s.Restarts != int64(retries+1) || s.Retried != int64(retries) || s.Failed != 1 || s.Done != n-1 {
+		t.Errorf("stats %+v, want %d restarts, %d retried, 1 failed, %d done", s, retries+1, retries, n-1)
+	}
+}
