@@ -84,6 +84,7 @@ func (p *Pool) Close(ctx context.Context) error {
 		p.Terminate(context.Background())
 		return fmt.Errorf("close pool: %w", err)
 	}
+	p.removeTeardown()
 	if broken != nil {
 		return fmt.Errorf("close pool: %w", broken)
 	}
@@ -106,6 +107,7 @@ func (p *Pool) Terminate(ctx context.Context) error {
 		p.state = poolTerminated
 	}
 	p.mu.Unlock()
+	p.removeTeardown()
 	p.deliverFailures(fails)
 	gctx, cancel := context.WithTimeout(ctx, p.cfg.grace)
 	err := p.waitWorkers(gctx)
@@ -122,6 +124,15 @@ func (p *Pool) Terminate(ctx context.Context) error {
 		p.waitWorkers(context.Background())
 	}
 	return nil
+}
+
+// removeTeardown removes the pool from what spawn.Shutdown tears down:
+// once closed or terminated, it holds no worker that could outlive it.
+func (p *Pool) removeTeardown() {
+	p.mu.Lock()
+	remove := p.unhook
+	p.mu.Unlock()
+	remove()
 }
 
 // waitWorkers waits until every collector and starter has finished.

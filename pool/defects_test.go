@@ -35,6 +35,19 @@ var defectCrash = spawn.Register("pool.defectCrash", func(ctx context.Context, a
 	return a.X + 1, nil
 })
 
+// defectOpenPool makes a pool, maps over it and returns its workers' pids
+// without closing it.
+var defectOpenPool = spawn.Register("pool.defectOpenPool", func(ctx context.Context, n int) ([]int, error) {
+	p, err := pool.New(ctx, pool.Workers(n))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pool.Map(ctx, p, defectCrash, []crashArg{{X: 1, At: -1}, {X: 2, At: -1}}); err != nil {
+		return nil, err
+	}
+	return p.Pids(), nil
+})
+
 func defectCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -84,5 +97,28 @@ func crashOnce(t *testing.T, retries int, exit bool) {
 	s := p.Stats()
 	if s.Restarts != int64(retries+1) || s.Retried != int64(retries) || s.Failed != 1 || s.Done != n-1 {
 		t.Errorf("stats %+v, want %d restarts, %d retried, 1 failed, %d done", s, retries+1, retries, n-1)
+	}
+}
+
+// Issue 12: a process that returns with a pool still open exits promptly,
+// and its workers are gone (Python's pool workers are daemonic, and an open
+// pool is terminated at exit).
+func TestChildWithOpenPoolExits(t *testing.T) {
+	ctx := defectCtx(t, 20*time.Second)
+	start := time.Now()
+	pids, err := defectOpenPool.Run(ctx, 2)
+	if err != nil {
+		t.Fatalf("child with an open pool: %v (after %v)", err, time.Since(start))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("child took %v to exit", d)
+	}
+	if len(pids) != 2 {
+		t.Fatalf("pids %v, want 2", pids)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+			t.Errorf("worker %d still exists after its pool's process exited (kill 0: %v)", pid, err)
+		}
 	}
 }

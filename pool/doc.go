@@ -44,7 +44,9 @@
 // [CancelGrace] sends SIGTERM (the function sees its context end), then
 // SIGKILL, to workers still running one of its items; other jobs' items
 // are never stopped. [Pool.Close] drains and [Pool.Terminate] stops now;
-// both take a context.
+// both take a context. Workers are daemons, as Python's are: a pool still
+// open when its process shuts down (spawn.Shutdown; a spawned child when
+// its function returns) is terminated, and its workers are not replaced.
 //
 // # Caveats
 //

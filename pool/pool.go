@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/shutdown"
 	"github.com/forkless-go/forkless/ring"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
@@ -51,6 +52,7 @@ type Pool struct {
 	live    sync.WaitGroup // collectors and starters
 	stop    chan struct{}  // closed when the pool is closed or terminated: ends the watchdog
 	stopped atomic.Bool
+	unhook  func() // removes the pool's teardown from spawn.Shutdown's
 
 	progressMu sync.Mutex
 	progress   chan Stats
@@ -119,6 +121,7 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 		changed:  make(chan struct{}),
 		stop:     make(chan struct{}),
 		progress: make(chan Stats, 1),
+		unhook:   func() {},
 	}
 	var errs []error
 	var emu sync.Mutex
@@ -145,6 +148,15 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 	if cfg.timeout > 0 {
 		p.live.Go(p.watchdog)
 	}
+	// Python's pool workers are daemonic, and an open pool is terminated
+	// when its process ends: a process that returns with a pool still open
+	// must not wait for workers that wait for tasks (nor have the pool
+	// replace the workers Shutdown stops). spawn.Shutdown runs this, as a
+	// spawned child does when its function returns.
+	remove := shutdown.Add(func(ctx context.Context) { p.Terminate(ctx) })
+	p.mu.Lock()
+	p.unhook = remove
+	p.mu.Unlock()
 	return p, nil
 }
 

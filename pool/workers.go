@@ -68,7 +68,9 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 		Control: ctlBlock.Handle(), Tasks: tasks.Handle(), Results: results.Handle(), Heap: heap.Handle(),
 		InitFunc: p.cfg.initFunc, InitArg: p.cfg.initArg, MaxTasks: p.cfg.maxTasks,
 	}
-	popts := append([]spawn.Option{spawn.Name(fmt.Sprintf("PoolWorker-%d", slot+1))}, p.cfg.procOpts...)
+	// Workers are daemons, as Python's are: Shutdown terminates them
+	// rather than waiting for them (the pool itself is torn down first).
+	popts := append([]spawn.Option{spawn.Name(fmt.Sprintf("PoolWorker-%d", slot+1)), spawn.Daemon()}, p.cfg.procOpts...)
 	popts = append(popts, spawn.Share(r))
 	proc, err := workerFunc.Start(ctx, arg, popts...)
 	if err != nil {

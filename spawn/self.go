@@ -12,6 +12,7 @@ import (
 
 	"github.com/forkless-go/forkless/internal/cpu"
 	"github.com/forkless-go/forkless/internal/proc"
+	"github.com/forkless-go/forkless/internal/shutdown"
 )
 
 // ProcInfo describes a process of the program: this one (CurrentProcess)
@@ -124,8 +125,9 @@ func ActiveChildren() []Child {
 const daemonGrace = 2 * time.Second
 
 // Shutdown is what Python does when a program's main module returns:
-// daemon children are terminated (SIGTERM, then SIGKILL after a grace of
-// 2 s), and ordinary children are waited for. If ctx ends before they
+// pools still open are terminated (their workers are daemons, and are not
+// replaced), daemon children are terminated (SIGTERM, then SIGKILL after a
+// grace of 2 s), and ordinary children are waited for. If ctx ends before they
 // exit, they are killed too and Shutdown returns ctx's error. A spawned
 // child runs Shutdown itself when its function returns.
 //
@@ -141,6 +143,9 @@ const daemonGrace = 2 * time.Second
 // A program that does not call it loses all its children when it exits, daemon
 // or not: children die with their parent.
 func Shutdown(ctx context.Context) error {
+	// First what would otherwise restart the children stopped below, or
+	// keep them alive: package pool registers each open pool here.
+	shutdown.Run(ctx)
 	children := ActiveChildren()
 	var daemons, ordinary []Child
 	for _, c := range children {
