@@ -335,7 +335,7 @@ func (p *Process[R]) reap(respR *os.File) {
 	resp, respErr := readResponse(br)
 	io.Copy(io.Discard, br) // until the child, and every copy of the pipe, is gone
 	respR.Close()
-	waitErr := p.cmd.Wait()
+	p.cmd.Wait() // its error says what ProcessState says
 	p.mu.Lock()
 	p.reqW.Close()
 	for _, f := range p.flushes {
@@ -347,11 +347,9 @@ func (p *Process[R]) reap(respR *os.File) {
 	pid := p.cmd.Process.Pid
 	switch {
 	case respErr != nil:
-		if waitErr == nil && p.exitCode == 0 {
-			p.err = fmt.Errorf("child %d: %s: exited 0 without a result: %w", pid, p.fn, ErrDied)
-		} else {
-			p.err = &ExitError{Pid: pid, Func: p.fn, Name: p.name, ExitCode: p.exitCode, Attached: p.attached.Load()}
-		}
+		// Whatever the status, even 0 (os.Exit(0) in the function): the
+		// child died without a result.
+		p.err = &ExitError{Pid: pid, Func: p.fn, Name: p.name, ExitCode: p.exitCode, Attached: p.attached.Load()}
 	case resp.status == statusOK:
 		if err := wire.Decode(p.codec, resp.result, &p.result); err != nil {
 			p.err = fmt.Errorf("child %d: %s: decode result: %w", pid, p.fn, err)
