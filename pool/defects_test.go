@@ -122,3 +122,35 @@ func TestChildWithOpenPoolExits(t *testing.T) {
 		}
 	}
 }
+
+// Issue 12: Workers(n) with n < 1 is refused (Python's Pool(0) is a
+// ValueError), not taken for the default; without Workers the pool has
+// CPUCount() workers.
+func TestWorkersBelowOneRefused(t *testing.T) {
+	ctx := defectCtx(t, 30*time.Second)
+	for _, n := range []int{0, -1, 4097} {
+		p, err := pool.New(ctx, pool.Workers(n))
+		if err == nil {
+			p.Terminate(context.Background())
+		}
+		if !errors.Is(err, pool.ErrWorkers) {
+			t.Errorf("New(Workers(%d)) = %v, want an error wrapping ErrWorkers", n, err)
+		}
+	}
+	p, err := pool.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate(context.Background())
+	if got, want := p.Workers(), spawn.CPUCount(); got != want {
+		t.Errorf("default pool has %d workers, want CPUCount() = %d", got, want)
+	}
+	// The new sentinel crosses the process boundary like the others.
+	if _, err := defectReturnErrWorkers.Run(ctx, 0); !errors.Is(err, pool.ErrWorkers) {
+		t.Errorf("child returned ErrWorkers wrapped: parent got %v", err)
+	}
+}
+
+var defectReturnErrWorkers = spawn.Register("pool.defectReturnErrWorkers", func(ctx context.Context, _ int) (int, error) {
+	return 0, fmt.Errorf("new pool: %w", pool.ErrWorkers)
+})

@@ -28,10 +28,14 @@ var (
 	// ErrInitializer: the pool's initializer failed in a worker; the pool
 	// is broken.
 	ErrInitializer = errors.New("pool initializer failed")
+	// ErrWorkers: New was given a number of workers outside 1..4096
+	// (Workers(0) too, as Python's Pool(0) is a ValueError; without
+	// Workers the pool has spawn.CPUCount() workers).
+	ErrWorkers = errors.New("invalid number of pool workers")
 )
 
 func init() {
-	errs.Register(ErrPoolClosed, ErrTerminated, ErrTimeout, ErrTooLarge, ErrInitializer)
+	errs.Register(ErrPoolClosed, ErrTerminated, ErrTimeout, ErrTooLarge, ErrInitializer, ErrWorkers)
 }
 
 // WorkerError reports an item whose worker died while running it. It wraps

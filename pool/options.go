@@ -12,6 +12,7 @@ type Option func(*config)
 
 type config struct {
 	workers    int
+	workersSet bool // Workers was given: 0 is then an error, not the default
 	maxTasks   int
 	timeout    time.Duration
 	retries    int
@@ -30,9 +31,10 @@ func defaults() config {
 	return config{depth: 64, arena: 64 << 20, grace: 200 * time.Millisecond}
 }
 
-// Workers sets the number of worker processes; the default is
-// spawn.CPUCount().
-func Workers(n int) Option { return func(c *config) { c.workers = n } }
+// Workers sets the number of worker processes, 1 to 4096; New refuses
+// any other n with ErrWorkers. Without it a pool has spawn.CPUCount()
+// workers.
+func Workers(n int) Option { return func(c *config) { c.workers, c.workersSet = n, true } }
 
 // MaxTasksPerWorker replaces a worker after it has run n tasks (chunks), as
 // Python's maxtasksperchild does; 0 (the default) never replaces one.

@@ -105,7 +105,7 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.workers == 0 {
+	if !cfg.workersSet {
 		cfg.workers = spawn.CPUCount()
 	}
 	if err := cfg.check(); err != nil {
@@ -163,8 +163,8 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 // check says what is wrong with the options, or nil.
 func (c *config) check() error {
 	switch {
-	case c.workers < 0 || c.workers > 4096:
-		return fmt.Errorf("%d workers (want 1..4096)", c.workers)
+	case c.workers < 1 || c.workers > 4096:
+		return fmt.Errorf("Workers(%d) (want 1..4096): %w", c.workers, ErrWorkers)
 	case c.depth < 1 || c.depth > 1<<16:
 		return fmt.Errorf("queue depth %d (want 1..65536)", c.depth)
 	case c.arena < 1<<16 || c.arena > 1<<40:
