@@ -105,11 +105,30 @@ type recordHeader struct {
 	state atomic.Uint64
 	// span: the producer, under the claim lock, before the tail store that
 	// publishes the record; consumers and freed-advancers: bytes to the
-	// next record (validated at each use: see records.span).
-	span uint32
-	// length: the producer, before commit; the consumer: payload bytes
-	// (<= span-recHdr, validated at use).
-	length uint32
+	// next record (validated at each use: see records.span). Atomic
+	// because a consumer's check "head moved, so a bad span is a reused
+	// record, not corruption" (tryTake) needs the span load ordered before
+	// its head load, which on arm64 only an atomic (acquire) load is.
+	span atomic.Uint32
+	// length: the producer, at claim and (if smaller) before commit; the
+	// consumer: payload bytes (<= span-recHdr, validated at use). Atomic
+	// for the same reason as span; the commit CAS publishes the final value.
+	length atomic.Uint32
+}
+
+// setSize stores a record's span and length, each only if it does not
+// hold the value already (a ring of same-size messages finds both there
+// from the previous lap): on amd64 an atomic store is an XCHG, which
+// drains the store buffer, and an atomic load a plain MOV. Skipping is
+// safe: the value was loaded atomically, so whoever synchronizes with this
+// producer's later release (tail store, commit CAS) sees it too.
+func (r *recordHeader) setSize(span, length uint32) {
+	if r.span.Load() != span {
+		r.span.Store(span)
+	}
+	if r.length.Load() != length {
+		r.length.Store(length)
+	}
 }
 
 // The offsets other processes rely on.

@@ -79,12 +79,12 @@ func (q *records) claimLocked(n int, flags uint64) (uint64, error) {
 	}
 	if pad != 0 {
 		r := q.rec(t)
-		r.span, r.length = uint32(pad), 0
+		r.setSize(uint32(pad), 0)
 		r.state.Store(recPad | q.me)
 	}
 	p := t + pad
 	r := q.rec(p)
-	r.span, r.length = uint32(span), uint32(n)
+	r.setSize(uint32(span), uint32(n))
 	r.state.Store(recClaimed | flags | q.me)
 	q.puts.Store(puts + 1)
 	// Publish the claim (and the padding) to consumers.
@@ -157,7 +157,7 @@ func (q *records) roomFor(span uint64) bool {
 // with ordinary stores before it, to whichever consumer loads the word.
 func (q *records) commit(p uint64, n int) error {
 	r := q.rec(p)
-	r.length = uint32(n)
+	r.setSize(r.span.Load(), uint32(n))
 	st := &r.state
 	w := st.Load()
 	if w&recStateMask != recClaimed || w&recOwnerMask != q.me {
