@@ -52,6 +52,16 @@ func TestOpenRefusesScribbledWords(t *testing.T) {
 	if _, err := OpenSemaphore(s.Handle()); !errors.Is(err, shm.ErrCorrupt) {
 		t.Errorf("OpenSemaphore of value 2^31: %v", err)
 	}
+	c, _ := NewCond(r)
+	wordsOf[condWords](t, c.Handle()).slots[5].state.Store(7)
+	if _, err := OpenCond(c.Handle()); !errors.Is(err, shm.ErrCorrupt) {
+		t.Errorf("OpenCond with a waiter slot in state 7: %v", err)
+	}
+	c2, _ := NewCond(r)
+	wordsOf[condWords](t, c2.Handle()).released.Store(3)
+	if _, err := OpenCond(c2.Handle()); !errors.Is(err, shm.ErrCorrupt) {
+		t.Errorf("OpenCond with more tickets released than handed out: %v", err)
+	}
 	b, _ := NewBarrier(r, 2)
 	wordsOf[barrierWords](t, b.Handle()).parties.Store(1 << 31)
 	if _, err := OpenBarrier(b.Handle()); !errors.Is(err, shm.ErrCorrupt) {
