@@ -56,26 +56,16 @@ type mount struct {
 }
 
 // cgroupMounts parses /proc/self/mountinfo for the cgroup2 mount and the v1
-// mount carrying the cpu controller. A mountinfo line is
-//
-//	id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+// mount carrying the cpu controller.
 func cgroupMounts(b []byte) (v2, v1 mount, ok2, ok1 bool) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i, s := range f {
-			if s == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 5 || sep+3 > len(f) {
+		m, fstype, superOpts, ok := parseMountLine(sc.Text())
+		if !ok {
 			continue
 		}
-		m := mount{root: unescape(f[3]), point: unescape(f[4])}
-		switch f[sep+1] {
+		switch fstype {
 		case "cgroup2":
 			if !ok2 {
 				v2, ok2 = m, true
@@ -84,7 +74,7 @@ func cgroupMounts(b []byte) (v2, v1 mount, ok2, ok1 bool) {
 			if ok1 {
 				continue
 			}
-			for _, o := range strings.Split(f[sep+3], ",") {
+			for _, o := range strings.Split(superOpts, ",") {
 				if o == "cpu" {
 					v1, ok1 = m, true
 				}
@@ -92,6 +82,37 @@ func cgroupMounts(b []byte) (v2, v1 mount, ok2, ok1 bool) {
 		}
 	}
 	return
+}
+
+// parseMountLine parses one mountinfo line by its documented structure
+// (proc_pid_mountinfo(5)):
+//
+//	id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+//
+// Fields are separated by one space and escape their own spaces (\040),
+// so the line is split on single spaces, never on runs of them: a field may
+// be empty (a mount with an empty source shows "cgroup  rw,cpu"), and
+// collapsing the spaces would shift the fields after it. The separator is
+// the first "-" field after the six fixed ones (optional fields are
+// "tag:value"). A line without all of that is skipped.
+func parseMountLine(line string) (m mount, fstype, superOpts string, ok bool) {
+	f := strings.Split(line, " ")
+	const fixed = 6
+	sep := -1
+	for i := fixed; i < len(f); i++ {
+		if f[i] == "-" {
+			sep = i
+			break
+		}
+	}
+	if sep < 0 {
+		return m, "", "", false
+	}
+	tail := f[sep+1:] // fstype, source, superoptions
+	if len(tail) < 3 {
+		return m, "", "", false
+	}
+	return mount{root: unescape(f[3]), point: unescape(f[4])}, tail[0], tail[2], true
 }
 
 // unescape undoes mountinfo's octal escapes (\040 for a space).
