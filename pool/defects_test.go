@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -154,3 +155,46 @@ func TestWorkersBelowOneRefused(t *testing.T) {
 var defectReturnErrWorkers = spawn.Register("pool.defectReturnErrWorkers", func(ctx context.Context, _ int) (int, error) {
 	return 0, fmt.Errorf("new pool: %w", pool.ErrWorkers)
 })
+
+// Issue 12: Imap reads its input only as far as its window: at most Window
+// items (rounded up to whole chunks, at least two) read and not yet
+// yielded; by default 4 tasks per worker, at least 64 items.
+func TestImapReadAheadBound(t *testing.T) {
+	ctx := defectCtx(t, 60*time.Second)
+	p, err := pool.New(ctx, pool.Workers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate(context.Background())
+	for _, c := range []struct {
+		name  string
+		opts  []pool.MapOption
+		bound int64
+	}{
+		{"default", nil, 64},
+		{"window 12 chunk 5", []pool.MapOption{pool.Window(12), pool.Chunk(5)}, 15},
+		{"window 3 chunk 4", []pool.MapOption{pool.Window(3), pool.Chunk(4)}, 8},
+	} {
+		var pulled atomic.Int64
+		naturals := func(yield func(crashArg) bool) {
+			for i := 0; ; i++ {
+				pulled.Add(1)
+				if !yield(crashArg{X: i, At: -1}) {
+					return
+				}
+			}
+		}
+		i := int64(0)
+		for v, err := range pool.Imap(ctx, p, defectCrash, naturals, c.opts...) {
+			if err != nil || v != int(i)+1 {
+				t.Fatalf("%s: result %d = %d, %v", c.name, i, v, err)
+			}
+			if n := pulled.Load(); n > i+c.bound {
+				t.Fatalf("%s: %d items read with %d yielded: more than %d ahead", c.name, n, i, c.bound)
+			}
+			if i++; i == 1000 {
+				break
+			}
+		}
+	}
+}

@@ -11,13 +11,17 @@ import (
 )
 
 // Imap runs f on each item of seq on ex (a *Pool's workers) and yields the
-// results in input order, like Python's Pool.imap, but streaming: it reads
-// seq only as far as the Window allows (Python reads the whole input
-// first), so an endless input works in bounded memory. A failed item yields
-// its error and the loop goes on. Leaving the loop, or ctx ending (yielded
-// as ctx's error, last), cancels the work still in flight. Imap pulls the
-// next input only when the window has room, from the loop's goroutine: an
-// input that blocks holds the loop (and ctx is seen once it returns).
+// results in input order, like Python's Pool.imap, but in bounded memory:
+// it reads seq only as far as the Window allows, never holding more items
+// read and not yet yielded than the Window (rounded up to whole chunks, at
+// least two), so an endless input works. (Python's imap reads its input on
+// a thread of its own as fast as it can queue tasks, with no bound.)
+//
+// A failed item yields its error and the loop goes on. Leaving the loop,
+// or ctx ending (yielded as ctx's error, last), cancels the work still in
+// flight. Imap pulls the next input only when the window has room, from
+// the loop's goroutine: an input that blocks holds the loop (and ctx is
+// seen once it returns).
 func Imap[A, R any](ctx context.Context, ex Executor, f *spawn.Func[A, R], seq iter.Seq[A], opts ...MapOption) iter.Seq2[R, error] {
 	return imap(ctx, ex, f, seq, true, opts)
 }

@@ -23,9 +23,9 @@ type mapConfig struct {
 // is Python's rule (ChunkSize: about four tasks per worker); Imap's is 1.
 func Chunk(n int) MapOption { return func(c *mapConfig) { c.chunk = n } }
 
-// Window bounds how many items of an Imap are submitted and not yet
-// yielded (default: 4 tasks per worker, at least 64 items), so an endless
-// input uses bounded memory.
+// Window bounds how many items of an Imap are read from its input and not
+// yet yielded (default: 4 tasks per worker, at least 64 items; rounded up
+// to whole chunks, at least two), so an endless input uses bounded memory.
 func Window(n int) MapOption { return func(c *mapConfig) { c.window = n } }
 
 // ChunkSize returns the chunk size Python's Pool.map picks for n items on
