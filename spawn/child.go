@@ -2,7 +2,9 @@ package spawn
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -13,13 +15,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/fds"
 	"github.com/forkless-go/forkless/internal/registry"
 	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/shm"
 )
 
-// envChild marks a re-executed child. Its value is the protocol version.
+// envChild marks a re-executed child. Its value is the child's token, in
+// hex, which the request on fd 3 must start with (protocol.go).
 const envChild = "FORKLESS_SPAWN_CHILD"
+
+// markerWait bounds how long a marked process waits for the header of its
+// request. The parent wrote it before the start, so a real child finds it
+// at once; only a process whose variable leaked waits, this long at most.
+const markerWait = 100 * time.Millisecond
 
 // Exit codes of a child that could not run its function at all.
 const (
@@ -44,13 +53,14 @@ const (
 // Functions must be registered (at package scope) before Main runs.
 func Main() {
 	mainCalled.Store(true)
-	if os.Getenv(envChild) == "" {
+	marker := os.Getenv(envChild)
+	if marker == "" {
 		return
 	}
 	// Grandchildren are started by this process's own Start, not by this
 	// marker.
 	os.Unsetenv(envChild)
-	os.Exit(runChild())
+	os.Exit(runChild(marker))
 }
 
 // watchDelay is how long a child's function runs before the child starts
@@ -61,7 +71,7 @@ func Main() {
 // does in Python, and Pdeathsig alone guards against orphaning.
 const watchDelay = 5 * time.Millisecond
 
-func runChild() int {
+func runChild(marker string) int {
 	// Once watching, the first SIGTERM cancels the function's context; the
 	// default action is then restored, so a second SIGTERM kills a function
 	// that ignores its context.
@@ -75,7 +85,7 @@ func runChild() int {
 		cancel()
 	}
 
-	q, e, br, resp, code := prepare()
+	q, e, br, resp, code := prepare(marker)
 	if e == nil {
 		return code
 	}
@@ -131,22 +141,28 @@ func runChild() int {
 // prepare reads the request on the child's pipes, attaches the shared
 // regions and finds the function. When it cannot (e is nil), code is the
 // exit code, and the parent was told why when it could be.
-func prepare() (q request, e *registry.Entry, br *bufio.Reader, resp *os.File, code int) {
+func prepare(marker string) (q request, e *registry.Entry, br *bufio.Reader, resp *os.File, code int) {
+	header, err := checkMarker(marker)
+	if err != nil {
+		// Not a child: the variable leaked into a program's environment
+		// (fd 3 is closed, silent or something else). Running main instead
+		// could start the program's own children, each of which would find
+		// the same leak; say so and stop.
+		fmt.Fprintf(os.Stderr, "forkless/spawn: %s is set, but this process was not started by spawn "+
+			"(%v): the variable leaked into its environment; unset it\n", envChild, err)
+		return q, nil, nil, nil, exitBadRequest
+	}
 	// The pipes stay blocking: reading the request and writing the answer
 	// are single system calls, and the runtime's poller is never started.
 	req := os.NewFile(fdRequest, "forkless-request")
 	resp = os.NewFile(fdResponse, "forkless-response")
-	if req == nil || resp == nil {
-		fmt.Fprintln(os.Stderr, "forkless/spawn: child started without its pipes")
-		return q, nil, nil, nil, exitBadRequest
-	}
 	// Inherited descriptors are not close-on-exec; make them so, or every
 	// grandchild would inherit them.
 	closeOnExec(fdRequest)
 	closeOnExec(fdResponse)
 
-	br = bufio.NewReader(req)
-	q, err := readRequest(br)
+	br = bufio.NewReader(io.MultiReader(bytes.NewReader(header), req))
+	q, err = readRequest(br)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "forkless/spawn: %v\n", err)
 		return q, nil, nil, nil, exitBadRequest
@@ -170,6 +186,28 @@ func prepare() (q request, e *registry.Entry, br *bufio.Reader, resp *os.File, c
 	}
 	setSelf(q)
 	return q, e, br, resp, exitOK
+}
+
+// checkMarker reads the request's header from fd 3, waiting markerWait at
+// most, and checks that it carries the token the marker names. It returns
+// the header, to be parsed again with the rest of the request.
+func checkMarker(marker string) ([]byte, error) {
+	token, err := hex.DecodeString(marker)
+	if err != nil || len(token) != tokenLen {
+		return nil, fmt.Errorf("its value %.40q is not a spawn token", marker)
+	}
+	header, err := fds.ReadNow(fdRequest, headerLen, markerWait)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("no request on fd 3: %w", err)
+	case string(header[:len(requestMagic)]) != requestMagic:
+		return nil, fmt.Errorf("fd 3 does not carry a request")
+	case header[len(requestMagic)] != protocolVersion:
+		return nil, fmt.Errorf("request of protocol version %d, want %d", header[len(requestMagic)], protocolVersion)
+	case !bytes.Equal(header[len(requestMagic)+1:], token):
+		return nil, fmt.Errorf("the request on fd 3 is for another process")
+	}
+	return header, nil
 }
 
 // call runs the function, turning a panic into a response with the stack.

@@ -3,6 +3,8 @@ package spawn
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -210,6 +212,7 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 		name: p.name, identity: p.ident,
 		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
 	}
+	rand.Read(q.token[:]) // never fails (crypto/rand)
 	if p.opts.daemon {
 		q.flags |= flagDaemon
 	}
@@ -225,14 +228,25 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	// Whatever fits in the pipe (64 KiB, usually the whole request) goes in
 	// before the child starts: the child finds its request waiting and
 	// never sleeps on it, nor waits for this goroutine to be scheduled again.
-	rest := frame[tryWrite(reqW, frame):]
+	// The header at least must be there (the child checks its token without
+	// waiting long): it always fits in an empty pipe.
+	sent := tryWrite(reqW, frame)
+	if sent < headerLen {
+		if _, err := reqW.Write(frame[sent:headerLen]); err != nil {
+			reqR.Close()
+			reqW.Close()
+			return none, fmt.Errorf("start %s: %w", p.fn, err)
+		}
+		sent = headerLen
+	}
+	rest := frame[sent:]
 	respR, respW, err := os.Pipe()
 	if err != nil {
 		reqR.Close()
 		reqW.Close()
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
-	cmd := p.command(exe, reqR, respW)
+	cmd := p.command(exe, q.token, reqR, respW)
 	err = startCommand(cmd)
 	reqR.Close() // the child has its copies now
 	respW.Close()
@@ -283,12 +297,13 @@ func (p *Process[R]) startable(ctx context.Context) ([]byte, error) {
 	return argBytes, nil
 }
 
-// command is the child's command: this binary, marked as a child, with the
-// request and response pipes as fds 3 and 4 and the regions after them.
-func (p *Process[R]) command(exe string, reqR, respW *os.File) *exec.Cmd {
+// command is the child's command: this binary, marked as a child by its
+// token, with the request and response pipes as fds 3 and 4 and the
+// regions after them.
+func (p *Process[R]) command(exe string, token [tokenLen]byte, reqR, respW *os.File) *exec.Cmd {
 	cmd := exec.Command(exe)
 	cmd.Args = []string{os.Args[0]}
-	cmd.Env = append(append(os.Environ(), p.opts.env...), envChild+"="+strconv.Itoa(protocolVersion))
+	cmd.Env = append(append(os.Environ(), p.opts.env...), envChild+"="+hex.EncodeToString(token[:]))
 	cmd.Stdout, cmd.Stderr = p.outputs()
 	if _, ok := cmd.Stdout.(*os.File); !ok {
 		cmd.WaitDelay = 2 * time.Second // a grandchild holding the pipe cannot stall Wait

@@ -13,7 +13,7 @@ import (
 // The parent and the child talk over two pipes:
 //
 //	request  (parent -> child, fd 3), one frame:
-//	    "FLSQ" version:u8 func:bytes arg:bytes nregions:uvarint
+//	    "FLSQ" version:u8 token:[16]u8 func:bytes arg:bytes nregions:uvarint
 //	    name:bytes identity:bytes parentName:bytes parentPid:uvarint
 //	    parentStart:uvarint flags:uvarint
 //	response (child -> parent, fd 4), two frames:
@@ -27,6 +27,14 @@ import (
 // where bytes is a uvarint length and that many bytes, and the keys name the
 // registered sentinel errors found in the child's error (see RegisterError).
 // A setup failure (statusSetup, statusNotRegistered) comes without "FLSA".
+//
+// The token is random, new for each child, and also the value of the
+// child's FORKLESS_SPAWN_CHILD variable: a process is a child only when
+// its fd 3 starts with the token its variable names (child.go). The parent
+// writes the frame's header (magic, version, token) into the pipe before
+// the child starts, so the child reads it without waiting, and a variable
+// that leaked into another program's environment meets an fd 3 that is
+// closed, silent or wrong: a clear error at once, never a hang.
 // The regions the parent shares follow the two pipes as fds 5, 6, ...
 //
 // The parent keeps the request pipe open for the child's whole life: its EOF
@@ -42,10 +50,13 @@ import (
 // Every length is bounded before anything is allocated, and fuzz tests feed
 // the parsers garbage.
 const (
-	protocolVersion = 2
+	protocolVersion = 3
 	requestMagic    = "FLSQ"
 	attachedMagic   = "FLSA"
 	responseMagic   = "FLSR"
+
+	tokenLen  = 16
+	headerLen = len(requestMagic) + 1 + tokenLen // magic, version, token
 
 	fdRequest     = 3
 	fdResponse    = 4
@@ -68,6 +79,7 @@ const (
 var errFrame = errors.New("malformed frame")
 
 type request struct {
+	token       [tokenLen]byte // the child's marker: see above
 	fn          string
 	arg         []byte
 	nRegions    int
@@ -94,6 +106,7 @@ func (q request) marshal() []byte {
 	b := make([]byte, 0, 64+len(q.fn)+len(q.arg)+len(q.name)+len(q.parentName))
 	b = append(b, requestMagic...)
 	b = append(b, protocolVersion)
+	b = append(b, q.token[:]...)
 	b = appendString(b, q.fn)
 	b = appendBytes(b, q.arg)
 	b = binary.AppendUvarint(b, uint64(q.nRegions))
@@ -164,6 +177,9 @@ func readRequest(r *bufio.Reader) (request, error) {
 	}
 	if v != protocolVersion {
 		return q, fmt.Errorf("read request: protocol version %d, want %d: %w", v, protocolVersion, errFrame)
+	}
+	if _, err := io.ReadFull(r, q.token[:]); err != nil {
+		return q, fmt.Errorf("read request: %w", err)
 	}
 	var n, pid uint64
 	steps := []func() error{

@@ -31,5 +31,6 @@ func closeOnExec(fd int) {}
 // be sent to oneself portably.
 func raiseTerm() { os.Exit(128 + 15) }
 
-// tryWrite writes nothing ahead: the request is written after the start.
+// tryWrite writes nothing ahead: the request is written after the start
+// (but for its header: see startLocked).
 func tryWrite(f *os.File, b []byte) int { return 0 }
