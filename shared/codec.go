@@ -103,11 +103,10 @@ func (vc *valueCodec[V]) decode(b []byte, v *V) error {
 		// wire's raw form, copied here rather than through wire.Value.Decode:
 		// that one may hand v to a Codec, so v would escape and every Get
 		// would allocate.
-		dst := mapped.Bytes(v)
-		if len(b) != len(dst) {
-			return fmt.Errorf("decode %T: %d bytes, want %d: %w", *v, len(b), len(dst), ErrCorrupt)
+		if err := vc.checkRaw(int64(len(b)), v); err != nil {
+			return err
 		}
-		copy(dst, b)
+		copy(mapped.Bytes(v), b)
 		return nil
 	case modeBytes:
 		*any(v).(*[]byte) = bytes.Clone(b)
@@ -121,6 +120,14 @@ func (vc *valueCodec[V]) decode(b []byte, v *V) error {
 		return fmt.Errorf("decode %T: %v: %w", *v, err, ErrCodec)
 	}
 	*v = tmp
+	return nil
+}
+
+// checkRaw reports an n-byte stored value that cannot be a raw V.
+func (vc *valueCodec[V]) checkRaw(n int64, v *V) error {
+	if want := len(mapped.Bytes(v)); n != int64(want) {
+		return fmt.Errorf("decode %T: %d bytes, want %d: %w", *v, n, want, ErrCorrupt)
+	}
 	return nil
 }
 

@@ -1,9 +1,11 @@
 package shared
 
 import (
-	"bytes"
 	"fmt"
 	"runtime"
+	"strings"
+
+	"github.com/forkless-go/forkless/internal/mapped"
 )
 
 // Get returns the value under k, and whether there was one.
@@ -49,10 +51,38 @@ func (d *Dict[K, V]) Get(k K) (V, bool, error) {
 }
 
 // tryGet is one optimistic read into *v; ok reports whether it is valid.
-// Values of fixed-size, []byte or string types are decoded straight from
-// the shared bytes (a copy) and thrown away if the read was not valid;
-// values of a Codec are copied out first and decoded only once the read is
-// known to be valid, so a codec never sees garbage.
+// It copies the value out of shared memory (into *v itself for fixed-size
+// values, else into a private buffer), checks the change sequence, and
+// only then decodes the copy: a codec never sees garbage.
+//
+// Why a copy that passed the check is a value some Set stored, on arm64
+// too, in steps:
+//
+//  1. Every change that can make an entry unreachable, and so free for
+//     reuse, is a slot or root store made between a writer's two
+//     seq.Add(1): the block is freed after that store, and whoever
+//     reuses it allocates it after the free (the heap's free list is
+//     atomic: the free releases, the allocation acquires). So every write
+//     into a reused block comes after the first seq.Add of the change
+//     that freed it.
+//  2. This reader loads seq (s1, even), then root, slots, the entry's
+//     header, key and value, and seq again, and every one of those loads
+//     is atomic: sync/atomic loads compile to LDAR on arm64, and no later
+//     load is performed before an LDAR (on amd64 loads are never
+//     reordered with loads). A plain load here (as entry's bytes or
+//     bytes.Equal would make) could be performed after the closing seq
+//     load, which is the bug this order fixes.
+//  3. If any load returned bytes of a reused block, or a slot or root a
+//     change stored after s1, then by 1 that change's first seq.Add
+//     precedes the write it read, and by 2 the closing load comes after
+//     that read: it sees seq moved, and the copy is thrown away.
+//  4. Otherwise every load read what was there before any change that
+//     began after s1, and no change was under way at s1 (even): the copy
+//     is the value a completed Set stored. Only then is it decoded.
+//
+// (Go's memory model orders only atomics with atomics, and the reuse in 1
+// writes with plain stores: step 3 is the hardware's guarantee for an
+// atomic load that reads a value, which both amd64 and arm64 give.)
 func (d *Dict[K, V]) tryGet(key []byte, h uint64, v *V) (found, ok bool, err error) {
 	if d.c.open() != nil {
 		return false, false, nil // closed: the locked path reports it
@@ -66,36 +96,71 @@ func (d *Dict[K, V]) tryGet(key []byte, h uint64, v *V) (found, ok bool, err err
 	if err != nil {
 		return false, false, nil
 	}
-	i, found, _, err := d.lookup(s, h, key)
+	_, found, _, hit, err := d.probe(s, h, key)
 	if err != nil {
 		return false, false, nil
 	}
-	var copied []byte
-	var decErr error
-	if found {
-		e := int64(s[i].Load() & slotOff)
-		_, k, val, err := d.entry(e)
-		if err != nil {
-			return false, false, nil
-		}
-		// A racy read may see garbage lengths; never copy more than the
-		// entry's block holds.
-		if n, err := d.c.heap.Cap(e); err != nil || int64(entData+len(k)+len(val)) > n {
-			return false, false, nil
-		}
-		if d.vc.mode == modeCodec {
-			copied = bytes.Clone(val)
-		} else {
-			decErr = d.vc.decode(val, v)
-		}
-	}
-	if seq.Load() != s1 {
+	var c valueCopy
+	if found && !d.copyValue(hit, v, &c) {
 		return false, false, nil
 	}
-	if found && d.vc.mode == modeCodec {
-		decErr = d.vc.decode(copied, v)
+	if seq.Load() != s1 { // the closing check: see step 3
+		return false, false, nil
 	}
-	return found, true, decErr
+	if !found {
+		var zero V
+		*v = zero // an earlier try may have copied into it
+		return false, true, nil
+	}
+	return true, true, d.decodeCopy(v, &c)
+}
+
+// valueCopy is what tryGet copied out of an entry, not yet known valid.
+type valueCopy struct {
+	n   int64           // the value's length as read
+	buf []byte          // []byte values and values of a Codec
+	str strings.Builder // string values
+}
+
+// copyValue copies the value of the entry probe found with atomic loads: a
+// fixed-size value straight into *v (if the length fits; decodeCopy
+// reports one that does not), others into c. false: garbage was read.
+func (d *Dict[K, V]) copyValue(hit entryRef, v *V, c *valueCopy) bool {
+	vl := hit.vl
+	// A racy read may see garbage lengths; never copy more than the
+	// entry's block holds.
+	if n, err := d.c.heap.Cap(hit.off); err != nil || entData+hit.kl+vl > n {
+		return false
+	}
+	off := hit.off + entData + hit.kl
+	c.n = vl
+	switch d.vc.mode {
+	case modeRaw:
+		if dst := mapped.Bytes(v); int64(len(dst)) == vl {
+			return d.c.loadBytes(dst, off)
+		}
+		return true
+	case modeString:
+		c.str.Grow(int(vl))
+		return d.c.loadString(&c.str, off, vl)
+	}
+	c.buf = make([]byte, vl)
+	return d.c.loadBytes(c.buf, off)
+}
+
+// decodeCopy finishes a valid read: *v from the copy.
+func (d *Dict[K, V]) decodeCopy(v *V, c *valueCopy) error {
+	switch d.vc.mode {
+	case modeRaw:
+		return d.vc.checkRaw(c.n, v)
+	case modeBytes:
+		*any(v).(*[]byte) = c.buf
+		return nil
+	case modeString:
+		*any(v).(*string) = c.str.String()
+		return nil
+	}
+	return d.vc.decode(c.buf, v)
 }
 
 func (d *Dict[K, V]) get(key []byte, v *V) (bool, error) {

@@ -1,7 +1,6 @@
 package shared
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,25 +58,48 @@ func (d *Dict[K, V]) table() ([]atomic.Uint64, error) {
 	return d.c.slots(int64(d.c.hdr.root.Load()))
 }
 
-// entry returns the hash, key and value of the entry at off, in place. The
-// lengths are checked against the heap: a stale or corrupt entry costs an
-// error, never a fault.
-func (d *Dict[K, V]) entry(off int64) (uint64, []byte, []byte, error) {
+// entryHead loads the hash and the key and value lengths of the entry at
+// off, with atomic loads (see Dict.tryGet), and checks that its key and
+// value lie in the heap: a stale or corrupt entry costs an error, never a
+// fault.
+func (d *Dict[K, V]) entryHead(off int64) (h uint64, kl, vl int64, err error) {
 	e, err := d.c.entryAt(off)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
+		return 0, 0, 0, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
 	}
-	kl, vl := int64(e.keyLen), int64(e.valLen)
-	data, err := d.c.bytes(off+entData, kl+vl)
+	h, kl, vl = e.hash.Load(), int64(e.keyLen.Load()), int64(e.valLen.Load())
+	if kl+vl > int64(len(d.c.mem))-(off+entData) { // entryAt checked off
+		return 0, 0, 0, fmt.Errorf("dict entry at %d: %d+%d bytes: %w", off, kl, vl, ErrCorrupt)
+	}
+	return h, kl, vl, nil
+}
+
+// entry returns the hash, key and value of the entry at off, in place: for
+// readers under the lock, which no writer can race.
+func (d *Dict[K, V]) entry(off int64) (uint64, []byte, []byte, error) {
+	h, kl, vl, err := d.entryHead(off)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("dict entry at %d: %w", off, ErrCorrupt)
+		return 0, nil, nil, err
 	}
-	return e.hash, data[:kl], data[kl:], nil
+	data, _ := d.c.bytes(off+entData, kl+vl) // checked by entryHead
+	return h, data[:kl], data[kl:], nil
 }
 
 // lookup probes for key. It returns the slot holding it (found), or else
 // the slot where it would go (ins, -1 if the table has no free slot).
 func (d *Dict[K, V]) lookup(s []atomic.Uint64, h uint64, key []byte) (i int, found bool, ins int, err error) {
+	i, found, ins, _, err = d.probe(s, h, key)
+	return i, found, ins, err
+}
+
+// entryRef is where probe found an entry: its heap offset and the
+// lengths of its key and value, as loaded.
+type entryRef struct{ off, kl, vl int64 }
+
+// probe is lookup, and also returns the entry it found. It reads only
+// with atomic loads, so that Get's lock-free read may use it (see
+// Dict.tryGet).
+func (d *Dict[K, V]) probe(s []atomic.Uint64, h uint64, key []byte) (i int, found bool, ins int, hit entryRef, err error) {
 	mask := len(s) - 1
 	tag := h >> 48 << 48
 	ins = -1
@@ -89,23 +111,24 @@ func (d *Dict[K, V]) lookup(s []atomic.Uint64, h uint64, key []byte) (i int, fou
 			if ins < 0 {
 				ins = i
 			}
-			return i, false, ins, nil
+			return i, false, ins, hit, nil
 		case v == slotTomb:
 			if ins < 0 {
 				ins = i
 			}
 		case v&^slotOff == tag:
-			eh, ek, _, err := d.entry(int64(v & slotOff))
+			e := int64(v & slotOff)
+			eh, kl, vl, err := d.entryHead(e)
 			if err != nil {
-				return 0, false, 0, err
+				return 0, false, 0, hit, err
 			}
-			if eh == h && bytes.Equal(ek, key) {
-				return i, true, ins, nil
+			if eh == h && kl == int64(len(key)) && d.c.equalBytes(e+entData, key) {
+				return i, true, ins, entryRef{e, kl, vl}, nil
 			}
 		}
 		i = (i + 1) & mask
 	}
-	return -1, false, ins, nil
+	return -1, false, ins, hit, nil
 }
 
 // rebuild moves every entry into a new table of capacity n and publishes
@@ -159,7 +182,9 @@ func (d *Dict[K, V]) newEntry(h uint64, key, val []byte) (int64, error) {
 		d.c.heap.Free(e)
 		return 0, err
 	}
-	hdr.hash, hdr.keyLen, hdr.valLen = h, uint32(len(key)), uint32(len(val))
+	hdr.hash.Store(h)
+	hdr.keyLen.Store(uint32(len(key)))
+	hdr.valLen.Store(uint32(len(val)))
 	copy(b[entData:], key)
 	copy(b[entData+len(key):], val)
 	return e, nil

@@ -122,13 +122,18 @@ var _ = [1]struct{}{}[unsafe.Sizeof(slotArray{})-slotsOffset]
 const slotsOffset = 8
 
 // entryHeader starts a dict entry, a heap block that the writer fills
-// before the slot store that publishes it and that nobody changes after;
-// the key's bytes follow it, then the value's. Readers (Get without the
-// lock too) check the lengths against the heap before they use them.
+// before the slot store that publishes it and that nobody changes after
+// (until it is freed and reused); the key's bytes follow it, then the
+// value's. Readers (Get without the lock too) check the lengths against
+// the heap before they use them. The fields are atomic because Get's
+// lock-free read loads them racing with a reuse of the block, and on arm64
+// only atomic loads are ordered before its closing check of the change
+// sequence (see Dict.tryGet); the key and value bytes it reads the same
+// way, through the heap's words (loadBytes).
 type entryHeader struct {
-	hash   uint64 // of the key, so a rebuild rehashes without reading it
-	keyLen uint32
-	valLen uint32
+	hash   atomic.Uint64 // of the key, so a rebuild rehashes without reading it
+	keyLen atomic.Uint32
+	valLen atomic.Uint32
 }
 
 const entData = 16
