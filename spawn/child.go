@@ -167,6 +167,15 @@ func prepare(marker string) (q request, e *registry.Entry, br *bufio.Reader, res
 		fmt.Fprintf(os.Stderr, "forkless/spawn: %v\n", err)
 		return q, nil, nil, nil, exitBadRequest
 	}
+	// A child gets only the descriptors it was given, as Python's do: the
+	// parent's descriptors without close-on-exec came along with the exec
+	// (Go cannot close them between fork and exec), and would reach every
+	// grandchild too. Everything this process opened itself is
+	// close-on-exec, and so are fds 3 and 4 by now; the regions are below
+	// first.
+	if err := fds.CloseInherited(fdFirstRegion + q.nRegions); err != nil {
+		logger().Debug("forkless/spawn: close inherited descriptors", "err", err)
+	}
 	fail := func(status byte, format string, args ...any) (request, *registry.Entry, *bufio.Reader, *os.File, int) {
 		msg := fmt.Sprintf(format, args...)
 		resp.Write(response{status: status, err: wire.ErrorBody{Message: msg}}.marshal())

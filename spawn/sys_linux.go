@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
-
-	"github.com/forkless-go/forkless/internal/fds"
 )
 
 // executable is /proc/self/exe, which names this very binary even if its
@@ -43,10 +41,7 @@ var (
 func starter() {
 	runtime.LockOSThread()
 	for req := range starts {
-		// Descriptors this process opened without close-on-exec would
-		// reach every child and grandchild; a child gets only its pipes
-		// and regions (ExtraFiles) and its standard streams.
-		req.done <- fds.ExecOnlyGiven(3, req.cmd.Start)
+		req.done <- req.cmd.Start()
 	}
 }
 

@@ -10,46 +10,40 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ExecOnlyGiven runs start, which forks and execs a child, with every
-// descriptor numbered from first up that is not close-on-exec made so for
-// the duration, then restores their flags: the child gets only the
-// descriptors start passes explicitly (os/exec's ExtraFiles are duplicated
-// onto their numbers whatever their flags), and this process's own
-// descriptors keep their meaning for its own later execs. A descriptor
-// opened without close-on-exec by another thread while start runs may
-// still reach the child: Go gives no hook between fork and exec.
-func ExecOnlyGiven(first int, start func() error) error {
-	marked := inheritable(first)
-	for _, fd := range marked {
-		unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
-	}
-	err := start()
-	for _, fd := range marked {
-		unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
-	}
-	return err
-}
-
-// inheritable lists the open descriptors from first up that are not
-// close-on-exec.
-func inheritable(first int) []int {
-	ents, err := os.ReadDir("/proc/self/fd")
+// CloseInherited closes every descriptor numbered from first up that is
+// not close-on-exec: in a process just started, those are the ones its
+// parent leaked to it, since everything Go opens (the runtime's epoll,
+// eventfd and cgroup files, every os.Open) is close-on-exec. It lists them
+// with raw system calls (no os.File, no poller): a handful of calls for a
+// process with a handful of descriptors.
+func CloseInherited(first int) error {
+	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return err
 	}
-	var fds []int
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd < first {
+	defer unix.Close(dir)
+	var buf [4096]byte
+	var names []string
+	for {
+		n, err := unix.ReadDirent(dir, buf[:])
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || fd < first || fd == dir {
 			continue
 		}
-		// The directory's own descriptor is listed too: it is closed
-		// by now (EBADF) or close-on-exec.
 		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
-			fds = append(fds, fd)
+			unix.Close(fd)
 		}
 	}
-	return fds
+	return nil
 }
 
 // ReadNow reads n bytes from fd, which it does not own and leaves open and
