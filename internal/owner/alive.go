@@ -11,35 +11,34 @@ import (
 //
 // It answers true when it cannot tell (no /proc, another system, a read
 // that failed for another reason than a missing process): a live holder's
-// lock is never taken from it. It answers true for a word naming nobody
-// (pid 0: there is no holder to recover from) and for this process.
-// A zombie counts as dead: it will never release anything.
+// lock is never taken from it. It answers true for the zero word (nobody
+// holds it: there is no holder to recover from, and callers that scan
+// slots rely on a free one not looking dead) and for this process. A word
+// that is not zero but names pid 0 names no process: corrupt (see
+// Word.Valid), it answers false, so that a waiter takes the lock over
+// instead of waiting for ever. A zombie counts as dead: it will never
+// release anything.
 func Alive(w Word) bool {
-	id := w.ID()
-	if id.Pid == 0 {
+	if w == 0 {
 		return true
 	}
 	if me, err := Self(); err == nil && w.Holder() == me {
 		return true
 	}
-	return id.Alive()
+	return w.ID().Alive()
 }
 
 // Alive reports whether the process id names still runs, as Alive does for
 // a word; for the words of other layouts that hold a pid and the low half
-// of a start time. A zero pid is not a process: false.
+// of a start time. A pid of 0 or less is not a process: false. It reads
+// /proc/PID/stat once, for the start time and the state together.
 func (id ID) Alive() bool {
 	if id.Pid <= 0 {
 		return false
 	}
-	st, err := proc.StartTime(int(id.Pid))
+	st, zombie, err := proc.Stat(int(id.Pid))
 	if err != nil {
 		return !errors.Is(err, proc.ErrNoProcess)
 	}
-	if uint32(st) != id.Start {
-		return false // the pid now names a later process
-	}
-	// A second read, for the state (zombie or not), until internal/proc
-	// answers start time and state from one read.
-	return proc.Alive(proc.ID{Pid: id.Pid, Start: st})
+	return uint32(st) == id.Start && !zombie
 }

@@ -88,3 +88,17 @@ func isZombie(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
+
+// TestAliveCorruptWord: a word that is not zero but names pid 0 (a stray
+// write, or a waiters bit with no holder) names no process: dead, so that
+// a waiter takes the lock over instead of waiting for ever.
+func TestAliveCorruptWord(t *testing.T) {
+	for _, w := range []Word{Waiters, Word(7) << 32, ID{Pid: 0, Start: 5}.Word() | Waiters} {
+		if Alive(w) {
+			t.Errorf("Alive(%#x) = true for a word naming pid 0", uint64(w))
+		}
+	}
+	if (ID{Pid: -3, Start: 1}).Alive() {
+		t.Error("a negative pid is alive")
+	}
+}

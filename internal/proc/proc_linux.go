@@ -2,10 +2,12 @@ package proc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 )
 
 // selfPid is the calling process's pid. A Go process never forks without
@@ -72,15 +74,33 @@ func readStat(pid int) ([]byte, error) {
 // StartTime returns the start time of pid in clock ticks since boot, as the
 // kernel reports it to every process (also under an emulator, see statPath).
 func StartTime(pid int) (uint64, error) {
+	start, _, err := Stat(pid)
+	return start, err
+}
+
+// Stat reads pid's stat line once and returns its start time (as StartTime)
+// and whether its state is one the kernel writes for a process that is dead
+// but not yet reaped ('Z', zombie) or being reaped ('X'). Any other state,
+// also one an emulator made up, is not dead. The error wraps ErrNoProcess
+// when no process has the pid (never had, or was reaped).
+func Stat(pid int) (start uint64, zombie bool, err error) {
+	if pid <= 0 {
+		return 0, false, fmt.Errorf("read stat of pid %d: %w", pid, ErrNoProcess)
+	}
 	b, err := readStat(pid)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return 0, fmt.Errorf("read start time of pid %d: %w", pid, ErrNoProcess)
+		// ENOENT: no such pid. ESRCH: the process was reaped between the
+		// open and the read.
+		if os.IsNotExist(err) || errors.Is(err, syscall.ESRCH) {
+			return 0, false, fmt.Errorf("read stat of pid %d: %w", pid, ErrNoProcess)
 		}
-		return 0, fmt.Errorf("read start time of pid %d: %w", pid, err)
+		return 0, false, fmt.Errorf("read stat of pid %d: %w", pid, err)
 	}
-	_, start, err := parseStat(b)
-	return start, err
+	state, start, err := parseStat(b)
+	if err != nil {
+		return 0, false, fmt.Errorf("read stat of pid %d: %w", pid, err)
+	}
+	return start, state == 'Z' || state == 'X', nil
 }
 
 // parseStartTime extracts field 22 of a /proc/PID/stat line.
@@ -128,16 +148,9 @@ func Alive(id ID) bool {
 		s := self().Start
 		return id.Start == 0 || s == 0 || id.Start == s
 	}
-	b, err := readStat(int(id.Pid))
+	start, zombie, err := Stat(int(id.Pid))
 	if err != nil {
-		return !os.IsNotExist(err) // unsure: assume alive rather than steal a live lock
+		return !errors.Is(err, ErrNoProcess) // unsure: assume alive rather than steal a live lock
 	}
-	state, start, err := parseStat(b)
-	if err != nil {
-		return true
-	}
-	if state == 'Z' || state == 'X' {
-		return false
-	}
-	return id.Start == 0 || start == id.Start
+	return !zombie && (id.Start == 0 || start == id.Start)
 }

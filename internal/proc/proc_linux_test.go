@@ -3,12 +3,14 @@ package proc
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSelfAlive(t *testing.T) {
@@ -154,5 +156,48 @@ func TestEmulated(t *testing.T) {
 		if f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:]); len(f) <= 20 || string(f[20]) == "0" {
 			t.Fatalf("the kernel's stat file for this process has no virtual size: %q", b)
 		}
+	}
+}
+
+// TestStat checks the one-read answer owner.ID.Alive relies on: this
+// process's start time and state, a zombie child's, a reaped child's and a
+// pid nobody has.
+func TestStat(t *testing.T) {
+	start, zombie, err := Stat(os.Getpid())
+	if err != nil || zombie || start != Self().Start {
+		t.Fatalf("Stat(self) = %d, %v, %v; Self().Start = %d", start, zombie, err, Self().Start)
+	}
+	for _, pid := range []int{0, -1, 1 << 29} { // pid_max is at most 2^22
+		if _, _, err := Stat(pid); !errors.Is(err, ErrNoProcess) {
+			t.Errorf("Stat(%d): %v, want ErrNoProcess", pid, err)
+		}
+	}
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep(1):", err)
+	}
+	pid := cmd.Process.Pid
+	childStart, zombie, err := Stat(pid)
+	if err != nil || zombie {
+		t.Fatalf("Stat(running child) = %d, %v, %v", childStart, zombie, err)
+	}
+	cmd.Process.Kill()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, z, err := Stat(pid)
+		if err != nil || st != childStart {
+			t.Fatalf("Stat(killed, unreaped child) = %d, %v, %v; start %d", st, z, err, childStart)
+		}
+		if z {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed child never reads as a zombie")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Wait()
+	if _, _, err := Stat(pid); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("Stat(reaped child): %v, want ErrNoProcess", err)
 	}
 }
