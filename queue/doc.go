@@ -14,6 +14,10 @@
 // ring is an error (shm.ErrKind, shm.ErrType, [ErrCapacity], [ErrCorrupt]),
 // never a read outside it. The shared layout is a Go struct in layout.go
 // (ringHeader, recordHeader), each field saying who writes and reads it.
+// Memory ordering, arm64 too: a record's span, length and payload are
+// written before the commit CAS of its state word and read after the
+// consumer's take CAS of it; span and length are atomic loads, so a
+// consumer's re-check of head is ordered after them (consume.go).
 //
 // Messages of 0 bytes and up travel, each whole and at most once. One
 // larger than [Queue.MaxInline] (half the ring, less a 16-byte header)

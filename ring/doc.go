@@ -50,6 +50,12 @@
 // own gets); open the ring once per goroutine for parallel puts within one
 // process.
 //
+// Memory ordering, arm64 too: SPSC slots are written before the producer's
+// tail store and read after the consumer's tail load; the consumer's head
+// store hands them back. An MPMC slot is claimed by a CAS of enq (deq),
+// published by its sequence store (pos+1) and handed back by the next
+// (pos+slots); its bytes are read only after the load that saw that value.
+//
 // A ring value points into its region's mapping: closing the region while
 // a goroutine of this process is inside a ring operation is a use after
 // unmap. Close (or stop using) the rings first, the region last. The race

@@ -177,14 +177,19 @@ func (d *Dict[K, V]) newEntry(h uint64, key, val []byte) (int64, error) {
 		return 0, err
 	}
 	b, err := d.c.bytes(e, n)
-	hdr, err2 := d.c.entryAt(e)
+	_, err2 := d.c.entryAt(e) // checks the cell the header's bytes are
 	if err = errors.Join(err, err2); err != nil {
 		d.c.heap.Free(e)
 		return 0, err
 	}
-	hdr.hash.Store(h)
-	hdr.keyLen.Store(uint32(len(key)))
-	hdr.valLen.Store(uint32(len(val)))
+	// The header's atomic fields are written as bytes, in the layout
+	// their loads read (native byte order, pinned offsets): the block is
+	// this process's alone until publish's slot store, which releases
+	// these stores with the key's and value's, and an atomic Store here
+	// would be an XCHG each on amd64 for nothing.
+	binary.NativeEndian.PutUint64(b[0:], h)
+	binary.NativeEndian.PutUint32(b[8:], uint32(len(key)))
+	binary.NativeEndian.PutUint32(b[12:], uint32(len(val)))
 	copy(b[entData:], key)
 	copy(b[entData+len(key):], val)
 	return e, nil

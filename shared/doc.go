@@ -33,6 +33,13 @@
 // to take the lock repairs what the dead one left, and nobody deadlocks. Range calls its function on a snapshot, without
 // the lock, so the function may use the container.
 //
+// Memory ordering, arm64 too: every change is written out of place and
+// published, under the lock, by one atomic store (a slot, root or count
+// word) made after the bytes it publishes. [Dict.Get] reads without the
+// lock: it copies the entry (header, key, value) with atomic loads and
+// keeps the copy only if the change sequence (containerHeader.seq) was even
+// and unchanged around them; the argument is at Dict.tryGet.
+//
 // Errors wrap this package's sentinels ([ErrNotFound], [ErrIndex], ...) or
 // package shm's (shm.ErrNoSpace when the heap is full, shm.ErrClosed after
 // the region was closed); [ErrCorrupt] is shm.ErrCorrupt and [ErrTooLarge]

@@ -129,7 +129,8 @@ const slotsOffset = 8
 // lock-free read loads them racing with a reuse of the block, and on arm64
 // only atomic loads are ordered before its closing check of the change
 // sequence (see Dict.tryGet); the key and value bytes it reads the same
-// way, through the heap's words (loadBytes).
+// way, through the heap's words (loadBytes). newEntry writes the fields as
+// bytes at these offsets, before the block is published.
 type entryHeader struct {
 	hash   atomic.Uint64 // of the key, so a rebuild rehashes without reading it
 	keyLen atomic.Uint32

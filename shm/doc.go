@@ -46,7 +46,10 @@
 // objectHeader ([ObjectHeaderSize] bytes, alloc.go), and a handle's Offset
 // names the payload. A Python process that opened the region finds an
 // object's bytes at buf[OFFSET:OFFSET+SIZE] of its handle's text form
-// ([Handle.String]).
+// ([Handle.String]). Memory ordering, arm64 too: a region's and an object's
+// header are published by their magic word (stored last, loaded first); a
+// heap block passes from Free to Alloc through its free list's head CAS.
+// An object's own bytes are its user's to order (atomics, package sync).
 //
 // Errors wrap this package's sentinels ([ErrClosed], [ErrCorrupt],
 // [ErrNoSpace], ...; test with errors.Is). [ErrClosed], [ErrCorrupt] and

@@ -73,5 +73,8 @@
 //
 // Each primitive's shared words are a struct in its file (mutexWords in
 // mutex.go, ...) whose fields say who writes and reads them; the lost
-// wake-up argument of every wait is written next to it.
+// wake-up argument of every wait is written next to it. All are atomic,
+// never read plain. Memory ordering, arm64 too, as with Go's sync: what a
+// process wrote before a release (Unlock, Release, Set, Done, Notify) is
+// seen after the acquire it lets through (Lock, Acquire, Wait).
 package sync
