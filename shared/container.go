@@ -209,22 +209,27 @@ func (c *container) handle() Handle {
 // recoveries counts the locks this process took over from dead holders.
 var recoveries atomic.Int64
 
-// acquire takes the container's lock; repair runs when the previous holder
-// died holding it, before anything else looks at the container.
-func (c *container) acquire(repair func() error) error {
+// acquire takes the container's lock, waiting until ctx ends or, if
+// SetTimeout set one, the timeout passes (ErrTimeout); ctx's end returns
+// ctx's error. repair runs when the previous holder died holding it, before
+// anything else looks at the container. A lock word another process
+// scribbled over (naming no process, say) is taken over like a dead
+// holder's, repair included (package sync finds such a word dead), so it
+// costs one nap, never a hang.
+func (c *container) acquire(ctx context.Context, repair func() error) error {
 	if err := c.open(); err != nil {
 		return fmt.Errorf("lock %w", err)
 	}
 	var err error
 	if t := c.timeout.Load(); t > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(t))
-		err = c.mu.LockContext(ctx)
+		tctx, cancel := context.WithTimeout(ctx, time.Duration(t))
+		err = c.mu.LockContext(tctx)
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = ErrTimeout
 		}
 	} else {
-		err = c.mu.Lock()
+		err = c.mu.LockContext(ctx)
 	}
 	recovered := errors.Is(err, fsync.ErrOwnerDead)
 	if err != nil && !recovered {
@@ -235,14 +240,44 @@ func (c *container) acquire(repair func() error) error {
 	}
 	if recovered && repair != nil {
 		if err := repair(); err != nil {
-			c.mu.Unlock()
+			c.release(nil)
 			return fmt.Errorf("repair %s after its lock holder died: %w", kindName(c.kind), err)
 		}
 	}
 	return nil
 }
 
-func (c *container) release() { c.mu.Unlock() }
+// release unlocks the container's lock and, if that fails, stores why in
+// *errp unless it holds an error already (errp may be nil): defer it with
+// the address of the caller's named error result.
+//
+// The lock word is shared memory: another process may have written over it
+// while this one held the lock, and package sync's Unlock panics when the
+// word no longer names this process (a bug in a program that unlocks what
+// it does not hold; here it is bytes this process did not write). That
+// panic is turned into ErrCorrupt: the change made under the lock stands
+// (it was published by its own atomic store), and the next locker takes
+// the scribbled word over as a dead holder's and runs repair.
+func (c *container) release(errp *error) {
+	err := c.unlock()
+	if err != nil && errp != nil && *errp == nil {
+		*errp = err
+	}
+}
+
+func (c *container) unlock() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if c.open() != nil {
+				err = fmt.Errorf("unlock %s: %w", kindName(c.kind), shm.ErrClosed)
+				return
+			}
+			err = fmt.Errorf("unlock %s: lock word changed by another process while held (%v): %w", kindName(c.kind), r, ErrCorrupt)
+		}
+	}()
+	c.mu.Unlock()
+	return nil
+}
 
 // slotCache remembers the last slot array this process checked, so that
 // the common case (the table did not change) costs two loads, not a walk

@@ -2,10 +2,10 @@ package shared
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
-
 	"time"
 
 	"github.com/forkless-go/forkless/shm"
@@ -68,6 +68,8 @@ func OpenDict[K Key, V any](hd Handle, opts ...Option) (*Dict[K, V], error) {
 func (d *Dict[K, V]) Handle() Handle { return d.c.handle() }
 
 // SetTimeout bounds how long this process's operations wait for the lock.
+// The XContext forms of the operations (SetContext, ...) also stop waiting
+// when their context ends, returning its error; the dict is then unchanged.
 func (d *Dict[K, V]) SetTimeout(t time.Duration) { d.c.SetTimeout(t) }
 
 // Len returns the number of entries. It reads one word, without the lock;
@@ -75,27 +77,40 @@ func (d *Dict[K, V]) SetTimeout(t time.Duration) { d.c.SetTimeout(t) }
 // locked operation repairs the count.
 func (d *Dict[K, V]) Len() int { return d.c.length() }
 
-func (d *Dict[K, V]) lock() error { return d.c.acquire(d.repair) }
+func (d *Dict[K, V]) lock(ctx context.Context) error { return d.c.acquire(ctx, d.repair) }
 
 // wlock takes the lock for a change: the change sequence goes odd, and
 // optimistic readers (see Get) keep off until wunlock makes it even again.
-func (d *Dict[K, V]) wlock() error {
-	if err := d.lock(); err != nil {
+// Under the lock no change is under way, so an odd sequence found there was
+// left by a dead writer (repair evens it) or written by another process
+// over the word: it is evened first, else every Get would fall back on the
+// lock from then on.
+func (d *Dict[K, V]) wlock(ctx context.Context) error {
+	if err := d.lock(ctx); err != nil {
 		return err
+	}
+	if d.c.hdr.seq.Load()%2 != 0 {
+		d.c.hdr.seq.Add(1)
 	}
 	d.c.hdr.seq.Add(1)
 	return nil
 }
 
-func (d *Dict[K, V]) wunlock() {
+// wunlock ends a change and releases the lock; a release that fails
+// (ErrCorrupt: see container.release) is stored in *errp unless it holds
+// an error already.
+func (d *Dict[K, V]) wunlock(errp *error) {
 	d.c.hdr.seq.Add(1)
-	d.c.release()
+	d.c.release(errp)
 }
 
 // Set stores v under k, replacing any value there. It fails with an error
 // wrapping shm.ErrNoSpace when the heap is full; the dict is then unchanged
 // and still works.
-func (d *Dict[K, V]) Set(k K, v V) error {
+func (d *Dict[K, V]) Set(k K, v V) error { return d.SetContext(context.Background(), k, v) }
+
+// SetContext is Set that stops waiting for the lock when ctx ends.
+func (d *Dict[K, V]) SetContext(ctx context.Context, k K, v V) error {
 	key := []byte(k)
 	val, err := d.vc.encode(&v)
 	if err != nil {
@@ -114,12 +129,13 @@ func (d *Dict[K, V]) Set(k K, v V) error {
 	if err != nil {
 		return fmt.Errorf("dict set: %w", err)
 	}
-	if err := d.wlock(); err != nil {
+	if err := d.wlock(ctx); err != nil {
 		d.c.heap.Free(e)
 		return fmt.Errorf("dict set: %w", err)
 	}
+	var unlockErr error // the entry is published even if this is set
 	old, err := func() (int64, error) {
-		defer d.wunlock()
+		defer d.wunlock(&unlockErr)
 		return d.publish(h, key, e)
 	}()
 	if err != nil {
@@ -129,16 +145,22 @@ func (d *Dict[K, V]) Set(k K, v V) error {
 	if old != 0 {
 		d.c.heap.Free(old)
 	}
+	if unlockErr != nil {
+		return fmt.Errorf("dict set: %w", unlockErr)
+	}
 	return nil
 }
 
 // Delete removes k and reports whether it was there.
-func (d *Dict[K, V]) Delete(k K) (bool, error) {
+func (d *Dict[K, V]) Delete(k K) (bool, error) { return d.DeleteContext(context.Background(), k) }
+
+// DeleteContext is Delete that stops waiting for the lock when ctx ends.
+func (d *Dict[K, V]) DeleteContext(ctx context.Context, k K) (found bool, err error) {
 	key := []byte(k)
-	if err := d.wlock(); err != nil {
+	if err := d.wlock(ctx); err != nil {
 		return false, fmt.Errorf("dict delete: %w", err)
 	}
-	defer d.wunlock()
+	defer d.wunlock(&err)
 	s, err := d.table()
 	if err != nil {
 		return false, fmt.Errorf("dict delete: %w", err)
@@ -154,10 +176,13 @@ func (d *Dict[K, V]) Delete(k K) (bool, error) {
 }
 
 // Pop removes k and returns the value it had, as Python's dict.pop.
-func (d *Dict[K, V]) Pop(k K) (V, bool, error) {
+func (d *Dict[K, V]) Pop(k K) (V, bool, error) { return d.PopContext(context.Background(), k) }
+
+// PopContext is Pop that stops waiting for the lock when ctx ends.
+func (d *Dict[K, V]) PopContext(ctx context.Context, k K) (V, bool, error) {
 	var v V
 	var ok bool
-	_, _, err := d.update(k, func(old V, found bool) (V, bool) {
+	_, _, err := d.update(ctx, k, func(old V, found bool) (V, bool) {
 		v, ok = old, found
 		return old, false
 	})
@@ -167,7 +192,13 @@ func (d *Dict[K, V]) Pop(k K) (V, bool, error) {
 // SetDefault returns the value under k if there is one (loaded true), and
 // otherwise stores v and returns it, atomically: Python's dict.setdefault.
 func (d *Dict[K, V]) SetDefault(k K, v V) (actual V, loaded bool, err error) {
-	actual, _, err = d.update(k, func(old V, ok bool) (V, bool) {
+	return d.SetDefaultContext(context.Background(), k, v)
+}
+
+// SetDefaultContext is SetDefault that stops waiting for the lock when ctx
+// ends.
+func (d *Dict[K, V]) SetDefaultContext(ctx context.Context, k K, v V) (actual V, loaded bool, err error) {
+	actual, _, err = d.update(ctx, k, func(old V, ok bool) (V, bool) {
 		loaded = ok
 		if ok {
 			return old, true
@@ -180,6 +211,12 @@ func (d *Dict[K, V]) SetDefault(k K, v V) (actual V, loaded bool, err error) {
 // CompareAndSwap stores new under k if k holds old now (compared as
 // encoded bytes), and reports whether it did.
 func (d *Dict[K, V]) CompareAndSwap(k K, old, new V) (bool, error) {
+	return d.CompareAndSwapContext(context.Background(), k, old, new)
+}
+
+// CompareAndSwapContext is CompareAndSwap that stops waiting for the lock
+// when ctx ends.
+func (d *Dict[K, V]) CompareAndSwapContext(ctx context.Context, k K, old, new V) (swapped bool, err error) {
 	ob, err := d.vc.encode(&old)
 	if err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
@@ -193,10 +230,10 @@ func (d *Dict[K, V]) CompareAndSwap(k K, old, new V) (bool, error) {
 	if err := checkSizes(key, nb); err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
 	}
-	if err := d.wlock(); err != nil {
+	if err := d.wlock(ctx); err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
 	}
-	defer d.wunlock()
+	defer d.wunlock(&err)
 	s, err := d.table()
 	if err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
@@ -224,16 +261,21 @@ func (d *Dict[K, V]) CompareAndSwap(k K, old, new V) (bool, error) {
 // keep. fn must be short and must not use the dict (the lock is held);
 // if fn panics, the dict is unchanged.
 func (d *Dict[K, V]) Update(k K, fn func(v V, ok bool) (nv V, keep bool)) (V, bool, error) {
-	return d.update(k, fn)
+	return d.update(context.Background(), k, fn)
 }
 
-func (d *Dict[K, V]) update(k K, fn func(v V, ok bool) (V, bool)) (V, bool, error) {
+// UpdateContext is Update that stops waiting for the lock when ctx ends.
+func (d *Dict[K, V]) UpdateContext(ctx context.Context, k K, fn func(v V, ok bool) (nv V, keep bool)) (V, bool, error) {
+	return d.update(ctx, k, fn)
+}
+
+func (d *Dict[K, V]) update(ctx context.Context, k K, fn func(v V, ok bool) (V, bool)) (_ V, _ bool, err error) {
 	var v V
 	key := []byte(k)
-	if err := d.wlock(); err != nil {
+	if err := d.wlock(ctx); err != nil {
 		return v, false, fmt.Errorf("dict update: %w", err)
 	}
-	defer d.wunlock()
+	defer d.wunlock(&err)
 	s, err := d.table()
 	if err != nil {
 		return v, false, fmt.Errorf("dict update: %w", err)
@@ -276,14 +318,19 @@ func (d *Dict[K, V]) update(k K, fn func(v V, ok bool) (V, bool)) (V, bool, erro
 // order, until fn returns false. fn runs without the lock and may use the
 // dict.
 func (d *Dict[K, V]) Range(fn func(k K, v V) bool) error {
+	return d.RangeContext(context.Background(), fn)
+}
+
+// RangeContext is Range that stops waiting for the lock when ctx ends.
+func (d *Dict[K, V]) RangeContext(ctx context.Context, fn func(k K, v V) bool) error {
 	type item struct{ start, kl, vl int }
 	var items []item
 	var buf []byte
-	if err := d.lock(); err != nil {
+	if err := d.lock(ctx); err != nil {
 		return fmt.Errorf("dict range: %w", err)
 	}
-	err := func() error {
-		defer d.c.release()
+	err := func() (err error) {
+		defer d.c.release(&err)
 		s, err := d.table()
 		if err != nil {
 			return err
@@ -327,11 +374,14 @@ func (d *Dict[K, V]) Range(fn func(k K, v V) bool) error {
 // store, then the old entries are freed; a process killed while freeing
 // them leaks the rest, and the dict is empty either way. If the heap has no
 // room even for an empty table, the entries are removed one by one instead.
-func (d *Dict[K, V]) Clear() error {
-	if err := d.wlock(); err != nil {
+func (d *Dict[K, V]) Clear() error { return d.ClearContext(context.Background()) }
+
+// ClearContext is Clear that stops waiting for the lock when ctx ends.
+func (d *Dict[K, V]) ClearContext(ctx context.Context) (err error) {
+	if err := d.wlock(ctx); err != nil {
 		return fmt.Errorf("dict clear: %w", err)
 	}
-	defer d.wunlock()
+	defer d.wunlock(&err)
 	s, err := d.table()
 	if err != nil {
 		return fmt.Errorf("dict clear: %w", err)

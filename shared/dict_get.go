@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -20,7 +21,11 @@ import (
 // heap, so garbage can cost a retry, never a fault. After a few failed
 // tries (a writer is busy, or died mid-change and left the sequence odd)
 // Get takes the lock, which also repairs after a dead writer.
-func (d *Dict[K, V]) Get(k K) (V, bool, error) {
+func (d *Dict[K, V]) Get(k K) (V, bool, error) { return d.GetContext(context.Background(), k) }
+
+// GetContext is Get that stops waiting for the lock (when it needs it)
+// when ctx ends.
+func (d *Dict[K, V]) GetContext(ctx context.Context, k K) (_ V, _ bool, err error) {
 	var v V
 	key := []byte(k)
 	h := hashKey(d.c.seed, key)
@@ -39,10 +44,10 @@ func (d *Dict[K, V]) Get(k K) (V, bool, error) {
 		var zero V
 		v = zero
 	}
-	if err := d.lock(); err != nil {
+	if err := d.lock(ctx); err != nil {
 		return v, false, fmt.Errorf("dict get: %w", err)
 	}
-	defer d.c.release()
+	defer d.c.release(&err)
 	ok, err := d.get(key, &v)
 	if err != nil {
 		return v, false, fmt.Errorf("dict get: %w", err)

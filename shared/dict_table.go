@@ -155,6 +155,7 @@ func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error
 			if k == n {
 				// Only a corrupt heap (a new table overlapping the
 				// old) could fill it.
+				d.c.heap.Free(root)
 				return nil, fmt.Errorf("dict rebuild: new table full: %w", ErrCorrupt)
 			}
 			j = (j + 1) & mask

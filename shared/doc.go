@@ -57,7 +57,9 @@
 //     freeing: a few entries, or one table when it dies during a rebuild.
 //   - Update's function runs under the lock: keep it short and do not use
 //     the container from inside it (that deadlocks, as with sync.Mutex).
-//     SetTimeout bounds this process's waits for the lock.
+//     SetTimeout bounds this process's waits for the lock, and every
+//     blocking method has a form taking a context ([Dict.SetContext],
+//     [List.AppendContext], ...) that stops waiting when it ends.
 //   - CompareAndSwap compares encoded bytes: for values through a Codec it
 //     is meaningful only if equal values encode to equal bytes (Gob's maps
 //     do not).
@@ -66,6 +68,8 @@
 //   - Close must not race with operations in flight; operations after it
 //     fail with shm.ErrClosed.
 //   - Corrupted shared memory (a stray write into the heap) is detected
-//     where it is read (ErrCorrupt) and never causes a fault, hang or
-//     unbounded allocation, but it is not repaired.
+//     where it is read (ErrCorrupt) and never causes a fault, panic, hang
+//     or unbounded allocation, but it is not repaired. A lock word written
+//     over is taken over as a dead holder's; one changed while held makes
+//     that operation return ErrCorrupt after its change was made.
 package shared

@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -17,11 +18,10 @@ type ShareableList[V any] struct {
 	l *List[V]
 }
 
-// NewShareableList makes a ShareableList holding items, in heap h.
+// NewShareableList makes a ShareableList holding items, in heap h. With no
+// items it is empty for good, as Python's ShareableList() is: Len 0, every
+// index out of range (ErrIndex).
 func NewShareableList[V any](h *shm.Heap, items []V, opts ...Option) (*ShareableList[V], error) {
-	if len(items) == 0 {
-		return nil, fmt.Errorf("new shareable list: no items: %w", ErrIndex)
-	}
 	l, err := newFilledList(h, KindShareableList, items, opts, "new shareable list")
 	if err != nil {
 		return nil, err
@@ -29,8 +29,9 @@ func NewShareableList[V any](h *shm.Heap, items []V, opts ...Option) (*Shareable
 	return &ShareableList[V]{l: l}, nil
 }
 
-// newFilledList makes a list of kind holding items, and publishes it only
-// once every item is in; on failure it frees what it allocated.
+// newFilledList makes a list of kind holding items (none: a slot array of
+// one, unused), and publishes it only once every item is in; on failure it
+// frees what it allocated.
 func newFilledList[V any](h *shm.Heap, kind shm.Kind, items []V, opts []Option, what string) (*List[V], error) {
 	l, err := newList[V](h, kind, len(items), opts)
 	if err != nil {
@@ -63,17 +64,42 @@ func (s *ShareableList[V]) Len() int { return s.l.Len() }
 // Get returns item i (negative counts from the end).
 func (s *ShareableList[V]) Get(i int) (V, error) { return s.l.Get(i) }
 
+// GetContext is Get that stops waiting for the lock when ctx ends.
+func (s *ShareableList[V]) GetContext(ctx context.Context, i int) (V, error) {
+	return s.l.GetContext(ctx, i)
+}
+
 // Set replaces item i.
 func (s *ShareableList[V]) Set(i int, v V) error { return s.l.Set(i, v) }
+
+// SetContext is Set that stops waiting for the lock when ctx ends.
+func (s *ShareableList[V]) SetContext(ctx context.Context, i int, v V) error {
+	return s.l.SetContext(ctx, i, v)
+}
 
 // Update replaces item i with fn(item i), atomically.
 func (s *ShareableList[V]) Update(i int, fn func(V) V) (V, error) { return s.l.Update(i, fn) }
 
+// UpdateContext is Update that stops waiting for the lock when ctx ends.
+func (s *ShareableList[V]) UpdateContext(ctx context.Context, i int, fn func(V) V) (V, error) {
+	return s.l.UpdateContext(ctx, i, fn)
+}
+
 // Range calls fn for every item of a consistent snapshot.
 func (s *ShareableList[V]) Range(fn func(i int, v V) bool) error { return s.l.Range(fn) }
 
+// RangeContext is Range that stops waiting for the lock when ctx ends.
+func (s *ShareableList[V]) RangeContext(ctx context.Context, fn func(i int, v V) bool) error {
+	return s.l.RangeContext(ctx, fn)
+}
+
 // Slice returns a snapshot of the items.
 func (s *ShareableList[V]) Slice() ([]V, error) { return s.l.Slice() }
+
+// SliceContext is Slice that stops waiting for the lock when ctx ends.
+func (s *ShareableList[V]) SliceContext(ctx context.Context) ([]V, error) {
+	return s.l.SliceContext(ctx)
+}
 
 // SetTimeout bounds how long this process's operations wait for the lock.
 func (s *ShareableList[V]) SetTimeout(t time.Duration) { s.l.SetTimeout(t) }
@@ -118,12 +144,23 @@ func (r *Record[T]) Handle() Handle { return r.l.Handle() }
 // Load returns the current value.
 func (r *Record[T]) Load() (T, error) { return r.l.Get(0) }
 
+// LoadContext is Load that stops waiting for the lock when ctx ends.
+func (r *Record[T]) LoadContext(ctx context.Context) (T, error) { return r.l.GetContext(ctx, 0) }
+
 // Store replaces the value.
 func (r *Record[T]) Store(v T) error { return r.l.Set(0, v) }
+
+// StoreContext is Store that stops waiting for the lock when ctx ends.
+func (r *Record[T]) StoreContext(ctx context.Context, v T) error { return r.l.SetContext(ctx, 0, v) }
 
 // Update replaces the value with fn(value), atomically across processes,
 // and returns the new value.
 func (r *Record[T]) Update(fn func(T) T) (T, error) { return r.l.Update(0, fn) }
+
+// UpdateContext is Update that stops waiting for the lock when ctx ends.
+func (r *Record[T]) UpdateContext(ctx context.Context, fn func(T) T) (T, error) {
+	return r.l.UpdateContext(ctx, 0, fn)
+}
 
 // SetTimeout bounds how long this process's operations wait for the lock.
 func (r *Record[T]) SetTimeout(t time.Duration) { r.l.SetTimeout(t) }

@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -65,6 +66,9 @@ func openList[V any](hd Handle, kind shm.Kind, opts []Option) (*List[V], error) 
 func (l *List[V]) Handle() Handle { return l.c.handle() }
 
 // SetTimeout bounds how long this process's operations wait for the lock.
+// The XContext forms of the operations (AppendContext, ...) also stop
+// waiting when their context ends, returning its error; the list is then
+// unchanged.
 func (l *List[V]) SetTimeout(t time.Duration) { l.c.SetTimeout(t) }
 
 // Len returns the list's length. It reads one word, without the lock.
@@ -83,8 +87,8 @@ func (l *List[V]) Len() int { return l.c.length() }
 //
 // A list needs no repair after a holder died: count and every slot are
 // published by single stores. The count is checked against the slot array.
-func (l *List[V]) lock() error {
-	return l.c.acquire(func() error {
+func (l *List[V]) lock(ctx context.Context) error {
+	return l.c.acquire(ctx, func() error {
 		_, _, err := l.state()
 		return err
 	})
@@ -148,14 +152,17 @@ func (l *List[V]) item(off int64) ([]byte, error) {
 // Append adds vs at the end, all at once: other processes see none of
 // them or all. It fails with an error wrapping shm.ErrNoSpace when the heap
 // is full; the list is then unchanged.
-func (l *List[V]) Append(vs ...V) error {
+func (l *List[V]) Append(vs ...V) error { return l.AppendContext(context.Background(), vs...) }
+
+// AppendContext is Append that stops waiting for the lock when ctx ends.
+func (l *List[V]) AppendContext(ctx context.Context, vs ...V) (err error) {
 	if l.c.kind != KindList {
 		return fmt.Errorf("%s append: %w", kindName(l.c.kind), ErrFixed)
 	}
-	if err := l.lock(); err != nil {
+	if err := l.lock(ctx); err != nil {
 		return fmt.Errorf("list append: %w", err)
 	}
-	defer l.c.release()
+	defer l.c.release(&err)
 	if err := l.appendLocked(vs); err != nil {
 		return fmt.Errorf("list append: %w", err)
 	}
@@ -210,12 +217,15 @@ func (l *List[V]) appendLocked(vs []V) error {
 }
 
 // Get returns item i.
-func (l *List[V]) Get(i int) (V, error) {
+func (l *List[V]) Get(i int) (V, error) { return l.GetContext(context.Background(), i) }
+
+// GetContext is Get that stops waiting for the lock when ctx ends.
+func (l *List[V]) GetContext(ctx context.Context, i int) (_ V, err error) {
 	var v V
-	if err := l.lock(); err != nil {
+	if err := l.lock(ctx); err != nil {
 		return v, fmt.Errorf("%s get: %w", kindName(l.c.kind), err)
 	}
-	defer l.c.release()
+	defer l.c.release(&err)
 	s, n, err := l.state()
 	if err == nil {
 		i, err = l.index(i, n)
@@ -234,15 +244,18 @@ func (l *List[V]) Get(i int) (V, error) {
 }
 
 // Set replaces item i with v.
-func (l *List[V]) Set(i int, v V) error {
+func (l *List[V]) Set(i int, v V) error { return l.SetContext(context.Background(), i, v) }
+
+// SetContext is Set that stops waiting for the lock when ctx ends.
+func (l *List[V]) SetContext(ctx context.Context, i int, v V) (err error) {
 	b, err := l.vc.encode(&v)
 	if err != nil {
 		return fmt.Errorf("%s set: %w", kindName(l.c.kind), err)
 	}
-	if err := l.lock(); err != nil {
+	if err := l.lock(ctx); err != nil {
 		return fmt.Errorf("%s set: %w", kindName(l.c.kind), err)
 	}
-	defer l.c.release()
+	defer l.c.release(&err)
 	s, n, err := l.state()
 	if err == nil {
 		i, err = l.index(i, n)
@@ -263,11 +276,16 @@ func (l *List[V]) Set(i int, v V) error {
 // Update replaces item i with fn(item i), under the lock. fn must be short
 // and must not use the list; if it panics the list is unchanged.
 func (l *List[V]) Update(i int, fn func(V) V) (V, error) {
+	return l.UpdateContext(context.Background(), i, fn)
+}
+
+// UpdateContext is Update that stops waiting for the lock when ctx ends.
+func (l *List[V]) UpdateContext(ctx context.Context, i int, fn func(V) V) (_ V, err error) {
 	var v V
-	if err := l.lock(); err != nil {
+	if err := l.lock(ctx); err != nil {
 		return v, fmt.Errorf("%s update: %w", kindName(l.c.kind), err)
 	}
-	defer l.c.release()
+	defer l.c.release(&err)
 	s, n, err := l.state()
 	if err == nil {
 		i, err = l.index(i, n)
@@ -299,15 +317,18 @@ func (l *List[V]) Update(i int, fn func(V) V) (V, error) {
 
 // Pop removes the last item and returns it; on an empty list it fails with
 // ErrEmpty.
-func (l *List[V]) Pop() (V, error) {
+func (l *List[V]) Pop() (V, error) { return l.PopContext(context.Background()) }
+
+// PopContext is Pop that stops waiting for the lock when ctx ends.
+func (l *List[V]) PopContext(ctx context.Context) (_ V, err error) {
 	var v V
 	if l.c.kind != KindList {
 		return v, fmt.Errorf("%s pop: %w", kindName(l.c.kind), ErrFixed)
 	}
-	if err := l.lock(); err != nil {
+	if err := l.lock(ctx); err != nil {
 		return v, fmt.Errorf("list pop: %w", err)
 	}
-	defer l.c.release()
+	defer l.c.release(&err)
 	s, n, err := l.state()
 	if err == nil && n == 0 {
 		err = ErrEmpty
@@ -328,14 +349,17 @@ func (l *List[V]) Pop() (V, error) {
 }
 
 // Clear removes every item.
-func (l *List[V]) Clear() error {
+func (l *List[V]) Clear() error { return l.ClearContext(context.Background()) }
+
+// ClearContext is Clear that stops waiting for the lock when ctx ends.
+func (l *List[V]) ClearContext(ctx context.Context) (err error) {
 	if l.c.kind != KindList {
 		return fmt.Errorf("%s clear: %w", kindName(l.c.kind), ErrFixed)
 	}
-	if err := l.lock(); err != nil {
+	if err := l.lock(ctx); err != nil {
 		return fmt.Errorf("list clear: %w", err)
 	}
-	defer l.c.release()
+	defer l.c.release(&err)
 	s, n, err := l.state()
 	if err != nil {
 		return fmt.Errorf("list clear: %w", err)
@@ -350,13 +374,18 @@ func (l *List[V]) Clear() error {
 // Range calls fn for every item of a snapshot taken atomically under the
 // lock, in order, until fn returns false. fn runs without the lock.
 func (l *List[V]) Range(fn func(i int, v V) bool) error {
+	return l.RangeContext(context.Background(), fn)
+}
+
+// RangeContext is Range that stops waiting for the lock when ctx ends.
+func (l *List[V]) RangeContext(ctx context.Context, fn func(i int, v V) bool) error {
 	var ends []int
 	var buf []byte
-	if err := l.lock(); err != nil {
+	if err := l.lock(ctx); err != nil {
 		return fmt.Errorf("%s range: %w", kindName(l.c.kind), err)
 	}
-	err := func() error {
-		defer l.c.release()
+	err := func() (err error) {
+		defer l.c.release(&err)
 		s, n, err := l.state()
 		if err != nil {
 			return err
@@ -394,8 +423,11 @@ func (l *List[V]) Range(fn func(i int, v V) bool) error {
 }
 
 // Slice returns a snapshot of the whole list.
-func (l *List[V]) Slice() ([]V, error) {
+func (l *List[V]) Slice() ([]V, error) { return l.SliceContext(context.Background()) }
+
+// SliceContext is Slice that stops waiting for the lock when ctx ends.
+func (l *List[V]) SliceContext(ctx context.Context) ([]V, error) {
 	out := make([]V, 0, l.Len())
-	err := l.Range(func(_ int, v V) bool { out = append(out, v); return true })
+	err := l.RangeContext(ctx, func(_ int, v V) bool { out = append(out, v); return true })
 	return out, err
 }
