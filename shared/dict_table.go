@@ -32,7 +32,19 @@ const (
 // update. Every slot store was atomic, so the table is intact; only the
 // counts, stored after the slot, may be one off. They are recounted.
 func (d *Dict[K, V]) repair() error {
-	s, err := d.c.slots(int64(d.c.hdr.root.Load()))
+	if err := d.recount(); err != nil {
+		return err
+	}
+	if seq := &d.c.hdr.seq; seq.Load()%2 != 0 {
+		seq.Add(1) // the dead writer's change is over, as far as it got
+	}
+	return nil
+}
+
+// recount stores the entries and tombstones the table holds as its counts,
+// under the lock.
+func (d *Dict[K, V]) recount() error {
+	s, err := d.table()
 	if err != nil {
 		return err
 	}
@@ -48,9 +60,6 @@ func (d *Dict[K, V]) repair() error {
 	}
 	d.c.hdr.count.Store(n)
 	d.c.hdr.tombs.Store(tombs)
-	if seq := &d.c.hdr.seq; seq.Load()%2 != 0 {
-		seq.Add(1) // the dead writer's change is over, as far as it got
-	}
 	return nil
 }
 
@@ -132,14 +141,17 @@ func (d *Dict[K, V]) probe(s []atomic.Uint64, h uint64, key []byte) (i int, foun
 }
 
 // rebuild moves every entry into a new table of capacity n and publishes
-// it. A process killed before the publishing store leaks the new table and
-// leaves the old one in use; after it, it leaks the old one.
+// it, with the count of what it moved (a count another process wrote over
+// is righted here too). A process killed before the publishing store leaks
+// the new table and leaves the old one in use; after it, it leaks the old
+// one.
 func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error) {
 	root, s, err := d.c.newSlots(n)
 	if err != nil {
 		return nil, err
 	}
 	mask := n - 1
+	var moved uint64
 	for i := range old {
 		v := old[i].Load()
 		if v == slotEmpty || v == slotTomb {
@@ -161,9 +173,11 @@ func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error
 			j = (j + 1) & mask
 		}
 		s[j].Store(v)
+		moved++
 	}
 	oldRoot := int64(d.c.hdr.root.Load())
 	d.c.hdr.root.Store(uint64(root)) // publish
+	d.c.hdr.count.Store(moved)
 	d.c.hdr.tombs.Store(0)
 	d.c.heap.Free(oldRoot)
 	return s, nil
@@ -219,7 +233,12 @@ func (d *Dict[K, V]) publish(h uint64, key []byte, e int64) (old int64, err erro
 	}
 	count, tombs := d.c.hdr.count.Load(), d.c.hdr.tombs.Load()
 	if count > uint64(len(s)) || tombs > uint64(len(s)) {
-		return 0, fmt.Errorf("dict of %d slots counts %d entries and %d tombstones: %w", len(s), count, tombs, ErrCorrupt)
+		// Counts no table of this size can hold: written over by another
+		// process. They are the slots' to tell, and the lock is held.
+		if err := d.recount(); err != nil {
+			return 0, err
+		}
+		count, tombs = d.c.hdr.count.Load(), d.c.hdr.tombs.Load()
 	}
 	if ins < 0 || (count+tombs+1)*4 > uint64(len(s))*3 {
 		n := len(s)

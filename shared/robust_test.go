@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 // Offsets in a container's header block (layout.go's containerHeader): the
 // lock's owner word and the change sequence.
 const (
-	lockWordOff = 0
-	seqWordOff  = 120
+	lockWordOff  = 0
+	countWordOff = 96
+	seqWordOff   = 120
 )
 
 // headerWord returns the 8-byte word at off of the header of the container
@@ -132,6 +134,28 @@ func TestDictOddSeqScribbled(t *testing.T) {
 	}
 	if s := binary.LittleEndian.Uint64(seq); s%2 != 0 {
 		t.Fatalf("change sequence after a Set = %d, odd: every Get takes the lock", s)
+	}
+}
+
+// TestDictCountScribbled: entry and tombstone counts written over by
+// another process are recounted from the table under the lock, so Set and
+// Len go on working instead of failing with ErrCorrupt for good.
+func TestDictCountScribbled(t *testing.T) {
+	m := newManager(t, 1<<20)
+	d := must[*shared.Dict[string, int64]](t)(shared.NewDict[string, int64](m.Heap()))
+	for i := range 3 {
+		d.Set(string(rune('a'+i)), int64(i))
+	}
+	for _, off := range []int64{countWordOff, countWordOff + 8} { // count, tombs
+		binary.LittleEndian.PutUint64(headerWord(t, m, d.Handle(), off), 1<<40)
+		for i := range 20 {
+			if err := d.Set(fmt.Sprint("n", off, i), int64(i)); err != nil {
+				t.Fatalf("Set after the word at %d became 1<<40: %v", off, err)
+			}
+		}
+	}
+	if d.Len() != 43 {
+		t.Fatalf("Len = %d, want 43", d.Len())
 	}
 }
 
