@@ -244,7 +244,21 @@ func (c *container) acquire(ctx context.Context, repair func() error) error {
 			return fmt.Errorf("repair %s after its lock holder died: %w", kindName(c.kind), err)
 		}
 	}
+	if recovered {
+		markConsistent(c.mu)
+	}
 	return nil
+}
+
+// markConsistent tells the lock that the state it guards was repaired, for
+// the robust-lock model (docs/robust.md) in which an owner-dead lock
+// unlocked without it becomes unrecoverable. Package sync's Mutex is
+// moving to that model (RWMutex has it): the assertion makes the call as
+// soon as Mutex has the method, with no release of this package between.
+func markConsistent(mu any) {
+	if m, ok := mu.(interface{ MarkConsistent() }); ok {
+		m.MarkConsistent()
+	}
 }
 
 // release unlocks the container's lock and, if that fails, stores why in

@@ -205,3 +205,27 @@ var emptyListChild = spawn.Register("shared.emptyListChild", func(ctx context.Co
 	}
 	return sl.Len(), nil
 })
+
+// TestUpdatePanicPropagates: a panic in Update's function is the caller's
+// own: it reaches the caller unchanged (release's ErrCorrupt conversion
+// covers only the unlock), the dict is unchanged and its lock released.
+func TestUpdatePanicPropagates(t *testing.T) {
+	m := newManager(t, 1<<20)
+	d := must[*shared.Dict[string, int64]](t)(shared.NewDict[string, int64](m.Heap()))
+	d.Set("a", 1)
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want the function's panic", r)
+			}
+		}()
+		d.Update("a", func(v int64, ok bool) (int64, bool) { panic("boom") })
+	}()
+	d.SetTimeout(time.Second)
+	if err := d.Set("a", 2); err != nil {
+		t.Fatalf("Set after a panicking Update: %v", err)
+	}
+	if v, _, _ := d.Get("a"); v != 2 {
+		t.Fatalf("a = %d", v)
+	}
+}
