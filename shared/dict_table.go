@@ -63,8 +63,14 @@ func (d *Dict[K, V]) recount() error {
 	return nil
 }
 
+// table returns the dict's slots. Their number must be a power of two (the
+// probes mask with it): another count was written by another process.
 func (d *Dict[K, V]) table() ([]atomic.Uint64, error) {
-	return d.c.slots(int64(d.c.hdr.root.Load()))
+	s, err := d.c.slots(int64(d.c.hdr.root.Load()))
+	if err == nil && len(s)&(len(s)-1) != 0 {
+		err = fmt.Errorf("dict table of %d slots, not a power of two: %w", len(s), ErrCorrupt)
+	}
+	return s, err
 }
 
 // entryHead loads the hash and the key and value lengths of the entry at

@@ -101,8 +101,9 @@ func (l *List[V]) state() ([]atomic.Uint64, int, error) {
 		return nil, 0, err
 	}
 	n := l.c.hdr.count.Load()
-	if n > uint64(len(s)) {
-		return nil, 0, fmt.Errorf("%s length %d beyond capacity %d: %w", kindName(l.c.kind), n, len(s), ErrCorrupt)
+	// A Record holds one item once made (published); before, it is filled.
+	if n > uint64(len(s)) || (l.c.kind == KindRecord && n != 1 && l.c.hdr.magic.Load() == ctMagic) {
+		return nil, 0, fmt.Errorf("%s length %d, capacity %d: %w", kindName(l.c.kind), n, len(s), ErrCorrupt)
 	}
 	return s, int(n), nil
 }

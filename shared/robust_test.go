@@ -16,6 +16,7 @@ import (
 // lock's owner word and the change sequence.
 const (
 	lockWordOff  = 0
+	rootWordOff  = 88
 	countWordOff = 96
 	seqWordOff   = 120
 )
@@ -227,5 +228,24 @@ func TestUpdatePanicPropagates(t *testing.T) {
 	}
 	if v, _, _ := d.Get("a"); v != 2 {
 		t.Fatalf("a = %d", v)
+	}
+}
+
+// TestShapeScribbled: a Record's count other than 1 and a dict table whose
+// capacity is not a power of two are ErrCorrupt (not ErrIndex, not probes
+// that miss entries silently).
+func TestShapeScribbled(t *testing.T) {
+	m := newManager(t, 1<<20)
+	rec := must[*shared.Record[int64]](t)(shared.NewRecord(m.Heap(), int64(5)))
+	binary.LittleEndian.PutUint64(headerWord(t, m, rec.Handle(), countWordOff), 0)
+	if _, err := rec.Load(); !errors.Is(err, shared.ErrCorrupt) {
+		t.Fatalf("Load of a Record counting 0 items: %v, want ErrCorrupt", err)
+	}
+	d := must[*shared.Dict[string, int64]](t)(shared.NewDict[string, int64](m.Heap()))
+	d.Set("a", 1)
+	root := int64(binary.LittleEndian.Uint64(headerWord(t, m, d.Handle(), rootWordOff)))
+	binary.LittleEndian.PutUint64(must[[]byte](t)(m.Heap().Bytes(root, 8)), 6)
+	if _, _, err := d.Get("a"); !errors.Is(err, shared.ErrCorrupt) {
+		t.Fatalf("Get in a table of 6 slots: %v, want ErrCorrupt", err)
 	}
 }
