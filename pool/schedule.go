@@ -120,8 +120,11 @@ func (p *Pool) pumpTo(fails []failure, depth int) []failure {
 		if err != nil || n != len(w.outbox) {
 			// The ring holds depth slots and a worker never has more than
 			// depth tasks in flight; only Close refuses, and closing
-			// workers get no tasks.
-			panic(fmt.Sprintf("forkless/pool: task ring took %d of %d tasks: %v", n, len(w.outbox), err))
+			// workers get no tasks. So the worker's region says otherwise
+			// because something wrote there (a task of that worker, say):
+			// that worker's failure, not the pool's.
+			p.dropWorker(w)
+			continue
 		}
 		w.outbox = w.outbox[:0]
 	}
@@ -231,6 +234,17 @@ func (p *Pool) send(w *worker, t *task, fails []failure) ([]failure, bool) {
 	return fails, true
 }
 
+// dropWorker stops handing tasks to w and kills it: its region holds what
+// this process did not write. Its exit (onExit) deals with the tasks it
+// held as with any death: the running item fails (or runs again), the
+// others go back to the queue, and a new worker takes its place. Called
+// with p.mu held.
+func (p *Pool) dropWorker(w *worker) {
+	w.closing = true
+	w.outbox = w.outbox[:0]
+	w.proc.Kill()
+}
+
 // encodeTask encodes t's argument payload into p.scratch: the function's
 // name when w does not know it yet, then each item length-prefixed.
 func (p *Pool) encodeTask(w *worker, t *task) ([]byte, error) {
@@ -280,7 +294,11 @@ func (p *Pool) placeArgs(w *worker, t *task, buf []byte, d *taskDesc, fails []fa
 	}
 	b, err := w.heap.Bytes(off, int64(len(buf)))
 	if err != nil {
-		panic("forkless/pool: heap block out of range: " + err.Error())
+		// The worker shares the heap's bookkeeping: a block it gave out
+		// of range means its region was written to. t goes to another
+		// worker.
+		p.dropWorker(w)
+		return fails, false, false
 	}
 	copy(b, buf)
 	d.Flags |= flagHeap
