@@ -274,7 +274,10 @@ func (q *MPMC[T]) push(vs []T) (int, error) {
 		return 0, errSlotPushClosed
 	}
 	var pos, k uint64
-	for {
+	for try := 0; ; try++ {
+		if try == maxSlotRetries {
+			return 0, errSlotPushBusy
+		}
 		pos = q.enq.Load()
 		// Count the free slots from pos. A slot seen free (seq == its
 		// position) stays free until that position is claimed, which only
@@ -285,11 +288,12 @@ func (q *MPMC[T]) push(vs []T) (int, error) {
 		}
 		if k == 0 {
 			s := q.seq(pos).Load()
-			if int64(s-pos) > 0 && s&seqHole == 0 {
-				continue // another producer claimed pos: enq moved on
+			full, err := q.pushSeq(pos, s)
+			if err != nil {
+				return 0, err
 			}
-			if q.enq.Load() != pos {
-				continue
+			if !full {
+				continue // enq moved on: another producer claimed pos
 			}
 			// Full: the slot still holds position pos-slots.
 			q.checkConsumerStall(pos, s)
@@ -346,7 +350,10 @@ func (q *MPMC[T]) pop(dst []T) (int, error) {
 	if q.part < 0 {
 		return 0, errSlotDetached
 	}
-	for {
+	for try := 0; ; try++ {
+		if try == maxSlotRetries {
+			return 0, errSlotPopBusy
+		}
 		pos := q.deq.Load()
 		k := uint64(0)
 		for k < uint64(len(dst)) && q.seq(pos+k).Load()&^seqHole == pos+k+1 {
@@ -354,11 +361,12 @@ func (q *MPMC[T]) pop(dst []T) (int, error) {
 		}
 		if k == 0 {
 			s := q.seq(pos).Load()
-			if int64(s&^seqHole-(pos+1)) > 0 {
-				continue // another consumer took pos: deq moved on
+			empty, err := q.popSeq(pos, s)
+			if err != nil {
+				return 0, err
 			}
-			if q.deq.Load() != pos {
-				continue
+			if !empty {
+				continue // deq moved on: another consumer took pos
 			}
 			if s == pos && q.enq.Load() > pos {
 				// Claimed by a producer, not yet published.
@@ -418,10 +426,14 @@ func (q *MPMC[T]) PushAll(ctx context.Context, vs []T) (int, error) {
 		if err == nil {
 			continue
 		}
-		if !isSlotFull(err) {
+		if err == errSlotPushBusy {
+			err = nap(ctx)
+		} else if !isSlotFull(err) {
 			return done, err
+		} else if err = ctx.Err(); err == nil {
+			err = q.notFull.WaitEvery(ctx, q.recheck(), q.canPush)
 		}
-		if err := q.notFull.WaitEvery(ctx, q.recheck(), q.canPush); err != nil {
+		if err != nil {
 			return done, fmt.Errorf("push: %w", err)
 		}
 	}
@@ -444,10 +456,14 @@ func (q *MPMC[T]) PopSome(ctx context.Context, dst []T) (int, error) {
 	}
 	for {
 		n, err := q.pop(dst)
-		if err == nil || !isSlotEmpty(err) {
+		if err == errSlotPopBusy {
+			err = nap(ctx)
+		} else if err == nil || !isSlotEmpty(err) {
 			return n, err
+		} else if err = ctx.Err(); err == nil {
+			err = q.notEmpty.WaitEvery(ctx, q.recheck(), q.canPop)
 		}
-		if err := q.notEmpty.WaitEvery(ctx, q.recheck(), q.canPop); err != nil {
+		if err != nil {
 			return 0, fmt.Errorf("pop: %w", err)
 		}
 	}

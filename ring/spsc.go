@@ -36,8 +36,12 @@ type SPSC[T any] struct {
 
 	_          slotPad
 	cachedHead uint64 // producer's copy of head
+	resFrom    uint64 // producer: the tail at the last Reserve
+	resTo      uint64 // producer: the position after the last Reserve's slots
 	_          slotPad
 	cachedTail uint64 // consumer's copy of tail
+	peekFrom   uint64 // consumer: the head at the last Peek
+	peekTo     uint64 // consumer: the position after the last Peek's items
 	_          slotPad
 }
 
@@ -142,25 +146,38 @@ func (q *SPSC[T]) Close() error {
 func (q *SPSC[T]) Closed() bool { return q.closed.Load() != 0 }
 
 // room returns how many slots the producer may fill from tail t, reloading
-// head only when the cached copy says fewer than want.
-func (q *SPSC[T]) room(t uint64, want uint64) uint64 {
-	free := q.capacity - (t - q.cachedHead)
-	if free < want {
+// head only when the cached copy says fewer than want (or is impossible).
+// Indexes more than the capacity apart are ErrCorrupt: no schedule of the
+// two sides makes them, only a write from outside.
+func (q *SPSC[T]) room(t uint64, want uint64) (uint64, error) {
+	used := t - q.cachedHead
+	if used > q.capacity || q.capacity-used < want {
 		q.cachedHead = q.head.Load() // acquire: the consumer is done with slots below head
-		free = q.capacity - (t - q.cachedHead)
+		used = t - q.cachedHead
+		if used > q.capacity {
+			return 0, q.corrupt("push", q.cachedHead, t)
+		}
 	}
-	return free
+	return q.capacity - used, nil
 }
 
 // ready returns how many items the consumer may read from head h,
-// reloading tail only when the cached copy says fewer than want.
-func (q *SPSC[T]) ready(h uint64, want uint64) uint64 {
+// reloading tail only when the cached copy says fewer than want (or is
+// impossible); indexes more than the capacity apart are ErrCorrupt.
+func (q *SPSC[T]) ready(h uint64, want uint64) (uint64, error) {
 	n := q.cachedTail - h
-	if n < want {
+	if n > q.capacity || n < want {
 		q.cachedTail = q.tail.Load() // acquire: slots below tail are written
 		n = q.cachedTail - h
+		if n > q.capacity {
+			return 0, q.corrupt("pop", h, q.cachedTail)
+		}
 	}
-	return n
+	return n, nil
+}
+
+func (q *SPSC[T]) corrupt(op string, h, t uint64) error {
+	return fmt.Errorf("%s: head %d, tail %d in a ring of %d: %w", op, h, t, q.capacity, ErrCorrupt)
 }
 
 // TryPush appends v, or fails at once with ErrFull or ErrClosed.
@@ -169,7 +186,9 @@ func (q *SPSC[T]) TryPush(v T) error {
 		return errSlotPushClosed
 	}
 	t := q.tail.Load()
-	if q.room(t, 1) == 0 {
+	if free, err := q.room(t, 1); err != nil {
+		return err
+	} else if free == 0 {
 		return errSlotPushFull
 	}
 	q.slots[t&q.mask] = v
@@ -189,7 +208,11 @@ func (q *SPSC[T]) PushBatch(vs []T) (int, error) {
 		return 0, nil
 	}
 	t := q.tail.Load()
-	n := min(q.room(t, uint64(len(vs))), uint64(len(vs)))
+	free, err := q.room(t, uint64(len(vs)))
+	if err != nil {
+		return 0, err
+	}
+	n := min(free, uint64(len(vs)))
 	if n == 0 {
 		return 0, errSlotPushFull
 	}
@@ -205,8 +228,10 @@ func (q *SPSC[T]) PushBatch(vs []T) (int, error) {
 // ErrClosed when the ring is closed and drained.
 func (q *SPSC[T]) TryPop() (T, error) {
 	h := q.head.Load()
-	if q.ready(h, 1) == 0 {
-		var zero T
+	var zero T
+	if n, err := q.ready(h, 1); err != nil {
+		return zero, err
+	} else if n == 0 {
 		return zero, q.emptyErr(h)
 	}
 	v := q.slots[h&q.mask]
@@ -232,7 +257,11 @@ func (q *SPSC[T]) PopBatch(dst []T) (int, error) {
 		return 0, nil
 	}
 	h := q.head.Load()
-	n := min(q.ready(h, uint64(len(dst))), uint64(len(dst)))
+	avail, err := q.ready(h, uint64(len(dst)))
+	if err != nil {
+		return 0, err
+	}
+	n := min(avail, uint64(len(dst)))
 	if n == 0 {
 		return 0, q.emptyErr(h)
 	}
@@ -246,23 +275,34 @@ func (q *SPSC[T]) PopBatch(dst []T) (int, error) {
 
 // Reserve returns up to n free slots, contiguous in the ring, for the
 // producer to fill in place; it returns fewer at the wrap or when the ring
-// is fuller, and an empty slice when it is full or closed. Nothing is
-// visible to the consumer until Commit.
+// is fuller, and an empty slice when it is full, closed or corrupt (the
+// next TryPush says which). Nothing is visible to the consumer until Commit.
 func (q *SPSC[T]) Reserve(n int) []T {
+	t := q.tail.Load()
+	q.resFrom, q.resTo = t, t
 	if n <= 0 || q.closed.Load() != 0 {
 		return nil
 	}
-	t := q.tail.Load()
+	free, err := q.room(t, uint64(n))
+	if err != nil {
+		return nil
+	}
 	i := t & q.mask
-	k := min(q.room(t, uint64(n)), uint64(n), uint64(len(q.slots))-i)
+	k := min(free, uint64(n), uint64(len(q.slots))-i)
+	q.resTo = t + k
 	return q.slots[i : i+k : i+k]
 }
 
 // Commit publishes the first n slots returned by the last Reserve, with one
-// store. n must not exceed what Reserve returned (panics otherwise).
+// store. n must not exceed what Reserve returned (panics otherwise). The
+// position comes from the Reserve, not from the shared tail, so a tail
+// changed in between by another process cannot make this one panic.
 func (q *SPSC[T]) Commit(n int) {
 	t := q.tail.Load()
-	if n < 0 || uint64(n) > q.capacity-(t-q.cachedHead) {
+	if t < q.resFrom || t > q.resTo {
+		return // tail was overwritten since Reserve: publish nothing; the next put reports it
+	}
+	if n < 0 || uint64(n) > q.resTo-t {
 		panic("forkless/ring: SPSC.Commit of more slots than reserved")
 	}
 	q.tail.Store(t + uint64(n))
@@ -277,16 +317,27 @@ func (q *SPSC[T]) Peek(n int) []T {
 		return nil
 	}
 	h := q.head.Load()
+	q.peekFrom, q.peekTo = h, h
+	avail, err := q.ready(h, uint64(n))
+	if err != nil {
+		return nil // corrupt: the next TryPop reports it
+	}
 	i := h & q.mask
-	k := min(q.ready(h, uint64(n)), uint64(n), uint64(len(q.slots))-i)
+	k := min(avail, uint64(n), uint64(len(q.slots))-i)
+	q.peekTo = h + k
 	return q.slots[i : i+k : i+k]
 }
 
 // Release removes the first n items returned by the last Peek, handing
-// their slots back to the producer with one store.
+// their slots back to the producer with one store. n must not exceed what
+// Peek returned (panics otherwise); a head changed since the Peek by
+// another process releases nothing (the next get reports it).
 func (q *SPSC[T]) Release(n int) {
 	h := q.head.Load()
-	if n < 0 || uint64(n) > q.cachedTail-h {
+	if h < q.peekFrom || h > q.peekTo {
+		return // head was overwritten since Peek: release nothing; the next get reports it
+	}
+	if n < 0 || uint64(n) > q.peekTo-h {
 		panic("forkless/ring: SPSC.Release of more items than peeked")
 	}
 	q.head.Store(h + uint64(n))
