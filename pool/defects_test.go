@@ -198,3 +198,35 @@ func TestImapReadAheadBound(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13, with Imap's defaults (chunks of one, a window of 64): one
+// crashing item restarts the worker once and fails alone.
+func TestCrashingItemInImapRestartsOnce(t *testing.T) {
+	ctx := defectCtx(t, 60*time.Second)
+	p, err := pool.New(ctx, pool.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate(context.Background())
+	const n, at = 300, 211
+	items := func(yield func(crashArg) bool) {
+		for i := range n {
+			if !yield(crashArg{X: i, At: at}) {
+				return
+			}
+		}
+	}
+	i, failed := 0, 0
+	for v, err := range pool.Imap(ctx, p, defectCrash, items) {
+		switch {
+		case i == at && errors.Is(err, spawn.ErrDied):
+			failed++
+		case err != nil || v != i+1:
+			t.Fatalf("item %d: %d, %v", i, v, err)
+		}
+		i++
+	}
+	if s := p.Stats(); i != n || failed != 1 || s.Restarts != 1 || s.Failed != 1 {
+		t.Errorf("%d results, %d failed, stats %+v; want %d, 1 failed, 1 restart", i, failed, s, n)
+	}
+}

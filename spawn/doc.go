@@ -35,9 +35,11 @@
 // cgroup CPU quota.
 //
 // Children die with their parent, whatever kills it, grandchildren too.
+// A child gets only its standard streams, its pipes and the regions it is
+// given: other descriptors its parent left inheritable are closed.
 // [Daemon] children and ordinary ones differ when their parent shuts down:
-// [Shutdown] terminates daemons and waits for the others, as Python does
-// when the main module returns. A child runs Shutdown itself when its
+// [Shutdown] terminates open pools and daemons and waits for the others,
+// as Python does when the main module returns. A child runs Shutdown itself when its
 // function returns; a Go main calls it (defer spawn.Shutdown(ctx)).
 //
 // # Arguments, results and errors
