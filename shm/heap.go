@@ -321,6 +321,12 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 
 // pop takes the first block off class c's free list, marks it in use and
 // clears its payload. It returns 0 when the list is empty.
+//
+// A list another process wrote over (a head or next naming no carved
+// block, or a block on it that is not free: a cycle, say) is ErrCorrupt
+// for this call, and the list is dropped: its blocks leak, and the class
+// is carved afresh, instead of every later Alloc of the class meeting the
+// same bad head.
 func (h *Heap) pop(c int) (uint64, error) {
 	size := uint64(heapClasses[c])
 	head := &h.hdr.heads[c]
@@ -334,6 +340,7 @@ func (h *Heap) pop(c int) (uint64, error) {
 		}
 		bump := h.carved()
 		if !h.validBlock(blk, bump) || blk+size > bump {
+			h.drop(c, old)
 			return 0, fmt.Errorf("heap alloc: free list %d names offset %d: %w", c, blk, ErrCorrupt)
 		}
 		// next may be stale if blk was popped meanwhile; then the tag has
@@ -346,11 +353,18 @@ func (h *Heap) pop(c int) (uint64, error) {
 	// The block is ours alone now. A crash from here on leaks it.
 	st := &h.block(blk).state
 	if s := st.Load(); s != blkMagic<<32|uint64(c)<<8|blkFree {
+		h.drop(c, head.Load())
 		return 0, fmt.Errorf("heap alloc: free block at %d has state %#x: %w", blk, s, ErrCorrupt)
 	}
 	clear(h.mem[blk+blkHeader : blk+size])
 	st.Store(blkMagic<<32 | uint64(c)<<8 | blkUsed)
 	return blk, nil
+}
+
+// drop empties class c's free list if its head is still old (a compare-
+// and-swap that also moves the tag on).
+func (h *Heap) drop(c int, old uint64) {
+	h.hdr.heads[c].CompareAndSwap(old, (old>>headOffBits+1)<<headOffBits)
 }
 
 // carve cuts a new block of class c from the arena. The compare-and-swap

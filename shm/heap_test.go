@@ -340,3 +340,42 @@ func BenchmarkHeap(b *testing.B) {
 		})
 	}
 }
+
+// TestHeapFreeListScribbled: a free list another process wrote over (a
+// head naming no block, a block whose next names itself) costs one Alloc
+// ErrCorrupt, not every later Alloc of its size class: the list is dropped
+// (its blocks leak) and the class is carved afresh.
+func TestHeapFreeListScribbled(t *testing.T) {
+	h := newHeap(t, 64<<10)
+	blk := h.Block().Bytes()
+	// heapHeader.heads[0], the class of 1 to 16 bytes, names offset 80:
+	// no carved block.
+	const head0 = 192
+	binary.LittleEndian.PutUint64(blk[head0:], 5)
+	if _, err := h.Alloc(16); !errors.Is(err, shm.ErrCorrupt) {
+		t.Fatalf("Alloc from a scribbled head: %v, want ErrCorrupt", err)
+	}
+	if _, err := h.Alloc(16); err != nil {
+		t.Fatalf("the next Alloc: %v", err)
+	}
+	// A cycle: a free block whose next names itself.
+	a, err := h.Alloc(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Free(a); err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint64(blk[a-8:], uint64(a-16)) // blockHeader.next
+	if got, err := h.Alloc(16); err != nil || got != a {
+		t.Fatalf("Alloc = %d, %v, want the freed %d", got, err, a)
+	}
+	if _, err := h.Alloc(16); !errors.Is(err, shm.ErrCorrupt) {
+		t.Fatalf("Alloc of a block in use through a cycle: %v, want ErrCorrupt", err)
+	}
+	for i := range 3 {
+		if got, err := h.Alloc(16); err != nil || got == a {
+			t.Fatalf("Alloc %d after the cycle = %d, %v", i, got, err)
+		}
+	}
+}
