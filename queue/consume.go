@@ -59,7 +59,11 @@ var errNotReady = errors.New("record not committed yet")
 //     that reproduced the tagged word of step 2 could expose to its own
 //     consumer if this one were descheduled exactly there too.
 func (q *records) tryTake() (uint64, uint64, error) {
-	for {
+	bound := q.stepBound()
+	for step := 0; ; step++ {
+		if step == bound {
+			return 0, 0, fmt.Errorf("take: head %d: no record taken after %d steps: %w", q.head.Load(), bound, ErrCorrupt)
+		}
 		h := q.head.Load()
 		t := q.tailCache.Load()
 		if h >= t || t-h > q.cap {
@@ -181,6 +185,9 @@ func (q *records) take(ctx context.Context) (uint64, uint64, error) {
 		if err == ErrEmpty && q.closed.Load() != 0 && q.head.Load() == q.tail.Load() {
 			return 0, 0, fmt.Errorf("get: %w", ErrClosed)
 		}
+		if err := ctx.Err(); err != nil {
+			return 0, 0, fmt.Errorf("get: %w", err)
+		}
 		if err := q.notEmpty.WaitEvery(ctx, recoverEvery, q.takeReady); err != nil {
 			return 0, 0, fmt.Errorf("get: %w", err)
 		}
@@ -207,15 +214,18 @@ func (q *records) pollTake() (uint64, uint64, error) {
 }
 
 // release frees a record this process took: its bytes may be reused once
-// freed passes it.
-func (q *records) release(p, w uint64) {
+// freed passes it. A state word that is no longer the one this process
+// stored at its take is ErrCorrupt: no recoverer frees the record of a
+// live reader, so only a write from outside the library changes it. The
+// record is left as it is (whoever wrote there owns the consequences), and
+// the caller's message bytes may be torn: the error says so.
+func (q *records) release(p, w uint64) error {
 	st := q.state(p)
 	if !st.CompareAndSwap(w, recFree|q.me) {
-		// A recoverer freed it, believing this process dead: impossible
-		// while it runs, so the ring's words were overwritten.
-		panic(fmt.Sprintf("forkless/queue: record at %d changed while this process read it (state %#x)", p, st.Load()))
+		return fmt.Errorf("release record at %d: state %#x changed while this process read it: %w", p, st.Load(), ErrCorrupt)
 	}
 	q.advanceFreed()
+	return nil
 }
 
 // advanceFreed moves freed past every free record and padding below head,
@@ -230,7 +240,7 @@ func (q *records) release(p, w uint64) {
 // never reused before freed passes it, so the span read at f is its own.
 func (q *records) advanceFreed() {
 	moved := false
-	for {
+	for range q.stepBound() {
 		f := q.freed.Load()
 		if f >= q.head.Load() || f%recAlign != 0 {
 			break // nothing to free, or corrupt (producers report it)

@@ -89,7 +89,7 @@ func (j *Joinable) TryGet() ([]byte, error) { return j.q.tryGetAppend(nil) }
 // TaskDone marks one task finished. It fails with ErrTaskDone when no task
 // is unfinished.
 func (j *Joinable) TaskDone() error {
-	for {
+	for range maxSteps {
 		n := j.unfinished.Load()
 		if n == 0 {
 			return fmt.Errorf("task done: %w", ErrTaskDone)
@@ -102,6 +102,7 @@ func (j *Joinable) TaskDone() error {
 			return nil
 		}
 	}
+	return fmt.Errorf("task done: the count changed under each of %d tries: %w", maxSteps, ErrCorrupt)
 }
 
 func (j *Joinable) done() {

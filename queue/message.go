@@ -60,14 +60,16 @@ type Message struct {
 func (m Message) Bytes() []byte { return m.buf }
 
 // Release returns the message's room to the ring. Use the message once.
-func (m Message) Release() {
+// It fails with ErrCorrupt when the record's state word was changed from
+// outside while this process held it: the bytes read may be torn.
+func (m Message) Release() error {
 	if m.spill != nil {
-		m.spill.Close()
-		return
+		return m.spill.Close()
 	}
 	if m.q != nil {
-		m.q.release(m.pos, m.word)
+		return m.q.release(m.pos, m.word)
 	}
+	return nil
 }
 
 // ---- the byte paths, shared by Queue, Of, Joinable and Pipe ----
@@ -226,7 +228,10 @@ func (q *records) tryTakeMessage() (Message, error) {
 func (q *records) message(p, w uint64) (Message, error) {
 	if w&recFlagSpill != 0 {
 		reg, buf, err := q.openSpill(p)
-		q.release(p, w)
+		if rerr := q.release(p, w); rerr != nil && err == nil {
+			reg.Close()
+			err = fmt.Errorf("get: %w", rerr)
+		}
 		if err != nil {
 			return Message{}, err
 		}
@@ -238,7 +243,7 @@ func (q *records) message(p, w uint64) (Message, error) {
 	}
 	b, err := q.payload(p, s)
 	if err != nil {
-		q.release(p, w)
+		q.release(p, w) //nolint:errcheck // the payload's error says it already
 		return Message{}, fmt.Errorf("get: %w", err)
 	}
 	return Message{q: q, pos: p, word: w, buf: b}, nil
@@ -264,7 +269,10 @@ func appendMessage(dst []byte, m Message, err error) ([]byte, error) {
 	if dst == nil {
 		dst = make([]byte, 0, len(m.buf))
 	}
+	n := len(dst)
 	dst = append(dst, m.buf...)
-	m.Release()
+	if err := m.Release(); err != nil {
+		return dst[:n], fmt.Errorf("get: %w", err)
+	}
 	return dst, nil
 }

@@ -167,6 +167,9 @@ func (p *Pipe) Send(ctx context.Context, msg []byte) error {
 		if len(msg) <= q.maxInline() {
 			span = recSpan(len(msg))
 		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
 		dead, err := q.waitPeer(ctx, q.notFull, &q.h.reader, func() bool { return q.roomFor(span) })
 		if err != nil {
 			return fmt.Errorf("send: %w", err)
@@ -194,6 +197,9 @@ func (p *Pipe) AppendRecv(ctx context.Context, dst []byte) ([]byte, error) {
 		b, err := q.tryGetAppend(dst)
 		if !errors.Is(err, ErrEmpty) {
 			return b, err
+		}
+		if err := ctx.Err(); err != nil {
+			return dst, fmt.Errorf("recv: %w", err)
 		}
 		dead, err := q.waitPeer(ctx, q.notEmpty, &q.h.writer, q.readable)
 		if err != nil {

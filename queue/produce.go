@@ -102,7 +102,9 @@ func (q *records) claim(ctx context.Context, n int, flags uint64) (uint64, error
 			return p, err
 		}
 		span := recSpan(n)
-		err = q.notFull.WaitEvery(ctx, recoverEvery, func() bool { return q.roomFor(span) })
+		if err = ctx.Err(); err == nil { // roomFor may say yes when the claim says no (a scribbled word)
+			err = q.notFull.WaitEvery(ctx, recoverEvery, func() bool { return q.roomFor(span) })
+		}
 		if err != nil {
 			return 0, fmt.Errorf("put: %w", err)
 		}
@@ -120,7 +122,7 @@ func (q *records) roomFor(span uint64) bool {
 	}
 	q.advanceFreed()
 	t, f := q.tail.Load(), q.freed.Load()
-	if f > t || t-f > q.cap || f%recAlign != 0 {
+	if f > t || t-f > q.cap || f%recAlign != 0 || t%recAlign != 0 {
 		return true // corrupt: let the claim report it
 	}
 	off := t & q.mask

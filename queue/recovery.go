@@ -17,6 +17,19 @@ const (
 	tryLockFor   = 5 * recoverAfter
 )
 
+// maxSteps bounds every loop over the ring's shared words that advances
+// while others make progress (a lost CAS, a cursor moved under us): another
+// process can write anything there, and a word that keeps changing must
+// not hold this process. A loop that walks records (skipping them at the
+// head, passing freed over them) is bounded by stepBound instead: the most
+// records the ring can hold, plus maxSteps.
+const maxSteps = 1 << 16
+
+// stepBound bounds a walk over the records of the ring in one call: no
+// correct schedule passes more records than the data area holds (one per
+// recAlign bytes) plus what lost CASes cost (maxSteps).
+func (q *records) stepBound() int { return int(q.cap/recAlign) + maxSteps }
+
 // ownerWord returns the owner bits (8-63) of a record state word naming
 // this process: its pid (24 bits) and the low half of its start time, as
 // internal/owner identifies it. The state bits (0-7) are the record's.

@@ -175,7 +175,10 @@ func (t *Of[T]) decode(m Message, err error) (T, error) {
 		err = t.codec.Decode(m.buf, w)
 		v = *w
 	}
-	m.Release()
+	if rerr := m.Release(); rerr != nil && err == nil {
+		var zero T
+		return zero, fmt.Errorf("get: %w", rerr)
+	}
 	if err != nil {
 		return v, fmt.Errorf("get: %w", err)
 	}

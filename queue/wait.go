@@ -32,7 +32,7 @@ func (q *records) readable() bool {
 		if h == t {
 			return q.closed.Load() != 0
 		}
-		if h > t || t-h > q.cap {
+		if h > t || t-h > q.cap || h%recAlign != 0 {
 			if q.head.Load() != h {
 				continue
 			}
