@@ -16,7 +16,7 @@ import (
 
 // poolSentinels are every sentinel the package declares.
 var poolSentinels = []error{
-	pool.ErrPoolClosed, pool.ErrTerminated, pool.ErrTimeout, pool.ErrTooLarge, pool.ErrInitializer,
+	pool.ErrPoolClosed, pool.ErrTerminated, pool.ErrTimeout, pool.ErrTooLarge, pool.ErrInitializer, pool.ErrWorkers,
 }
 
 // returnPoolSentinel returns poolSentinels[i], wrapped twice.
