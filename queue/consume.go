@@ -188,7 +188,7 @@ func (q *records) take(ctx context.Context) (uint64, uint64, error) {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, fmt.Errorf("get: %w", err)
 		}
-		if err := q.notEmpty.WaitEvery(ctx, recoverEvery, q.takeReady); err != nil {
+		if err := q.notEmpty.WaitFor(ctx, q.takeRecheck, q.takeReady); err != nil {
 			return 0, 0, fmt.Errorf("get: %w", err)
 		}
 	}

@@ -116,11 +116,14 @@ func pipeEnd(send, recv *records) *Pipe {
 func (p *Pipe) Handle() PipeHandle { return p.h }
 
 // waitPeer waits on ec until ready reports true (nil, false) or ctx is
-// done (its error), and every recoverAfter of waiting checks whether the
+// done (its error), and every idleRecheck of waiting checks whether the
 // process at the other end of q (the owner word peer: the writer when
 // receiving, the reader when sending) has died (nil, true). The check is
-// off the spinning path: it runs when a slice of the wait times out.
-func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uint64, ready func() bool) (bool, error) {
+// off the spinning path, and costs nothing in between: the sleep is one
+// futex wait of up to recheck() (recoverEvery only while a record's owner
+// may die unseen, idleRecheck otherwise), cut short by a notification or
+// by ctx, so an idle end wakes about once a second.
+func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uint64, recheck func() time.Duration, ready func() bool) (bool, error) {
 	// First the event count's adaptive spin, with no context to make: in a
 	// conversation the answer usually comes within it (both sides catch
 	// each other spinning, well under a microsecond a hop) while spinning
@@ -129,20 +132,26 @@ func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uin
 	if ec.Spin(ready) {
 		return false, nil
 	}
-	for {
-		wctx, cancel := context.WithTimeout(ctx, recoverAfter)
-		err := ec.Sleep(wctx, recoverEvery, ready)
-		cancel()
-		if err == nil {
-			return false, nil
+	dead := false
+	due := time.Now().Add(idleRecheck)
+	woken := func() bool {
+		if ready() {
+			return true
 		}
-		if ctx.Err() != nil {
-			return false, err
+		if now := time.Now(); !now.Before(due) {
+			due = now.Add(idleRecheck)
+			if w := peer.Load(); w != 0 && w != q.me && !ownerAlive(w) {
+				dead = true
+				return true
+			}
 		}
-		if w := peer.Load(); w != 0 && w != q.me && !ownerAlive(w) {
-			return true, nil
-		}
+		return false
 	}
+	next := func() time.Duration { return max(min(recheck(), time.Until(due)), time.Millisecond) }
+	if err := ec.SleepFor(ctx, next, woken); err != nil {
+		return false, err
+	}
+	return dead, nil
 }
 
 var errPeerDied = fmt.Errorf("%w: %w", ErrPeerDied, ErrClosed)
@@ -170,7 +179,7 @@ func (p *Pipe) Send(ctx context.Context, msg []byte) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
-		dead, err := q.waitPeer(ctx, q.notFull, &q.h.reader, func() bool { return q.roomFor(span) })
+		dead, err := q.waitPeer(ctx, q.notFull, &q.h.reader, q.putRecheck, func() bool { return q.roomFor(span) })
 		if err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
@@ -201,7 +210,7 @@ func (p *Pipe) AppendRecv(ctx context.Context, dst []byte) ([]byte, error) {
 		if err := ctx.Err(); err != nil {
 			return dst, fmt.Errorf("recv: %w", err)
 		}
-		dead, err := q.waitPeer(ctx, q.notEmpty, &q.h.writer, q.readable)
+		dead, err := q.waitPeer(ctx, q.notEmpty, &q.h.writer, q.takeRecheck, q.readable)
 		if err != nil {
 			return dst, fmt.Errorf("recv: %w", err)
 		}
@@ -230,7 +239,7 @@ func (p *Pipe) Poll(timeout time.Duration) (bool, error) {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	_, err := q.waitPeer(ctx, q.notEmpty, &q.h.writer, q.readable)
+	_, err := q.waitPeer(ctx, q.notEmpty, &q.h.writer, q.takeRecheck, q.readable)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, nil

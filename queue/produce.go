@@ -103,7 +103,7 @@ func (q *records) claim(ctx context.Context, n int, flags uint64) (uint64, error
 		}
 		span := recSpan(n)
 		if err = ctx.Err(); err == nil { // roomFor may say yes when the claim says no (a scribbled word)
-			err = q.notFull.WaitEvery(ctx, recoverEvery, func() bool { return q.roomFor(span) })
+			err = q.notFull.WaitFor(ctx, q.putRecheck, func() bool { return q.roomFor(span) })
 		}
 		if err != nil {
 			return 0, fmt.Errorf("put: %w", err)

@@ -15,7 +15,36 @@ const (
 	recoverAfter = 20 * time.Millisecond
 	recoverEvery = 10 * time.Millisecond
 	tryLockFor   = 5 * recoverAfter
+
+	// idleRecheck is how often a waiter looks again when nothing it waits
+	// behind can die unseen (an empty ring, a full ring of committed
+	// records): what it waits for comes with a notification, and this is
+	// only a safety net. A Pipe checks its peer's liveness at this period
+	// too, so an idle waiter costs one wake-up a second.
+	idleRecheck = time.Second
 )
+
+// takeRecheck is a consumer's re-check period: recoverEvery while the
+// record at the head is claimed (its producer may die without a word),
+// idleRecheck otherwise.
+func (q *records) takeRecheck() time.Duration {
+	h := q.head.Load()
+	if h != q.tail.Load() && q.state(h).Load()&recStateMask == recClaimed {
+		return recoverEvery
+	}
+	return idleRecheck
+}
+
+// putRecheck is a waiting producer's re-check period: recoverEvery while
+// the oldest record not yet freed is being read (its reader may die
+// without a word), idleRecheck otherwise.
+func (q *records) putRecheck() time.Duration {
+	f := q.freed.Load()
+	if f < q.head.Load() && q.state(f).Load()&recStateMask == recReading {
+		return recoverEvery
+	}
+	return idleRecheck
+}
 
 // maxSteps bounds every loop over the ring's shared words that advances
 // while others make progress (a lost CAS, a cursor moved under us): another

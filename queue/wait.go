@@ -97,7 +97,7 @@ func Wait(ctx context.Context, objs ...Readable) ([]int, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if q.notEmpty.WaitEvery(wctx, recoverEvery, q.readable) == nil {
+				if q.notEmpty.WaitFor(wctx, q.takeRecheck, q.readable) == nil {
 					cancel()
 				}
 			}()

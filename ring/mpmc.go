@@ -431,7 +431,7 @@ func (q *MPMC[T]) PushAll(ctx context.Context, vs []T) (int, error) {
 		} else if !isSlotFull(err) {
 			return done, err
 		} else if err = ctx.Err(); err == nil {
-			err = q.notFull.WaitEvery(ctx, q.recheck(), q.canPush)
+			err = q.notFull.WaitFor(ctx, q.pushRecheck, q.canPush)
 		}
 		if err != nil {
 			return done, fmt.Errorf("push: %w", err)
@@ -461,7 +461,7 @@ func (q *MPMC[T]) PopSome(ctx context.Context, dst []T) (int, error) {
 		} else if err == nil || !isSlotEmpty(err) {
 			return n, err
 		} else if err = ctx.Err(); err == nil {
-			err = q.notEmpty.WaitEvery(ctx, q.recheck(), q.canPop)
+			err = q.notEmpty.WaitFor(ctx, q.popRecheck, q.canPop)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("pop: %w", err)
@@ -471,6 +471,29 @@ func (q *MPMC[T]) PopSome(ctx context.Context, dst []T) (int, error) {
 
 func (q *MPMC[T]) recheck() time.Duration {
 	return max(time.Duration(q.stallTimeout.Load())/4, time.Millisecond)
+}
+
+// idleRecheck is a waiter's re-check period while no stall is pending: what
+// it waits for comes with a notification (a dead claimer is first seen
+// after one, which starts the stall clock), so this is only a safety net,
+// and an idle waiter costs one wake-up a second.
+const idleRecheck = time.Second
+
+// pushRecheck and popRecheck are a waiter's re-check periods: a quarter of
+// the stall timeout while a stall is pending on its side, idleRecheck
+// otherwise.
+func (q *MPMC[T]) pushRecheck() time.Duration {
+	if q.pushDue.Load() != 0 {
+		return q.recheck()
+	}
+	return idleRecheck
+}
+
+func (q *MPMC[T]) popRecheck() time.Duration {
+	if q.popDue.Load() != 0 {
+		return q.recheck()
+	}
+	return idleRecheck
 }
 
 // canPush is the wake-up condition of a waiting producer: the slot of the

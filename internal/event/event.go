@@ -120,6 +120,23 @@ func (e Count) WaitEvery(ctx context.Context, every time.Duration, ready func() 
 	return e.Sleep(ctx, every, ready)
 }
 
+// WaitFor is WaitEvery whose re-check period is chosen again before each
+// sleep: next returns it (<= 0: sleep until notified). It lets a waiter
+// sleep long while nothing can change without a notification (an idle
+// ring costs no wake-ups) and re-check often while it can (a claim whose
+// owner may have died).
+func (e Count) WaitFor(ctx context.Context, next func() time.Duration, ready func() bool) error {
+	if e.Spin(ready) {
+		return nil
+	}
+	return e.SleepFor(ctx, next, ready)
+}
+
+// SleepFor is WaitFor after the spin.
+func (e Count) SleepFor(ctx context.Context, next func() time.Duration, ready func() bool) error {
+	return e.sleep(ctx, 0, next, ready)
+}
+
 // Spin re-checks ready for this Count's current spin budget (adaptive,
 // internal/spin: re-checking at once, then yielding the processor so that a
 // notifier on this core can run), and reports whether it became true. It
@@ -177,6 +194,12 @@ func (e Count) Spin(ready func() bool) bool {
 // later, a wake-up if it was queued before). Either way W runs W2 again
 // after N1 and sees the condition. W never sleeps through N's change.
 func (e Count) Sleep(ctx context.Context, every time.Duration, ready func() bool) error {
+	return e.sleep(ctx, every, nil, ready)
+}
+
+// sleep is Sleep with the period every, or chosen by next before each
+// futex wait when next is not nil.
+func (e Count) sleep(ctx context.Context, every time.Duration, next func() time.Duration, ready func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("wait: %w", err)
 	}
@@ -225,6 +248,9 @@ func (e Count) Sleep(ctx context.Context, every time.Duration, ready func() bool
 			})
 		}
 		timeout := time.Duration(-1)
+		if next != nil {
+			every = next()
+		}
 		if every > 0 {
 			timeout = every
 		}

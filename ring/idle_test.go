@@ -1,0 +1,45 @@
+package ring_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/forkless-go/forkless/ring"
+)
+
+// cpuTime is this process's user plus system time so far.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestMPMCPopIdleCost: a Pop blocked on an empty ring wakes about once a
+// second (no stall pending), not four times per stall timeout: at most
+// 0.5% of a core over 2 s (issue 13).
+func TestMPMCPopIdleCost(t *testing.T) {
+	q, err := ring.NewMPMC[uint64](newRegion(t, 1<<20), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	before, start := cpuTime(t), time.Now()
+	_, err = q.Pop(ctx)
+	used, el := cpuTime(t)-before, time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Pop on an empty ring = %v, want the deadline", err)
+	}
+	share := float64(used) / float64(el)
+	t.Logf("%v of CPU in %v: %.3f%% of a core", used, el.Round(time.Millisecond), 100*share)
+	if share > 0.005 {
+		t.Errorf("MPMC.Pop blocked on an empty ring used %.2f%% of a core, want at most 0.5%%", 100*share)
+	}
+}
