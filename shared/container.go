@@ -110,13 +110,20 @@ func (c *container) itemAt(off int64) (*itemHeader, error) {
 	return &c.items[i], nil
 }
 
-// length reads the count word without the lock; 0 once closed.
+// length reads the count word without the lock; 0 once closed. A count
+// another process wrote over is capped at what the heap could hold (every
+// entry or item is a heap block of more than minBlock bytes), so that a
+// caller sizing something by Len allocates within the heap's bounds.
 func (c *container) length() int {
 	if c.open() != nil {
 		return 0
 	}
-	return int(max(int64(c.hdr.count.Load()), 0))
+	return int(min(c.hdr.count.Load(), uint64(max(c.snapshotLimit(), 0)/minBlock)))
 }
+
+// minBlock is less than the heap bytes any entry or item takes: its own
+// header and the heap's 16-byte block header.
+const minBlock = 16
 
 // open reports shm.ErrClosed once the region was closed in this process.
 func (c *container) open() error {

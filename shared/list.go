@@ -380,40 +380,52 @@ func (l *List[V]) Range(fn func(i int, v V) bool) error {
 
 // RangeContext is Range that stops waiting for the lock when ctx ends.
 func (l *List[V]) RangeContext(ctx context.Context, fn func(i int, v V) bool) error {
-	var ends []int
-	var buf []byte
-	if err := l.lock(ctx); err != nil {
-		return fmt.Errorf("%s range: %w", kindName(l.c.kind), err)
+	ends, buf, err := l.snapshot(ctx)
+	if err == nil {
+		err = l.decodeEach(ends, buf, fn)
 	}
-	err := func() (err error) {
-		defer l.c.release(&err)
-		s, n, err := l.state()
-		if err != nil {
-			return err
-		}
-		ends = make([]int, 0, n)
-		limit := l.c.snapshotLimit()
-		for i := range n {
-			b, err := l.item(int64(s[i].Load()))
-			if err != nil {
-				return err
-			}
-			if int64(len(buf)+len(b)) > limit {
-				return fmt.Errorf("snapshot of %d bytes exceeds the heap's %d: %w", len(buf)+len(b), limit, ErrCorrupt)
-			}
-			buf = append(buf, b...)
-			ends = append(ends, len(buf))
-		}
-		return nil
-	}()
 	if err != nil {
 		return fmt.Errorf("%s range: %w", kindName(l.c.kind), err)
 	}
+	return nil
+}
+
+// snapshot copies every item's bytes under the lock into buf; item i ends
+// at ends[i]. The copy is bounded by the carved heap, whatever the count
+// and lengths say.
+func (l *List[V]) snapshot(ctx context.Context) (ends []int, buf []byte, err error) {
+	if err := l.lock(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer l.c.release(&err)
+	s, n, err := l.state()
+	if err != nil {
+		return nil, nil, err
+	}
+	ends = make([]int, 0, n)
+	limit := l.c.snapshotLimit()
+	for i := range n {
+		b, err := l.item(int64(s[i].Load()))
+		if err != nil {
+			return nil, nil, err
+		}
+		if int64(len(buf)+len(b)) > limit {
+			return nil, nil, fmt.Errorf("snapshot of %d bytes exceeds the heap's %d: %w", len(buf)+len(b), limit, ErrCorrupt)
+		}
+		buf = append(buf, b...)
+		ends = append(ends, len(buf))
+	}
+	return ends, buf, nil
+}
+
+// decodeEach decodes a snapshot's items in order and calls fn with each
+// until it returns false.
+func (l *List[V]) decodeEach(ends []int, buf []byte, fn func(i int, v V) bool) error {
 	start := 0
 	for i, end := range ends {
 		var v V
 		if err := l.vc.decode(buf[start:end], &v); err != nil {
-			return fmt.Errorf("%s range: %w", kindName(l.c.kind), err)
+			return err
 		}
 		start = end
 		if !fn(i, v) {
@@ -428,7 +440,14 @@ func (l *List[V]) Slice() ([]V, error) { return l.SliceContext(context.Backgroun
 
 // SliceContext is Slice that stops waiting for the lock when ctx ends.
 func (l *List[V]) SliceContext(ctx context.Context) ([]V, error) {
-	out := make([]V, 0, l.Len())
-	err := l.RangeContext(ctx, func(_ int, v V) bool { out = append(out, v); return true })
-	return out, err
+	ends, buf, err := l.snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s slice: %w", kindName(l.c.kind), err)
+	}
+	out := make([]V, 0, len(ends)) // sized by what was copied, not by Len
+	err = l.decodeEach(ends, buf, func(_ int, v V) bool { out = append(out, v); return true })
+	if err != nil {
+		return out, fmt.Errorf("%s slice: %w", kindName(l.c.kind), err)
+	}
+	return out, nil
 }

@@ -249,3 +249,20 @@ func TestShapeScribbled(t *testing.T) {
 		t.Fatalf("Get in a table of 6 slots: %v, want ErrCorrupt", err)
 	}
 }
+
+// TestListCountScribbled: a list count written over by another process
+// (FuzzScribbleLive's first crasher) makes Slice fail with ErrCorrupt
+// instead of panicking in make with a capacity taken from Len, and Len
+// stays within what the heap could hold.
+func TestListCountScribbled(t *testing.T) {
+	m := newManager(t, 1<<20)
+	l := must[*shared.List[string]](t)(shared.NewList[string](m.Heap()))
+	l.Append("a", "b")
+	binary.LittleEndian.PutUint64(headerWord(t, m, l.Handle(), countWordOff), 1<<62)
+	if n := l.Len(); n > 1<<20 {
+		t.Fatalf("Len = %d, more than the 1 MiB heap could hold", n)
+	}
+	if _, err := l.Slice(); !errors.Is(err, shared.ErrCorrupt) {
+		t.Fatalf("Slice: %v, want ErrCorrupt", err)
+	}
+}
