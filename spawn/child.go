@@ -71,10 +71,22 @@ func Main() {
 // does in Python, and Pdeathsig alone guards against orphaning.
 const watchDelay = 5 * time.Millisecond
 
+// onWatching runs in a child as soon as its SIGTERM watcher is installed,
+// that is once a SIGTERM cancels the function's context instead of killing
+// the process. Tests set it (export_test.go) to wait for that moment.
+var onWatching = func() {}
+
 func runChild(marker string) int {
+	q, e, br, resp, code := prepare(marker)
+	if e == nil {
+		return code
+	}
+
 	// Once watching, the first SIGTERM cancels the function's context; the
 	// default action is then restored, so a second SIGTERM kills a function
-	// that ignores its context.
+	// that ignores its context, and so does the first one's own repeat
+	// after the grace: Python's terminate ends the process, and so does
+	// this one, giving the function q.termGrace to return its result.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var terminated atomic.Bool
@@ -83,11 +95,7 @@ func runChild(marker string) int {
 		terminated.Store(true)
 		signal.Reset(syscall.SIGTERM)
 		cancel()
-	}
-
-	q, e, br, resp, code := prepare(marker)
-	if e == nil {
-		return code
+		time.AfterFunc(q.termGrace, raiseTerm)
 	}
 
 	// The parent holds the request pipe open while it lives. EOF there means
@@ -104,6 +112,7 @@ func runChild(marker string) int {
 	})
 	watchers := time.AfterFunc(watchDelay, func() {
 		signal.Notify(sigs, syscall.SIGTERM)
+		onWatching()
 		watchPipe()
 		<-sigs
 		onTerm()

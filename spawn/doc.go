@@ -27,7 +27,8 @@
 // [Func.Start] (or [Func.New], then [Process.Start]) starts a [Process]:
 // [Process.Wait] returns the function's result, [Process.ExitCode] reports
 // as Python does (-N for signal N), [Process.Terminate] sends SIGTERM (the
-// function's context is cancelled; a second SIGTERM kills), [Process.Kill]
+// function's context is cancelled, and the child dies of the signal if
+// the function has not returned after [TerminateGrace]), [Process.Kill]
 // SIGKILL, [Process.Stop] both with a grace, and [Process.Close] kills,
 // reaps and releases. Every child is reaped as soon as it exits. [WaitAny],
 // [ActiveChildren], [CurrentProcess], [ParentProcess] and [CPUCount]

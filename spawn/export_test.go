@@ -2,8 +2,7 @@ package spawn
 
 import (
 	"context"
-	"runtime"
-	"strings"
+	"sync"
 )
 
 // Test hooks: options that switch off one of the two parent-death
@@ -26,29 +25,14 @@ func StartUnknown[A, R any](f *Func[A, R], arg A) (*Process[R], error) {
 // read its request, attached its regions and is about to call its function.
 func Attached[R any](p *Process[R]) bool { return p.attached.Load() }
 
-// WatchingSIGTERM, called in a child, reports whether the child watches for
-// SIGTERM, that is whether a SIGTERM now cancels the function's context
-// instead of killing the process. The watcher starts watchDelay into the
-// function (runChild, child.go) and then waits on its signal channel; this
-// looks for that goroutine, parked on a channel receive in a closure of
-// runChild, among the process's goroutines. Test binaries only: it knows
-// child.go's shape, and a change there that hides the watcher makes the
-// tests that wait for it time out saying so.
-func WatchingSIGTERM() bool {
-	buf := make([]byte, 1<<16)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "[chan receive") && strings.Contains(g, "forkless/spawn.runChild.func") &&
-			strings.Contains(g, "created by time.goFunc") {
-			return true
-		}
-	}
-	return false
-}
+// watching is closed in a child once it watches for SIGTERM: child.go
+// calls onWatching right after it installs the watcher.
+var watching = make(chan struct{})
+
+func init() { onWatching = sync.OnceFunc(func() { close(watching) }) }
+
+// WatchingSIGTERM, called in a child, returns a channel closed once the
+// child watches for SIGTERM, that is once a SIGTERM cancels the function's
+// context instead of killing the process. The watcher starts watchDelay
+// into the function (runChild, child.go).
+func WatchingSIGTERM() <-chan struct{} { return watching }

@@ -216,23 +216,20 @@ var terminable = spawn.Register("spawn.terminable", func(ctx context.Context, a 
 
 // awaitWatching, in a child, waits until the child watches for SIGTERM.
 func awaitWatching() error {
-	deadline := time.Now().Add(60 * time.Second)
-	for !spawn.WatchingSIGTERM() {
-		if time.Now().After(deadline) {
-			return errors.New("the child did not watch for SIGTERM within 60 s " +
-				"(or spawn.WatchingSIGTERM, export_test.go, no longer finds the watcher child.go starts)")
-		}
-		time.Sleep(time.Millisecond)
+	select {
+	case <-spawn.WatchingSIGTERM():
+		return nil
+	case <-time.After(60 * time.Second):
+		return errors.New("the child did not watch for SIGTERM within 60 s")
 	}
-	return nil
 }
 
 // startTerminable starts terminable and waits until a SIGTERM cancels its
 // function's context.
-func startTerminable(t *testing.T, stubborn bool) *spawn.Process[struct{}] {
+func startTerminable(t *testing.T, stubborn bool, opts ...spawn.Option) *spawn.Process[struct{}] {
 	t.Helper()
 	ready := t.TempDir() + "/ready"
-	p, err := terminable.Start(ctxT(t), termArg{Ready: ready, Stubborn: stubborn})
+	p, err := terminable.Start(ctxT(t), termArg{Ready: ready, Stubborn: stubborn}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,6 +271,35 @@ func TestStopEscalates(t *testing.T) {
 	}
 	if code, _ := p.ExitCode(); code != -9 {
 		t.Fatalf("exit code %d, want -9", code)
+	}
+}
+
+// TestProcess_terminate mirrors CPython's test_terminate: Python's idiom
+// `p.terminate(); p.join()` ends a child whatever its function does. Here
+// the function ignores its context: the child dies of the SIGTERM after
+// the grace, and Wait returns an *ExitError with -15.
+func TestProcess_terminate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []spawn.Option
+	}{
+		{"default grace", nil},
+		{"no grace", []spawn.Option{spawn.TerminateGrace(0)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startTerminable(t, true, tc.opts...)
+			if err := p.Terminate(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := p.Wait(ctxT(t))
+			var ee *spawn.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode != -15 {
+				t.Fatalf("Wait after Terminate = %v, want an *ExitError with exit code -15", err)
+			}
+			if code, _ := p.ExitCode(); code != -15 {
+				t.Fatalf("exit code %d, want -15", code)
+			}
+		})
 	}
 }
 

@@ -21,7 +21,8 @@ import (
 	"github.com/forkless-go/forkless/shm"
 )
 
-// Option configures a process: Share, Name, Daemon, Stdout, Stderr, Prefix, Env.
+// Option configures a process: Share, Name, Daemon, Stdout, Stderr, Prefix,
+// Env, TerminateGrace.
 type Option func(*options)
 
 type options struct {
@@ -31,6 +32,7 @@ type options struct {
 	stdout, stderr io.Writer
 	prefix         *string
 	env            []string
+	termGrace      *time.Duration
 	noPdeathsig    bool // tests only (export_test.go)
 	noWatchPipe    bool // tests only (export_test.go)
 }
@@ -70,6 +72,23 @@ func Prefix(prefix string) Option { return func(o *options) { o.prefix = &prefix
 // Env adds "KEY=value" entries to the child's environment, which is
 // otherwise this process's.
 func Env(kv ...string) Option { return func(o *options) { o.env = append(o.env, kv...) } }
+
+// DefaultTerminateGrace is how long a child's function has, after a
+// SIGTERM cancelled its context, to return before the child ends anyway
+// (TerminateGrace).
+const DefaultTerminateGrace = 500 * time.Millisecond
+
+// TerminateGrace sets how long the function of a child that gets SIGTERM
+// (Terminate, Stop, or a signal from elsewhere) has to return once its
+// context is cancelled: its result, if it returns in time, comes back
+// through Wait; otherwise the child dies of the SIGTERM at the end of the
+// grace, as Python's terminate ends the process, and Wait returns an
+// *ExitError. Either way the exit code is -15. The default is
+// DefaultTerminateGrace; 0 ends the child at once, and a negative d counts
+// as 0.
+func TerminateGrace(d time.Duration) Option {
+	return func(o *options) { d = max(d, 0); o.termGrace = &d }
+}
 
 // Life-cycle states of a Process.
 const (
@@ -211,6 +230,10 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 		fn: p.fn, arg: argBytes, nRegions: len(p.opts.regions),
 		name: p.name, identity: p.ident,
 		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
+		termGrace: DefaultTerminateGrace,
+	}
+	if p.opts.termGrace != nil {
+		q.termGrace = *p.opts.termGrace
 	}
 	rand.Read(q.token[:]) // never fails (crypto/rand)
 	if p.opts.daemon {
@@ -451,8 +474,12 @@ func (p *Process[R]) ExitCode() (code int, exited bool) {
 
 // Terminate sends the child SIGTERM. The child's function sees its context
 // cancelled; whatever it returns still comes back through Wait, and the
-// exit code is then -15, as if the signal had killed it. A second SIGTERM
-// kills a child whose function ignores its context. Terminating a child that
+// exit code is then -15, as if the signal had killed it. A function that
+// ignores its context is cut short after a grace (TerminateGrace, by
+// default DefaultTerminateGrace): the child dies of the SIGTERM, as
+// Python's terminate ends the process, so `p.Terminate(); p.Wait(ctx)`
+// always returns (an *ExitError, exit code -15). A second SIGTERM kills at
+// once. Terminating a child that
 // already exited does nothing and returns nil (a child may exit just before
 // the signal is sent; that race must not make Terminate fail at random);
 // the signal can never reach another process that reused the pid.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"time"
 
 	"github.com/forkless-go/forkless/internal/wire"
 )
@@ -15,7 +17,7 @@ import (
 //	request  (parent -> child, fd 3), one frame:
 //	    "FLSQ" version:u8 token:[16]u8 func:bytes arg:bytes nregions:uvarint
 //	    name:bytes identity:bytes parentName:bytes parentPid:uvarint
-//	    parentStart:uvarint flags:uvarint
+//	    parentStart:uvarint flags:uvarint termGrace:uvarint (nanoseconds)
 //	response (child -> parent, fd 4), two frames:
 //	    "FLSA"                      the child attached every region and found
 //	                                its function, and is about to call it
@@ -50,7 +52,7 @@ import (
 // Every length is bounded before anything is allocated, and fuzz tests feed
 // the parsers garbage.
 const (
-	protocolVersion = 3
+	protocolVersion = 4
 	requestMagic    = "FLSQ"
 	attachedMagic   = "FLSA"
 	responseMagic   = "FLSR"
@@ -89,6 +91,7 @@ type request struct {
 	parentPid   int
 	parentStart uint64
 	flags       uint64
+	termGrace   time.Duration // how long a SIGTERM gives the function before it ends the child
 }
 
 type response struct {
@@ -115,7 +118,8 @@ func (q request) marshal() []byte {
 	b = appendString(b, q.parentName)
 	b = binary.AppendUvarint(b, uint64(q.parentPid))
 	b = binary.AppendUvarint(b, q.parentStart)
-	return binary.AppendUvarint(b, q.flags)
+	b = binary.AppendUvarint(b, q.flags)
+	return binary.AppendUvarint(b, uint64(q.termGrace))
 }
 
 func (p response) marshal() []byte {
@@ -181,7 +185,7 @@ func readRequest(r *bufio.Reader) (request, error) {
 	if _, err := io.ReadFull(r, q.token[:]); err != nil {
 		return q, fmt.Errorf("read request: %w", err)
 	}
-	var n, pid uint64
+	var n, pid, grace uint64
 	steps := []func() error{
 		func() (err error) { q.fn, err = readString(r); return },
 		func() (err error) { q.arg, err = readBytes(r); return },
@@ -192,13 +196,14 @@ func readRequest(r *bufio.Reader) (request, error) {
 		func() (err error) { pid, err = readUvarint(r, 1<<31); return },
 		func() (err error) { q.parentStart, err = binary.ReadUvarint(r); return },
 		func() (err error) { q.flags, err = binary.ReadUvarint(r); return },
+		func() (err error) { grace, err = readUvarint(r, math.MaxInt64); return },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return q, fmt.Errorf("read request: %w", err)
 		}
 	}
-	q.nRegions, q.parentPid = int(n), int(pid)
+	q.nRegions, q.parentPid, q.termGrace = int(n), int(pid), time.Duration(grace)
 	return q, nil
 }
 

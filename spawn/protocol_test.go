@@ -6,13 +6,15 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/forkless-go/forkless/internal/wire"
 )
 
 func TestProtocolRoundTrip(t *testing.T) {
 	q := request{fn: "pkg.f", arg: []byte{1, 2, 3}, nRegions: 2, name: "Process-1:2", identity: "1:2",
-		parentName: "Process-1", parentPid: 42, parentStart: 12345, flags: flagDaemon}
+		parentName: "Process-1", parentPid: 42, parentStart: 12345, flags: flagDaemon,
+		termGrace: 250 * time.Millisecond}
 	got, err := readRequest(bufio.NewReader(bytes.NewReader(q.marshal())))
 	if err != nil || !reflect.DeepEqual(got, q) {
 		t.Fatalf("request round trip: %+v, %v", got, err)
