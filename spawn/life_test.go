@@ -541,6 +541,53 @@ func TestOutputCapture(t *testing.T) {
 	}
 }
 
+// linesArg asks printLines for Lines lines, each naming Child.
+type linesArg struct{ Child, Lines int }
+
+var printLines = spawn.Register("spawn.printLines", func(ctx context.Context, a linesArg) (struct{}, error) {
+	pad := strings.Repeat("x", 200)
+	for i := range a.Lines {
+		fmt.Printf("child %d line %d %s\n", a.Child, i, pad) // one write each
+	}
+	return struct{}{}, nil
+})
+
+// TestOutputSharedWriter: several children writing to one plain
+// *bytes.Buffer (as spawn.Stdout's doc suggests, and as a pool's workers do
+// through pool.WorkerOptions) lose no line and mix none, and the buffer is
+// complete once every Wait returned. Run it with -race too: the copying
+// goroutines of the children must not write to the buffer at once.
+func TestOutputSharedWriter(t *testing.T) {
+	const children, lines = 8, 100
+	var out bytes.Buffer
+	var ps []*spawn.Process[struct{}]
+	for c := range children {
+		p, err := printLines.Start(ctxT(t), linesArg{Child: c, Lines: lines}, spawn.Stdout(&out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		if _, err := p.Wait(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pad := strings.Repeat("x", 200)
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		var c, i int
+		if n, err := fmt.Sscanf(l, "child %d line %d", &c, &i); n != 2 || err != nil ||
+			l != fmt.Sprintf("child %d line %d %s", c, i, pad) || seen[l] {
+			t.Fatalf("line %.60q... is not one whole line of one child, or came twice", l)
+		}
+		seen[l] = true
+	}
+	if len(seen) != children*lines {
+		t.Fatalf("%d lines, want %d", len(seen), children*lines)
+	}
+}
+
 // withStdout runs f with os.Stdout redirected and returns what was written.
 func withStdout(t *testing.T, f func()) string {
 	t.Helper()

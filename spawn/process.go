@@ -57,7 +57,12 @@ func Daemon() Option { return func(o *options) { o.daemon = true } }
 
 // Stdout sends the child's standard output to w instead of this process's
 // standard output (the default, shared directly). Pass a *bytes.Buffer to
-// capture it: it is complete once Wait returns.
+// capture it: it is complete once Wait returns. A file is handed to the
+// child; any other writer gets whole lines, one Write each, serialised
+// with those of every other child writing to the same w (by ==), so
+// several children, or a pool's workers (pool.WorkerOptions), may share a
+// plain *bytes.Buffer. A line reaches w once it is complete (or 64 KiB
+// long), a last unfinished one when the child exits.
 func Stdout(w io.Writer) Option { return func(o *options) { o.stdout = w } }
 
 // Stderr sends the child's standard error to w, like Stdout.
@@ -276,6 +281,7 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		reqW.Close()
 		respR.Close()
+		p.flushOutputs()
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
 	p.cmd, p.reqW, p.state = cmd, reqW, stateRunning
@@ -341,27 +347,6 @@ func (p *Process[R]) command(exe string, token [tokenLen]byte, reqR, respW *os.F
 	return cmd
 }
 
-// outputs picks the child's standard output and error.
-func (p *Process[R]) outputs() (stdout, stderr io.Writer) {
-	stdout, stderr = os.Stdout, os.Stderr
-	if p.opts.prefix != nil {
-		prefix := *p.opts.prefix
-		if prefix == "" {
-			prefix = "[" + p.name + "] "
-		}
-		o, e := newPrefixWriter(os.Stdout, prefix), newPrefixWriter(os.Stderr, prefix)
-		p.flushes = append(p.flushes, o.flush, e.flush)
-		stdout, stderr = o, e
-	}
-	if p.opts.stdout != nil {
-		stdout = p.opts.stdout
-	}
-	if p.opts.stderr != nil {
-		stderr = p.opts.stderr
-	}
-	return stdout, stderr
-}
-
 // reap collects the child's response and exit status.
 func (p *Process[R]) reap(respR *os.File) {
 	defer close(p.done)
@@ -376,9 +361,7 @@ func (p *Process[R]) reap(respR *os.File) {
 	p.cmd.Wait() // its error says what ProcessState says
 	p.mu.Lock()
 	p.reqW.Close()
-	for _, f := range p.flushes {
-		f()
-	}
+	p.flushOutputs()
 	p.mu.Unlock()
 	removeActive(p)
 	p.exitCode = exitCode(p.cmd.ProcessState)

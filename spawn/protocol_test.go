@@ -84,7 +84,7 @@ func FuzzReadResponse(f *testing.F) {
 
 func TestPrefixWriter(t *testing.T) {
 	var out bytes.Buffer
-	w := newPrefixWriter(&out, "[x] ")
+	w := newLineWriter(&out, "[x] ", true)
 	w.Write([]byte("ab"))
 	w.Write([]byte("c\nd\n\ne"))
 	w.flush()
