@@ -70,6 +70,8 @@
 //   - Corrupted shared memory (a stray write into the heap) is detected
 //     where it is read (ErrCorrupt) and never causes a fault, panic, hang
 //     or unbounded allocation, but it is not repaired. A lock word written
-//     over is taken over as a dead holder's; one changed while held makes
-//     that operation return ErrCorrupt after its change was made.
+//     over is taken over as a dead holder's, unless it names a live process
+//     (this one included): then it holds the lock as that process would,
+//     until a context or SetTimeout ends the wait. One changed while held
+//     makes that operation return ErrCorrupt after its change was made.
 package shared

@@ -266,3 +266,26 @@ func TestListCountScribbled(t *testing.T) {
 		t.Fatalf("Slice: %v, want ErrCorrupt", err)
 	}
 }
+
+// TestLockWordNamingThisProcess: a lock word written over with this
+// process's own identity while nobody holds the lock looks held by this
+// process, which package sync cannot tell from a goroutine of its own
+// holding it; a context (or SetTimeout) still ends the wait.
+func TestLockWordNamingThisProcess(t *testing.T) {
+	m := newManager(t, 1<<20)
+	d := must[*shared.Dict[string, int64]](t)(shared.NewDict[string, int64](m.Heap()))
+	lw := headerWord(t, m, d.Handle(), lockWordOff)
+	var me uint64
+	d.Update("a", func(int64, bool) (int64, bool) { me = binary.LittleEndian.Uint64(lw); return 1, true })
+	binary.LittleEndian.PutUint64(lw, me)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := within(t, 5*time.Second, "SetContext", func() error { return d.SetContext(ctx, "a", 2) })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetContext on a lock word naming this process: %v, want DeadlineExceeded", err)
+	}
+	d.SetTimeout(50 * time.Millisecond)
+	if err := within(t, 5*time.Second, "Set", func() error { return d.Set("a", 2) }); !errors.Is(err, shared.ErrTimeout) {
+		t.Fatalf("Set with SetTimeout on a lock word naming this process: %v, want ErrTimeout", err)
+	}
+}
