@@ -17,8 +17,10 @@
 //
 // [Map] returns results in input order; [Imap] and [ImapUnordered] stream
 // them as an iter.Seq2 over an input of any length, in a bounded [Window];
-// [Apply] runs one call and [Submit] returns a [Future] ([WaitFirst],
-// [WaitAll] and [AsCompleted] wait on several). Items travel in chunks
+// [Apply] runs one call and [Submit] returns a [Future] ([Wait],
+// [WaitFirst], [WaitAll] and [AsCompleted] wait on several, as
+// concurrent.futures does; unlike Python's, [Future.Cancel] stops a
+// running task too). Items travel in chunks
 // ([Chunk]; by default Python's rule, [ChunkSize]). [Args2] and [Args3]
 // carry several arguments (starmap). All of them take an [Executor], which
 // *Pool is; another module may run the same calls elsewhere.

@@ -43,6 +43,7 @@ import (
 //     more (a context ended, an Imap loop was left, Future.Cancel): it
 //     should stop queued items and may stop running ones. It must not block
 //     for long, and may be called more than once.
+//   - MarkRunning, optional, says that an item of the job started.
 //   - Workers says how many items run at once: Map's default chunk size
 //     and Imap's default window follow it.
 type Executor interface {
@@ -64,6 +65,7 @@ type Job struct {
 	id        uint64
 	fid       uint32
 	cancelled atomic.Bool
+	running   atomic.Bool // an item was handed to a worker (MarkRunning)
 }
 
 // jobOps is the typed side of a job.
@@ -86,6 +88,16 @@ func (j *Job) AppendArg(dst []byte, i int) ([]byte, error) { return j.ops.append
 // Deliver hands in item i's result: result, the bytes RunEncoded returned
 // (read only during the call), or err. See Executor for when to call it.
 func (j *Job) Deliver(i int, result []byte, err error) { j.ops.deliver(i, result, err) }
+
+// MarkRunning records that an item of the job was handed to where it
+// runs: a Submit's Future.Running reports it. An executor calls it when it
+// can (the Pool does when it hands a task to a worker); one that does not
+// leaves its futures never Running, which is all it costs.
+func (j *Job) MarkRunning() {
+	if !j.running.Load() { // most calls find it set: no store to the shared line
+		j.running.Store(true)
+	}
+}
 
 // initJob makes j a job of f whose typed side is ops.
 func initJob[A, R any](j *Job, f *spawn.Func[A, R], ops jobOps) {

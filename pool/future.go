@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"fmt"
-	"iter"
 	"sync"
 )
 
@@ -15,11 +14,12 @@ type Future[R any] struct {
 	job  *Job
 	done chan struct{}
 
-	mu    sync.Mutex
-	fired bool
-	hooks []func() // run once when done
-	val   R        // written before done is closed, read after
-	err   error
+	mu        sync.Mutex
+	fired     bool
+	cancelled bool     // completed by Cancel
+	hooks     []func() // run once when done
+	val       R        // written before done is closed, read after
+	err       error
 }
 
 func newFuture[R any](ex Executor) *Future[R] {
@@ -27,13 +27,18 @@ func newFuture[R any](ex Executor) *Future[R] {
 }
 
 // complete sets the result, once; later calls do nothing.
-func (f *Future[R]) complete(v R, err error) {
+func (f *Future[R]) complete(v R, err error) { f.completeWith(v, err, false) }
+
+// completeWith sets the result, once, and marks the future cancelled if
+// cancel is set; it reports whether it did.
+func (f *Future[R]) completeWith(v R, err error, cancel bool) bool {
 	f.mu.Lock()
 	if f.fired {
 		f.mu.Unlock()
-		return
+		return false
 	}
 	f.fired = true
+	f.cancelled = cancel
 	f.val, f.err = v, err
 	hooks := f.hooks
 	f.hooks = nil
@@ -42,6 +47,7 @@ func (f *Future[R]) complete(v R, err error) {
 	for _, h := range hooks {
 		h()
 	}
+	return true
 }
 
 // onDone runs h once the future is done (at once if it is).
@@ -86,10 +92,46 @@ func (f *Future[R]) Done() <-chan struct{} { return f.done }
 // Ready is Done, so that a Future is a spawn.Waitable for spawn.WaitAny.
 func (f *Future[R]) Ready() <-chan struct{} { return f.done }
 
+// Err returns the task's error once the future is done (nil if it
+// succeeded), and nil before: Python's exception() without waiting. With it
+// a Future tells Wait's FirstException that it failed, as a context does.
+func (f *Future[R]) Err() error {
+	select {
+	case <-f.done:
+		return f.err
+	default:
+		return nil
+	}
+}
+
+// Running reports whether the task was handed to a worker and is not done
+// yet: it runs, or waits in that worker's queue behind the task the worker
+// runs (as Python's executor counts a task running once it is in its call
+// queue; QueueDepth(1) hands a worker only the task it runs).
+func (f *Future[R]) Running() bool {
+	select {
+	case <-f.done:
+		return false
+	default:
+		return f.job != nil && f.job.running.Load()
+	}
+}
+
+// Cancelled reports whether Cancel completed the future.
+func (f *Future[R]) Cancelled() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cancelled
+}
+
 // Cancel stops the task: a task not yet started never runs, a running one
 // is stopped in stages (SIGTERM, then SIGKILL to its worker, which is
 // replaced). The future completes with context.Canceled unless its result
 // was already in. Cancel reports whether it completed the future.
+//
+// Unlike Python's cancel, which refuses (False) a task that is running and
+// lets it run on, Cancel stops a running task too, and returns true: a
+// context's cancel does the same.
 func (f *Future[R]) Cancel() bool {
 	f.mu.Lock()
 	fired := f.fired
@@ -101,108 +143,5 @@ func (f *Future[R]) Cancel() bool {
 		f.exec.CancelJob(f.job)
 	}
 	var zero R
-	f.mu.Lock()
-	fired = f.fired
-	f.mu.Unlock()
-	if fired {
-		return false
-	}
-	f.complete(zero, fmt.Errorf("task cancelled: %w", context.Canceled))
-	return true
-}
-
-// Awaitable is anything with a Done channel: a *Future of any result type,
-// a *Process (through its Done), a context.
-type Awaitable interface {
-	Done() <-chan struct{}
-}
-
-// hooker is implemented by *Future: a way to learn of completion without a
-// goroutine per future.
-type hooker interface {
-	onDone(func())
-}
-
-// completions sends the index of each of fs as it completes, on a channel
-// with room for all of them (so senders never block), and returns a
-// function that releases the helper goroutines of futures that are not
-// *Future.
-func completions[F Awaitable](fs []F) (<-chan int, func()) {
-	ch := make(chan int, len(fs))
-	stop := make(chan struct{})
-	for i, f := range fs {
-		if h, ok := any(f).(hooker); ok {
-			h.onDone(func() { ch <- i })
-			continue
-		}
-		go func() {
-			select {
-			case <-f.Done():
-				ch <- i
-			case <-stop:
-			}
-		}()
-	}
-	return ch, func() { close(stop) }
-}
-
-// WaitFirst waits until one of fs is done and returns its index, like
-// concurrent.futures.wait(FIRST_COMPLETED). It returns ctx's error if ctx
-// ends first, and -1 with no error when fs is empty.
-func WaitFirst[F Awaitable](ctx context.Context, fs ...F) (int, error) {
-	if len(fs) == 0 {
-		return -1, nil
-	}
-	for i, f := range fs {
-		select {
-		case <-f.Done():
-			return i, nil
-		default:
-		}
-	}
-	ch, release := completions(fs)
-	defer release()
-	select {
-	case i := <-ch:
-		return i, nil
-	case <-ctx.Done():
-		return -1, fmt.Errorf("wait for first: %w", ctx.Err())
-	}
-}
-
-// WaitAll waits until every one of fs is done, like
-// concurrent.futures.wait(ALL_COMPLETED); the results are then read with
-// each future's Wait. It returns ctx's error if ctx ends first.
-func WaitAll[F Awaitable](ctx context.Context, fs ...F) error {
-	for _, f := range fs {
-		select {
-		case <-f.Done():
-		case <-ctx.Done():
-			return fmt.Errorf("wait for all: %w", ctx.Err())
-		}
-	}
-	return nil
-}
-
-// AsCompleted yields the index and the future of each of fs as it
-// completes, like concurrent.futures.as_completed. It stops early when ctx
-// ends (check ctx.Err() after the loop) or when the loop breaks.
-func AsCompleted[F Awaitable](ctx context.Context, fs ...F) iter.Seq2[int, F] {
-	return func(yield func(int, F) bool) {
-		if len(fs) == 0 {
-			return
-		}
-		ch, release := completions(fs)
-		defer release()
-		for range fs {
-			select {
-			case i := <-ch:
-				if !yield(i, fs[i]) {
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
+	return f.completeWith(zero, fmt.Errorf("task cancelled: %w", context.Canceled), true)
 }

@@ -227,6 +227,7 @@ func (p *Pool) send(w *worker, t *task, fails []failure) ([]failure, bool) {
 	w.outbox = append(w.outbox, d) // pushed at the end of pump
 	w.known[j.fid] = true
 	w.inflight = append(w.inflight, t)
+	j.MarkRunning()
 	w.sent++
 	n := int64(t.hi - t.lo)
 	p.st.queued.Add(-n)
