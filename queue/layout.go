@@ -73,7 +73,12 @@ type ringHeader struct {
 	// closed: Close (store 1, under the claim lock); everyone. Every put
 	// either claimed before it (and is delivered) or sees it.
 	closed atomic.Uint32
-	_      [60]byte
+	_      [4]byte
+	// spillArea: the creator, before the ring's handle leaves it; openers
+	// (OpenHeap checks it against the object it names): the handle of the
+	// ring's spill heap, in the ring's region (see spillarea.go), or zero.
+	spillArea shm.Handle
+	_         [16]byte
 
 	// notEmpty: consumers sleep on it, producers notify after a commit.
 	notEmpty event.Words
@@ -148,6 +153,7 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.gets)-136]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.freed)-192]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.closed)-256]
+	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.spillArea)-264]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.notEmpty)-320]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.notFull)-384]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.unfinished)-448]
@@ -187,9 +193,10 @@ var (
 //	pad: written as padding by the producer that wraps
 const (
 	recMagic = 0x43455246 // "FREC" little-endian
-	// recVersion 2: committed state words carry a position tag (1: the
-	// committer's owner bits), and the header has a salt at 48.
-	recVersion = 2
+	// recVersion 3: the header names a spill area at 264 (2: committed
+	// state words carry a position tag, the header a salt at 48; 1: the
+	// committer's owner bits).
+	recVersion = 3
 
 	recDataOff = 512 // the data area, after the ringHeader
 	// recHdr is the size of a record header; records start at multiples of
@@ -262,6 +269,9 @@ func (h *ringHeader) Validate(blockLen int) error {
 	}
 	if h.salt&^recSaltMask != 0 {
 		return fmt.Errorf("salt %#x: %w", h.salt, ErrCorrupt)
+	}
+	if a := h.spillArea; !a.IsZero() && (a.Kind != shm.KindHeap || a.Offset <= 0 || a.Size <= 0) {
+		return fmt.Errorf("spill area %v: %w", a, ErrCorrupt)
 	}
 	return h.checkCursors()
 }

@@ -14,6 +14,7 @@ type Reservation struct {
 	pos   uint64
 	buf   []byte
 	spill *spillWriter
+	area  bool // buf is a block of the spill area
 }
 
 // Bytes returns the reserved bytes, to be written in place.
@@ -32,6 +33,9 @@ func (r Reservation) Commit(n int) error {
 		setSpillLength(r.q.data[r.pos&r.q.mask+recHdr:], uint64(n))
 		return r.q.finishSpill(r.pos, r.spill)
 	}
+	if r.area {
+		return r.q.commitArea(r.pos, n)
+	}
 	return r.q.commit(r.pos, n)
 }
 
@@ -44,6 +48,9 @@ func (r Reservation) Abort() {
 		r.q.abortSpill(r.pos, r.spill)
 		return
 	}
+	if r.area {
+		r.q.dropArea(r.pos)
+	}
 	r.q.abort(r.pos)
 }
 
@@ -54,6 +61,7 @@ type Message struct {
 	word  uint64
 	buf   []byte
 	spill *shm.Region
+	area  bool // buf is a block of the spill area, freed at Release
 }
 
 // Bytes returns the message's bytes, valid until Release.
@@ -67,6 +75,9 @@ func (m Message) Release() error {
 		return m.spill.Close()
 	}
 	if m.q != nil {
+		if m.area {
+			m.q.dropArea(m.pos)
+		}
 		return m.q.release(m.pos, m.word)
 	}
 	return nil
@@ -108,6 +119,9 @@ func (q *records) putBytes(ctx context.Context, msg []byte) error {
 		}
 		return q.fill(p, msg)
 	}
+	if q.area != nil {
+		return q.putArea(ctx, msg)
+	}
 	p, err := q.claim(ctx, spillPayload, recFlagSpill)
 	if err != nil {
 		return err
@@ -126,6 +140,9 @@ func (q *records) tryPutBytes(msg []byte) error {
 			return err
 		}
 		return q.fill(p, msg)
+	}
+	if q.area != nil {
+		return q.tryPutArea(msg)
 	}
 	p, err := q.tryClaimPut(spillPayload, recFlagSpill)
 	if err != nil {
@@ -163,6 +180,14 @@ func (q *records) reserve(ctx context.Context, n int) (Reservation, error) {
 		}
 		return q.inlineReservation(p, n), nil
 	}
+	if q.area != nil {
+		off, b, err := q.allocArea(ctx, n)
+		if err != nil {
+			return Reservation{}, err
+		}
+		p, err := q.claim(ctx, spillRefLen, recFlagSpill)
+		return q.areaReservation(off, b, p, err)
+	}
 	p, err := q.claim(ctx, spillPayload, recFlagSpill)
 	if err != nil {
 		return Reservation{}, err
@@ -181,6 +206,14 @@ func (q *records) tryReserve(n int) (Reservation, error) {
 			return Reservation{}, err
 		}
 		return q.inlineReservation(p, n), nil
+	}
+	if q.area != nil {
+		off, b, err := q.tryAllocArea(n)
+		if err != nil {
+			return Reservation{}, err
+		}
+		p, err := q.tryClaimPut(spillRefLen, recFlagSpill)
+		return q.areaReservation(off, b, p, err)
 	}
 	p, err := q.tryClaimPut(spillPayload, recFlagSpill)
 	if err != nil {
@@ -226,6 +259,9 @@ func (q *records) tryTakeMessage() (Message, error) {
 // place. A spill record is released at once (its region carries the
 // bytes).
 func (q *records) message(p, w uint64) (Message, error) {
+	if w&recFlagSpill != 0 && q.area != nil {
+		return q.areaMessage(p, w)
+	}
 	if w&recFlagSpill != 0 {
 		reg, buf, err := q.openSpill(p)
 		if rerr := q.release(p, w); rerr != nil && err == nil {

@@ -3,6 +3,9 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+
+	"github.com/forkless-go/forkless/internal/mapped"
 )
 
 // tryClaim claims a record for n payload bytes (flags: recFlagSpill or 0).
@@ -85,6 +88,11 @@ func (q *records) claimLocked(n int, flags uint64) (uint64, error) {
 	p := t + pad
 	r := q.rec(p)
 	r.setSize(uint32(span), uint32(n))
+	if flags&recFlagSpill != 0 && q.area != nil {
+		// No block yet: a recoverer that frees this record if we die
+		// before pointing it at one must not find a previous lap's offset.
+		mapped.Must[atomic.Uint64](q.data, int(p&q.mask)+recHdr).Store(0)
+	}
 	r.state.Store(recClaimed | flags | q.me)
 	q.puts.Store(puts + 1)
 	// Publish the claim (and the padding) to consumers.

@@ -22,6 +22,18 @@ type Config struct {
 	// only messages that fit inside the ring. Larger messages fail with
 	// ErrTooLarge before anything is written.
 	MaxMessage int64
+	// Spill, when above 0, allocates a spill area of that many bytes in the
+	// queue's region, beside its ring, and larger messages travel there
+	// instead of in spill files: they live exactly as long as the ring
+	// (no file under /dev/shm, nothing left by any exit or kill) and
+	// nobody can truncate them under a reader (an anonymous region is
+	// sealed). Every spilled message takes a block of MaxMessage bytes
+	// (rounded up to a heap size class, at most 25% more), so the area
+	// holds about Spill/MaxMessage of them at once and a block freed by
+	// any message serves any other; MaxMessage defaults to Spill/8 here
+	// and is at most Spill/2. A put waits while the area is full (TryPut:
+	// ErrFull). See docs/reliability.md for the trade-off.
+	Spill int64
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -31,11 +43,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Items < 0 {
 		return c, fmt.Errorf("queue of %d items: %w", c.Items, ErrCapacity)
 	}
+	if c.MaxMessage == 0 && c.Spill > 0 {
+		c.MaxMessage = c.Spill / 8
+	}
 	if c.MaxMessage == 0 {
 		c.MaxMessage = 1 << 30
 	}
 	if c.MaxMessage > shm.MaxSize {
 		return c, fmt.Errorf("message limit %d above shm.MaxSize: %w", c.MaxMessage, ErrCapacity)
+	}
+	if c.Spill < 0 || c.Spill > shm.MaxSize {
+		return c, fmt.Errorf("spill area of %d bytes: %w", c.Spill, ErrCapacity)
+	}
+	if c.Spill > 0 && c.MaxMessage > c.Spill/2 {
+		c.MaxMessage = c.Spill / 2
 	}
 	return c, nil
 }
@@ -73,7 +94,14 @@ func newQueueRecords(r *shm.Region, c Config, flags, elem uint32, typ uint64) (*
 	if err != nil {
 		return nil, err
 	}
-	return newRecords(r, c.Bytes, c.Items, c.MaxMessage, flags, elem, typ)
+	q, err := newRecords(r, c.Bytes, c.Items, c.MaxMessage, flags, elem, typ)
+	if err != nil || c.Spill == 0 {
+		return q, err
+	}
+	if err := q.newSpillArea(r, c.Spill); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 // Open binds a queue made by New in this or another process (the

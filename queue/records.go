@@ -45,6 +45,7 @@ type records struct {
 	max    uint64 // maxItems, 0 for none
 	maxMsg uint64 // largest message, 0: inline only
 	salt   uint64 // the ring's salt (56 bits), for committedWord
+	area   *shm.Heap // the spill area (Config.Spill), or nil: spill files
 
 	h    *ringHeader    // the shared header
 	recs []recordHeader // the data area as record headers, one per recAlign bytes: rec(p)
@@ -166,6 +167,9 @@ func recView(b shm.Block) (*records, error) {
 		me:       me,
 	}
 	if q.lock, err = claimLockAt(mem, &q.lockSpin); err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	if err := q.openSpillArea(); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
 	q.freedCache.Store(q.freed.Load())

@@ -17,6 +17,12 @@ import (
 // call to return, with data or an error, within a bound: never a panic,
 // never a hang.
 
+// The queues scribbled: 1 KiB rings, inline only or with a spill area.
+var (
+	inlineOnly = Config{Bytes: MinBytes, MaxMessage: -1}
+	withArea   = Config{Bytes: MinBytes, Spill: 16 << 10, MaxMessage: 2 << 10}
+)
+
 const (
 	scribbleCallDeadline = 10 * time.Millisecond
 	scribbleHang         = time.Second
@@ -25,7 +31,7 @@ const (
 // scribbleQueue is a 1 KiB inline-only queue in a fresh region, and its
 // block's bytes. The region is closed at cleanup only if *closeOK stays
 // true (a hung call keeps it mapped).
-func scribbleQueue(t testing.TB) (*Queue, []byte, *bool) {
+func scribbleQueue(t testing.TB, c Config) (*Queue, []byte, *bool) {
 	t.Helper()
 	r, err := shm.New(1 << 16)
 	if err != nil {
@@ -37,7 +43,7 @@ func scribbleQueue(t testing.TB) (*Queue, []byte, *bool) {
 			r.Close()
 		}
 	})
-	q, err := New(r, Config{Bytes: MinBytes, MaxMessage: -1})
+	q, err := New(r, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +83,7 @@ func TestQueueUnalignedCursorsAreCorrupt(t *testing.T) {
 		{"freed", unsafe.Offsetof(ringHeader{}.freed)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			q, mem, closeOK := scribbleQueue(t)
+			q, mem, closeOK := scribbleQueue(t, inlineOnly)
 			ctx := context.Background()
 			for range 3 {
 				if err := q.Put(ctx, make([]byte, 100)); err != nil {
@@ -117,7 +123,7 @@ func TestQueueUnalignedCursorsAreCorrupt(t *testing.T) {
 }
 
 func TestQueueStateChangedUnderReaderIsCorrupt(t *testing.T) {
-	q, _, _ := scribbleQueue(t)
+	q, _, _ := scribbleQueue(t, inlineOnly)
 	ctx := context.Background()
 	if err := q.Put(ctx, []byte("hello")); err != nil {
 		t.Fatal(err)
@@ -155,8 +161,16 @@ func FuzzQueueScribble(f *testing.F) {
 	f.Add([]byte{0, 100, 3, 1, 8, 0, 0, 0, 0, 0, 0, 0, 9, 1, 1, 4})
 	f.Add([]byte{0, 200, 0, 200, 0, 200, 3, 2, 128, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1})
 	f.Add([]byte{5, 0, 3, 4, 0, 255, 255, 255, 255, 255, 255, 255, 255, 1, 6, 1})
+	f.Add([]byte{0x80, 255, 0, 250, 5, 3, 7, 64, 0, 0, 0, 0, 0, 0, 0, 6, 1, 4})
+	f.Add([]byte{0x80, 200, 3, 11, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 255, 1})
 	f.Fuzz(func(t *testing.T, prog []byte) {
-		q, mem, closeOK := scribbleQueue(t)
+		// The first byte chooses an inline-only queue or one with a spill
+		// area (whose block offsets the scribbles reach too).
+		c := inlineOnly
+		if len(prog) > 0 && prog[0]&0x80 != 0 {
+			c = withArea
+		}
+		q, mem, closeOK := scribbleQueue(t, c)
 		var held []Message
 		defer func() {
 			for _, m := range held {
@@ -177,7 +191,7 @@ func FuzzQueueScribble(f *testing.F) {
 			var call func(ctx context.Context) error
 			switch op {
 			case 0:
-				n := int(next()) * 2
+				n := int(next()) * 4
 				name, call = "Put", func(ctx context.Context) error { return q.Put(ctx, make([]byte, n)) }
 			case 1:
 				name, call = "Get", func(ctx context.Context) error { _, err := q.Get(ctx); return err }

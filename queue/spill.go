@@ -100,6 +100,10 @@ func spillInfo(payload []byte) (string, int64, int64, error) {
 // caller has just freed from a dead owner). Errors are ignored: the name
 // may be gone already, or may never have been created.
 func (q *records) dropSpill(p uint64) {
+	if q.area != nil {
+		q.dropArea(p)
+		return
+	}
 	s, err := q.span(p)
 	if err != nil {
 		return

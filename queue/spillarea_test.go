@@ -1,0 +1,255 @@
+package queue_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/forkless-go/forkless/queue"
+	"github.com/forkless-go/forkless/shm"
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// Spilled messages must not outlive their ring under any exit or kill,
+// and no other process may truncate them under a reader (issue 13). With
+// a spill area (Config.Spill) they live in the ring's own region: these
+// tests hold that no file appears under /dev/shm whatever happens, that a
+// message outlives its producer, and that the bytes cannot be truncated.
+// (Without a spill area, spill files leak in each of these cases: the
+// tests were run that way to see them fail.)
+
+const areaMsg = 300 << 10 // over the inline limit of a 64 KiB ring
+
+func areaConfig() queue.Config { return queue.Config{Bytes: 1 << 16, Spill: 8 << 20, MaxMessage: 1 << 20} }
+
+// newSpillFiles returns the spill files that appeared since before.
+func newSpillFiles(t testing.TB, before []string) []string {
+	old := map[string]bool{}
+	for _, f := range before {
+		old[f] = true
+	}
+	var n []string
+	for _, f := range qSpillFiles(t) {
+		if !old[f] {
+			n = append(n, f)
+		}
+	}
+	return n
+}
+
+func TestSpillAreaMessages(t *testing.T) {
+	before := qSpillFiles(t)
+	ctx := qCtx(t)
+	q, err := queue.New(qRegion(t, 16<<20), areaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the area: TryPut says ErrFull when no block is left.
+	k := 0
+	for ; ; k++ {
+		err := q.TryPut(qMsgFor(9, uint64(k), areaMsg+k))
+		if errors.Is(err, queue.ErrFull) {
+			break
+		}
+		if err != nil || k == 100 {
+			t.Fatalf("TryPut %d into the spill area: %v", k, err)
+		}
+	}
+	if k < 5 {
+		t.Fatalf("an 8 MiB spill area held %d messages of at most 1 MiB", k)
+	}
+	for i := range k {
+		if i%2 == 0 {
+			m, err := q.Take(ctx)
+			if err != nil || !bytes.Equal(m.Bytes(), qMsgFor(9, uint64(i), areaMsg+i)) {
+				t.Fatalf("Take %d: %d bytes, %v", i, len(m.Bytes()), err)
+			}
+			if err := m.Release(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := q.Get(ctx)
+		if err != nil || !bytes.Equal(got, qMsgFor(9, uint64(i), areaMsg+i)) {
+			t.Fatalf("Get %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	// Blocks come back: many more messages than the area holds at once.
+	for i := range 40 {
+		if err := q.Put(ctx, qMsgFor(9, uint64(i), areaMsg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Reserve and Commit in place, shortened.
+	r, err := q.Reserve(ctx, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qFillMsg(r.Bytes()[:700000], 4, 4)
+	if err := r.Commit(700000); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := q.Get(ctx); err != nil || !bytes.Equal(got, qMsgFor(4, 4, 700000)) {
+		t.Fatalf("reserved message: %d bytes, %v", len(got), err)
+	}
+	if f := newSpillFiles(t, before); len(f) != 0 {
+		t.Fatalf("spill files created: %v", f)
+	}
+}
+
+// qAreaProducer puts one big message and exits.
+var qAreaProducer = spawn.Register("queue.qAreaProducer", func(ctx context.Context, h shm.Handle) (struct{}, error) {
+	q, err := queue.Open(h)
+	if err != nil {
+		return struct{}{}, err
+	}
+	return struct{}{}, q.Put(ctx, qMsgFor(7, 7, areaMsg))
+})
+
+func TestSpillAreaOutlivesProducer(t *testing.T) {
+	ctx := qCtx(t)
+	r := qRegion(t, 16<<20)
+	q, err := queue.New(r, areaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := qAreaProducer.Run(ctx, q.Handle(), spawn.Share(r)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := q.Get(ctx); err != nil || !bytes.Equal(got, qMsgFor(7, 7, areaMsg)) {
+		t.Fatalf("message of an exited producer: %d bytes, %v", len(got), err)
+	}
+}
+
+func TestSpillAreaCloseAndReceiverKilled(t *testing.T) {
+	before := qSpillFiles(t)
+	ctx := qCtx(t)
+	r, err := shm.New(16 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.New(r, areaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag, err := shm.NewValue[atomic.Uint32](r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := q.Put(ctx, qMsgFor(5, uint64(i), areaMsg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := qHalfReader.Start(ctx, qCrashArg{Q: q.Handle(), Flag: flag.Handle()}, spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qWaitFlag(t, flag) // the reader holds one big message in place
+	qKill(t, p)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if f := newSpillFiles(t, before); len(f) != 0 {
+		t.Fatalf("spill files left after a closed queue with unread messages and a killed reader: %v", f)
+	}
+}
+
+// qAreaTree makes its own queue with big messages unread, starts a
+// grandchild that takes one in place, reports and waits to be killed with
+// it.
+var qAreaTree = spawn.Register("queue.qAreaTree", func(ctx context.Context, flagH shm.Handle) (struct{}, error) {
+	flag, err := shm.OpenValue[atomic.Uint32](flagH)
+	if err != nil {
+		return struct{}{}, err
+	}
+	r, err := shm.New(16 << 20)
+	if err != nil {
+		return struct{}{}, err
+	}
+	q, err := queue.New(r, areaConfig())
+	if err != nil {
+		return struct{}{}, err
+	}
+	inner, err := shm.NewValue[atomic.Uint32](r)
+	if err != nil {
+		return struct{}{}, err
+	}
+	for i := range 4 {
+		if err := q.Put(ctx, qMsgFor(6, uint64(i), areaMsg)); err != nil {
+			return struct{}{}, err
+		}
+	}
+	if _, err := qHalfReader.Start(ctx, qCrashArg{Q: q.Handle(), Flag: inner.Handle()}, spawn.Share(r)); err != nil {
+		return struct{}{}, err
+	}
+	for inner.Ptr().Load() == 0 {
+		if err := ctx.Err(); err != nil {
+			return struct{}{}, err
+		}
+	}
+	flag.Ptr().Store(1)
+	<-ctx.Done()
+	return struct{}{}, fmt.Errorf("not killed")
+})
+
+func TestSpillAreaTreeKilled(t *testing.T) {
+	before := qSpillFiles(t)
+	ctx := qCtx(t)
+	r := qRegion(t, 1<<20)
+	flag, err := shm.NewValue[atomic.Uint32](r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := qAreaTree.Start(ctx, flag.Handle(), spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qWaitFlag(t, flag)
+	qKill(t, p) // its child dies with it
+	if f := newSpillFiles(t, before); len(f) != 0 {
+		t.Fatalf("spill files left after the whole tree was killed: %v", f)
+	}
+}
+
+func TestSpillAreaCannotBeTruncated(t *testing.T) {
+	ctx := qCtx(t)
+	r := qRegion(t, 16<<20)
+	q, err := queue.New(r, areaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := qMsgFor(8, 8, areaMsg)
+	if err := q.Put(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	m, err := q.Take(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process of the same user reaches the memory the way it can:
+	// through /proc/PID/fd of a process that holds it.
+	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), r.File().Fd()), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(0); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("truncating the region under a reader: %v, want EPERM (sealed)", err)
+	}
+	if !bytes.Equal(m.Bytes(), want) {
+		t.Fatal("message changed")
+	}
+	if err := m.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
