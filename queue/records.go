@@ -42,9 +42,9 @@ type records struct {
 	data   []byte
 	cap    uint64
 	mask   uint64
-	max    uint64 // maxItems, 0 for none
-	maxMsg uint64 // largest message, 0: inline only
-	salt   uint64 // the ring's salt (56 bits), for committedWord
+	max    uint64    // maxItems, 0 for none
+	maxMsg uint64    // largest message, 0: inline only
+	salt   uint64    // the ring's salt (56 bits), for committedWord
 	area   *shm.Heap // the spill area (Config.Spill), or nil: spill files
 
 	h    *ringHeader    // the shared header

@@ -25,7 +25,9 @@ import (
 
 const areaMsg = 300 << 10 // over the inline limit of a 64 KiB ring
 
-func areaConfig() queue.Config { return queue.Config{Bytes: 1 << 16, Spill: 8 << 20, MaxMessage: 1 << 20} }
+func areaConfig() queue.Config {
+	return queue.Config{Bytes: 1 << 16, Spill: 8 << 20, MaxMessage: 1 << 20}
+}
 
 // newSpillFiles returns the spill files that appeared since before.
 func newSpillFiles(t testing.TB, before []string) []string {
