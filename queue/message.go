@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/forkless-go/forkless/shm"
 )
 
 // Reservation is room claimed for one message (see Queue.Reserve). It is
@@ -60,7 +59,6 @@ type Message struct {
 	pos   uint64
 	word  uint64
 	buf   []byte
-	spill *shm.Region
 	area  bool // buf is a block of the spill area, freed at Release
 }
 
@@ -71,9 +69,6 @@ func (m Message) Bytes() []byte { return m.buf }
 // It fails with ErrCorrupt when the record's state word was changed from
 // outside while this process held it: the bytes read may be torn.
 func (m Message) Release() error {
-	if m.spill != nil {
-		return m.spill.Close()
-	}
 	if m.q != nil {
 		if m.area {
 			m.q.dropArea(m.pos)
@@ -263,15 +258,14 @@ func (q *records) message(p, w uint64) (Message, error) {
 		return q.areaMessage(p, w)
 	}
 	if w&recFlagSpill != 0 {
-		reg, buf, err := q.openSpill(p)
+		buf, err := q.readSpill(p)
 		if rerr := q.release(p, w); rerr != nil && err == nil {
-			reg.Close()
 			err = fmt.Errorf("get: %w", rerr)
 		}
 		if err != nil {
 			return Message{}, err
 		}
-		return Message{buf: buf, spill: reg}, nil
+		return Message{buf: buf}, nil
 	}
 	s, err := q.span(p)
 	if err != nil {

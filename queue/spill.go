@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/forkless-go/forkless/shm"
@@ -53,10 +54,17 @@ const (
 func setSpillLength(pl []byte, n uint64) { binary.LittleEndian.PutUint64(pl[8:], n) }
 
 // spillHandle is where a spill region's single object lives: the first
-// object of a fresh region.
+// object of a fresh region (r nil: only the offset and size matter).
 func spillHandle(r *shm.Region, n int64) shm.Handle {
-	return shm.Handle{Region: r.ID(), Offset: shm.DataOffset + shm.ObjectHeaderSize, Size: n, Kind: KindSpill}
+	h := shm.Handle{Offset: shm.DataOffset + shm.ObjectHeaderSize, Size: n, Kind: KindSpill}
+	if r != nil {
+		h.Region = r.ID()
+	}
+	return h
 }
+
+// spillDir is where named regions live (shm.Create's directory on Linux).
+const spillDir = "/dev/shm/"
 
 func newSpillName() string {
 	var b [16]byte
@@ -164,34 +172,38 @@ func (q *records) abortSpill(p uint64, w *spillWriter) {
 	q.abort(p)
 }
 
-// openSpill opens the spill region a taken record names and unlinks its
-// name at once. The caller releases the record and, when done with the
-// bytes, closes the region.
-func (q *records) openSpill(p uint64) (*shm.Region, []byte, error) {
+// readSpill reads the message of the spill file a taken record names into
+// memory of this process, and unlinks the name at once. It reads with
+// pread, never through a mapping: any process of the same user can
+// truncate a named file, and a reader of a truncated mapping dies of
+// SIGBUS, while a short read is only this message's ErrCorrupt. The cost
+// is one copy (a spill area, Config.Spill, has neither the copy nor the
+// file).
+func (q *records) readSpill(p uint64) ([]byte, error) {
 	s, err := q.span(p)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pl, err := q.payload(p, s)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	name, n, m, err := spillInfo(pl)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	reg, err := shm.Open(name)
+	f, err := os.Open(spillDir + name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("get: spill region %s is gone: %w", name, ErrCorrupt)
+			return nil, fmt.Errorf("get: spill region %s is gone: %w", name, ErrCorrupt)
 		}
-		return nil, nil, fmt.Errorf("get: spill region: %w", err)
+		return nil, fmt.Errorf("get: spill region: %w", err)
 	}
-	reg.Unlink() //nolint:errcheck // best effort; a recoverer retries
-	blk, err := reg.Bind(spillHandle(reg, n), KindSpill)
-	if err != nil {
-		reg.Close()
-		return nil, nil, fmt.Errorf("get: spill region: %w", err)
+	defer f.Close()
+	shm.Unlink(name) //nolint:errcheck // best effort; a recoverer retries
+	buf := make([]byte, m)
+	if _, err := f.ReadAt(buf, spillHandle(nil, n).Offset); err != nil {
+		return nil, fmt.Errorf("get: spill region %s holds less than its %d bytes (truncated?): %w", name, m, ErrCorrupt)
 	}
-	return reg, blk.Bytes()[:m:m], nil
+	return buf, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -253,5 +254,59 @@ func TestSpillAreaCannotBeTruncated(t *testing.T) {
 	}
 	if err := m.Release(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSpillFileTruncatedUnderReader: without a spill area, a spilled
+// message travels in a named file that any process of the user can
+// truncate. The reader reads it with pread into its own memory: a
+// truncation before the read is that message's ErrCorrupt, and one after
+// it cannot reach the bytes (before, the reader mapped the file and died
+// of SIGBUS on a truncation while it held the message).
+func TestSpillFileTruncatedUnderReader(t *testing.T) {
+	ctx := qCtx(t)
+	q, err := queue.New(qRegion(t, 1<<20), queue.Config{Bytes: 1 << 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := qMsgFor(2, 2, 100<<10)
+	if err := q.Put(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	m, err := q.Take(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Truncate every spill file this process still reaches (as another
+	// process could through /proc/PID/fd).
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, fd := range fds {
+		target, _ := os.Readlink("/proc/self/fd/" + fd.Name())
+		if strings.Contains(target, "forkless-spill-") {
+			os.Truncate("/proc/self/fd/"+fd.Name(), 0) //nolint:errcheck // the attack
+		}
+	}
+	if !bytes.Equal(m.Bytes(), want) {
+		t.Fatal("message changed")
+	}
+	m.Release() //nolint:errcheck // nothing to release
+	// Truncated before the read: ErrCorrupt, and the queue goes on.
+	before := qSpillFiles(t)
+	if err := q.Put(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range newSpillFiles(t, before) {
+		if err := os.Truncate(f, 4096+64+10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := q.Get(ctx); !errors.Is(err, queue.ErrCorrupt) {
+		t.Fatalf("Get of a truncated spill file = %v, want ErrCorrupt", err)
+	}
+	if err := q.Put(ctx, []byte("on")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := q.Get(ctx); err != nil || string(got) != "on" {
+		t.Fatalf("%q, %v", got, err)
 	}
 }
