@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"fmt"
-
 )
 
 // Reservation is room claimed for one message (see Queue.Reserve). It is
@@ -55,11 +54,11 @@ func (r Reservation) Abort() {
 
 // Message is a message read in place (see Queue.Take).
 type Message struct {
-	q     *records
-	pos   uint64
-	word  uint64
-	buf   []byte
-	area  bool // buf is a block of the spill area, freed at Release
+	q    *records
+	pos  uint64
+	word uint64
+	buf  []byte
+	area bool // buf is a block of the spill area, freed at Release
 }
 
 // Bytes returns the message's bytes, valid until Release.
