@@ -290,6 +290,22 @@ func guideImap(ctx context.Context, p *pool.Pool) (int, error) {
 	return sum, nil
 }
 
+func guideWait(ctx context.Context, p *pool.Pool) ([]*pool.Future[int], error) {
+	var fs []*pool.Future[int]
+	for i := range 4 {
+		fs = append(fs, pool.Submit(p, square, i))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // Python: timeout=5
+	defer cancel()
+	done, notDone, err := pool.Wait(ctx, fs, pool.FirstException) // Python: return_when=FIRST_EXCEPTION
+	for _, f := range done {
+		if err := f.Err(); err != nil { // the failure Wait returned on
+			return notDone, err
+		}
+	}
+	return notDone, err // at the deadline: what is not done yet, and ctx's error
+}
+
 // --- Manager dict
 
 type dictArg struct{ Scores shared.Handle }
