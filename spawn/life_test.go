@@ -243,7 +243,8 @@ func startTerminable(t *testing.T, stubborn bool, opts ...spawn.Option) *spawn.P
 }
 
 func TestTerminate(t *testing.T) {
-	p := startTerminable(t, false)
+	// A grace no slow machine runs out of: the function returns, in time.
+	p := startTerminable(t, false, spawn.TerminateGrace(time.Minute))
 	if err := p.Terminate(); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +262,8 @@ func TestTerminate(t *testing.T) {
 }
 
 func TestStopEscalates(t *testing.T) {
-	p := startTerminable(t, true)
+	// The child's own grace must not end it before Stop's SIGKILL does.
+	p := startTerminable(t, true, spawn.TerminateGrace(time.Hour))
 	start := time.Now()
 	if err := p.Stop(200 * time.Millisecond); err != nil {
 		t.Fatal(err)
