@@ -21,9 +21,11 @@
 //
 // Messages of 0 bytes and up travel, each whole and at most once. One
 // larger than [Queue.MaxInline] (half the ring, less a 16-byte header)
-// travels in a spill region of its own, which the consumer maps and unlinks
-// at once; [Config].MaxMessage (1 GiB by default) bounds messages, and a
-// larger one fails with [ErrTooLarge] before anything is written. Put, Get
+// travels in the queue's spill area when [Config].Spill sizes one (in the
+// same region: it lives and dies with the ring), else in a /dev/shm file of
+// its own, which the consumer reads (never maps) and unlinks at once;
+// [Config].MaxMessage bounds messages, and a larger one fails with
+// [ErrTooLarge] before anything is written. Put, Get
 // and the zero-copy Reserve/Commit and Take/Release take a context; TryPut,
 // TryGet, TryReserve and TryTake fail at once with [ErrFull] or [ErrEmpty].
 // Nothing makes a system call while nobody sleeps on the other side.
@@ -49,15 +51,15 @@
 //   - A consumer killed while it holds a message (inside Get, or between
 //     Take and Release) loses that message and no other; a producer waiting
 //     for room frees its record after the same delay.
-//   - A spill region is unlinked by its consumer as soon as it is mapped, or
-//     by whoever frees a dead owner's record, so a crash leaks no /dev/shm
-//     file unless the whole ring is abandoned with a dead producer's record
-//     in it.
+//   - With a spill area nothing outlives the ring. A spill file is unlinked
+//     by its consumer, or by whoever frees a dead owner's record; unread
+//     ones stay in /dev/shm when the ring is abandoned (docs/reliability.md).
 //   - One producer's messages reach a single consumer in the order they
 //     were put; with several consumers, two messages may be handed out in
 //     either order.
 //   - A live process is never robbed, however slow: liveness is pid plus
-//     start time. Recovery takes 20-30 ms after a death.
+//     start time. Recovery takes 20-30 ms after a death; a Pipe notices its
+//     peer's within about a second (an idle waiter wakes once a second).
 //
 // # Caveats
 //
@@ -65,11 +67,12 @@
 // producers of tiny messages contend on one cache line. Commit a
 // Reservation and Release a Message promptly: consumers wait behind an
 // uncommitted record, producers behind an unreleased one. A spilled message
-// costs a region creation (tens of µs plus page faults): size the ring
-// above twice the usual message. A [Joinable] consumer that dies between
+// costs a file (tens of µs plus page faults) or, in a spill area, clearing
+// a MaxMessage block: size the ring above twice the usual message. A [Joinable] consumer that dies between
 // Get and TaskDone leaves a task unfinished, and Join waits until its
 // context ends. A [Pipe] end's peer-death detection watches the last
-// process that opened that end. Corrupt bytes are reported, not repaired.
+// process that opened that end. Corrupt bytes (anything another process
+// wrote) are reported with ErrCorrupt, never a panic or a hang; not repaired.
 // A queue points into its region's mapping: close the region last.
 //
 // Every error wraps one of this package's sentinels (registered, so that

@@ -50,6 +50,10 @@
 // own gets); open the ring once per goroutine for parallel puts within one
 // process.
 //
+// Bytes another process wrote are never trusted: a slot sequence or index
+// that no schedule can produce is [ErrCorrupt], every loop is bounded, and
+// every blocking call returns by its context (docs/reliability.md).
+//
 // Memory ordering, arm64 too: SPSC slots are written before the producer's
 // tail store and read after the consumer's tail load; the consumer's head
 // store hands them back. An MPMC slot is claimed by a CAS of enq (deq),
