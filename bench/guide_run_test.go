@@ -46,6 +46,9 @@ func TestGuide(t *testing.T) {
 	if sum, err := guideImap(ctx, p); err != nil || sum <= 1000 {
 		t.Errorf("imap: %d, %v", sum, err)
 	}
+	if nd, err := guideWait(ctx, p); err != nil || len(nd) != 0 {
+		t.Errorf("wait: %d not done, %v", len(nd), err)
+	}
 	if v, err := guideDict(ctx); err != nil || v != 11 {
 		t.Errorf("dict: %d, %v; want 11", v, err)
 	}
