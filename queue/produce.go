@@ -145,21 +145,31 @@ func (q *records) roomFor(span uint64) bool {
 	if room {
 		return true
 	}
-	// Nothing freed: is the record at freed held by a dead reader?
-	if f < q.head.Load() {
-		w := q.state(f).Load()
-		if w&recStateMask == recReading && q.stalled(f, w) && !ownerAlive(w) {
-			if q.freeDead(f, w, func() bool { return q.freed.Load() == f }) {
-				q.unstall(f)
-				if w&recFlagSpill != 0 {
-					q.dropSpill(f)
-				}
-				q.advanceFreed()
-				return true
-			}
-		}
+	return q.recoverReader()
+}
+
+// recoverReader frees the record at freed if a dead consumer holds it
+// (taken, never released) and has for the recovery delay, and reports
+// whether it did. Its message is lost: the consumer took it. A spilled
+// message's block goes back to the spill area with it.
+func (q *records) recoverReader() bool {
+	f := q.freed.Load()
+	if f%recAlign != 0 || f >= q.head.Load() {
+		return false
 	}
-	return false
+	w := q.state(f).Load()
+	if w&recStateMask != recReading || !q.stalled(f, w) || ownerAlive(w) {
+		return false
+	}
+	if !q.freeDead(f, w, func() bool { return q.freed.Load() == f }) {
+		return false
+	}
+	q.unstall(f)
+	if w&recFlagSpill != 0 {
+		q.dropSpill(f)
+	}
+	q.advanceFreed()
+	return true
 }
 
 // commit publishes the record at p with n payload bytes (n <= the claimed

@@ -135,7 +135,8 @@ func (q *records) allocArea(ctx context.Context, n int) (int64, []byte, error) {
 		}
 		woke := false
 		err = q.notFull.SleepFor(ctx, q.putRecheck, func() bool {
-			q.roomFor(recHdr) // recovers a dead reader's record, and so its block
+			q.advanceFreed()
+			q.recoverReader() // a dead reader's record, and so its block
 			if woke || q.closed.Load() != 0 {
 				return true
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"testing"
 
 	"github.com/forkless-go/forkless/queue"
@@ -308,5 +309,82 @@ func TestSpillFileTruncatedUnderReader(t *testing.T) {
 	}
 	if got, err := q.Get(ctx); err != nil || string(got) != "on" {
 		t.Fatalf("%q, %v", got, err)
+	}
+}
+
+// TestSpillAreaDeadReaderBlockRecovered: a reader SIGKILLed while it holds
+// a spilled message in place holds a block of the area; a producer that
+// needs that block gets it back within the recovery bound (the message the
+// dead reader took is lost, as documented).
+func TestSpillAreaDeadReaderBlockRecovered(t *testing.T) {
+	ctx := qCtx(t)
+	r := qRegion(t, 16<<20)
+	// Blocks of 1 MiB (1.25 MiB with the size class) in a 3 MiB area: two.
+	q, err := queue.New(r, queue.Config{Bytes: 1 << 16, Spill: 3 << 20, MaxMessage: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag, err := shm.NewValue[atomic.Uint32](r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, qMsgFor(3, 0, areaMsg)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := qHalfReader.Start(ctx, qCrashArg{Q: q.Handle(), Flag: flag.Handle()}, spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qWaitFlag(t, flag)
+	qKill(t, p)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for i := range 2 { // the second needs the dead reader's block
+		if err := q.Put(wctx, qMsgFor(3, uint64(i+1), areaMsg)); err != nil {
+			t.Fatalf("put %d with a dead reader holding a block: %v", i+1, err)
+		}
+	}
+	for i := range 2 {
+		if got, err := q.Get(ctx); err != nil || !bytes.Equal(got, qMsgFor(3, uint64(i+1), areaMsg)) {
+			t.Fatalf("get %d: %d bytes, %v", i+1, len(got), err)
+		}
+	}
+}
+
+// TestSpillAreaDeadWriterBlockRecovered: a producer SIGKILLed between
+// Reserve and Commit of a spilled message holds a block and a claimed
+// record; consumers skip the record and free the block within the
+// recovery bound, so two more messages fit in a two-block area.
+func TestSpillAreaDeadWriterBlockRecovered(t *testing.T) {
+	ctx := qCtx(t)
+	r := qRegion(t, 16<<20)
+	q, err := queue.New(r, queue.Config{Bytes: 1 << 16, Spill: 3 << 20, MaxMessage: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag, err := shm.NewValue[atomic.Uint32](r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := qHalfWriter.Start(ctx, qCrashArg{Q: q.Handle(), Flag: flag.Handle(), Size: areaMsg}, spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qWaitFlag(t, flag)
+	qKill(t, p)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if err := q.Put(wctx, qMsgFor(4, uint64(i), areaMsg)); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+		if got, err := q.Get(wctx); err != nil || !bytes.Equal(got, qMsgFor(4, uint64(i), areaMsg)) {
+			t.Fatalf("get %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	for i := range 2 { // both blocks free again: the dead writer's came back
+		if err := q.TryPut(qMsgFor(4, uint64(i), areaMsg)); err != nil {
+			t.Fatalf("TryPut %d into an area whose blocks should all be free: %v", i, err)
+		}
 	}
 }
