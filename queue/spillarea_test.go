@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/forkless-go/forkless/queue"
 	"github.com/forkless-go/forkless/shm"
