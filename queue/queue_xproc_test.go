@@ -151,7 +151,7 @@ func qRunStress(t *testing.T, producers, consumers int, perProducer int, cfg que
 	ctx := qCtx(t)
 	n := uint64(perProducer)
 	bits := uint64(producers) * n
-	region := qRegion(t, int64(cfg.Bytes)+int64(bits/8)+1<<20)
+	region := qRegion(t, int64(cfg.Bytes)+cfg.Spill+int64(bits/8)+1<<20)
 	q, err := queue.New(region, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -252,6 +252,17 @@ func TestQueueStressRandomSizes(t *testing.T) {
 	qRunStress(t, 2, 2, qScale(150), queue.Config{Bytes: 1 << 20}, 16, 1<<20)
 	if n := len(qSpillFiles(t)); n != before {
 		t.Fatalf("%d spill files left in /dev/shm, want %d", n, before)
+	}
+}
+
+// TestQueueStressRandomSizesSpillArea is the same through a spill area:
+// the larger half of the messages take blocks of it, in place (Take) or
+// copied (Get), across processes.
+func TestQueueStressRandomSizesSpillArea(t *testing.T) {
+	before := qSpillFiles(t)
+	qRunStress(t, 2, 2, qScale(150), queue.Config{Bytes: 1 << 20, Spill: 8 << 20, MaxMessage: 1 << 20}, 16, 1<<20)
+	if f := newSpillFiles(t, before); len(f) != 0 {
+		t.Fatalf("spill files created: %v", f)
 	}
 }
 
