@@ -70,11 +70,12 @@ var holder = spawn.Register("sync.holder", func(ctx context.Context, a holdArg) 
 })
 
 type crashCase struct {
-	name  string
-	mode  int
-	make  func(t *testing.T, r *shm.Region) shm.Handle
-	lock  func(h shm.Handle) (error, func()) // lock through a fresh view; returns the unlock
-	check func(t *testing.T, h shm.Handle)   // usable as usual afterwards
+	name string
+	mode int
+	make func(t *testing.T, r *shm.Region) shm.Handle
+	// lock locks through a fresh view; it returns the unlock and the
+	// view's MarkConsistent (nil for a reader, which cannot repair).
+	lock func(h shm.Handle) (err error, unlock, mark func())
 }
 
 var crashCases = []crashCase{
@@ -83,9 +84,9 @@ var crashCases = []crashCase{
 		make: func(t *testing.T, r *shm.Region) shm.Handle {
 			return must[*fsync.Mutex](t)(fsync.NewMutex(r)).Handle()
 		},
-		lock: func(h shm.Handle) (error, func()) {
+		lock: func(h shm.Handle) (error, func(), func()) {
 			m, _ := fsync.OpenMutex(h)
-			return m.Lock(), m.Unlock
+			return m.Lock(), m.Unlock, func() {}
 		},
 	},
 	{
@@ -93,13 +94,13 @@ var crashCases = []crashCase{
 		make: func(t *testing.T, r *shm.Region) shm.Handle {
 			return must[*fsync.RLock](t)(fsync.NewRLock(r)).Handle()
 		},
-		lock: func(h shm.Handle) (error, func()) {
+		lock: func(h shm.Handle) (error, func(), func()) {
 			l, _ := fsync.OpenRLock(h)
 			err := l.Lock()
 			if d := l.Depth(); d != 1 {
-				return errors.New("recovered RLock has depth other than 1"), l.Unlock
+				return errors.New("recovered RLock has depth other than 1"), l.Unlock, func() {}
 			}
-			return err, l.Unlock
+			return err, l.Unlock, func() {}
 		},
 	},
 	{
@@ -107,9 +108,9 @@ var crashCases = []crashCase{
 		make: func(t *testing.T, r *shm.Region) shm.Handle {
 			return must[*fsync.RWMutex](t)(fsync.NewRWMutex(r)).Handle()
 		},
-		lock: func(h shm.Handle) (error, func()) {
+		lock: func(h shm.Handle) (error, func(), func()) {
 			rw, _ := fsync.OpenRWMutex(h)
-			return rw.Lock(), rw.Unlock
+			return rw.Lock(), rw.Unlock, rw.MarkConsistent
 		},
 	},
 	{
@@ -117,9 +118,9 @@ var crashCases = []crashCase{
 		make: func(t *testing.T, r *shm.Region) shm.Handle {
 			return must[*fsync.RWMutex](t)(fsync.NewRWMutex(r)).Handle()
 		},
-		lock: func(h shm.Handle) (error, func()) {
+		lock: func(h shm.Handle) (error, func(), func()) {
 			rw, _ := fsync.OpenRWMutex(h)
-			return rw.RLock(), rw.RUnlock
+			return rw.RLock(), rw.RUnlock, nil
 		},
 	},
 }
@@ -144,14 +145,14 @@ func TestCrashHolderRecovered(t *testing.T) {
 					t.Fatal(err)
 				}
 				type result struct {
-					err    error
-					unlock func()
-					at     time.Time
+					err          error
+					unlock, mark func()
+					at           time.Time
 				}
 				got := make(chan result, 1)
 				lockNow := func() {
-					err, unlock := tc.lock(h)
-					got <- result{err, unlock, time.Now()}
+					err, unlock, mark := tc.lock(h)
+					got <- result{err, unlock, mark, time.Now()}
 				}
 				if blocked {
 					go lockNow()
@@ -192,10 +193,18 @@ func TestCrashHolderRecovered(t *testing.T) {
 				if d > 250*time.Millisecond {
 					t.Errorf("recovery took %v, want within 250 ms", d)
 				}
-				res.unlock()
+				// The data is consistent (nothing to repair here): mark it
+				// so, or, for a reader, which cannot, have a writer do it.
+				if res.mark != nil {
+					res.mark()
+					res.unlock()
+				} else {
+					res.unlock()
+					markByWriter(t, h)
+				}
 				// Works as usual: a lock and unlock by the parent, then by a
 				// child under contention.
-				err, unlock := tc.lock(h)
+				err, unlock, _ := tc.lock(h)
 				if err != nil {
 					t.Fatalf("lock after recovery = %v", err)
 				}
@@ -335,6 +344,18 @@ func TestBarrierDeadPartyBreaks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// markByWriter repairs an owner-dead RWMutex as a writer: its Lock must
+// report ErrOwnerDead, and it marks the lock consistent.
+func markByWriter(t *testing.T, h shm.Handle) {
+	t.Helper()
+	rw := must[*fsync.RWMutex](t)(fsync.OpenRWMutex(h))
+	if err := rw.Lock(); !errors.Is(err, fsync.ErrOwnerDead) {
+		t.Fatalf("writer after a reader saw the dead writer: %v, want ErrOwnerDead", err)
+	}
+	rw.MarkConsistent()
+	rw.Unlock()
 }
 
 func contains(s, sub string) bool {

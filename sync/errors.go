@@ -21,6 +21,12 @@ var (
 	// is robust pthread mutexes' EOWNERDEAD. (It is declared once, in
 	// internal/owner, for every robust lock of forkless.)
 	ErrOwnerDead = owner.ErrOwnerDead
+	// ErrNotRecoverable: a holder that was told ErrOwnerDead unlocked
+	// without marking the guarded data consistent (MarkConsistent), so
+	// the lock can never again be trusted: every later lock call fails
+	// with it, without the lock. Robust pthread mutexes'
+	// ENOTRECOVERABLE; see docs/robust.md.
+	ErrNotRecoverable = errors.New("lock not recoverable")
 	// ErrBroken: the barrier is broken (aborted, reset while this party
 	// waited, timed out, its action failed, or a party died). Python's
 	// BrokenBarrierError.
@@ -40,4 +46,4 @@ var (
 var errClosed = shm.ErrClosed
 
 // Registered so that errors.Is sees them in an error a child returned.
-func init() { errs.Register(ErrOwnerDead, ErrBroken, ErrReleased, ErrInvalid) }
+func init() { errs.Register(ErrOwnerDead, ErrNotRecoverable, ErrBroken, ErrReleased, ErrInvalid) }

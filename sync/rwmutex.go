@@ -44,11 +44,27 @@ type rwMutexWords struct {
 	// reader's RUnlock released, and a reader's +1 what the writer's
 	// Unlock released.
 	readers atomic.Uint32
-	_       uint32 // reserved, zero
+	// health is the robust-lock state of what the lock guards
+	// (docs/robust.md): rwConsistent, rwOwnerDead (a writer died holding
+	// or claiming the lock: every locker gets ErrOwnerDead until a writer
+	// marks the data consistent) or rwNotRecoverable (a writer unlocked
+	// without marking it: every locker gets ErrNotRecoverable). Written
+	// only by the process holding writer (a recovering writer or reader,
+	// MarkConsistent, Unlock), before it clears rwWriter; read by readers
+	// after their +1 on readers (which acquires what the clear released)
+	// and by writers once they hold writer.
+	health atomic.Uint32
 	// slots track one reading process each, so that a writer can take
 	// back a dead reader's read locks.
 	slots [rwSlots]rwSlot
 }
+
+// Health states of an RWMutex (rwMutexWords.health).
+const (
+	rwConsistent     = 0
+	rwOwnerDead      = 1
+	rwNotRecoverable = 2
+)
 
 // rwSlot is one reading process's entry in an RWMutex.
 type rwSlot struct {
@@ -75,6 +91,7 @@ var (
 	_ [0]struct{} = [RWMutexAlign - 8]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(rwMutexWords{}.slots) - 16]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(rwMutexWords{}.readers) - 8]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(rwMutexWords{}.health) - 12]struct{}{}
 	_ [0]struct{} = [unsafe.Sizeof(rwSlot{}) - 16]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(rwSlot{}.count) - 8]struct{}{}
 )
@@ -85,6 +102,9 @@ func (w *rwMutexWords) validate() error {
 	}
 	if v := w.readers.Load(); v>>31 != 0 {
 		return fmt.Errorf("rwmutex reader word %#x: %w", v, shm.ErrCorrupt)
+	}
+	if h := w.health.Load(); h > rwNotRecoverable {
+		return fmt.Errorf("rwmutex health %d: %w", h, shm.ErrCorrupt)
 	}
 	for i := range w.slots {
 		if err := validOwner("rwmutex reader", w.slots[i].id.Load()); err != nil {
@@ -98,10 +118,15 @@ func (w *rwMutexWords) validate() error {
 // readers, or one writer. A writer that wants the lock stops new readers
 // from entering, so writers are not starved.
 //
-// A writer that dies is found like a dead Mutex holder: by the next writer
-// (which gets ErrOwnerDead) or by a blocked reader (which clears the
-// writer's claim and gets ErrOwnerDead from RLock). A reader that dies while
-// holding read locks is found by a writer that has slept waiting for
+// A writer that dies holding (or waiting to take) the lock is found like a
+// dead Mutex holder, by the next writer or by a blocked reader, and from
+// then on the lock is owner-dead (docs/robust.md): every Lock and RLock
+// returns ErrOwnerDead, holding the lock, until a writer that holds it
+// repairs the data and calls MarkConsistent. A reader cannot repair (other
+// readers may be in): it only reads knowing the data may be torn. A writer
+// that unlocks an owner-dead lock without MarkConsistent makes it
+// unrecoverable: every later Lock and RLock returns ErrNotRecoverable. A
+// reader that dies while holding read locks is found by a writer that has slept waiting for
 // readers: it swaps the dead process's count to zero and takes that many
 // off the reader word, and gets the lock normally (readers change nothing,
 // so there is nothing to repair). The count moves after the reader word on
@@ -215,8 +240,10 @@ func (rw *RWMutex) reclaimDead() {
 // Handle names the RWMutex for another process.
 func (rw *RWMutex) Handle() shm.Handle { return rw.o.handle() }
 
-// Lock takes the lock for writing. It returns nil, or ErrOwnerDead when it
-// took it from a writer that died (the caller holds it in both cases).
+// Lock takes the lock for writing. It returns nil, or ErrOwnerDead when a
+// writer died in the lock and nobody has marked the data consistent since
+// (the caller holds the lock in both cases: repair, then MarkConsistent),
+// or ErrNotRecoverable (without the lock).
 func (rw *RWMutex) Lock() error { return rw.LockContext(context.Background()) }
 
 // LockContext is Lock that gives up when ctx ends.
@@ -232,9 +259,8 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 	if !rw.o.live() {
 		return closedErr("lock rwmutex")
 	}
-	dead := rw.m.LockContext(ctx)
-	if dead != nil && dead != ErrOwnerDead {
-		return fmt.Errorf("lock rwmutex: %w", dead)
+	if err := rw.lockWriter(ctx); err != nil {
+		return err
 	}
 	rw.r.Or(rwWriter)
 	bo := newBackoff(ctx, rw.o.spin)
@@ -262,18 +288,53 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 			return fmt.Errorf("lock rwmutex: %w", err)
 		}
 	}
-	if dead != nil {
+	if rw.w.health.Load() == rwOwnerDead {
 		return fmt.Errorf("lock rwmutex: %w", ErrOwnerDead)
 	}
 	return nil
 }
 
-// TryLock takes the lock for writing if it is free of readers and writers.
+// lockWriter takes the writers' lock. Taking it from a dead writer makes
+// the lock owner-dead; an unrecoverable lock is given back at once.
+func (rw *RWMutex) lockWriter(ctx context.Context) error {
+	err := rw.m.LockContext(ctx)
+	switch {
+	case err == ErrOwnerDead:
+		rw.w.health.CompareAndSwap(rwConsistent, rwOwnerDead)
+	case err != nil:
+		return fmt.Errorf("lock rwmutex: %w", err)
+	}
+	if rw.w.health.Load() == rwNotRecoverable {
+		rw.m.Unlock()
+		return fmt.Errorf("lock rwmutex: %w", ErrNotRecoverable)
+	}
+	return nil
+}
+
+// MarkConsistent records that the data the lock guards is consistent again
+// after a writer died in it (pthread_mutex_consistent): Lock and RLock
+// return nil again from the next Unlock on. Only the writer holding the
+// lock may call it (it panics otherwise); it does nothing when the lock is
+// not owner-dead.
+func (rw *RWMutex) MarkConsistent() {
+	rw.mustWriteHold("MarkConsistent")
+	rw.w.health.CompareAndSwap(rwOwnerDead, rwConsistent)
+}
+
+func (rw *RWMutex) mustWriteHold(what string) {
+	rw.o.mustLive("RWMutex")
+	if !rw.m.HeldByMe() || rw.r.Load()&rwWriter == 0 {
+		panic("forkless/sync: " + what + " of an RWMutex not write-locked by this process")
+	}
+}
+
+// TryLock takes the lock for writing if it is free of readers and writers
+// and consistent (Lock reports an owner-dead lock; TryLock never takes one).
 func (rw *RWMutex) TryLock() bool {
 	if !rw.o.live() || !rw.m.TryLock() {
 		return false
 	}
-	if rw.r.CompareAndSwap(0, rwWriter) {
+	if rw.w.health.Load() == rwConsistent && rw.r.CompareAndSwap(0, rwWriter) {
 		return true
 	}
 	rw.m.Unlock()
@@ -288,19 +349,19 @@ func (rw *RWMutex) writerLeave() {
 	rw.m.Unlock()
 }
 
-// Unlock releases the write lock. Unlocking an RWMutex that this process
-// does not hold for writing panics.
+// Unlock releases the write lock. Unlocking an owner-dead lock without
+// MarkConsistent makes it unrecoverable. Unlocking an RWMutex that this
+// process does not hold for writing panics.
 func (rw *RWMutex) Unlock() {
-	rw.o.mustLive("RWMutex")
-	if !rw.m.HeldByMe() || rw.r.Load()&rwWriter == 0 {
-		panic("forkless/sync: unlock of an RWMutex not write-locked by this process")
-	}
+	rw.mustWriteHold("unlock")
+	rw.w.health.CompareAndSwap(rwOwnerDead, rwNotRecoverable)
 	rw.writerLeave()
 }
 
 // RLock takes the lock for reading. It returns nil, or ErrOwnerDead when a
-// writer had died holding the lock and this call released it (the caller
-// holds a read lock in both cases).
+// writer died in the lock and no writer has marked the data consistent
+// since (the caller holds a read lock in both cases; the data may be
+// torn), or ErrNotRecoverable (without a read lock).
 func (rw *RWMutex) RLock() error { return rw.RLockContext(context.Background()) }
 
 // RLockContext is RLock that gives up when ctx ends.
@@ -315,7 +376,6 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 	if !rw.o.live() {
 		return closedErr("rlock rwmutex")
 	}
-	var dead error
 	bo := newBackoff(ctx, rw.o.spin)
 	for {
 		v := rw.r.Load()
@@ -326,7 +386,10 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 			if rw.r.CompareAndSwap(v, v+1) {
 				rw.countRead()
 				bo.won()
-				return dead
+				if rw.w.health.Load() != rwConsistent {
+					return rw.readUnhealthy()
+				}
+				return nil
 			}
 			continue
 		}
@@ -342,10 +405,12 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 		switch err := bo.sleep(rw.r, v); {
 		case err == nil:
 		case err == errNap:
-			// The writer may have died holding or claiming the lock.
+			// The writer may have died holding or claiming the lock:
+			// the lock becomes owner-dead, and this reader lets the
+			// readers in (they all get ErrOwnerDead).
 			if rw.m.RecoverDead() {
+				rw.w.health.CompareAndSwap(rwConsistent, rwOwnerDead)
 				rw.writerLeave()
-				dead = fmt.Errorf("rlock rwmutex: %w", ErrOwnerDead)
 			}
 		default:
 			return fmt.Errorf("rlock rwmutex: %w", err)
@@ -353,7 +418,20 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 	}
 }
 
-// TryRLock takes a read lock if no writer holds or waits for the lock.
+// readUnhealthy answers a reader that got in while the lock was not
+// consistent: ErrOwnerDead, holding its read lock, or ErrNotRecoverable,
+// without it.
+func (rw *RWMutex) readUnhealthy() error {
+	if rw.w.health.Load() == rwOwnerDead {
+		return fmt.Errorf("rlock rwmutex: %w", ErrOwnerDead)
+	}
+	rw.RUnlock()
+	return fmt.Errorf("rlock rwmutex: %w", ErrNotRecoverable)
+}
+
+// TryRLock takes a read lock if no writer holds or waits for the lock and
+// the lock is consistent (RLock reports an owner-dead lock; TryRLock never
+// takes one).
 func (rw *RWMutex) TryRLock() bool {
 	if !rw.o.live() {
 		return false
@@ -365,6 +443,10 @@ func (rw *RWMutex) TryRLock() bool {
 		}
 		if rw.r.CompareAndSwap(v, v+1) {
 			rw.countRead()
+			if rw.w.health.Load() != rwConsistent {
+				rw.RUnlock()
+				return false
+			}
 			return true
 		}
 	}
