@@ -67,8 +67,8 @@ func TestPipeRecvIdleCost(t *testing.T) {
 	if share := idleCost(t, func(ctx context.Context) error { _, err := a.Recv(ctx); return err }); share > idleCeiling {
 		t.Errorf("Pipe.Recv blocked on a live, silent peer used %.2f%% of a core, want at most %.1f%%", 100*share, 100*idleCeiling)
 	}
-	// The peer's death is still noticed, within the idle re-check period
-	// and a margin.
+	// The peer's death is still noticed: at once through its pidfd, within
+	// the idle re-check period and a margin without one.
 	killed := time.Now()
 	qKill(t, p)
 	if _, err := a.Recv(ctx); !errors.Is(err, queue.ErrPeerDied) {

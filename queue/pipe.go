@@ -122,7 +122,9 @@ func (p *Pipe) Handle() PipeHandle { return p.h }
 // off the spinning path, and costs nothing in between: the sleep is one
 // futex wait of up to recheck() (recoverEvery only while a record's owner
 // may die unseen, idleRecheck otherwise), cut short by a notification or
-// by ctx, so an idle end wakes about once a second.
+// by ctx, so an idle end wakes about once a second. The peer's exit itself
+// wakes it at once where pidfds exist (peerWatch); the periodic check is
+// the fallback.
 func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uint64, recheck func() time.Duration, ready func() bool) (bool, error) {
 	// First the event count's adaptive spin, with no context to make: in a
 	// conversation the answer usually comes within it (both sides catch
@@ -134,11 +136,14 @@ func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uin
 	}
 	dead := false
 	due := time.Now().Add(idleRecheck)
+	if w := peer.Load(); w != 0 && w != q.me {
+		q.peer.watch(w, func() { ec.Notify() })
+	}
 	woken := func() bool {
 		if ready() {
 			return true
 		}
-		if now := time.Now(); !now.Before(due) {
+		if now := time.Now(); !now.Before(due) || q.peer.diedMaybe() { // diedMaybe: confirmed below
 			due = now.Add(idleRecheck)
 			if w := peer.Load(); w != 0 && w != q.me && !ownerAlive(w) {
 				dead = true
@@ -297,6 +302,7 @@ func (p *Pipe) Close() error {
 	for _, q := range []*records{p.send, p.recv} {
 		if q != nil {
 			q.close() //nolint:errcheck // the peer may have closed it first
+			q.peer.end()
 		}
 	}
 	return nil

@@ -46,6 +46,7 @@ type records struct {
 	maxMsg uint64    // largest message, 0: inline only
 	salt   uint64    // the ring's salt (56 bits), for committedWord
 	area   *shm.Heap // the spill area (Config.Spill), or nil: spill files
+	peer   peerWatch // a pipe end's watch of the process at the other end
 
 	h    *ringHeader    // the shared header
 	recs []recordHeader // the data area as record headers, one per recAlign bytes: rec(p)
