@@ -59,7 +59,7 @@
 //     either order.
 //   - A live process is never robbed, however slow: liveness is pid plus
 //     start time. Recovery takes 20-30 ms after a death; a Pipe notices its
-//     peer's within about a second (an idle waiter wakes once a second).
+//     peer's at once (a pidfd; within a second where there is none).
 //
 // # Caveats
 //

@@ -5,5 +5,7 @@
 // The two words live in the shared layout ([Words]); each process makes its
 // own view of them ([Count]), which carries this process's adaptive spin
 // budget. The waiter's condition is a func over other shared words; the
-// lost-wake-up argument is at [Count.Sleep].
+// lost-wake-up argument is at [Count.Sleep]. [Count.WaitFor] re-chooses its
+// re-check period before each sleep, so an idle waiter costs a wake-up a
+// second; [OnExit] turns a process's exit into a callback at no idle cost.
 package event
