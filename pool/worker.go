@@ -122,11 +122,12 @@ func openWorker(ctx context.Context, a workerArg) (*workerLoop, error) {
 func (w *workerLoop) serveAll(maxTasks int) error {
 	var batch [resultBatch]taskDesc
 	served := 0
+	var wait poller
 	for maxTasks == 0 || served < maxTasks {
 		if w.stopping.Load() {
 			return nil // SIGTERM: the parent re-dispatches what is queued
 		}
-		n, err := w.tasks.PopSome(w.ctx, batch[:])
+		n, err := popSome(w.ctx, &wait, w.tasks, batch[:])
 		if err != nil {
 			return nil // closed and drained (Close), or SIGTERM
 		}

@@ -97,8 +97,9 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 func (p *Pool) collect(w *worker) {
 	var batch [32]resultDesc
 	var finished []*task
+	var wait poller
 	for {
-		n, err := w.results.PopSome(context.Background(), batch[:])
+		n, err := popSome(context.Background(), &wait, w.results, batch[:])
 		if err != nil {
 			break // closed by the reaper, and drained
 		}
