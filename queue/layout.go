@@ -110,31 +110,35 @@ type recordHeader struct {
 	state atomic.Uint64
 	// span: the producer, under the claim lock, before the tail store that
 	// publishes the record; consumers and freed-advancers: bytes to the
-	// next record (validated at each use: see records.span). Atomic
-	// because a consumer's check "head moved, so a bad span is a reused
-	// record, not corruption" (tryTake) needs the span load ordered before
-	// its head load, which on arm64 only an atomic (acquire) load is.
-	span atomic.Uint32
-	// length: the producer, at claim and (if smaller) before commit; the
-	// consumer: payload bytes (<= span-recHdr, validated at use). Atomic
-	// for the same reason as span; the commit CAS publishes the final value.
-	length atomic.Uint32
+	// next record (validated at each use: see records.span). Read with
+	// atomic.LoadUint32: a consumer's check "head moved, so a bad span is
+	// a reused record, not corruption" (tryTake) needs the span load
+	// ordered before its head load, which on arm64 only an acquire load
+	// is. Written with a plain store (setSize), the one exception to this
+	// layout's atomic fields: the tail store publishes it, and an atomic
+	// store here (an XCHG on amd64) cost a Pipe round trip 1.5 -> 2.4 µs.
+	span uint32
+	// length: the producer, at claim and again at commit (<= the claimed
+	// length); the consumer: payload bytes (<= span-recHdr, validated at
+	// use). Loaded and stored like span; the commit CAS publishes it.
+	length uint32
 }
 
-// setSize stores a record's span and length, each only if it does not
-// hold the value already (a ring of same-size messages finds both there
-// from the previous lap): on amd64 an atomic store is an XCHG, which
-// drains the store buffer, and an atomic load a plain MOV. Skipping is
-// safe: the value was loaded atomically, so whoever synchronizes with this
-// producer's later release (tail store, commit CAS) sees it too.
+// setSize stores a record's span and length under the claim lock, before
+// the tail store that publishes them. Plain stores on purpose (see span):
+// two atomic stores per claim, there being nothing for them to order that
+// the state and tail stores after them do not, measured +0.9 µs per Pipe
+// round trip on amd64 (docs/bench/queue.md); so did "load, store only if
+// different" (a023aa3), which stores almost every time anyway: records
+// do not fall on the same offsets lap after lap.
 func (r *recordHeader) setSize(span, length uint32) {
-	if r.span.Load() != span {
-		r.span.Store(span)
-	}
-	if r.length.Load() != length {
-		r.length.Store(length)
-	}
+	r.span, r.length = span, length
 }
+
+// loadSpan and loadLength are the consumers' loads of span and length:
+// acquire loads (see span), a plain MOV on amd64.
+func (r *recordHeader) loadSpan() uint32   { return atomic.LoadUint32(&r.span) }
+func (r *recordHeader) loadLength() uint32 { return atomic.LoadUint32(&r.length) }
 
 // The offsets other processes rely on.
 var (

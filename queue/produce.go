@@ -177,7 +177,7 @@ func (q *records) recoverReader() bool {
 // with ordinary stores before it, to whichever consumer loads the word.
 func (q *records) commit(p uint64, n int) error {
 	r := q.rec(p)
-	r.setSize(r.span.Load(), uint32(n))
+	r.length = uint32(n) // plain (see setSize): the commit CAS publishes it
 	st := &r.state
 	w := st.Load()
 	if w&recStateMask != recClaimed || w&recOwnerMask != q.me {

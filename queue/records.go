@@ -192,7 +192,7 @@ func (q *records) state(p uint64) *atomic.Uint64 { return &q.rec(p).state }
 // ErrCorrupt; nothing is read outside the ring.
 func (q *records) span(p uint64) (uint64, error) {
 	off := p & q.mask
-	s := uint64(q.rec(p).span.Load())
+	s := uint64(q.rec(p).loadSpan())
 	if s < recHdr || s%recAlign != 0 || s > q.cap-off {
 		return 0, fmt.Errorf("record at %d spans %d bytes, %d left before the end: %w", p, s, q.cap-off, ErrCorrupt)
 	}
@@ -203,7 +203,7 @@ func (q *records) span(p uint64) (uint64, error) {
 // against its span.
 func (q *records) payload(p, span uint64) ([]byte, error) {
 	off := p & q.mask
-	n := uint64(q.rec(p).length.Load())
+	n := uint64(q.rec(p).loadLength())
 	if n > span-recHdr {
 		return nil, fmt.Errorf("record at %d holds %d bytes in a %d-byte span: %w", p, n, span, ErrCorrupt)
 	}
