@@ -90,7 +90,7 @@ func (w *barrierWords) validate() error {
 		return fmt.Errorf("barrier of %d parties: %w", p, shm.ErrCorrupt)
 	}
 	for i := range w.ids {
-		if err := validOwner("barrier member", w.ids[i].Load()); err != nil {
+		if err := validID("barrier member", w.ids[i].Load()); err != nil {
 			return err
 		}
 	}
@@ -114,7 +114,7 @@ func (w *barrierWords) validate() error {
 type Barrier struct {
 	_       noCopy
 	o       obj
-	m       owner.Lock
+	m       owner.RobustLock
 	w       *barrierWords
 	gen     *atomic.Uint32
 	count   *atomic.Uint32
@@ -311,14 +311,21 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 }
 
 // lock takes the internal Mutex; a holder that died inside it leaves the
-// barrier broken.
+// barrier broken. Under the robust-lock model (docs/robust.md) the broken
+// state is the repair: the barrier's words are consistent as "broken"
+// (Reset starts a fresh generation), so the Mutex is marked consistent.
 func (b *Barrier) lock() error {
-	if err := b.m.Lock(); err == ErrOwnerDead {
+	switch err := b.m.Lock(); err {
+	case nil:
+		return nil
+	case ErrOwnerDead:
 		b.setBroken()
+		b.m.MarkConsistent()
 		b.m.Unlock()
 		return fmt.Errorf("wait at barrier: a process died inside it: %w", ErrBroken)
+	default: // ErrNotRecoverable: only a scribbled word
+		return fmt.Errorf("wait at barrier: %w: %w", ErrBroken, err)
 	}
-	return nil
 }
 
 // release ends generation c as its last arrival: runs the action, then

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"unsafe"
@@ -103,7 +102,7 @@ func (w *condWords) validate() error {
 		if st := s.state.Load(); st > slotCancelled {
 			return fmt.Errorf("cond slot state %d: %w", st, shm.ErrCorrupt)
 		}
-		if err := validOwner("cond waiter", s.id.Load()); err != nil {
+		if err := validID("cond waiter", s.id.Load()); err != nil {
 			return err
 		}
 	}
@@ -166,7 +165,10 @@ func (c *Cond) Handle() shm.Handle { return c.o.handle() }
 // Wait unlocks c.L, waits for a Signal, Notify or Broadcast, and locks c.L
 // again before returning. The caller must hold c.L (Wait panics if this
 // process does not). It returns nil, or ErrOwnerDead when relocking took
-// the Mutex from a dead holder (c.L is held in both cases).
+// the Mutex from a dead holder (c.L is held in both cases: repair, then
+// c.L.MarkConsistent), or ErrNotRecoverable (c.L is not held). Waiting
+// releases c.L as Unlock does: waiting after ErrOwnerDead without
+// MarkConsistent leaves c.L unrecoverable.
 func (c *Cond) Wait() error { return c.WaitContext(context.Background()) }
 
 // WaitContext is Wait that stops waiting when ctx ends; it still relocks
@@ -193,10 +195,10 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 	c.L.Unlock()
 	werr := c.await(ctx, tk)
 	c.w.waiters.Add(^uint32(0))
-	lerr := c.L.m.Lock()
+	if lerr := c.L.m.Lock(); lerr != nil { // ErrOwnerDead, or ErrNotRecoverable
+		return fmt.Errorf("wait on cond: relock: %w", lerr)
+	}
 	switch {
-	case lerr == ErrOwnerDead:
-		return fmt.Errorf("wait on cond: relock: %w", ErrOwnerDead)
 	case werr != nil:
 		return fmt.Errorf("wait on cond: %w", werr)
 	}
@@ -313,19 +315,16 @@ func (c *Cond) inheritDead(tk ticket) bool {
 
 // WaitFor waits until cond() returns true, as Python's wait_for: cond is
 // called with c.L held, first before any waiting. It returns ctx's error if
-// ctx ends first (c.L is held then too).
+// ctx ends first (c.L is held then too). It returns ErrOwnerDead at once
+// when a relock took c.L from a dead holder: c.L is held, and the caller
+// must repair and MarkConsistent before anything waits or unlocks again.
 func (c *Cond) WaitFor(ctx context.Context, cond func() bool) error {
-	var dead error
 	for !cond() {
 		if err := c.WaitContext(ctx); err != nil {
-			if errors.Is(err, ErrOwnerDead) {
-				dead = err
-				continue
-			}
 			return err
 		}
 	}
-	return dead
+	return nil
 }
 
 // Signal wakes one waiter, if there is one. It makes no system call when

@@ -86,7 +86,7 @@ var crashCases = []crashCase{
 		},
 		lock: func(h shm.Handle) (error, func(), func()) {
 			m, _ := fsync.OpenMutex(h)
-			return m.Lock(), m.Unlock, func() {}
+			return m.Lock(), m.Unlock, m.MarkConsistent
 		},
 	},
 	{
@@ -98,9 +98,9 @@ var crashCases = []crashCase{
 			l, _ := fsync.OpenRLock(h)
 			err := l.Lock()
 			if d := l.Depth(); d != 1 {
-				return errors.New("recovered RLock has depth other than 1"), l.Unlock, func() {}
+				return errors.New("recovered RLock has depth other than 1"), l.Unlock, l.MarkConsistent
 			}
-			return err, l.Unlock, func() {}
+			return err, l.Unlock, l.MarkConsistent
 		},
 	},
 	{

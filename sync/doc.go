@@ -26,18 +26,21 @@
 // The holder of a lock is a process, not a goroutine: any goroutine of the
 // holding process may unlock it, and all of them share an [RLock]'s hold.
 // When the holder dies, a waiter takes the lock within about 70 ms and gets
-// [ErrOwnerDead]: it holds the lock, the guarded data may be half-updated,
-// and the lock works normally from then on. Python deadlocks here.
+// [ErrOwnerDead], holding the lock; the guarded data may be half-updated.
+// As with pthread's robust mutex, every locker is told so until one repairs
+// it and calls MarkConsistent ([Mutex.MarkConsistent]) before Unlock; an
+// Unlock without it leaves the lock unrecoverable: every later lock fails
+// with [ErrNotRecoverable] (docs/robust.md). Python deadlocks here.
 //
 //   - [Mutex], [RLock]: the next locker gets ErrOwnerDead (an RLock starts
 //     again at depth 1). A process dying while waiting costs one spare wake.
-//   - [RWMutex]: a dead writer as a dead Mutex holder, found by the next
-//     writer or a blocked reader (both get ErrOwnerDead); a waiting writer
+//   - [RWMutex]: after a writer's death, readers get ErrOwnerDead too (they
+//     cannot repair) until a writer marks it consistent; a waiting writer
 //     takes back the read locks of dead readers (of up to 16 processes).
 //   - [Semaphore], [BoundedSemaphore]: units a dead process held are lost,
 //     as in Python.
-//   - [Cond]: its Mutex as above (Wait returns ErrOwnerDead when its relock
-//     took the Mutex from a dead holder).
+//   - [Cond]: its Mutex as above, relocked by Wait; a notify's wake chosen
+//     for a waiter that died passes to a live one within about 70 ms.
 //   - [Event]: no owner; a death leaves it consistent.
 //   - [Barrier]: a party that dies, or dies inside the barrier, breaks it:
 //     everyone gets [ErrBroken] instead of hanging.
@@ -46,10 +49,11 @@
 //
 // # Errors
 //
-// Errors wrap [ErrOwnerDead], [ErrBroken], [ErrReleased], [ErrInvalid], a
-// context's error, or one of package shm ([shm.ErrClosed] once the region
-// was closed); test with errors.Is, which holds across the process
-// boundary too (a child's error seen by its parent).
+// Errors wrap [ErrOwnerDead], [ErrNotRecoverable], [ErrBroken],
+// [ErrReleased], [ErrInvalid], a context's error, or one of package shm
+// ([shm.ErrClosed] once the region was closed); test with errors.Is, which
+// holds across the process boundary too (a child's error seen by its
+// parent).
 //
 // # Caveats
 //
@@ -64,8 +68,9 @@
 //     primitive must share a pid namespace.
 //   - [Mutex.TryLock] never takes a dead holder's lock; only a waiter that
 //     has slept does.
-//   - [Cond.Wait] may return without a matching Signal: wait in a loop on
-//     the condition ([Cond.WaitFor] does).
+//   - [Cond.Notify](n) returns at most n waiters, the longest waiting
+//     first; Wait may still return without one: wait in a loop on the
+//     condition ([Cond.WaitFor] does).
 //   - A contended call spins up to about 40 µs of CPU before it sleeps,
 //     less when spinning does not pay.
 //   - Outside Linux there is no futex: blocking calls fail with an error

@@ -14,19 +14,20 @@ import (
 // closed, shm.ErrKind or shm.ErrHandle for a bad handle); test with
 // errors.Is.
 var (
-	// ErrOwnerDead: the process holding the lock died, and this call took
-	// the lock from it. The lock is now held by the caller, exactly as after
-	// a successful lock; the data it guards may be half-updated, so check
-	// or repair it before unlocking. The lock works normally afterwards. It
-	// is robust pthread mutexes' EOWNERDEAD. (It is declared once, in
-	// internal/owner, for every robust lock of forkless.)
+	// ErrOwnerDead: a process died holding the lock, and nobody has
+	// marked the data it guards consistent since. The lock is now held by
+	// the caller, exactly as after a successful lock (a read lock, for
+	// RWMutex.RLock); the data may be half-updated: repair it, then call
+	// MarkConsistent before unlocking, or the lock becomes unrecoverable
+	// (docs/robust.md). It is robust pthread mutexes' EOWNERDEAD. (It is
+	// declared once, in internal/owner, for every robust lock of forkless.)
 	ErrOwnerDead = owner.ErrOwnerDead
 	// ErrNotRecoverable: a holder that was told ErrOwnerDead unlocked
 	// without marking the guarded data consistent (MarkConsistent), so
 	// the lock can never again be trusted: every later lock call fails
 	// with it, without the lock. Robust pthread mutexes'
-	// ENOTRECOVERABLE; see docs/robust.md.
-	ErrNotRecoverable = errors.New("lock not recoverable")
+	// ENOTRECOVERABLE; see docs/robust.md. (Declared in internal/owner.)
+	ErrNotRecoverable = owner.ErrNotRecoverable
 	// ErrBroken: the barrier is broken (aborted, reset while this party
 	// waited, timed out, its action failed, or a party died). Python's
 	// BrokenBarrierError.

@@ -74,7 +74,9 @@ var lockAndDie = spawn.Register("sync.lockAndDie", func(ctx context.Context, a l
 })
 
 // A process that dies holding a lock does not deadlock the others: the
-// next Lock takes the lock and says what happened.
+// next Lock takes the lock and says what happened. The taker repairs what
+// the lock guards and marks it consistent; an Unlock without that would
+// leave the lock unrecoverable (docs/robust.md).
 func ExampleMutex_Lock_ownerDied() {
 	region, _ := shm.New(1 << 16)
 	defer region.Close()
@@ -88,7 +90,8 @@ func ExampleMutex_Lock_ownerDied() {
 
 	err := mu.Lock()
 	fmt.Println(errors.Is(err, fsync.ErrOwnerDead))
-	// ... check the data the lock guards, then:
+	// ... repair the data the lock guards, then:
+	mu.MarkConsistent()
 	mu.Unlock()
 	fmt.Println(mu.Lock(), mu.Locked())
 	mu.Unlock()

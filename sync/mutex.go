@@ -44,11 +44,15 @@ func (w *mutexWords) validate() error { return validOwner("mutex owner", w.owner
 // holding process may unlock it, as with sync.Mutex.
 //
 // If the holder dies, the next Lock (or a waiter already blocked) takes the
-// lock within about 70 ms and returns ErrOwnerDead.
+// lock within about 70 ms and returns ErrOwnerDead: repair what it guards,
+// then call MarkConsistent before Unlock. An Unlock without it makes the
+// lock unrecoverable: every later Lock returns ErrNotRecoverable. If the
+// taker dies too, the next Lock gets ErrOwnerDead again. This is pthread's
+// robust mutex (docs/robust.md).
 type Mutex struct {
 	_ noCopy
 	o obj
-	m owner.Lock
+	m owner.RobustLock
 }
 
 // NewMutex allocates an unlocked Mutex in r.
@@ -82,7 +86,7 @@ func newMutex(o obj, _ *mutexWords, err error) (*Mutex, error) {
 // mutexOf returns the Mutex whose owner word is at offset field of o's
 // words (Cond's Mutex lives inside the Cond).
 func mutexOf(o obj, field uintptr) *Mutex {
-	return &Mutex{o: o, m: o.lock(field + unsafe.Offsetof(mutexWords{}.owner))}
+	return &Mutex{o: o, m: o.lock(field + unsafe.Offsetof(mutexWords{}.owner)).Robust()}
 }
 
 // Handle names the Mutex for another process (the zero Handle for one placed
@@ -91,7 +95,8 @@ func (m *Mutex) Handle() shm.Handle { return m.o.handle() }
 
 // Lock locks m, waiting as long as it takes. It returns nil, or ErrOwnerDead
 // when it took the lock from a holder that died: the caller holds the lock
-// in both cases. It fails only when the region was closed.
+// in both cases. It fails, without the lock, with ErrNotRecoverable (see
+// MarkConsistent) or when the region was closed.
 func (m *Mutex) Lock() error {
 	if m.o.live() && m.m.TryLock() {
 		return nil // the fast path: one CAS, no call into the slow path
@@ -118,16 +123,28 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	return nil
 }
 
+// MarkConsistent records that the data m guards is consistent again after
+// Lock returned ErrOwnerDead (pthread_mutex_consistent), so that Unlock
+// releases m normally. It does nothing if m is consistent. Calling it
+// without holding m panics.
+func (m *Mutex) MarkConsistent() {
+	m.o.mustLive("Mutex")
+	if !m.m.MarkConsistent() {
+		panic("forkless/sync: MarkConsistent of a Mutex not held by this process")
+	}
+}
+
 // TryLock locks m if it is free and reports whether it did. It never waits,
 // and never takes the lock from a dead holder (Lock does that).
 func (m *Mutex) TryLock() bool {
 	return m.o.live() && m.m.TryLock()
 }
 
-// Unlock unlocks m. Unlocking a Mutex that this process does not hold (it is
-// unlocked, or another process holds it) is a bug and panics, as sync.Mutex
-// does; the lock is left as it was. A release makes a system call only when
-// some process waits.
+// Unlock unlocks m; after an ErrOwnerDead not followed by MarkConsistent it
+// leaves m unrecoverable. Unlocking a Mutex that this process does not hold
+// (it is unlocked, or another process holds it) is a bug and panics, as
+// sync.Mutex does; the lock is left as it was. A release makes a system
+// call only when some process waits.
 func (m *Mutex) Unlock() {
 	if m.o.live() && m.m.Unlock() {
 		return

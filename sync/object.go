@@ -67,8 +67,9 @@ func (o *obj) mustLive(what string) {
 	}
 }
 
-// lock returns the robust lock on the owner word at offset field of the
-// primitive's words. The words were placed (bounds and alignment checked)
+// lock returns the lock on the owner word at offset field of the
+// primitive's words (a plain one: Robust() makes it follow the robust-lock
+// model). The words were placed (bounds and alignment checked)
 // before, so a failure is this process's own broken invariant.
 func (o *obj) lock(field uintptr) owner.Lock {
 	l, err := owner.LockAt(o.b.Bytes(), int(o.off)+int(field), o.me, o.spin)
@@ -140,9 +141,18 @@ func atObj[T any, P words[T]](b shm.Block, off int64, what string) (obj, *T, err
 	return place[T, P](obj{b: b, off: off}, fmt.Sprintf("%s at %d", what, off))
 }
 
-// validOwner checks an owner word (or an identity) another process wrote.
+// validOwner checks an owner word another process wrote.
 func validOwner(what string, w uint64) error {
 	if !owner.Word(w).Valid() {
+		return fmt.Errorf("%s %#x is no process: %w", what, w, shm.ErrCorrupt)
+	}
+	return nil
+}
+
+// validID checks an identity (an owner word without its flag bits, or 0)
+// another process wrote.
+func validID(what string, w uint64) error {
+	if id := owner.Word(w); !id.Valid() || id.Holder() != id {
 		return fmt.Errorf("%s %#x is no process: %w", what, w, shm.ErrCorrupt)
 	}
 	return nil

@@ -41,6 +41,7 @@ func TestPidReuseDoesNotFoolOwnerCheck(t *testing.T) {
 	if m.m.Holder().Holder() != me {
 		t.Fatal("the lock does not name this process after recovery")
 	}
+	m.MarkConsistent()
 	m.Unlock()
 	if m.Locked() {
 		t.Fatal("still locked after Unlock")

@@ -49,11 +49,12 @@ func (w *rlockWords) validate() error { return w.mutex.validate() }
 // in-process state with a sync.Mutex as well if goroutines share it.
 //
 // If the holder dies, the next Lock takes the lock with depth 1 and returns
-// ErrOwnerDead.
+// ErrOwnerDead; the robust-lock rules of Mutex apply (MarkConsistent before
+// the last Unlock, or the lock becomes unrecoverable).
 type RLock struct {
 	_     noCopy
 	o     obj
-	m     owner.Lock
+	m     owner.RobustLock
 	depth *atomic.Uint32
 }
 
@@ -85,7 +86,8 @@ func newRLock(o obj, w *rlockWords, err error) (*RLock, error) {
 func (l *RLock) Handle() shm.Handle { return l.o.handle() }
 
 // Lock takes the lock, or deepens this process's hold on it. It returns nil
-// or ErrOwnerDead (the lock is held in both cases).
+// or ErrOwnerDead (the lock is held in both cases), or ErrNotRecoverable
+// (without it).
 func (l *RLock) Lock() error { return l.LockContext(context.Background()) }
 
 // LockContext is Lock that gives up when ctx ends.
@@ -127,6 +129,16 @@ func (l *RLock) reenter() bool {
 		if l.depth.CompareAndSwap(d, d+1) {
 			return true
 		}
+	}
+}
+
+// MarkConsistent records that the data the lock guards is consistent again
+// after Lock returned ErrOwnerDead, as Mutex.MarkConsistent. Calling it
+// without holding the lock panics.
+func (l *RLock) MarkConsistent() {
+	l.o.mustLive("RLock")
+	if !l.m.MarkConsistent() {
+		panic("forkless/sync: MarkConsistent of an RLock not held by this process")
 	}
 }
 

@@ -28,6 +28,33 @@ type robustLock interface {
 	markConsistent()
 }
 
+type mutexView struct{ m *fsync.Mutex }
+
+func (v mutexView) lock(bool) error { return v.m.Lock() }
+func (v mutexView) unlock(bool)     { v.m.Unlock() }
+func (v mutexView) markConsistent() { v.m.MarkConsistent() }
+
+// rlockView takes the RLock twice (re-entered) and releases it twice.
+type rlockView struct{ l *fsync.RLock }
+
+func (v rlockView) lock(bool) error {
+	err := v.l.Lock()
+	if errors.Is(err, fsync.ErrNotRecoverable) {
+		return err
+	}
+	if err2 := v.l.Lock(); err2 != nil {
+		return fmt.Errorf("re-entering: %w", err2)
+	}
+	return err
+}
+
+func (v rlockView) unlock(bool) {
+	v.l.Unlock()
+	v.l.Unlock()
+}
+
+func (v rlockView) markConsistent() { v.l.MarkConsistent() }
+
 type rwView struct{ rw *fsync.RWMutex }
 
 func (v rwView) lock(read bool) error {
@@ -55,6 +82,26 @@ var robustKinds = map[int]struct {
 	make  func(t *testing.T, r *shm.Region) shm.Handle
 	open  func(h shm.Handle) (robustLock, error)
 }{
+	modeMutex: {
+		name: "Mutex",
+		make: func(t *testing.T, r *shm.Region) shm.Handle {
+			return must[*fsync.Mutex](t)(fsync.NewMutex(r)).Handle()
+		},
+		open: func(h shm.Handle) (robustLock, error) {
+			m, err := fsync.OpenMutex(h)
+			return mutexView{m}, err
+		},
+	},
+	modeRLock: {
+		name: "RLock",
+		make: func(t *testing.T, r *shm.Region) shm.Handle {
+			return must[*fsync.RLock](t)(fsync.NewRLock(r)).Handle()
+		},
+		open: func(h shm.Handle) (robustLock, error) {
+			l, err := fsync.OpenRLock(h)
+			return rlockView{l}, err
+		},
+	},
 	modeRWMutex: {
 		name: "RWMutex", reads: true,
 		make: func(t *testing.T, r *shm.Region) shm.Handle {
@@ -312,8 +359,8 @@ func TestRobustRandomKill(t *testing.T) {
 				ps[i] = start(read)
 			}
 			deadline := time.Now().Add(soak)
-			torn := 0
-			for n := 0; n < kills && (soak == 0 || time.Now().Before(deadline)); n++ {
+			torn, n := 0, 0
+			for ; n < kills && (soak == 0 || time.Now().Before(deadline)); n++ {
 				if err := started.WaitContext(ctxT(t)); err != nil { // all running
 					t.Fatal(err)
 				}
@@ -337,7 +384,7 @@ func TestRobustRandomKill(t *testing.T) {
 				<-p.Done()
 			}
 			p := pv.Ptr()
-			t.Logf("%d kills (about %d inside a write), %d ops, %d calls got ErrOwnerDead", kills, torn, p.Ops.Load(), p.Dead.Load())
+			t.Logf("%d kills (pair seen torn right after %d of them), %d ops, %d calls got ErrOwnerDead", n, torn, p.Ops.Load(), p.Dead.Load())
 			if n := p.Violations.Load(); n != 0 {
 				t.Fatalf("%d lock calls returned nil on a torn pair", n)
 			}

@@ -107,7 +107,7 @@ func (w *rwMutexWords) validate() error {
 		return fmt.Errorf("rwmutex health %d: %w", h, shm.ErrCorrupt)
 	}
 	for i := range w.slots {
-		if err := validOwner("rwmutex reader", w.slots[i].id.Load()); err != nil {
+		if err := validID("rwmutex reader", w.slots[i].id.Load()); err != nil {
 			return err
 		}
 	}
@@ -163,8 +163,10 @@ func newRWMutex(o obj, w *rwMutexWords, err error) (*RWMutex, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := mutexOf(o, unsafe.Offsetof(rwMutexWords{}.writer))
-	rw := &RWMutex{o: o, m: m.m, w: w, r: &w.readers}
+	// A plain lock: the robust-lock state lives in health, since readers
+	// must see it and a reader that recovers must release the lock.
+	m := o.lock(unsafe.Offsetof(rwMutexWords{}.writer) + unsafe.Offsetof(mutexWords{}.owner))
+	rw := &RWMutex{o: o, m: m, w: w, r: &w.readers}
 	rw.slot.Store(-1)
 	return rw, nil
 }

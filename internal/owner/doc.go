@@ -9,7 +9,8 @@
 // 100 Hz). The word ([Word]):
 //
 //	bits  0-29  pid of the holder (0: nobody; Linux pids stay below 2^22)
-//	bit     30  reserved, zero
+//	bit     30  inconsistent: taken from a dead holder, not yet marked
+//	            consistent (robust locks; alone, pid 0: not recoverable)
 //	bit     31  waiters: some process sleeps, or is about to, on the word
 //	bits 32-63  low 32 bits of the holder's start time
 //
@@ -21,4 +22,8 @@
 // a word names still runs. [Lock] is a robust lock on one owner word: taken
 // with one compare-and-swap, released with one (and a futex wake only when
 // someone waits), and taken over from a dead holder with [ErrOwnerDead].
+// A [RobustLock] ([Lock.Robust]) follows pthread's robust mutex: the taker
+// holds it inconsistent until [RobustLock.MarkConsistent]; an unlock before
+// that leaves it [NotRecoverable] ([ErrNotRecoverable] for every later
+// locker).
 package owner

@@ -17,11 +17,13 @@ import (
 //
 // Writers of the word: the process taking the lock (CAS 0 -> me), a waiter
 // announcing itself (CAS v -> v|Waiters), a waiter taking it from a dead
-// holder (CAS v -> me|Waiters, from exactly the dead holder's word, so only
-// one such waiter wins), the holder releasing it (CAS me -> 0, or Swap 0
-// when the waiters bit is set). Readers: all of those. Taking the lock
-// writes the whole identity with one CAS, so the word never names a holder
-// only half way.
+// holder (CAS v -> me|Waiters, and |Inconsistent on a RobustLock, from
+// exactly the dead holder's word, so only one such waiter wins), the holder
+// marking it consistent (CAS clearing Inconsistent), the holder releasing
+// it (CAS me -> 0, or Swap 0 when the waiters bit is set, or Swap
+// NotRecoverable when Inconsistent is set). Readers: all of those. Taking
+// the lock writes the whole identity with one CAS, so the word never names
+// a holder only half way.
 type Lock struct {
 	w    *atomic.Uint64
 	f    *atomic.Uint32 // w's low half, the futex word
@@ -63,7 +65,8 @@ func (l Lock) TryLock() bool { return l.w.CompareAndSwap(0, uint64(l.me)) }
 
 // Lock takes the lock, waiting as long as it takes. It returns nil, or
 // ErrOwnerDead when it took the lock from a holder that died: the caller
-// holds the lock in both cases.
+// holds the lock in both cases. It returns ErrNotRecoverable, without the
+// lock, once a RobustLock on the same word left it NotRecoverable.
 func (l Lock) Lock() error { return l.LockContext(context.Background()) }
 
 // LockContext is Lock that gives up when ctx ends, returning ctx's error
@@ -91,7 +94,10 @@ func (l Lock) Lock() error { return l.LockContext(context.Background()) }
 // A dead holder never releases: a waiter sleeps in naps (futex.Napper) and
 // after each one checks, with Alive, whether the holder it slept on still
 // runs; if not, it takes the lock with one CAS from exactly that word.
-func (l Lock) LockContext(ctx context.Context) error {
+func (l Lock) LockContext(ctx context.Context) error { return l.lockContext(ctx, false) }
+
+// lockContext is LockContext; robust says which word a takeover writes.
+func (l Lock) lockContext(ctx context.Context, robust bool) error {
 	if l.TryLock() {
 		return nil
 	}
@@ -107,6 +113,9 @@ func (l Lock) LockContext(ctx context.Context) error {
 			}
 			continue
 		}
+		if Word(v).Lost() {
+			return ErrNotRecoverable
+		}
 		if sp.Again() {
 			continue
 		}
@@ -121,7 +130,7 @@ func (l Lock) LockContext(ctx context.Context) error {
 		case err == nil:
 		case err == futex.ErrTimeout:
 			// Slept a while on the same holder: is it still alive?
-			if !Alive(Word(v)) && l.w.CompareAndSwap(v, uint64(l.me|Waiters)) {
+			if !Alive(Word(v)) && l.w.CompareAndSwap(v, uint64(l.takeover(robust))) {
 				return ErrOwnerDead
 			}
 		default:
@@ -129,6 +138,16 @@ func (l Lock) LockContext(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// takeover is the word a taker from a dead holder writes: this process,
+// the waiters bit (others may sleep), and on a RobustLock the inconsistent
+// bit.
+func (l Lock) takeover(robust bool) Word {
+	if robust {
+		return l.me | Waiters | Inconsistent
+	}
+	return l.me | Waiters
 }
 
 // passOn is called by an announced waiter that leaves without the lock
@@ -148,7 +167,9 @@ func (l Lock) passOn() {
 }
 
 // Unlock releases the lock if this process holds it and reports whether it
-// did. A release makes a system call only when the waiters bit is set.
+// did. A release makes a system call only when the waiters bit is set. A
+// lock held Inconsistent (a RobustLock's takeover) is left NotRecoverable,
+// and every waiter is woken to find that out.
 func (l Lock) Unlock() bool {
 	if l.w.CompareAndSwap(uint64(l.me), 0) {
 		return true // nobody waits: no system call
@@ -160,10 +181,18 @@ func (l Lock) unlockWaited() bool {
 	if !l.HeldByMe() {
 		return false
 	}
-	// Held by this process with the waiters bit set. Nobody else can
-	// change the owner now (only a waiter that found this process dead
-	// would), so Swap is safe; waiters may only have set the bit.
-	if old := Word(l.w.Swap(0)); old.HasWaiters() {
+	// Held by this process with the waiters or inconsistent bit set.
+	// Nobody else can change the owner now (only a waiter that found this
+	// process dead would), so Swap is safe; waiters may only have set the
+	// waiters bit.
+	var next Word
+	if l.Holder()&Inconsistent != 0 {
+		next = NotRecoverable
+	}
+	switch old := Word(l.w.Swap(uint64(next))); {
+	case next != 0:
+		futex.Wake(l.f, -1)
+	case old.HasWaiters():
 		futex.Wake(l.f, 1)
 	}
 	return true
@@ -172,10 +201,53 @@ func (l Lock) unlockWaited() bool {
 // RecoverDead takes the lock if its holder is dead, and reports whether it
 // did (the caller then holds it, as after ErrOwnerDead). It reads /proc:
 // call it only after waiting a while.
-func (l Lock) RecoverDead() bool {
+func (l Lock) RecoverDead() bool { return l.recoverDead(false) }
+
+func (l Lock) recoverDead(robust bool) bool {
 	v := l.w.Load()
-	if v == 0 || Alive(Word(v)) {
+	if v == 0 || Word(v).Lost() || Alive(Word(v)) {
 		return false
 	}
-	return l.w.CompareAndSwap(v, uint64(l.me|Waiters))
+	return l.w.CompareAndSwap(v, uint64(l.takeover(robust)))
+}
+
+// RobustLock is a Lock that follows pthread's robust-mutex model: a
+// takeover from a dead holder leaves the lock Inconsistent, so that if the
+// taker dies too the next one is told ErrOwnerDead again, until a holder
+// calls MarkConsistent; an Unlock while Inconsistent leaves it
+// NotRecoverable, and every later lock call fails with ErrNotRecoverable.
+// A plain Lock reports a takeover once and is consistent again: for a
+// lock whose guarded state repairs itself (queue's claim lock). It is a
+// type of its own, not a flag, so that a Lock stays four words: the fast
+// paths copy it.
+type RobustLock struct{ l Lock }
+
+// Robust returns the RobustLock on l's word.
+func (l Lock) Robust() RobustLock { return RobustLock{l} }
+
+// Me, Holder, HeldByMe, TryLock and Unlock are Lock's.
+func (r RobustLock) Me() Word          { return r.l.me }
+func (r RobustLock) Holder() Word      { return r.l.Holder() }
+func (r RobustLock) HeldByMe() bool    { return r.l.HeldByMe() }
+func (r RobustLock) TryLock() bool     { return r.l.TryLock() }
+func (r RobustLock) Unlock() bool      { return r.l.Unlock() }
+func (r RobustLock) Lock() error       { return r.l.lockContext(context.Background(), true) }
+func (r RobustLock) RecoverDead() bool { return r.l.recoverDead(true) }
+
+// LockContext is Lock's, but a takeover leaves the lock Inconsistent.
+func (r RobustLock) LockContext(ctx context.Context) error { return r.l.lockContext(ctx, true) }
+
+// MarkConsistent records that what the lock guards is consistent again
+// (pthread_mutex_consistent), so that Unlock releases it normally. It
+// reports whether this process holds the lock (if not, it does nothing).
+func (r RobustLock) MarkConsistent() bool {
+	for {
+		v := Word(r.l.w.Load())
+		if v.Holder() != r.l.me {
+			return false
+		}
+		if v&Inconsistent == 0 || r.l.w.CompareAndSwap(uint64(v), uint64(v&^Inconsistent)) {
+			return true
+		}
+	}
 }

@@ -192,3 +192,74 @@ func TestCancelPassesWakeOn(t *testing.T) {
 	}
 	l.Unlock()
 }
+
+// A robust Lock follows pthread's robust mutex: the taker from a dead
+// holder holds it Inconsistent; marked consistent, it unlocks normally;
+// unlocked without that, it is NotRecoverable for every later locker,
+// including one already waiting.
+func TestRobustLockModel(t *testing.T) {
+	cmd, dead := startChild(t, "true")
+	cmd.Wait()
+	pl, w := newLock(t)
+	l := pl.Robust()
+	w.Store(uint64(dead))
+	if err := l.Lock(); err != ErrOwnerDead {
+		t.Fatalf("Lock over a dead holder = %v, want ErrOwnerDead", err)
+	}
+	if !l.HeldByMe() || l.Holder()&Inconsistent == 0 {
+		t.Fatalf("after the takeover the word is %#x, want this process, inconsistent", uint64(l.Holder()))
+	}
+	if !l.MarkConsistent() || l.Holder()&Inconsistent != 0 {
+		t.Fatal("MarkConsistent left the word inconsistent")
+	}
+	if !l.Unlock() || l.Holder() != 0 {
+		t.Fatal("unlock after MarkConsistent did not free the lock")
+	}
+	if err := l.Lock(); err != nil {
+		t.Fatalf("Lock after recovery = %v", err)
+	}
+	l.Unlock()
+
+	// Again, and this time unlocked while inconsistent, with a waiter.
+	w.Store(uint64(dead))
+	if !l.RecoverDead() || l.Holder()&Inconsistent == 0 {
+		t.Fatal("RecoverDead did not take the lock inconsistent")
+	}
+	pl.spin.SetMax(time.Nanosecond)
+	waiting := make(chan error, 1)
+	go func() { waiting <- l.Lock() }()
+	for !l.Holder().HasWaiters() {
+		time.Sleep(time.Millisecond)
+	}
+	if !l.Unlock() || !l.Holder().Lost() {
+		t.Fatalf("unlock while inconsistent left %#x, want NotRecoverable", uint64(l.Holder()))
+	}
+	select {
+	case err := <-waiting:
+		if err != ErrNotRecoverable {
+			t.Fatalf("waiter got %v, want ErrNotRecoverable", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter never learned the lock was lost")
+	}
+	if err := l.Lock(); err != ErrNotRecoverable || l.TryLock() || l.RecoverDead() || l.MarkConsistent() {
+		t.Fatalf("a NotRecoverable lock was taken (Lock: %v)", err)
+	}
+	if !l.Holder().Valid() {
+		t.Fatal("NotRecoverable is not a valid word")
+	}
+}
+
+// Without Robust, a takeover is reported once and the lock is consistent.
+func TestPlainLockTakeoverConsistent(t *testing.T) {
+	cmd, dead := startChild(t, "true")
+	cmd.Wait()
+	l, w := newLock(t)
+	w.Store(uint64(dead))
+	if err := l.Lock(); err != ErrOwnerDead || l.Holder()&Inconsistent != 0 {
+		t.Fatalf("Lock = %v, word %#x", err, uint64(l.Holder()))
+	}
+	if !l.Unlock() || l.Holder() != 0 {
+		t.Fatal("plain unlock after a takeover")
+	}
+}

@@ -21,6 +21,14 @@ const (
 	// Waiters is the bit a waiter sets before it sleeps on the word's low
 	// half; a release that finds it set makes the futex wake.
 	Waiters Word = 1 << 31
+	// Inconsistent is set, on a RobustLock, while the holder named in the
+	// word took the lock from a dead holder and has not yet marked what it
+	// guards consistent (RobustLock.MarkConsistent).
+	Inconsistent Word = 1 << 30
+	// NotRecoverable is the word of a RobustLock whose holder unlocked
+	// it while Inconsistent: it names nobody, and every later lock call
+	// fails with ErrNotRecoverable (perhaps with the waiters bit too).
+	NotRecoverable Word = Inconsistent
 )
 
 // ErrOwnerDead: the process holding the lock died, and this call took the
@@ -28,7 +36,13 @@ const (
 // lock; what the lock guards may be half-updated.
 var ErrOwnerDead = errors.New("lock owner died")
 
-func init() { errs.Register(ErrOwnerDead) }
+// ErrNotRecoverable: a holder that took a robust lock with ErrOwnerDead
+// unlocked it without marking what it guards consistent, so the lock can
+// never be trusted again: every lock call fails with it, without the lock
+// (pthread's ENOTRECOVERABLE).
+var ErrNotRecoverable = errors.New("lock not recoverable")
+
+func init() { errs.Register(ErrOwnerDead, ErrNotRecoverable) }
 
 // ID is a process as an owner word names it.
 type ID struct {
@@ -45,20 +59,22 @@ func (w Word) ID() ID { return ID{Pid: int32(w & PidMask), Start: uint32(w >> 32
 // Pid returns the pid w names (0: nobody).
 func (w Word) Pid() int { return int(w & PidMask) }
 
-// Holder returns w without its waiters bit: the identity alone.
-func (w Word) Holder() Word { return w &^ Waiters }
+// Holder returns w without its waiters and inconsistent bits: the
+// identity alone (0 for a NotRecoverable word, which names nobody).
+func (w Word) Holder() Word { return w &^ (Waiters | Inconsistent) }
+
+// Lost reports whether w is the NotRecoverable word (waiters bit or not).
+func (w Word) Lost() bool { return w&^Waiters == NotRecoverable }
 
 // HasWaiters reports whether w carries the waiters bit.
 func (w Word) HasWaiters() bool { return w&Waiters != 0 }
 
 // Valid reports whether w is a word this package could have written:
-// nobody (0), or a pid with its start time and perhaps the waiters bit,
-// and the reserved bit 30 clear. Another process could have scribbled
+// nobody (0), NotRecoverable, or a pid with its start time and perhaps the
+// waiters and inconsistent bits. Another process could have scribbled
 // anything into shared memory; a word naming pid 0 that is not 0 would
 // otherwise hold its lock for ever (nobody to find dead).
-func (w Word) Valid() bool { return w&reserved == 0 && (w == 0 || w.Pid() != 0) }
-
-const reserved Word = 1 << 30
+func (w Word) Valid() bool { return w == 0 || w.Pid() != 0 || w.Lost() }
 
 // self is this process's identity, computed at first use (not at package
 // init: an importer must never fail, let alone panic, just by importing).

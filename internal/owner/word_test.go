@@ -46,15 +46,18 @@ func TestWordCodec(t *testing.T) {
 	if !ww.HasWaiters() || ww.Holder() != w || ww.ID() != id {
 		t.Fatalf("waiters bit: %#x", uint64(ww))
 	}
-	if uint64(w)&(1<<30) != 0 {
-		t.Fatal("bit 30 is reserved")
+	if w&Inconsistent != 0 || (ww|Inconsistent).Holder() != w {
+		t.Fatal("bit 30 is the inconsistent bit, not part of the identity")
 	}
-	for _, v := range []Word{0, w, ww} {
+	if !NotRecoverable.Lost() || !(NotRecoverable | Waiters).Lost() || w.Lost() || Word(0).Lost() {
+		t.Fatal("Lost")
+	}
+	for _, v := range []Word{0, w, ww, w | Inconsistent, ww | Inconsistent, NotRecoverable, NotRecoverable | Waiters} {
 		if !v.Valid() {
 			t.Errorf("%#x not valid", uint64(v))
 		}
 	}
-	for _, v := range []Word{Waiters, 1 << 32, w | 1<<30} {
+	for _, v := range []Word{Waiters, 1 << 32, NotRecoverable | 1<<32} {
 		if v.Valid() {
 			t.Errorf("%#x valid", uint64(v))
 		}
@@ -67,5 +70,13 @@ func TestErrOwnerDeadCrossesProcesses(t *testing.T) {
 	err := errs.Roundtrip(fmt.Errorf("lock claim: %w", ErrOwnerDead))
 	if !errors.Is(err, ErrOwnerDead) {
 		t.Fatalf("%v is not ErrOwnerDead after the round trip", err)
+	}
+}
+
+// So is ErrNotRecoverable.
+func TestErrNotRecoverableCrossesProcesses(t *testing.T) {
+	err := errs.Roundtrip(fmt.Errorf("lock mutex: %w", ErrNotRecoverable))
+	if !errors.Is(err, ErrNotRecoverable) || errors.Is(err, ErrOwnerDead) {
+		t.Fatalf("%v is not ErrNotRecoverable after the round trip", err)
 	}
 }
