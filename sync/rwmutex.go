@@ -378,6 +378,16 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 	if !rw.o.live() {
 		return closedErr("rlock rwmutex")
 	}
+	// The uncontended case first, before a backoff is set up: starting
+	// one reads the spin budget and zeroes its state, which cost the fast
+	// path about 4 ns (12%) when the spin moved to internal/spin.
+	if v := rw.r.Load(); v&(rwWriter|rwCount) < rwCount && rw.r.CompareAndSwap(v, v+1) {
+		rw.countRead()
+		if rw.w.health.Load() != rwConsistent {
+			return rw.readUnhealthy()
+		}
+		return nil
+	}
 	bo := newBackoff(ctx, rw.o.spin)
 	for {
 		v := rw.r.Load()
