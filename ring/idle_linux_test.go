@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/proc"
 	"github.com/forkless-go/forkless/ring"
 )
 
@@ -39,7 +40,11 @@ func TestMPMCPopIdleCost(t *testing.T) {
 	}
 	share := float64(used) / float64(el)
 	t.Logf("%v of CPU in %v: %.3f%% of a core", used, el.Round(time.Millisecond), 100*share)
-	if share > 0.005 {
-		t.Errorf("MPMC.Pop blocked on an empty ring used %.2f%% of a core, want at most 0.5%%", 100*share)
+	ceiling := 0.005
+	if proc.Emulated() {
+		ceiling = 0.05 // qemu-user translates the runtime's idle work at ~10x its cost (see queue's idle test)
+	}
+	if share > ceiling {
+		t.Errorf("MPMC.Pop blocked on an empty ring used %.2f%% of a core, want at most %.1f%%", 100*share, 100*ceiling)
 	}
 }
