@@ -58,12 +58,3 @@ func Slice[T any](b []byte, off, n int) ([]T, error) {
 func Bytes[T any](v *T) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))
 }
-
-// Element returns a pointer to the i-th element of stride bytes that begins
-// at base, an address this process took from At or Slice; i must already
-// be reduced below the ring or array length by the caller (a mask), so no
-// bounds check is needed here. It exists so that hot paths over
-// power-of-two rings index without a slice header per access.
-func Element[T any](base unsafe.Pointer, i, stride uintptr) *T {
-	return (*T)(unsafe.Add(base, i*stride))
-}
