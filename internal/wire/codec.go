@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"encoding/gob"
 	"encoding/json"
-	"errors"
 
 	"github.com/forkless-go/forkless/internal/errs"
 )
 
 // ErrEncode: a value could not be encoded (or decoded) for another process.
-// spawn re-exports it as spawn.ErrEncode.
-var ErrEncode = errors.New("cannot encode")
-
-func init() { errs.Register(ErrEncode) }
+// It is errs.ErrEncode, the one declaration of that meaning; spawn
+// re-exports it as spawn.ErrEncode.
+var ErrEncode = errs.ErrEncode
 
 // Codec turns values that are not fixed-size and pointer-free into bytes and
 // back. Both ends run the same binary and use the codec the function was
