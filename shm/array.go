@@ -42,6 +42,17 @@ func NewArray[T any](r *Region, n int) (*Array[T], error) {
 	return &Array[T]{b: b, r: r, s: s}, nil
 }
 
+// NewArrayOf allocates an Array holding a copy of xs (at least one
+// element) in r: Python's Array('d', [1.0, 2.0]).
+func NewArrayOf[T any](r *Region, xs []T) (*Array[T], error) {
+	a, err := NewArray[T](r, len(xs))
+	if err != nil {
+		return nil, err
+	}
+	copy(a.s, xs)
+	return a, nil
+}
+
 // OpenArray binds an Array made by NewArray, here or in another process,
 // from its handle. A handle of another kind or element type is refused.
 func OpenArray[T any](h Handle) (*Array[T], error) {
@@ -103,28 +114,46 @@ func ArrayAt[T any](r *Region, off int64, n int) (*Array[T], error) {
 // Len returns the number of elements.
 func (a *Array[T]) Len() int { return len(a.s) }
 
-// Get returns a copy of element i.
+// Get returns a copy of element i. As in Python, a negative i counts from
+// the end (-1 is the last element); an index outside -Len()..Len()-1 is
+// an error wrapping ErrRange.
 func (a *Array[T]) Get(i int) (T, error) {
 	var zero T
 	if err := a.r.checkOpen(); err != nil {
 		return zero, fmt.Errorf("get element %d: %w", i, err)
 	}
-	if i < 0 || i >= len(a.s) {
-		return zero, fmt.Errorf("get element %d of %d: %w", i, len(a.s), ErrRange)
+	j, err := Index(i, len(a.s))
+	if err != nil {
+		return zero, fmt.Errorf("get element: %w", err)
 	}
-	return a.s[i], nil
+	return a.s[j], nil
 }
 
-// Set stores x as element i.
+// Set stores x as element i; a negative i counts from the end, as in Get.
 func (a *Array[T]) Set(i int, x T) error {
 	if err := a.r.checkOpen(); err != nil {
 		return fmt.Errorf("set element %d: %w", i, err)
 	}
-	if i < 0 || i >= len(a.s) {
-		return fmt.Errorf("set element %d of %d: %w", i, len(a.s), ErrRange)
+	j, err := Index(i, len(a.s))
+	if err != nil {
+		return fmt.Errorf("set element: %w", err)
 	}
-	a.s[i] = x
+	a.s[j] = x
 	return nil
+}
+
+// Index turns a Python-style index i of a sequence of n elements into a Go
+// index: i itself when 0 <= i < n, n+i when -n <= i < 0 (-1 is the last
+// element). Anything else is an error wrapping ErrRange that names both.
+func Index(i, n int) (int, error) {
+	j := i
+	if j < 0 {
+		j += n
+	}
+	if j < 0 || j >= n {
+		return 0, fmt.Errorf("index %d out of range for %d elements: %w", i, n, ErrRange)
+	}
+	return j, nil
 }
 
 // Slice returns the shared elements in place: no copy, and Go's own bounds

@@ -194,7 +194,7 @@ func TestArrayBounds(t *testing.T) {
 	if err := a.Set(9, 5); err != nil {
 		t.Fatal(err)
 	}
-	for _, i := range []int{-1, 10, 1 << 40} {
+	for _, i := range []int{-11, 10, 1 << 40, -1 << 40} {
 		if err := a.Set(i, 1); !errors.Is(err, shm.ErrRange) {
 			t.Errorf("Set(%d) = %v, want ErrRange", i, err)
 		}
@@ -204,6 +204,16 @@ func TestArrayBounds(t *testing.T) {
 	}
 	if v, _ := a.Get(9); v != 5 {
 		t.Fatalf("element 9 = %d after refused writes, want 5", v)
+	}
+	// Python's negative indexes: -1 is the last element, -10 the first.
+	if v, err := a.Get(-1); err != nil || v != 5 {
+		t.Fatalf("Get(-1) = %d, %v; want 5", v, err)
+	}
+	if err := a.Set(-10, 7); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := a.Get(0); v != 7 {
+		t.Fatalf("element 0 = %d after Set(-10, 7), want 7", v)
 	}
 	for _, n := range []int{0, -3} {
 		if _, err := shm.NewArray[int32](r, n); !errors.Is(err, shm.ErrSize) {

@@ -19,8 +19,13 @@ type Value[T any] struct {
 	p *T
 }
 
-// NewValue allocates a zero T in r.
-func NewValue[T any](r *Region) (*Value[T], error) {
+// NewValue allocates a T in r: the zero T, or initial when given (Python's
+// Value('q', 7) is NewValue(r, int64(7))). More than one initial value is
+// refused (ErrSize).
+func NewValue[T any](r *Region, initial ...T) (*Value[T], error) {
+	if len(initial) > 1 {
+		return nil, fmt.Errorf("new value with %d initial values: %w", len(initial), ErrSize)
+	}
 	info, err := layout.Of[T]()
 	if err != nil {
 		return nil, fmt.Errorf("new value: %w", err)
@@ -32,7 +37,11 @@ func NewValue[T any](r *Region) (*Value[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("new value: %w", err)
 	}
-	return &Value[T]{b: b, p: mapped.Must[T](b.r.mem, int(b.off))}, nil
+	v := &Value[T]{b: b, p: mapped.Must[T](b.r.mem, int(b.off))}
+	if len(initial) == 1 {
+		*v.p = initial[0] // before the handle can reach anyone
+	}
+	return v, nil
 }
 
 // OpenValue binds a Value made by NewValue, here or in another process, from
