@@ -19,6 +19,7 @@ type Machine struct {
 	Go      string // go version
 	Python  string // python3 --version, or why there is none
 	LoadAvg string // 1-minute load average before and after the run
+	Shmipc  string // the cloudwego/shmipc-go version the rival rows ran
 }
 
 func readMachine(goCmd string) Machine {

@@ -30,100 +30,155 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
 )
 
 func main() {
+	if os.Getenv(envBusy) != "" {
+		busyLoop() // a busy process of a loaded pass: never returns
+	}
 	var (
-		count     = flag.Int("count", 3, "runs of each benchmark; the report quotes medians")
+		count     = flag.Int("count", 6, "runs of each benchmark; the report quotes medians with 95% confidence intervals (6 is the fewest that give one)")
+		quick     = flag.Bool("quick", false, "a smoke run: -count 1 and short benchtimes (figures without confidence intervals; writes to a temporary directory unless -out says otherwise)")
 		benchtime = flag.String("benchtime", "300ms", "go test -benchtime for packages that set none")
 		pkgFilter = flag.String("pkg", "", "run only packages whose directory matches this regexp")
 		benchPat  = flag.String("bench", "", "override every package's -bench pattern")
 		from      = flag.String("from", "", "render from this saved go test output instead of running")
 		root      = flag.String("root", "", "repository root (default: found from the working directory)")
-		out       = flag.String("out", "", "directory for benchmarks.md, img/ and bench/results.txt (default ROOT/docs; a run narrowed by -pkg or -bench: a temporary directory)")
+		out       = flag.String("out", "", "directory for benchmarks.md, img/ and bench/results.txt (default ROOT/docs; a run narrowed by -pkg or -bench, or -quick: a temporary directory)")
 		readme    = flag.String("readme", "", "also render bench/report/readme.tmpl (the README's \"why forkless\" with this run's headline ratios) to this file")
-		limit     = flag.Duration("timeout", 3*time.Minute, "stop one package's go test after this long and go on with the others")
+		limit     = flag.Duration("timeout", 5*time.Minute, "stop one package's go test after this long and go on with the others")
+		perCore   = flag.Int("busy", 2, "busy-loop processes per core during the loaded passes")
+		busyOnly  = flag.Bool("busy-loops", false, "only start the busy loops of a loaded pass and wait (Ctrl-C ends them): to reproduce a loaded row by hand")
+		estimate  = flag.Bool("estimate", false, "print how long the run would take on this machine, and exit")
 	)
 	flag.Parse()
 	pkgTimeout = *limit
 	readmeOut = *readme
-	if err := run(*count, *benchtime, *pkgFilter, *benchPat, *from, *root, *out); err != nil {
+	nBusy := *perCore * runtime.NumCPU()
+	if *busyOnly {
+		if err := busyUntilInterrupted(nBusy); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg := runConfig{count: *count, benchtime: *benchtime, pkgFilter: *pkgFilter, benchPat: *benchPat,
+		from: *from, root: *root, out: *out, busy: nBusy, quick: *quick}
+	if *quick {
+		cfg.count = 1
+	}
+	if *estimate {
+		fmt.Fprintln(os.Stderr, "report:", estimateRun(cfg))
+		return
+	}
+	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) error {
+// runConfig is what the flags ask of one run.
+type runConfig struct {
+	count                          int
+	benchtime, pkgFilter, benchPat string
+	from, root, out                string
+	busy                           int // busy-loop processes of a loaded pass
+	quick                          bool
+}
+
+// selected lists the packages of the table that the run's -pkg keeps.
+func (c runConfig) selected() ([]Package, error) {
+	filter, err := regexp.Compile(c.pkgFilter)
+	if err != nil {
+		return nil, fmt.Errorf("parse -pkg: %w", err)
+	}
+	var ps []Package
+	for _, p := range packages {
+		if filter.MatchString(p.Dir) {
+			ps = append(ps, p)
+		}
+	}
+	return ps, nil
+}
+
+// estimateRun says how long the run would take, from the package table's
+// timings on this machine.
+func estimateRun(c runConfig) string {
+	ps, err := c.selected()
+	if err != nil {
+		return err.Error()
+	}
+	d := estimate(ps, c.count, c.quick)
+	return fmt.Sprintf("estimated %s for %d passes at -count %d on a %d-core machine like the one the timings were taken on (2 cores)",
+		d.Round(time.Minute), len(ps), c.count, runtime.NumCPU())
+}
+
+func run(c runConfig) error {
+	root := c.root
 	if root == "" {
 		var err error
 		if root, err = findRoot(); err != nil {
 			return err
 		}
 	}
-	partial := pkgFilter != "" || benchPat != ""
+	partial := c.pkgFilter != "" || c.benchPat != ""
+	out := c.out
 	switch {
-	case out == "" && partial:
-		// A narrowed run must not overwrite the checked-in report.
+	case out == "" && (partial || c.quick):
+		// A narrowed or quick run must not overwrite the checked-in report.
 		out = filepath.Join(os.TempDir(), "forkless-bench-report")
-		fmt.Fprintf(os.Stderr, "report: a narrowed run writes to %s (use -out to choose)\n", out)
+		fmt.Fprintf(os.Stderr, "report: a narrowed or quick run writes to %s (use -out to choose)\n", out)
 	case out == "":
 		out = filepath.Join(root, "docs")
 	}
-	filter, err := regexp.Compile(pkgFilter)
+	ps, err := c.selected()
 	if err != nil {
-		return fmt.Errorf("parse -pkg: %w", err)
+		return err
 	}
 	const goCmd = "go"
 	meta := RunInfo{
 		Machine:   readMachine(goCmd),
-		Count:     count,
-		Benchtime: benchtime,
+		Count:     c.count,
+		Benchtime: c.benchtime,
 		Start:     time.Now().UTC(),
+		Busy:      c.busy,
 	}
-	if partial {
-		meta.Partial = fmt.Sprintf("-pkg %q -bench %q", pkgFilter, benchPat)
+	meta.Machine.Shmipc = shmipcVersion(root)
+	if c.quick {
+		meta.Benchtime = quickBenchtime(c.benchtime)
+	}
+	switch {
+	case partial:
+		meta.Partial = fmt.Sprintf("-pkg %q -bench %q", c.pkgFilter, c.benchPat)
+	case c.quick:
+		meta.Partial = "-quick"
 	}
 	res := newResults()
 	loadBefore := loadAvg()
 	var raw bytes.Buffer
-	if from != "" {
-		data, err := os.ReadFile(from)
+	if c.from != "" {
+		data, err := os.ReadFile(c.from)
 		if err != nil {
 			return err
 		}
 		raw.Write(data)
-		meta.From = from
+		meta.From = c.from
 		if err := res.Add(data); err != nil {
-			return fmt.Errorf("parse %s: %w", from, err)
+			return fmt.Errorf("parse %s: %w", c.from, err)
 		}
 		meta.Count = res.maxSamples() // what the saved run used, not the flag
 	} else {
-		for _, p := range packages {
-			if !filter.MatchString(p.Dir) {
-				continue
-			}
-			pat := p.Bench
-			if benchPat != "" {
-				pat = benchPat
-			}
-			if pat == "" {
-				pat = "."
-			}
-			bt := p.Benchtime
-			if bt == "" {
-				bt = benchtime
-			}
-			args := []string{"test", "-run", "^$", "-bench", pat, "-count", fmt.Sprint(count),
-				"-benchtime", bt, "-v", "./" + p.Dir}
-			fmt.Fprintf(os.Stderr, "report: go %s\n", strings.Join(args, " "))
-			t0 := time.Now()
-			data, err := goTest(root, goCmd, args)
-			fmt.Fprintf(os.Stderr, "report: ./%s took %s\n", p.Dir, time.Since(t0).Round(time.Second))
+		fmt.Fprintf(os.Stderr, "report: %s\n", estimateRun(c))
+		for _, p := range ps {
+			pass, data, err := runPass(root, goCmd, p, c)
+			meta.Passes = append(meta.Passes, pass)
+			raw.WriteString("load: " + loadConfig(p.Load) + "\n")
 			raw.Write(data)
-			if perr := res.Add(data); perr != nil {
+			if perr := res.Add(append([]byte("load: "+loadConfig(p.Load)+"\n"), data...)); perr != nil {
 				return fmt.Errorf("parse output of ./%s: %w", p.Dir, perr)
 			}
 			res.ran[p.Dir] = true
@@ -132,26 +187,89 @@ func run(count int, benchtime, pkgFilter, benchPat, from, root, out string) erro
 			case errors.As(err, &te):
 				// What finished before the deadline still counts; the
 				// rest says why it is missing.
-				res.timedOut(p.Dir, pat, te.after)
+				res.timedOut(p.Dir, pass.Pattern, p.Load, te.after)
 			case err != nil && !res.hasPkg(p.Dir):
 				res.pkgFail[p.Dir] = lastLines(data, 3)
 			}
 		}
 		meta.Machine.LoadAvg = loadBefore + " before, " + loadAvg() + " after"
 		meta.End = time.Now().UTC()
+		fmt.Fprintf(os.Stderr, "report: the run took %s\n", meta.End.Sub(meta.Start).Round(time.Second))
 	}
+	return write(root, out, c.from == "", raw.Bytes(), res, meta)
+}
+
+// loadConfig is the value of the "load:" configuration line of a pass.
+func loadConfig(load string) string {
+	if load == "" {
+		return quietLoad
+	}
+	return load
+}
+
+// runPass runs one package's go test, with busy loops beside it for a
+// loaded pass.
+func runPass(root, goCmd string, p Package, c runConfig) (Pass, []byte, error) {
+	pat := p.Bench
+	if c.benchPat != "" {
+		pat = c.benchPat
+	}
+	if pat == "" {
+		pat = "."
+	}
+	bt := p.Benchtime
+	if bt == "" {
+		bt = c.benchtime
+	}
+	if c.quick {
+		bt = quickBenchtime(bt)
+	}
+	dir, pkgArg := root, "./"+p.Dir
+	if mod, ok := moduleOf(p.Dir); ok {
+		dir, pkgArg = filepath.Join(root, mod), "./"+strings.TrimPrefix(p.Dir, mod+"/")
+	}
+	args := []string{"test", "-run", "^$", "-bench", pat, "-count", fmt.Sprint(c.count),
+		"-benchtime", bt, "-v", pkgArg}
+	pass := Pass{Pkg: p.Dir, Pattern: pat, Load: p.Load}
+	if p.Load == busyLoad {
+		// Build first, on a quiet machine, so that the busy loops only
+		// share the cores with the benchmark.
+		build := exec.Command(goCmd, "test", "-run", "^$", "-count", "1", pkgArg)
+		build.Dir = dir
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "report: build ./%s: %v\n%s", p.Dir, err, out)
+		}
+		stop, err := startBusy(c.busy)
+		if err != nil {
+			return pass, nil, err
+		}
+		defer stop()
+		fmt.Fprintf(os.Stderr, "report: %d busy loops running\n", c.busy)
+	}
+	fmt.Fprintf(os.Stderr, "report: (in %s) go %s\n", dir, strings.Join(args, " "))
+	pass.LoadBefore = loadAvg()
+	t0 := time.Now()
+	data, err := goTest(dir, goCmd, args)
+	pass.Took = time.Since(t0)
+	pass.LoadAfter = loadAvg()
+	fmt.Fprintf(os.Stderr, "report: ./%s took %s (load %s -> %s)\n", p.Dir, pass.Took.Round(time.Second), pass.LoadBefore, pass.LoadAfter)
+	return pass, data, err
+}
+
+// write renders the report, its charts and the raw output into out.
+func write(root, out string, saveRaw bool, raw []byte, res *Results, meta RunInfo) error {
 	if err := os.MkdirAll(filepath.Join(out, "img"), 0o755); err != nil {
 		return err
 	}
-	if from == "" {
+	if saveRaw {
 		if err := os.MkdirAll(filepath.Join(out, "bench"), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(out, "bench", "results.txt"), raw.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(out, "bench", "results.txt"), raw, 0o644); err != nil {
 			return err
 		}
 	}
-	rep := &Report{Res: res, Info: meta, FragDir: filepath.Join(root, "docs", "bench")}
+	rep := &Report{Res: res, Info: meta, FragDir: filepath.Join(root, "bench", "report", "prose")}
 	charts, err := drawCharts(res, filepath.Join(out, "img"), rep.Headlines())
 	if err != nil {
 		return fmt.Errorf("draw charts: %w", err)
@@ -190,12 +308,12 @@ type timeoutError struct{ after time.Duration }
 
 func (e *timeoutError) Error() string { return fmt.Sprintf("timed out after %s", e.after) }
 
-// goTest runs go test in root and returns everything it printed, echoing
+// goTest runs go test in dir and returns everything it printed, echoing
 // the result lines to stderr as they come. It kills go test and everything
 // it started (its process group) after pkgTimeout.
-func goTest(root, goCmd string, args []string) ([]byte, error) {
+func goTest(dir, goCmd string, args []string) ([]byte, error) {
 	cmd := exec.Command(goCmd, args...)
-	cmd.Dir = root
+	cmd.Dir = dir
 	ownGroup(cmd)
 	var buf bytes.Buffer
 	pr, pw := io.Pipe()

@@ -53,14 +53,14 @@ func parsed(t *testing.T) *Results {
 
 func TestParseKeepsUnitsAndNames(t *testing.T) {
 	r := parsed(t)
-	k := key{"ring", "Queue/impl=forkless/size=64B/pairs=1"}
+	k := key{"ring", "Queue/impl=forkless/size=64B/pairs=1", ""}
 	for unit, want := range map[string]float64{"ns/op": 200, "msgs/s": 10e6, "MB/s": 640} {
 		v, n, ok := r.Median(k, unit)
 		if !ok || n != 3 || v != want {
 			t.Errorf("median %s of %v = %v (n=%d, ok=%v), want %v over 3 runs", unit, k, v, n, ok, want)
 		}
 	}
-	if v, n, ok := r.Median(key{"bench", "PingPong/impl=pipe"}, "p99-ns"); !ok || n != 2 || v != 60000 {
+	if v, n, ok := r.Median(key{"bench", "PingPong/impl=pipe", ""}, "p99-ns"); !ok || n != 2 || v != 60000 {
 		t.Errorf("median p99-ns of two runs = %v (n=%d, ok=%v), want the mean of the middle two, 60000", v, n, ok)
 	}
 	if _, _, ok := r.Median(k, "p50-ns"); ok {
@@ -79,12 +79,12 @@ func TestWhy(t *testing.T) {
 		unit string
 		want string
 	}{
-		{key{"ring", "Queue/impl=forkless/size=1MiB/pairs=2"}, "msgs/s", "skipped: queue_test.go:10: larger than the ring"},
-		{key{"ring", "Broken/x=1"}, "ns/op", "failed: broken_test.go:3: child died"},
-		{key{"ring", "Queue/impl=forkless/size=64B/pairs=1"}, "p99-ns", "reports no p99-ns (only MB/s, msgs/s, ns/op)"},
-		{key{"ring", "Pipe"}, "ns/op", "no benchmark Pipe in ./ring yet"},
-		{key{"shared", "Dict"}, "ns/op", "package ./shared was not run"},
-		{key{"sync", "Mutex"}, "ns/op", "package ./sync did not run: build failed"},
+		{key{"ring", "Queue/impl=forkless/size=1MiB/pairs=2", ""}, "msgs/s", "skipped: queue_test.go:10: larger than the ring"},
+		{key{"ring", "Broken/x=1", ""}, "ns/op", "failed: broken_test.go:3: child died"},
+		{key{"ring", "Queue/impl=forkless/size=64B/pairs=1", ""}, "p99-ns", "reports no p99-ns (only MB/s, msgs/s, ns/op)"},
+		{key{"ring", "Pipe", ""}, "ns/op", "no benchmark Pipe in ./ring yet"},
+		{key{"shared", "Dict", ""}, "ns/op", "package ./shared was not run"},
+		{key{"sync", "Mutex", ""}, "ns/op", "package ./sync did not run: build failed"},
 	} {
 		if got := r.Why(c.k, c.unit); got != c.want {
 			t.Errorf("Why(%v, %s) = %q, want %q", c.k, c.unit, got, c.want)
@@ -182,7 +182,7 @@ func TestReport(t *testing.T) {
 		Rivals:   []Measure{{"Pipe", "bench", "PingPong/impl=pipe", "ns/op"}},
 	}}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "ring.md"), []byte(`Against Python: {{ratio "q" "Python Queue"}} at {{fig "q"}}.{{if gt (speedup "q" "Python Queue") 50.0}} Fast.{{end}}{{if eq (speedup "q" "Unix socket") 0.0}} No socket.{{end}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "messaging.md"), []byte(`Against Python: {{ratio "q" "Python Queue"}} at {{fig "q"}}.{{if gt (speedup "q" "Python Queue") 50.0}} Fast.{{end}}{{if eq (speedup "q" "Unix socket") 0.0}} No socket.{{end}}`), 0o644)
 	rep := &Report{Res: parsed(t), Info: RunInfo{Count: 3, Benchtime: "1x"}, FragDir: dir}
 	md, err := rep.Markdown()
 	if err != nil {
@@ -190,14 +190,15 @@ func TestReport(t *testing.T) {
 	}
 	s := string(md)
 	for _, want := range []string{
-		"| Queue 64 B | 10.0M msgs/s | 120k msgs/s (**83×**) | not measured |", // 10M / 120k
+		"| Queue 64 B | 10.0M msgs/s | 5.00M – 20.0M msgs/s (3 runs) | 120k msgs/s, **83×** | not measured |", // 10M / 120k
 		"Against Python: 83× at 10.0M msgs/s.",                                 // the fragment, rendered
-		"| Queue 64 B vs Python Queue | **83×** faster |",                      // the headline
+		"| Queue 64 B vs Python Queue | **83×** faster | n/a (too few runs) |", // the headline
+		"cells show the median alone",                                          // 3 runs: no interval
 		"Unix socket (`./bench` Stream/impl=unix/size=64B/pairs=1, msgs/s): no benchmark Stream/impl=unix/size=64B/pairs=1 in ./bench yet",
 		"-count 3 ./ring",
-		"### Big\n\n| Workload | forkless | Python Queue | Pipe |", // a second table
-		"| Queue 1 MiB | skipped | 120k msgs/s | |",                // a skipped figure
-		"| Slower | 500 ms | | 21.0 µs (**1/23810×**, slower) |",   // a slower one
+		"### Big\n\n| Workload | forkless | forkless, fastest – slowest run | Python Queue | Pipe |", // a second table
+		"| Queue 1 MiB | skipped |  | 120k msgs/s | |",                                               // a skipped figure
+		"| Slower | 500 ms | 500 – 500 ms (3 runs) | | 21.0 µs, **1/23810×** slower |",               // a slower one
 		"forkless Queue (`./ring` Queue/impl=forkless/size=1MiB/pairs=2, msgs/s): skipped: queue_test.go:10: larger than the ring",
 	} {
 		if !strings.Contains(s, want) {
@@ -228,9 +229,9 @@ func TestNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []key{
-		{"sync", "Counter2Procs/impl=sync.Mutex-2goroutines"},
-		{"sync", "LockUnlock/impl=forkless.RWMutex.RLock"},
-		{"sync", "Plain"},
+		{"sync", "Counter2Procs/impl=sync.Mutex-2goroutines", ""},
+		{"sync", "LockUnlock/impl=forkless.RWMutex.RLock", ""},
+		{"sync", "Plain", ""},
 	}
 	if got := r.Keys(); !slices.Equal(got, want) {
 		t.Errorf("keys %v, want %v", got, want)
@@ -257,8 +258,8 @@ func TestGoTestTimeout(t *testing.T) {
 	}
 	r := newResults()
 	r.Add([]byte("pkg: github.com/forkless-go/forkless/sync\n"))
-	r.timedOut("sync", "^Benchmark(EventPingPong)$", pkgTimeout)
-	if why := r.Why(key{"sync", "EventPingPong/impl=python-Event"}, "ns/op"); !strings.HasPrefix(why, "cut off:") {
+	r.timedOut("sync", "^Benchmark(EventPingPong)$", "", pkgTimeout)
+	if why := r.Why(key{"sync", "EventPingPong/impl=python-Event", ""}, "ns/op"); !strings.HasPrefix(why, "cut off:") {
 		t.Errorf("Why = %q", why)
 	}
 }

@@ -17,9 +17,25 @@ import (
 // relative to the repository root ("ring", "bench"), Name the benchmark
 // name without its "Benchmark" prefix and without the "-GOMAXPROCS" suffix,
 // as benchstat prints it ("Stream/impl=pipe/size=64B/pairs=1").
-type key struct{ Pkg, Name string }
+//
+// Load is the machine's load the figure was measured under: "" for the
+// quiet passes, busyLoad for the passes run with busy processes on every
+// core (the "load: ..." configuration line the report writes into the raw
+// output before each pass says which, and benchstat keeps them apart).
+type key struct{ Pkg, Name, Load string }
 
-func (k key) String() string { return k.Pkg + ": " + k.Name }
+func (k key) String() string {
+	if k.Load != "" {
+		return k.Pkg + ": " + k.Name + " (" + k.Load + ")"
+	}
+	return k.Pkg + ": " + k.Name
+}
+
+// The load configuration values the report writes.
+const (
+	quietLoad = "quiet"
+	busyLoad  = "busy"
+)
 
 // Results holds every sample of every benchmark of one run of the suite,
 // and what the run said about benchmarks that produced none.
@@ -78,7 +94,11 @@ func (r *Results) Add(data []byte) error {
 		if !ok {
 			continue // syntax errors are lines that are not results
 		}
-		k := key{pkgDir(res.GetConfig("pkg")), benchName(res.Name)}
+		load := res.GetConfig("load")
+		if load == quietLoad {
+			load = ""
+		}
+		k := key{pkgDir(res.GetConfig("pkg")), benchName(res.Name), load}
 		r.ran[k.Pkg] = true
 		units, seen := r.samples[k]
 		if !seen {
@@ -105,7 +125,7 @@ func (r *Results) Add(data []byte) error {
 // the log lines printed just before them (go test -v prints a benchmark's
 // log first, then its verdict).
 func (r *Results) addVerdicts(data []byte) {
-	pkg := ""
+	pkg, load := "", ""
 	var logs []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -115,11 +135,15 @@ func (r *Results) addVerdicts(data []byte) {
 		case strings.HasPrefix(line, "pkg: "):
 			pkg = pkgDir(strings.TrimSpace(strings.TrimPrefix(line, "pkg: ")))
 			r.ran[pkg] = true
+		case strings.HasPrefix(line, "load: "):
+			if load = strings.TrimSpace(strings.TrimPrefix(line, "load: ")); load == quietLoad {
+				load = ""
+			}
 		case strings.HasPrefix(line, "    "):
 			logs = append(logs, strings.TrimSpace(line))
 		case strings.HasPrefix(line, "--- SKIP: Benchmark"), strings.HasPrefix(line, "--- FAIL: Benchmark"):
 			name := strings.Fields(line)[2]
-			k := key{pkg, strings.TrimPrefix(name, "Benchmark")}
+			k := key{pkg, strings.TrimPrefix(name, "Benchmark"), load}
 			why := strings.Join(logs, " ")
 			if why == "" {
 				why = "no reason given"
@@ -137,14 +161,24 @@ func (r *Results) addVerdicts(data []byte) {
 }
 
 type timeoutNote struct {
-	pkg, pattern string
-	after        time.Duration
+	pkg, pattern, load string
+	after              time.Duration
 }
 
-// timedOut records that the go test of pattern in pkg was stopped: any of
-// its benchmarks without a figure is said to have been cut off.
-func (r *Results) timedOut(pkg, pattern string, after time.Duration) {
-	r.timeout = append(r.timeout, timeoutNote{pkg, pattern, after})
+// timedOut records that the go test of pattern in pkg, under load, was
+// stopped: any of its benchmarks without a figure is said to have been cut
+// off.
+func (r *Results) timedOut(pkg, pattern, load string, after time.Duration) {
+	r.timeout = append(r.timeout, timeoutNote{pkg, pattern, load, after})
+}
+
+// Stat summarizes a benchmark's samples in unit (see Stat).
+func (r *Results) Stat(k key, unit string) (Stat, bool) {
+	vs := r.samples[k][unit]
+	if len(vs) == 0 {
+		return Stat{}, false
+	}
+	return summarize(vs), true
 }
 
 // Median returns the median of a benchmark's samples in unit, and how many
@@ -181,13 +215,13 @@ func (r *Results) Why(k key, unit string) string {
 		word string
 	}{{r.failed, "failed: "}, {r.skipped, "skipped: "}} {
 		for kk, why := range v.m {
-			if kk.Pkg == k.Pkg && (kk.Name == k.Name || strings.HasPrefix(k.Name, kk.Name+"/")) {
+			if kk.Pkg == k.Pkg && kk.Load == k.Load && (kk.Name == k.Name || strings.HasPrefix(k.Name, kk.Name+"/")) {
 				return v.word + why
 			}
 		}
 	}
 	for _, t := range r.timeout {
-		if t.pkg == k.Pkg {
+		if t.pkg == k.Pkg && t.load == k.Load {
 			if re, err := regexp.Compile(strings.SplitN(t.pattern, "/", 2)[0]); err == nil && re.MatchString("Benchmark"+strings.SplitN(k.Name, "/", 2)[0]) {
 				if _, ok := r.samples[k][unit]; !ok {
 					return fmt.Sprintf("cut off: go test -bench '%s' ./%s ran out of time (the report stops a package after %s)", t.pattern, t.pkg, t.after)
