@@ -11,7 +11,7 @@ import (
 // A *Queue, *Of, *Joinable or *Pipe end in a spawn argument (or a field of
 // one) travels as its handle: spawn shares its region with the child, which
 // receives it bound. These methods are how the codecs carry it
-// (encoding.TextMarshaler). A typed queue travels with the default codec:
+// (encoding.TextMarshaler for JSON, BinaryMarshaler for gob). A typed queue travels with the default codec:
 // one made with another codec is refused when the child binds it.
 
 // MarshalText returns the queue's handle in its text form.
@@ -78,3 +78,29 @@ func (p *Pipe) MarshalText() ([]byte, error) { return wire.HandleText(p.Handle()
 
 // UnmarshalText binds the pipe end a handle's text form names.
 func (p *Pipe) UnmarshalText(b []byte) error { return wire.BindText(b, p, ParsePipeHandle, OpenPipe) }
+
+// The same as binary, for gob (which does not use MarshalText).
+
+// MarshalBinary is MarshalText, for gob.
+func (q *Queue) MarshalBinary() ([]byte, error) { return q.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (q *Queue) UnmarshalBinary(b []byte) error { return q.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (t *Of[T]) MarshalBinary() ([]byte, error) { return t.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (t *Of[T]) UnmarshalBinary(b []byte) error { return t.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (j *Joinable) MarshalBinary() ([]byte, error) { return j.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (j *Joinable) UnmarshalBinary(b []byte) error { return j.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (p *Pipe) MarshalBinary() ([]byte, error) { return p.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (p *Pipe) UnmarshalBinary(b []byte) error { return p.UnmarshalText(b) }

@@ -7,10 +7,12 @@ import (
 
 // A primitive in a spawn argument (or a field of one) travels as its
 // handle: spawn shares its region with the child, which receives it bound.
-// These methods are how the codecs carry it (encoding.TextMarshaler). A
+// These methods are how the codecs carry it (encoding.TextMarshaler for JSON, BinaryMarshaler for gob). A
 // primitive placed with an At function has no handle and cannot travel.
 
-func text(h shm.Handle) ([]byte, error) { return wire.HandleText(h, "a primitive placed with an At function") }
+func text(h shm.Handle) ([]byte, error) {
+	return wire.HandleText(h, "a primitive placed with an At function")
+}
 
 // MarshalText returns the handle's text form.
 func (m *Mutex) MarshalText() ([]byte, error) { return text(m.Handle()) }
@@ -64,7 +66,9 @@ func (e *Event) UnmarshalText(b []byte) error { return wire.BindText(b, e, shm.P
 func (b *Barrier) MarshalText() ([]byte, error) { return text(b.Handle()) }
 
 // UnmarshalText binds the primitive a handle's text form names.
-func (b *Barrier) UnmarshalText(t []byte) error { return wire.BindText(t, b, shm.ParseHandle, OpenBarrier) }
+func (b *Barrier) UnmarshalText(t []byte) error {
+	return wire.BindText(t, b, shm.ParseHandle, OpenBarrier)
+}
 
 // MarshalText returns the handle's text form.
 func (wg *WaitGroup) MarshalText() ([]byte, error) { return text(wg.Handle()) }
@@ -73,3 +77,59 @@ func (wg *WaitGroup) MarshalText() ([]byte, error) { return text(wg.Handle()) }
 func (wg *WaitGroup) UnmarshalText(b []byte) error {
 	return wire.BindText(b, wg, shm.ParseHandle, OpenWaitGroup)
 }
+
+// The same as binary, for gob (which does not use MarshalText).
+
+// MarshalBinary is MarshalText, for gob.
+func (m *Mutex) MarshalBinary() ([]byte, error) { return m.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (m *Mutex) UnmarshalBinary(b []byte) error { return m.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (l *RLock) MarshalBinary() ([]byte, error) { return l.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (l *RLock) UnmarshalBinary(b []byte) error { return l.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (rw *RWMutex) MarshalBinary() ([]byte, error) { return rw.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (rw *RWMutex) UnmarshalBinary(b []byte) error { return rw.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (s *Semaphore) MarshalBinary() ([]byte, error) { return s.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (s *Semaphore) UnmarshalBinary(b []byte) error { return s.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (s *BoundedSemaphore) MarshalBinary() ([]byte, error) { return s.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (s *BoundedSemaphore) UnmarshalBinary(b []byte) error { return s.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (c *Cond) MarshalBinary() ([]byte, error) { return c.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (c *Cond) UnmarshalBinary(b []byte) error { return c.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (e *Event) MarshalBinary() ([]byte, error) { return e.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (e *Event) UnmarshalBinary(b []byte) error { return e.UnmarshalText(b) }
+
+// MarshalBinary is MarshalText, for gob.
+func (b *Barrier) MarshalBinary() ([]byte, error) { return b.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (b *Barrier) UnmarshalBinary(t []byte) error { return b.UnmarshalText(t) }
+
+// MarshalBinary is MarshalText, for gob.
+func (wg *WaitGroup) MarshalBinary() ([]byte, error) { return wg.MarshalText() }
+
+// UnmarshalBinary is UnmarshalText, for gob.
+func (wg *WaitGroup) UnmarshalBinary(b []byte) error { return wg.UnmarshalText(b) }

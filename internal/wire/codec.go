@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/gob"
 	"encoding/json"
+	"reflect"
 
 	"github.com/forkless-go/forkless/internal/errs"
 )
@@ -34,6 +35,13 @@ var JSON Codec = jsonCodec{}
 type gobCodec struct{}
 
 func (gobCodec) Encode(v any) ([]byte, error) {
+	// gob sends what pointers point to, never the pointers: encoding **T
+	// as *T gives the same bytes, and avoids gob's nil dereference on a
+	// **T whose T is a BinaryMarshaler (a shared object as the argument).
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() &&
+		rv.Elem().Kind() == reflect.Pointer && !rv.Elem().IsNil() {
+		v = rv.Elem().Interface()
+	}
 	var buf bytes.Buffer
 	err := gob.NewEncoder(&buf).Encode(v)
 	return buf.Bytes(), err
