@@ -105,13 +105,13 @@ func consumeOne(ctx context.Context, ch channel, seen []uint32, ctr []uint64) er
 
 // chanRig is one scenario's region, channel and counters.
 type chanRig struct {
-	r                   *shm.Region
-	h                   chanHandles
-	t                   tallies
-	acked, ctr          []uint64
-	seen                []uint32
-	hangs  atomic.Int64
-	nextID atomic.Int64 // producer ids: 0 is never used
+	r          *shm.Region
+	h          chanHandles
+	t          tallies
+	acked, ctr []uint64
+	seen       []uint32
+	hangs      atomic.Int64
+	nextID     atomic.Int64 // producer ids: 0 is never used
 }
 
 // newID returns a fresh producer id, or false when they ran out.
