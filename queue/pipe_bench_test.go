@@ -55,89 +55,103 @@ func qReportLatency(b *testing.B, rtt []time.Duration) {
 // BenchmarkPipePingPong: a 64-byte message to a child and back, one at a
 // time; ns/op is the round trip.
 func BenchmarkPipePingPong(b *testing.B) {
-	b.Run("impl=forkless/size=64", func(b *testing.B) {
-		ctx := context.Background()
-		r, err := shm.New(4 << 20)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer r.Close()
-		a, c, err := queue.NewPipe(r, queue.Config{Bytes: 64 << 10}, true)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := qEcho.Start(ctx, c.Handle(), spawn.Share(r))
-		if err != nil {
-			b.Fatal(err)
-		}
-		msg := make([]byte, 64)
-		buf := make([]byte, 0, 64)
-		// Warm up: the child is running and its end is open.
-		a.Send(ctx, msg)
-		a.AppendRecv(ctx, buf[:0])
-		rtt := make([]time.Duration, 0, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			t0 := time.Now()
-			if err := a.Send(ctx, msg); err != nil {
-				b.Fatal(err)
-			}
-			if buf, err = a.AppendRecv(ctx, buf[:0]); err != nil {
-				b.Fatal(err)
-			}
-			rtt = append(rtt, time.Since(t0))
-		}
-		b.StopTimer()
-		a.Close()
-		p.Wait(ctx)
-		qReportLatency(b, rtt)
-	})
-	b.Run("impl=ospipe/size=64", func(b *testing.B) {
-		ctx := context.Background()
-		dir := b.TempDir()
-		for _, n := range []string{"ping", "pong"} {
-			if err := mkfifo(filepath.Join(dir, n)); err != nil {
-				b.Skip("no fifo:", err)
-			}
-		}
-		p, err := qFifoEcho.Start(ctx, qBenchArg{Size: 64, Path: qPath(dir)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := os.OpenFile(filepath.Join(dir, "ping"), os.O_WRONLY, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		in, err := os.Open(filepath.Join(dir, "pong"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		msg := make([]byte, 64)
-		rtt := make([]time.Duration, 0, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			t0 := time.Now()
-			if _, err := out.Write(msg); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := io.ReadFull(in, msg); err != nil {
-				b.Fatal(err)
-			}
-			rtt = append(rtt, time.Since(t0))
-		}
-		b.StopTimer()
-		out.Close()
-		in.Close()
-		p.Wait(ctx)
-		qReportLatency(b, rtt)
-	})
+	b.Run("impl=forkless/size=64", benchPipeForkless)
+	b.Run("impl=ospipe/size=64", benchPipeFifo)
 	b.Run("impl=pythonPipe/size=64", func(b *testing.B) {
 		n := min(max(b.N, 2000), 20000) // self-timed: at least 2000 round trips whatever b.N is
 		ns := pythonFigure(b, "ring_pipe_pingpong.py", "64", strconv.Itoa(n))
 		b.ReportMetric(ns, "ns/roundtrip")
 	})
+	// Under load: busy processes on every core (qBusyLoad) while the round
+	// trips run, forkless and its rival in the same run.
+	b.Run("impl=forkless/size=64/load=busy", func(b *testing.B) { qBusyLoad(b, benchPipeForkless) })
+	b.Run("impl=ospipe/size=64/load=busy", func(b *testing.B) { qBusyLoad(b, benchPipeFifo) })
+	if benchPipeFutex != nil {
+		b.Run("impl=futex/size=64", benchPipeFutex)
+		b.Run("impl=futex/size=64/load=busy", func(b *testing.B) { qBusyLoad(b, benchPipeFutex) })
+	}
+}
+
+// benchPipeForkless: the forkless Pipe round trip.
+func benchPipeForkless(b *testing.B) {
+	ctx := context.Background()
+	r, err := shm.New(4 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	a, c, err := queue.NewPipe(r, queue.Config{Bytes: 64 << 10}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := qEcho.Start(ctx, c.Handle(), spawn.Share(r))
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 64)
+	buf := make([]byte, 0, 64)
+	// Warm up: the child is running and its end is open.
+	a.Send(ctx, msg)
+	a.AppendRecv(ctx, buf[:0])
+	rtt := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if err := a.Send(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		if buf, err = a.AppendRecv(ctx, buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+		rtt = append(rtt, time.Since(t0))
+	}
+	b.StopTimer()
+	a.Close()
+	p.Wait(ctx)
+	qReportLatency(b, rtt)
+}
+
+// benchPipeFifo: the same round trip over a pair of fifos (os.Pipe's kind).
+func benchPipeFifo(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	for _, n := range []string{"ping", "pong"} {
+		if err := mkfifo(filepath.Join(dir, n)); err != nil {
+			b.Skip("no fifo:", err)
+		}
+	}
+	p, err := qFifoEcho.Start(ctx, qBenchArg{Size: 64, Path: qPath(dir)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := os.OpenFile(filepath.Join(dir, "ping"), os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := os.Open(filepath.Join(dir, "pong"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 64)
+	rtt := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if _, err := out.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(in, msg); err != nil {
+			b.Fatal(err)
+		}
+		rtt = append(rtt, time.Since(t0))
+	}
+	b.StopTimer()
+	out.Close()
+	in.Close()
+	p.Wait(ctx)
+	qReportLatency(b, rtt)
 }
 
 // BenchmarkQueueBandwidth: 1P1C between processes, large messages:

@@ -282,8 +282,11 @@ func (e Count) Notify() bool {
 		// N3: bump and clear, so the next Notify makes no system call
 		// until someone announces a sleep again.
 		if e.seq.CompareAndSwap(s, (s+2)&^ecSleepers) {
-			// N4.
-			futex.Wake(e.seq, -1) //nolint:errcheck // EFAULT/EINVAL would be a bug in the word's address
+			// N4. A sleeper woken: this process's next wait leaves the CPU
+			// to it rather than spin (internal/spin.Woke).
+			if n, _ := futex.Wake(e.seq, -1); n > 0 {
+				spin.Woke()
+			}
 			return true
 		}
 	}

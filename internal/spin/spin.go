@@ -16,7 +16,35 @@ const (
 	// checkEvery is how many re-checks a spin makes between looks at the
 	// clock: time.Now costs about as much as a few dozen loads.
 	checkEvery = 32
+	// yieldEvery is how many re-checks the first phase makes between
+	// yields to this process's other goroutines (runtime.Gosched: a few
+	// dozen ns when none is runnable), so that a spinner never holds a P
+	// that the goroutine which would end its wait needs.
+	yieldEvery = 4 * checkEvery
+	// probeEvery: of the waits that follow a wake-up of a sleeper (Woke),
+	// one in probeEvery spins anyway, so that a conversation that fell
+	// into sleeping hand-offs finds out when spinning pays again.
+	probeEvery = 8
 )
+
+// woke is set by Woke and cleared by the next Start in this process.
+var (
+	woke   atomic.Uint32
+	probes atomic.Uint32
+)
+
+// Woke tells the policy that this process has just woken a sleeping waiter
+// in another process or goroutine (a futex wake that found one). The next
+// wait in this process then skips its spin and sleeps at once (except one
+// in probeEvery): the woken side needs a CPU to run on, and on a machine
+// with more runnable threads than cores it is often this one, which a
+// spinning waker would hold for its whole budget. A kernel pipe does the
+// same (the writer's wake-up is a "sync" one: the writer is about to sleep).
+func Woke() {
+	if woke.Load() == 0 {
+		woke.Store(1)
+	}
+}
 
 // Budget is one primitive's spin length in this process. The zero value is
 // ready to use: it starts at its ceiling, DefaultMax unless SetMax changed
@@ -52,8 +80,15 @@ func (b *Budget) set(d time.Duration) {
 	b.ns.Store(int64(min(max(d, 0), b.Max())) + 1)
 }
 
-// Start begins one wait's spin, with the budget's current length.
-func (b *Budget) Start() Spin { return Spin{b: b, budget: b.Len()} }
+// Start begins one wait's spin, with the budget's current length, or an
+// empty one (Again reports false at once, and the budget is left as it
+// is) when this process has just woken a sleeper (Woke).
+func (b *Budget) Start() Spin {
+	if woke.Load() != 0 && woke.Swap(0) != 0 && probes.Add(1)%probeEvery != 0 {
+		return Spin{b: b, done: true}
+	}
+	return Spin{b: b, budget: b.Len()}
+}
 
 // Spin is one wait's spin phase. Call Again before each re-check of the
 // word; when it returns false, the spin is over and the caller sleeps.
@@ -67,8 +102,9 @@ type Spin struct {
 }
 
 // Again reports whether the caller should re-check its word at once. For
-// the first Len of the spin it does so at once, for as long again after
-// yielding the thread, then it reports false for good and halves the
+// the first Len of the spin it does so at once (yielding to this process's
+// other goroutines every yieldEvery re-checks), for as long again after
+// yielding each time, then it reports false for good and halves the
 // budget: this wait's spin did not pay.
 func (s *Spin) Again() bool {
 	if s.done {
@@ -84,6 +120,9 @@ func (s *Spin) Again() bool {
 	}
 	switch el := time.Since(s.start); {
 	case el < s.budget:
+		if s.spins%yieldEvery == 0 {
+			runtime.Gosched()
+		}
 		return true
 	case el < 2*s.budget:
 		runtime.Gosched()
@@ -97,11 +136,18 @@ func (s *Spin) Again() bool {
 // Over reports whether the spin has ended (Again returned false).
 func (s *Spin) Over() bool { return s.done }
 
-// Caught is called when the wait ended without sleeping: if it spun, the
-// spin paid, and the budget grows (doubles, plus a little, up to its
-// ceiling).
+// Caught is called when the wait ended without sleeping: if it spun and
+// caught the hand-off within the first half of its budget, the spin paid,
+// and the budget grows (doubles, plus a little, up to its ceiling). A
+// catch later than that leaves the budget as it is: the other side was
+// slow to answer (on a loaded machine, it was waiting for a CPU, perhaps
+// this one), and growing on such catches kept a loaded machine spinning.
 func (s *Spin) Caught() {
-	if s.spins > 0 && !s.done && s.budget < s.b.Max() {
-		s.b.set(2*s.budget + grow)
+	if s.spins == 0 || s.done || s.budget >= s.b.Max() {
+		return
 	}
+	if !s.start.IsZero() && time.Since(s.start) > s.budget/2 {
+		return
+	}
+	s.b.set(2*s.budget + grow)
 }

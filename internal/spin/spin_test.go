@@ -1,6 +1,8 @@
 package spin
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -75,5 +77,77 @@ func TestSpinLength(t *testing.T) {
 	}
 	if d := time.Since(start); d < 4*time.Millisecond {
 		t.Fatalf("a 2 ms budget spun %v, want at least 4 ms (spin + yield)", d)
+	}
+}
+
+// After Woke, the next wait of this process sleeps at once (its spin is
+// empty and teaches the budget nothing), except one in probeEvery; the
+// wait after it spins again.
+func TestWokeSkipsTheNextSpin(t *testing.T) {
+	var b Budget
+	woke.Store(0)
+	skipped := 0
+	for range probeEvery {
+		Woke()
+		s := b.Start()
+		if !s.Again() {
+			skipped++
+			if !s.Over() || b.Len() != DefaultMax {
+				t.Fatalf("a skipped spin: over %v, budget %v, want over and %v", s.Over(), b.Len(), DefaultMax)
+			}
+			s.Caught()
+			if b.Len() != DefaultMax {
+				t.Fatalf("Caught after a skipped spin changed the budget to %v", b.Len())
+			}
+		}
+		s = b.Start()
+		if !s.Again() {
+			t.Fatal("the wait after a skipped one did not spin")
+		}
+	}
+	if skipped != probeEvery-1 {
+		t.Fatalf("%d of %d waits after Woke skipped their spin, want %d", skipped, probeEvery, probeEvery-1)
+	}
+}
+
+// A catch late in the spin (past half the budget) leaves the budget as it
+// is; an early one grows it.
+func TestLateCatchKeepsBudget(t *testing.T) {
+	var b Budget
+	b.SetMax(time.Second)
+	b.set(200 * time.Microsecond)
+	s := b.Start()
+	start := time.Now()
+	for s.Again() && time.Since(start) < 150*time.Microsecond {
+	}
+	s.Caught()
+	if b.Len() != 200*time.Microsecond {
+		t.Fatalf("late catch: budget %v, want 200µs", b.Len())
+	}
+	s = b.Start()
+	s.Again()
+	s.Caught()
+	if want := 400*time.Microsecond + grow; b.Len() != want {
+		t.Fatalf("early catch: budget %v, want %v", b.Len(), want)
+	}
+}
+
+// The first phase yields to this process's other goroutines: with one P, a
+// goroutine that would end the wait runs within yieldEvery re-checks, not
+// at the end of the budget (the pool's collectors once starved the
+// goroutine that fed them).
+func TestFirstPhaseYields(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var b Budget
+	b.SetMax(time.Second)
+	var flag atomic.Bool
+	go flag.Store(true)
+	s := b.Start()
+	n := 0
+	for s.Again() && !flag.Load() {
+		n++
+	}
+	if !flag.Load() || n > 2*yieldEvery {
+		t.Fatalf("the other goroutine ran after %d re-checks (flag %v), want within %d", n, flag.Load(), 2*yieldEvery)
 	}
 }
