@@ -3,7 +3,9 @@ package sync
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/futex"
@@ -48,7 +50,10 @@ type barrierWords struct {
 	// parties is written once: by NewBarrier before the handle is
 	// published, or by BarrierAt's first placer with CAS 0 -> parties.
 	parties atomic.Uint32
-	_       uint32 // reserved, zero
+	// timeout is the default timeout of a Wait, in milliseconds (0:
+	// none): written by SetTimeout in any process, read by every Wait.
+	// Any value is harmless (a Wait that times out early or late).
+	timeout atomic.Uint32
 	// resets has bit g%64 set when generation g ended by Reset rather
 	// than by its last arrival, so its waiters learn it was broken (under
 	// the Mutex; read by waiters after they saw gen move on).
@@ -77,6 +82,7 @@ var (
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.gen) - 8]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.count) - 12]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.parties) - 16]struct{}{}
+	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.timeout) - 20]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.resets) - 24]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.ids) - 32]struct{}{}
 	_ [0]struct{} = [unsafe.Offsetof(barrierWords{}.seen) - 288]struct{}{}
@@ -238,16 +244,48 @@ func (b *Barrier) Waiting() int {
 // Broken reports whether the barrier is broken.
 func (b *Barrier) Broken() bool { return b.o.live() && b.gen.Load()&brBroken != 0 }
 
-// Wait arrives at the barrier and waits for the other parties. It returns
-// the arrival index (0 for the first, parties-1 for the last), or ErrBroken.
+// SetTimeout sets the barrier's default timeout, Python's
+// Barrier(parties, timeout=d): a Wait (or a WaitContext whose ctx has no
+// deadline) that has waited d gives up and breaks the barrier, and every
+// party gets ErrBroken. The barrier keeps it in shared memory, so it holds
+// for every process (in milliseconds, rounded up; 0 or less: no default
+// timeout, the default of a new barrier).
+func (b *Barrier) SetTimeout(d time.Duration) {
+	b.o.mustLive("Barrier")
+	ms := uint64(0)
+	if d > 0 {
+		ms = min(uint64((d+time.Millisecond-1)/time.Millisecond), math.MaxUint32)
+	}
+	b.w.timeout.Store(uint32(ms))
+}
+
+// Timeout returns the default timeout set by SetTimeout (0: none).
+func (b *Barrier) Timeout() time.Duration {
+	if !b.o.live() {
+		return 0
+	}
+	return time.Duration(b.w.timeout.Load()) * time.Millisecond
+}
+
+// Wait arrives at the barrier and waits for the other parties, at most the
+// default timeout (SetTimeout). It returns the arrival index (0 for the
+// first, parties-1 for the last), or ErrBroken.
 func (b *Barrier) Wait() (int, error) { return b.WaitContext(context.Background()) }
 
-// WaitContext is Wait that gives up when ctx ends. As in Python, giving up
-// breaks the barrier for everyone: the error wraps both ErrBroken and ctx's
-// error.
+// WaitContext is Wait that gives up when ctx ends; a ctx with a deadline
+// replaces the default timeout, as Python's wait(timeout) does. As in
+// Python, giving up breaks the barrier for everyone: the error wraps both
+// ErrBroken and ctx's error (context.DeadlineExceeded on a timeout).
 func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	if !b.o.live() {
 		return -1, closedErr("wait at barrier")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		if t := b.w.timeout.Load(); t > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(t)*time.Millisecond)
+			defer cancel()
+		}
 	}
 	if err := b.lock(); err != nil {
 		return -1, err

@@ -53,6 +53,16 @@ var holder = spawn.Register("sync.holder", func(ctx context.Context, a holdArg) 
 			return 0, err
 		}
 	}
+	if a.Mode == modeValue {
+		v, err := fsync.OpenValue[int64](a.Lock)
+		if err != nil {
+			return 0, err
+		}
+		if err := v.Mutex().Lock(); err != nil {
+			return 0, err
+		}
+		*v.Ptr() = -1 // half-way through an update
+	}
 	if a.Mode == modeRWRead {
 		rw, err := fsync.OpenRWMutex(a.Lock)
 		if err != nil {
@@ -226,7 +236,10 @@ func TestCrashHolderRecovered(t *testing.T) {
 	}
 }
 
-const modeRWRead = 100
+const (
+	modeRWRead = 100
+	modeValue  = 101 // an fsync.Value[int64]: its Mutex, and a write
+)
 
 // A reader that dies holding read locks does not block writers for good.
 func TestCrashReaderRecovered(t *testing.T) {
