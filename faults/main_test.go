@@ -159,6 +159,7 @@ func (s snapshot) leaks(r *faults.Row) {
 		time.Sleep(10 * time.Millisecond) // goroutines end on their own; nothing to wait on
 	}
 	r.Gorout = max(0, runtime.NumGoroutine()-s.gor)
+	deadline = time.Now().Add(2 * time.Second)
 	for countFDs() > s.fds && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
