@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -238,7 +239,18 @@ func call(ctx context.Context, e *registry.Entry, arg []byte) (p response, code 
 	}()
 	out, err := e.Run(ctx, arg)
 	if err != nil {
-		return response{status: statusError, err: wire.BodyOf(err)}, exitFuncError
+		return response{status: statusError, err: wire.BodyOf(withHint(err))}, exitFuncError
 	}
 	return response{status: statusOK, result: out}, exitOK
+}
+
+// withHint adds to err what to do when it is a handle bound in this child
+// whose region the parent did not share: the bare "region not attached in
+// this process" does not say.
+func withHint(err error) error {
+	if errors.Is(err, shm.ErrNotAttached) {
+		return fmt.Errorf("%w (hint: the parent did not share that region with this child: pass the "+
+			"object itself in the argument, which shares its region, or add spawn.Share(region) to Start)", err)
+	}
+	return err
 }

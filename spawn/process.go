@@ -112,9 +112,13 @@ type Process[R any] struct {
 	codec Codec
 	ferr  error                  // the Func's error: Start reports it
 	arg   func() ([]byte, error) // encodes the argument, at Start
-	opts  options
-	name  string
-	ident string
+	// shares returns the regions to pass: the Share option's and those of
+	// the shared objects in the argument (travel.go), at Start.
+	shares  func() ([]*shm.Region, error)
+	regions []*shm.Region // what shares returned, at Start
+	opts    options
+	name    string
+	ident   string
 
 	mu      sync.Mutex // guards state, cmd, reqW, flushes and Start as a whole
 	state   int
@@ -148,6 +152,7 @@ func (f *Func[A, R]) New(arg A, opts ...Option) *Process[R] {
 	for _, opt := range opts {
 		opt(&p.opts)
 	}
+	p.shares = func() ([]*shm.Region, error) { return argRegions(arg, p.opts.regions) }
 	n := strconv.FormatInt(nextChild.Add(1), 10)
 	if id := self.identity; id != "" {
 		p.ident = id + ":" + n
@@ -232,7 +237,7 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	}
 
 	q := request{
-		fn: p.fn, arg: argBytes, nRegions: len(p.opts.regions),
+		fn: p.fn, arg: argBytes, nRegions: len(p.regions),
 		name: p.name, identity: p.ident,
 		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
 		termGrace: DefaultTerminateGrace,
@@ -318,11 +323,16 @@ func (p *Process[R]) startable(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.fn, err)
 	}
-	for _, r := range p.opts.regions {
+	regions, err := p.shares()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", p.fn, err)
+	}
+	for _, r := range regions {
 		if r == nil || r.File() == nil || r.Raw() {
 			return nil, fmt.Errorf("start %s: cannot share %v: only regions with a forkless header travel", p.fn, r)
 		}
 	}
+	p.regions = regions
 	return argBytes, nil
 }
 
@@ -340,7 +350,7 @@ func (p *Process[R]) command(exe string, token [tokenLen]byte, reqR, respW *os.F
 		cmd.WaitDelay = 2 * time.Second
 	}
 	cmd.ExtraFiles = []*os.File{reqR, respW}
-	for _, r := range p.opts.regions {
+	for _, r := range p.regions {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, r.File())
 	}
 	cmd.SysProcAttr = sysProcAttr(!p.opts.noPdeathsig)
