@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -15,8 +16,8 @@ import (
 //
 // Waiters queue by ticket: Wait (holding the Mutex) takes ticket next and
 // registers it in slot next%condSlots when that slot is free; Notify(n)
-// walks tickets from released upwards, releasing each, until it has
-// released n that a live waiter holds (or none are left). A waiter
+// releases the tickets from released up to the n-th oldest one a waiting
+// slot holds (or all of them), in one CAS, found by scanning the slots. A waiter
 // returns when its own ticket is released, so a notify of n returns at
 // most n of the waiters that were waiting when it was called (more only
 // when over condSlots wait at once: see release).
@@ -28,7 +29,7 @@ type condWords struct {
 	// below next is registered, or never will be); read by Notify.
 	next atomic.Uint32
 	// released: tickets below it are released. Advanced by Notify, one
-	// ticket per CAS, so each ticket is handled by one notifier; read by
+	// run of tickets per CAS, so each ticket is handled by one notifier; read by
 	// waiters that hold no slot, which sleep on it (the futex word of
 	// untracked waiters).
 	released atomic.Uint32
@@ -338,27 +339,39 @@ func (c *Cond) Broadcast() { c.Notify(-1) }
 // first (all of them if n < 0), as Python's notify(n). It makes no system
 // call when nobody waits.
 //
-// It walks the tickets from released up to next, claiming each with one
-// CAS on released (so concurrent notifiers never handle one ticket twice):
-// a tracked waiter's ticket is released and counted, a cancelled one is
-// skipped (its slot freed), an untracked one is released without being
-// counted (its waiter may have left: counting it could spend the notify on
-// nobody). Untracked waiters sleep on released and are woken together.
+// It claims a run of tickets [released, end) with one CAS on released (so
+// concurrent notifiers never handle one ticket twice), where end is just
+// past the n-th oldest tracked waiter's ticket (or next, if fewer wait),
+// found by scanning the slots: a tracked waiter's ticket in the run is
+// released and counted, a cancelled one skipped (its slot freed), an
+// untracked one released without being counted (its waiter may have
+// left: counting it could spend the notify on nobody). Untracked waiters
+// sleep on released and are woken together. Each round costs one scan of
+// the slots, however far apart the tickets are (a scribbled next cannot
+// make it walk 2^31 tickets), and the rounds are bounded: only waiters
+// cancelling during the round make another one necessary.
 func (c *Cond) Notify(n int) {
 	c.o.mustLive("Cond")
 	untracked := false
-	for n != 0 {
+	for round := 0; n != 0 && round < notifyRounds; round++ {
 		r := c.w.released.Load()
-		if int32(c.w.next.Load()-r) <= 0 {
+		span := c.w.next.Load() - r
+		if int32(span) <= 0 {
 			break // nobody left waiting
 		}
-		if !c.w.released.CompareAndSwap(r, r+1) {
+		if n > 0 {
+			if k, ok := c.nthWaiting(r, span, n); ok {
+				span = k + 1
+			}
+		}
+		if !c.w.released.CompareAndSwap(r, r+span) {
 			continue
 		}
-		switch c.release(r) {
-		case slotReleased:
-			n--
-		case slotFree:
+		woke, tracked := c.releaseRun(r, span)
+		if n > 0 {
+			n = max(n-int(woke), 0)
+		}
+		if tracked < span {
 			untracked = true
 		}
 	}
@@ -367,13 +380,61 @@ func (c *Cond) Notify(n int) {
 	}
 }
 
-// release handles ticket t, which this notifier owns. It returns
+// notifyRounds bounds Notify's rounds. A round ends short of n only when
+// waiters it counted on cancelled meanwhile (or the words were
+// scribbled); a legitimate Notify needs a handful.
+const notifyRounds = 1 << 10
+
+// nthWaiting returns the distance from r of the n-th oldest waiting
+// tracked ticket in [r, r+span), or false when fewer than n wait there.
+func (c *Cond) nthWaiting(r, span uint32, n int) (uint32, bool) {
+	var ks [condSlots]uint32
+	m := 0
+	for i := range c.w.slots {
+		s := &c.w.slots[i]
+		if s.state.Load() != slotWaiting {
+			continue
+		}
+		if k := s.ticket.Load() - r; k < span {
+			ks[m] = k
+			m++
+		}
+	}
+	if m < n {
+		return 0, false
+	}
+	slices.Sort(ks[:m])
+	return ks[n-1], true
+}
+
+// releaseRun handles the tracked tickets in [r, r+span), which this
+// notifier owns: it returns how many waiters it woke and how many tickets
+// had a slot.
+func (c *Cond) releaseRun(r, span uint32) (woke, tracked uint32) {
+	for i := range c.w.slots {
+		s := &c.w.slots[i]
+		t := s.ticket.Load()
+		if t-r >= span {
+			continue
+		}
+		switch c.release(s, t) {
+		case slotReleased:
+			woke++
+			tracked++
+		case slotCancelled:
+			tracked++
+		}
+	}
+	return woke, tracked
+}
+
+// release handles ticket t of slot s, which this notifier owns. It returns
 // slotReleased when it released (and woke) the ticket's tracked waiter,
 // slotCancelled when that waiter had left (its slot is freed), slotFree
-// when the ticket has no slot of its own.
-func (c *Cond) release(t uint32) uint32 {
-	s := &c.w.slots[t%condSlots]
-	for {
+// when the slot does not hold the ticket. Only the waiter changes a
+// waiting slot (to cancelled), so two turns suffice; more are scribbles.
+func (c *Cond) release(s *condSlot, t uint32) uint32 {
+	for range 4 {
 		if s.ticket.Load() != t {
 			return slotFree
 		}
@@ -391,6 +452,7 @@ func (c *Cond) release(t uint32) uint32 {
 			return slotFree
 		}
 	}
+	return slotFree
 }
 
 // Waiting returns how many goroutines, in all processes, are inside Wait.
