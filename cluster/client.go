@@ -275,7 +275,7 @@ func (e *Executor) CancelJob(job *pool.Job) {
 	delete(e.jobs, job)
 	for _, t := range cj.tasks {
 		delete(e.tasks, t.id)
-		e.st.settle(t, t.left, 0, 0, t.left)
+		e.st.settle(t, 0, 0, 0, t.left)
 	}
 	cj.tasks = nil
 	closed := e.closed

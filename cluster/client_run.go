@@ -227,6 +227,7 @@ func (e *Executor) onStatus(m *nats.Msg) {
 	r := reader{b: m.Data}
 	id := r.uvarint("task", 1<<63)
 	attempt := r.uvarint("attempt", maxAttempt)
+	items := r.uvarint("items", maxItems)
 	node := string(r.bytes("node", maxName))
 	if r.err != nil {
 		return
@@ -235,7 +236,7 @@ func (e *Executor) onStatus(m *nats.Msg) {
 	t := e.tasks[id]
 	if t != nil {
 		t.node = node
-		e.st.start(t, int(attempt))
+		e.st.start(t, int(attempt), int(items))
 	}
 	e.mu.Unlock()
 	if t != nil {

@@ -70,3 +70,78 @@ func serveHere(t testing.TB, url string, opts ...cluster.Option) {
 		}
 	})
 }
+
+// startNodes starts n node processes on url, stopped with the test.
+func startNodes(t testing.TB, ctx context.Context, url, prefix string, n int, opts ...cluster.Option) []*spawn.Process[struct{}] {
+	var ps []*spawn.Process[struct{}]
+	for i := range n {
+		o := append([]cluster.Option{cluster.Name(fmt.Sprintf("%s-%d", prefix, i+1))}, opts...)
+		p, err := cluster.StartNode(ctx, url, o...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			p.Stop(5 * time.Second)
+			p.Close()
+		})
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// slow sleeps d (its context may cut it short) and returns its process id
+// and x squared.
+var slow = spawn.Register("cluster_test.slow", func(ctx context.Context, a slowArg) (slowOut, error) {
+	select {
+	case <-time.After(a.D):
+	case <-ctx.Done():
+		return slowOut{}, ctx.Err()
+	}
+	return slowOut{Pid: os.Getpid(), Sq: a.X * a.X}, nil
+})
+
+type slowArg struct {
+	X int
+	D time.Duration
+}
+
+type slowOut struct {
+	Pid int
+	Sq  int
+}
+
+func slowItems(n int, d time.Duration) []slowArg {
+	in := make([]slowArg, n)
+	for i := range in {
+		in[i] = slowArg{X: i, D: d}
+	}
+	return in
+}
+
+// checkSlow checks that out holds every item's square, in order.
+func checkSlow(t testing.TB, out []slowOut) map[int]int {
+	t.Helper()
+	pids := map[int]int{}
+	for i, o := range out {
+		if o.Sq != i*i || o.Pid == 0 {
+			t.Fatalf("item %d: %+v", i, o)
+		}
+		pids[o.Pid]++
+	}
+	return pids
+}
+
+// waitDone waits until the executor has delivered at least n items.
+func waitDone(t testing.TB, ctx context.Context, ex *cluster.Executor, n int64) {
+	t.Helper()
+	for p := ex.Progress(); ; {
+		select {
+		case s := <-p:
+			if s.Done >= n {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("waiting for %d items done: %v (%+v)", n, ctx.Err(), ex.Stats())
+		}
+	}
+}

@@ -238,6 +238,7 @@ func (nd *node) started(msg jetstream.Msg, c *chunk, attempt int, key string) {
 	client, _, _ := strings.Cut(key, ".")
 	b := binary.AppendUvarint(nil, c.Task)
 	b = binary.AppendUvarint(b, uint64(attempt))
+	b = binary.AppendUvarint(b, uint64(len(c.Items)))
 	b = appendString(b, nd.name)
 	nd.nc.Publish(nd.n.status+"."+client, b)
 }

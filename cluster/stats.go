@@ -30,15 +30,15 @@ func (c *counters) submit(n int) {
 	c.queued.Add(int64(n))
 }
 
-// start records that a node started t (e.mu held).
-func (c *counters) start(t *ctask, attempt int) {
+// start records that a node started items of t (e.mu held).
+func (c *counters) start(t *ctask, attempt, items int) {
 	if !t.started {
 		t.started = true
 		c.queued.Add(-int64(t.left))
 		c.inflight.Add(int64(t.left))
 	}
 	if attempt > 1 {
-		c.retried.Add(int64(t.left))
+		c.retried.Add(int64(min(items, t.left)))
 	}
 }
 
