@@ -381,3 +381,54 @@ func contains(s, sub string) bool {
 }
 
 func errIsOwnerDead(err error) bool { return errors.Is(err, fsync.ErrOwnerDead) }
+
+type midReadArg struct {
+	Lock, Inside shm.Handle
+}
+
+// midRead runs in a child: its RLock stops inside its counting steps,
+// where the parent kills it.
+var midRead = spawn.Register("sync.midRead", func(ctx context.Context, a midReadArg) (int, error) {
+	rw, err := fsync.OpenRWMutex(a.Lock)
+	if err != nil {
+		return 0, err
+	}
+	inside, err := fsync.OpenEvent(a.Inside)
+	if err != nil {
+		return 0, err
+	}
+	fsync.SetRLockHook(func() {
+		inside.Set()
+		<-ctx.Done() // killed here
+	})
+	return 0, rw.RLock()
+})
+
+// TestCrashReaderMidRLock: a reader SIGKILLed in the middle of its RLock
+// must not leak a read lock: a writer gets the lock once it has napped.
+// Before per-process reader counts, the reader word said one reader more
+// than the slots, and the writer waited for ever.
+func TestCrashReaderMidRLock(t *testing.T) {
+	r := region(t)
+	rw := must[*fsync.RWMutex](t)(fsync.NewRWMutex(r))
+	inside := must[*fsync.Event](t)(fsync.NewEvent(r))
+	p, err := midRead.Start(ctxT(t), midReadArg{Lock: rw.Handle(), Inside: inside.Handle()}, spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Kill() })
+	if err := inside.WaitContext(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+	<-p.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rw.LockContext(ctx); err != nil {
+		t.Fatalf("writer after a reader died inside RLock: %v (%d readers)", err, rw.Readers())
+	}
+	if n := rw.Readers(); n != 0 {
+		t.Fatalf("%d readers left", n)
+	}
+	rw.Unlock()
+}

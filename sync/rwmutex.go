@@ -11,17 +11,18 @@ import (
 	"github.com/forkless-go/forkless/shm"
 )
 
-// rwSlots is how many reading processes an RWMutex tracks, so that a writer
-// can take back the read locks of a reader that died. Readers of further
-// processes read untracked.
+// rwSlots is how many reading processes an RWMutex tracks, each counting
+// its read locks in its own slot, so that a writer can take back the read
+// locks of a reader that died. Readers of further processes count in the
+// reader word, untracked.
 const rwSlots = 16
 
 // Reader word bits.
 const (
-	rwCount      = 1<<28 - 1 // readers holding the lock
+	rwCount      = 1<<28 - 1 // untracked readers holding the lock
 	rwWriter     = 1 << 28   // a writer holds the lock or waits for readers to leave
 	rwReadSleep  = 1 << 29   // some reader sleeps until rwWriter clears
-	rwWriteSleep = 1 << 30   // the writer sleeps until the count drops to 0
+	rwWriteSleep = 1 << 30   // the writer sleeps until every reader left
 )
 
 // rwMutexWords is an RWMutex in shared memory.
@@ -32,17 +33,23 @@ type rwMutexWords struct {
 	writer mutexWords
 	// readers is the reader word, also the futex word readers and the
 	// writer sleep on:
-	//   bits 0-27 readers holding the lock (RLock CAS +1, RUnlock CAS -1)
+	//   bits 0-27 read locks held by untracked readers (processes beyond
+	//             the slots; RLock CAS +1, RUnlock CAS -1)
 	//   bit    28 rwWriter: set by the writer after it took writer, cleared
 	//             by its Unlock (or by whoever recovers from a dead writer)
 	//   bit    29 rwReadSleep: a reader sleeps until bit 28 clears (set by
 	//             that reader; cleared by the writer's Unlock, which wakes)
-	//   bit    30 rwWriteSleep: the writer sleeps until the count is 0 (set
-	//             by the writer; cleared by its Unlock; the RUnlock that
-	//             drops the count to 0 wakes when it is set)
-	// The writer's CAS that sees the count at 0 acquires what the last
-	// reader's RUnlock released, and a reader's +1 what the writer's
-	// Unlock released.
+	//   bit    30 rwWriteSleep: the writer sleeps until the count and
+	//             every slot's count are 0 (set by the writer; cleared by
+	//             its Unlock, or by an RUnlock that drops the word's count
+	//             or its slot's count to 0, which then wakes)
+	// Readers and the writer meet as in Dekker's algorithm, all atomics
+	// sequentially consistent: a reader adds to its count, then loads
+	// this word; the writer sets rwWriter, then loads the counts. One of
+	// them sees the other, and a reader that sees rwWriter takes its +1
+	// back and waits. The writer's load of a count at 0 acquires what
+	// that reader's RUnlock released, and a reader's load of this word
+	// without rwWriter what the writer's Unlock released.
 	readers atomic.Uint32
 	// health is the robust-lock state of what the lock guards
 	// (docs/robust.md): rwConsistent, rwOwnerDead (a writer died holding
@@ -54,8 +61,8 @@ type rwMutexWords struct {
 	// after their +1 on readers (which acquires what the clear released)
 	// and by writers once they hold writer.
 	health atomic.Uint32
-	// slots track one reading process each, so that a writer can take
-	// back a dead reader's read locks.
+	// slots count the read locks of one reading process each, so that a
+	// writer can take back a dead reader's read locks.
 	slots [rwSlots]rwSlot
 }
 
@@ -72,9 +79,12 @@ type rwSlot struct {
 	// claimed by the process with CAS 0 -> id at its first RLock, freed
 	// with CAS id -> 0 by whoever reclaims it after the process died.
 	id atomic.Uint64
-	// count is the read locks this process holds: +1 after the reader
-	// word's +1, -1 before the reader word's -1 (written by the process;
-	// swapped to 0 by a reclaimer, so only one reclaimer returns them).
+	// count is the read locks this process holds, its only record of
+	// them: +1 as the first step of RLock (taken back if a writer is
+	// in), -1 by RUnlock (written by the process; swapped to 0 by a
+	// reclaimer once the process is dead). A reader killed at any
+	// instruction has either not counted its read lock or counted it
+	// here, where a writer finds it.
 	count atomic.Uint32
 	_     uint32 // reserved, zero
 }
@@ -126,14 +136,13 @@ func (w *rwMutexWords) validate() error {
 // readers may be in): it only reads knowing the data may be torn. A writer
 // that unlocks an owner-dead lock without MarkConsistent makes it
 // unrecoverable: every later Lock and RLock returns ErrNotRecoverable. A
-// reader that dies while holding read locks is found by a writer that has slept waiting for
-// readers: it swaps the dead process's count to zero and takes that many
-// off the reader word, and gets the lock normally (readers change nothing,
-// so there is nothing to repair). The count moves after the reader word on
-// RLock and before it on RUnlock, so a reader dying between the two steps
-// can only leak its one read lock, never make a writer take back more than
-// was held; a reader of a 17th process, or one dying in that window, is not
-// recovered.
+// reader that dies holding read locks, at whatever instruction, is found
+// by a writer that has slept waiting for readers: each reading process
+// counts its read locks in a slot of its own (one atomic add, the only
+// record), and the writer zeroes a dead process's slot and gets the lock
+// normally (readers change nothing, so there is nothing to repair).
+// Readers of a 17th process at once count in a shared word, untracked: a
+// dead one's read locks are not recovered.
 type RWMutex struct {
 	_    noCopy
 	o    obj
@@ -171,74 +180,6 @@ func newRWMutex(o obj, w *rwMutexWords, err error) (*RWMutex, error) {
 	return rw, nil
 }
 
-func (rw *RWMutex) slotID(i int32) *atomic.Uint64    { return &rw.w.slots[i].id }
-func (rw *RWMutex) slotCount(i int32) *atomic.Uint32 { return &rw.w.slots[i].count }
-
-// readerSlot returns this process's reader slot, claiming one at first use.
-func (rw *RWMutex) readerSlot() int32 {
-	if s := rw.slot.Load(); s != -1 {
-		return s
-	}
-	s := rw.claimSlot()
-	rw.slot.Store(s)
-	return s
-}
-
-func (rw *RWMutex) claimSlot() int32 {
-	for i := range int32(rwSlots) {
-		if rw.slotID(i).Load() == uint64(rw.o.me) {
-			return i
-		}
-	}
-	for i := range int32(rwSlots) {
-		if rw.slotID(i).CompareAndSwap(0, uint64(rw.o.me)) {
-			return i
-		}
-	}
-	// Full: take back a dead process's slot.
-	for i := range int32(rwSlots) {
-		if v := rw.slotID(i).Load(); !owner.Alive(owner.Word(v)) {
-			rw.reclaim(i, v)
-			if rw.slotID(i).CompareAndSwap(0, uint64(rw.o.me)) {
-				return i
-			}
-		}
-	}
-	return -2
-}
-
-// reclaim returns the read locks of slot i, whose process (id v) is dead,
-// and frees the slot. The Swap hands the count to one reclaimer only.
-func (rw *RWMutex) reclaim(i int32, v uint64) {
-	if n := rw.slotCount(i).Swap(0); n > 0 {
-		for {
-			w := rw.r.Load()
-			k := min(w&rwCount, n)
-			nw := w - k
-			if nw&rwCount == 0 {
-				nw &^= rwWriteSleep
-			}
-			if rw.r.CompareAndSwap(w, nw) {
-				if nw&rwCount == 0 && w&rwWriteSleep != 0 {
-					futex.Wake(rw.r, -1)
-				}
-				break
-			}
-		}
-	}
-	rw.slotID(i).CompareAndSwap(v, 0)
-}
-
-// reclaimDead returns the read locks of every dead reading process. It
-// reads /proc for each slot in use: writers call it only after sleeping.
-func (rw *RWMutex) reclaimDead() {
-	for i := range int32(rwSlots) {
-		if v := rw.slotID(i).Load(); v != 0 && !owner.Alive(owner.Word(v)) {
-			rw.reclaim(i, v)
-		}
-	}
-}
-
 // Handle names the RWMutex for another process.
 func (rw *RWMutex) Handle() shm.Handle { return rw.o.handle() }
 
@@ -251,11 +192,12 @@ func (rw *RWMutex) Lock() error { return rw.LockContext(context.Background()) }
 // LockContext is Lock that gives up when ctx ends.
 //
 // Lost wake-up argument for the wait on readers: the writer sets bit 30
-// with a CAS from a value v whose count is non-zero, then sleeps expecting
-// v|bit30. The RUnlock that takes the count to 0 does so with a CAS, and
-// if the value it replaced had bit 30 it wakes every sleeper on the word.
-// If that RUnlock's CAS came before the writer's, the writer's CAS fails
-// and it re-reads the count; if after, the RUnlock sees bit 30 and wakes,
+// with a CAS from a value v, then checks the counts again, then sleeps
+// expecting v|bit30. A reader's RUnlock that drops the word's count, or
+// its slot's count, to 0 then loads the word, and if bit 30 is set clears
+// it (changing the word) and wakes every sleeper. If that RUnlock came
+// before the writer's second check, the check sees the count at 0; if
+// after, its load sees bit 30 (all atomics are sequentially consistent),
 // and a writer not yet asleep finds the word changed (EAGAIN).
 func (rw *RWMutex) LockContext(ctx context.Context) error {
 	if !rw.o.live() {
@@ -268,7 +210,7 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 	bo := newBackoff(ctx, rw.o.spin)
 	for {
 		v := rw.r.Load()
-		if v&rwCount == 0 {
+		if rw.noReaders(v) {
 			bo.won()
 			break
 		}
@@ -280,6 +222,9 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 				continue
 			}
 			v |= rwWriteSleep
+			if rw.noReaders(v) {
+				continue
+			}
 		}
 		switch err := bo.sleep(rw.r, v); {
 		case err == nil:
@@ -337,7 +282,11 @@ func (rw *RWMutex) TryLock() bool {
 		return false
 	}
 	if rw.w.health.Load() == rwConsistent && rw.r.CompareAndSwap(0, rwWriter) {
-		return true
+		if rw.noReaders(rwWriter) {
+			return true
+		}
+		rw.writerLeave() // a reader counted in its slot is inside
+		return false
 	}
 	rw.m.Unlock()
 	return false
@@ -360,151 +309,3 @@ func (rw *RWMutex) Unlock() {
 	rw.writerLeave()
 }
 
-// RLock takes the lock for reading. It returns nil, or ErrOwnerDead when a
-// writer died in the lock and no writer has marked the data consistent
-// since (the caller holds a read lock in both cases; the data may be
-// torn), or ErrNotRecoverable (without a read lock).
-func (rw *RWMutex) RLock() error { return rw.RLockContext(context.Background()) }
-
-// RLockContext is RLock that gives up when ctx ends.
-//
-// Lost wake-up argument: a reader blocked by bit 28 sets bit 29 with a CAS
-// from v (bit 28 set) and sleeps expecting v|bit29. The writer's Unlock
-// clears bits 28-30 in one atomic AND and wakes everyone if bit 29 was set
-// in what it replaced. Either the AND comes first (the reader's CAS fails,
-// it re-reads and enters) or the reader's CAS does (the AND sees bit 29 and
-// wakes; a reader not yet asleep gets EAGAIN).
-func (rw *RWMutex) RLockContext(ctx context.Context) error {
-	if !rw.o.live() {
-		return closedErr("rlock rwmutex")
-	}
-	// The uncontended case first, before a backoff is set up: starting
-	// one reads the spin budget and zeroes its state, which cost the fast
-	// path about 4 ns (12%) when the spin moved to internal/spin.
-	if v := rw.r.Load(); v&(rwWriter|rwCount) < rwCount && rw.r.CompareAndSwap(v, v+1) {
-		rw.countRead()
-		if rw.w.health.Load() != rwConsistent {
-			return rw.readUnhealthy()
-		}
-		return nil
-	}
-	bo := newBackoff(ctx, rw.o.spin)
-	for {
-		v := rw.r.Load()
-		if v&rwWriter == 0 {
-			if v&rwCount == rwCount {
-				panic("forkless/sync: too many readers of an RWMutex")
-			}
-			if rw.r.CompareAndSwap(v, v+1) {
-				rw.countRead()
-				bo.won()
-				if rw.w.health.Load() != rwConsistent {
-					return rw.readUnhealthy()
-				}
-				return nil
-			}
-			continue
-		}
-		if bo.spin() {
-			continue
-		}
-		if v&rwReadSleep == 0 {
-			if !rw.r.CompareAndSwap(v, v|rwReadSleep) {
-				continue
-			}
-			v |= rwReadSleep
-		}
-		switch err := bo.sleep(rw.r, v); {
-		case err == nil:
-		case err == errNap:
-			// The writer may have died holding or claiming the lock:
-			// the lock becomes owner-dead, and this reader lets the
-			// readers in (they all get ErrOwnerDead).
-			if rw.m.RecoverDead() {
-				rw.w.health.CompareAndSwap(rwConsistent, rwOwnerDead)
-				rw.writerLeave()
-			}
-		default:
-			return fmt.Errorf("rlock rwmutex: %w", err)
-		}
-	}
-}
-
-// readUnhealthy answers a reader that got in while the lock was not
-// consistent: ErrOwnerDead, holding its read lock, or ErrNotRecoverable,
-// without it.
-func (rw *RWMutex) readUnhealthy() error {
-	if rw.w.health.Load() == rwOwnerDead {
-		return fmt.Errorf("rlock rwmutex: %w", ErrOwnerDead)
-	}
-	rw.RUnlock()
-	return fmt.Errorf("rlock rwmutex: %w", ErrNotRecoverable)
-}
-
-// TryRLock takes a read lock if no writer holds or waits for the lock and
-// the lock is consistent (RLock reports an owner-dead lock; TryRLock never
-// takes one).
-func (rw *RWMutex) TryRLock() bool {
-	if !rw.o.live() {
-		return false
-	}
-	for {
-		v := rw.r.Load()
-		if v&rwWriter != 0 || v&rwCount == rwCount {
-			return false
-		}
-		if rw.r.CompareAndSwap(v, v+1) {
-			rw.countRead()
-			if rw.w.health.Load() != rwConsistent {
-				rw.RUnlock()
-				return false
-			}
-			return true
-		}
-	}
-}
-
-// countRead records a read lock taken in this process's slot.
-func (rw *RWMutex) countRead() {
-	if s := rw.readerSlot(); s >= 0 {
-		rw.slotCount(s).Add(1)
-	}
-}
-
-// RUnlock releases one read lock. RUnlock without a read lock held panics.
-func (rw *RWMutex) RUnlock() {
-	rw.o.mustLive("RWMutex")
-	if s := rw.readerSlot(); s >= 0 {
-		// Only this process (alive: nobody reclaims its slot) writes
-		// its count, so an Add that went below zero can be undone: it
-		// held no read lock it counted, and the reader word below tells
-		// whether it held one at all.
-		if c := rw.slotCount(s); c.Add(^uint32(0)) == ^uint32(0) {
-			c.Add(1)
-		}
-	}
-	for {
-		v := rw.r.Load()
-		if v&rwCount == 0 {
-			panic("forkless/sync: RUnlock of an RWMutex not read-locked")
-		}
-		n := v - 1
-		if n&rwCount == 0 {
-			n &^= rwWriteSleep
-		}
-		if rw.r.CompareAndSwap(v, n) {
-			if n&rwCount == 0 && v&rwWriteSleep != 0 {
-				futex.Wake(rw.r, -1)
-			}
-			return
-		}
-	}
-}
-
-// Readers returns how many read locks are held.
-func (rw *RWMutex) Readers() int {
-	if !rw.o.live() {
-		return 0
-	}
-	return int(rw.r.Load() & rwCount)
-}
