@@ -39,7 +39,7 @@ type scribbleArg struct {
 
 type scribbleOut struct {
 	Ops, Corrupt, Closed, Other, Late, BadItems int
-	LastOther                           string
+	LastOther                                   string
 }
 
 var scribbled = spawn.Register("faults.scribbled", func(ctx context.Context, a scribbleArg) (scribbleOut, error) {
