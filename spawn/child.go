@@ -183,7 +183,7 @@ func prepare(marker string) (q request, e *registry.Entry, br *bufio.Reader, res
 	// grandchild too. Everything this process opened itself is
 	// close-on-exec, and so are fds 3 and 4 by now; the regions are below
 	// first.
-	if err := fds.CloseInherited(fdFirstRegion + q.nRegions); err != nil {
+	if err := fds.CloseInherited(fdFirstRegion + q.nRegions + q.nFiles + logFds(q)); err != nil {
 		logger().Debug("forkless/spawn: close inherited descriptors", "err", err)
 	}
 	fail := func(status byte, format string, args ...any) (request, *registry.Entry, *bufio.Reader, *os.File, int) {
@@ -197,6 +197,18 @@ func prepare(marker string) (q request, e *registry.Entry, br *bufio.Reader, res
 		if _, err := shm.Attach(os.NewFile(uintptr(fd), "forkless-region")); err != nil {
 			return fail(statusSetup, "attach shared region %d: %v", i, err)
 		}
+	}
+	files := make([]*os.File, q.nFiles)
+	for i := range files {
+		fd := fdFirstRegion + q.nRegions + i
+		closeOnExec(fd)
+		files[i] = os.NewFile(uintptr(fd), "forkless-argument")
+	}
+	wire.SetInherited(files)
+	if q.flags&flagLogs != 0 {
+		fd := fdFirstRegion + q.nRegions + q.nFiles
+		closeOnExec(fd)
+		forwardLogs(os.NewFile(uintptr(fd), "forkless-log"), q)
 	}
 	e, ok := lookup(q.fn)
 	if !ok {

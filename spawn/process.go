@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -33,8 +34,10 @@ type options struct {
 	prefix         *string
 	env            []string
 	termGrace      *time.Duration
-	noPdeathsig    bool // tests only (export_test.go)
-	noWatchPipe    bool // tests only (export_test.go)
+	logs           bool         // ForwardLogs
+	logsTo         slog.Handler // ForwardLogs' handler, nil: slog's default
+	noPdeathsig    bool         // tests only (export_test.go)
+	noWatchPipe    bool         // tests only (export_test.go)
 }
 
 // Share passes regions to the child. The child attaches each one before its
@@ -110,12 +113,16 @@ type Process[R any] struct {
 	_     noCopy
 	fn    string
 	codec Codec
-	ferr  error                  // the Func's error: Start reports it
-	arg   func() ([]byte, error) // encodes the argument, at Start
+	ferr  error // the Func's error: Start reports it
+	// arg encodes the argument, at Start, with the descriptors it carries
+	// (owned: made for the child, closed once it started).
+	arg func() (b []byte, files, owned []*os.File, err error)
 	// shares returns the regions to pass: the Share option's and those of
 	// the shared objects in the argument (travel.go), at Start.
 	shares  func() ([]*shm.Region, error)
 	regions []*shm.Region // what shares returned, at Start
+	files   []*os.File    // the argument's descriptors, at Start
+	owned   []*os.File    // those of files made for the child: closed once it started
 	opts    options
 	name    string
 	ident   string
@@ -129,6 +136,7 @@ type Process[R any] struct {
 
 	attached atomic.Bool   // the child reported it reached its function
 	done     chan struct{} // closed when the child has exited and been reaped
+	logsDone chan struct{} // closed when the child's log pipe is drained
 	result   R             // written before done is closed, read after
 	err      error
 	exitCode int
@@ -148,7 +156,7 @@ func (f *Func[A, R]) New(arg A, opts ...Option) *Process[R] {
 		exitCode: -1,
 	}
 	codec := f.codec
-	p.arg = func() ([]byte, error) { return wire.Encode(codec, arg, "argument") }
+	p.arg = func() ([]byte, []*os.File, []*os.File, error) { return wire.EncodeArg(codec, arg) }
 	for _, opt := range opts {
 		opt(&p.opts)
 	}
@@ -231,13 +239,14 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return none, err
 	}
+	defer func() { closeAll(p.owned); p.owned = nil }() // the child has its copies once started
 	exe, err := executable()
 	if err != nil {
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
 
 	q := request{
-		fn: p.fn, arg: argBytes, nRegions: len(p.regions),
+		fn: p.fn, arg: argBytes, nRegions: len(p.regions), nFiles: len(p.files),
 		name: p.name, identity: p.ident,
 		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
 		termGrace: DefaultTerminateGrace,
@@ -251,6 +260,18 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	}
 	if p.opts.noWatchPipe {
 		q.flags |= flagNoWatchPipe
+	}
+	var logR, logW *os.File
+	if p.opts.logs {
+		if p.opts.logsTo == nil {
+			p.opts.logsTo = slog.Default().Handler()
+		}
+		if logR, logW, err = os.Pipe(); err != nil {
+			return none, fmt.Errorf("start %s: %w", p.fn, err)
+		}
+		defer logW.Close() // the child has its copy once started
+		q.flags |= flagLogs
+		q.logLevel = int64(logLevelOf(p.opts.logsTo))
 	}
 	frame := q.marshal()
 
@@ -280,12 +301,18 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
 	cmd := p.command(exe, q.token, reqR, respW)
+	if logW != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, logW)
+	}
 	err = startCommand(cmd)
 	reqR.Close() // the child has its copies now
 	respW.Close()
 	if err != nil {
 		reqW.Close()
 		respR.Close()
+		if logR != nil {
+			logR.Close()
+		}
 		p.flushOutputs()
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
@@ -293,6 +320,13 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	p.pid.Store(int64(cmd.Process.Pid))
 	addActive(p)
 	logger().Debug("forkless/spawn: started", "name", p.name, "pid", cmd.Process.Pid, "func", p.fn, "daemon", p.opts.daemon)
+	p.logsDone = make(chan struct{})
+	go func() {
+		defer close(p.logsDone)
+		if logR != nil {
+			readLogs(logR, p.opts.logsTo, p.name, cmd.Process.Pid)
+		}
+	}()
 	go p.reap(respR)
 
 	return rest, nil
@@ -319,16 +353,19 @@ func (p *Process[R]) startable(ctx context.Context) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.fn, err)
 	}
-	argBytes, err := p.arg()
+	argBytes, files, owned, err := p.arg()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.fn, err)
 	}
+	p.files, p.owned = files, owned
 	regions, err := p.shares()
 	if err != nil {
+		closeAll(p.owned)
 		return nil, fmt.Errorf("start %s: %w", p.fn, err)
 	}
 	for _, r := range regions {
 		if r == nil || r.File() == nil || r.Raw() {
+			closeAll(p.owned)
 			return nil, fmt.Errorf("start %s: cannot share %v: only regions with a forkless header travel", p.fn, r)
 		}
 	}
@@ -353,6 +390,7 @@ func (p *Process[R]) command(exe string, token [tokenLen]byte, reqR, respW *os.F
 	for _, r := range p.regions {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, r.File())
 	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, p.files...)
 	cmd.SysProcAttr = sysProcAttr(!p.opts.noPdeathsig)
 	return cmd
 }
@@ -369,6 +407,7 @@ func (p *Process[R]) reap(respR *os.File) {
 	io.Copy(io.Discard, br) // until the child, and every copy of the pipe, is gone
 	respR.Close()
 	p.cmd.Wait() // its error says what ProcessState says
+	<-p.logsDone // the child's last log record is handled before Wait returns
 	p.mu.Lock()
 	p.reqW.Close()
 	p.flushOutputs()
@@ -540,4 +579,10 @@ func (p *Process[R]) Close() error {
 		<-p.done
 	}
 	return nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }

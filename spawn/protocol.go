@@ -18,6 +18,7 @@ import (
 //	    "FLSQ" version:u8 token:[16]u8 func:bytes arg:bytes nregions:uvarint
 //	    name:bytes identity:bytes parentName:bytes parentPid:uvarint
 //	    parentStart:uvarint flags:uvarint termGrace:uvarint (nanoseconds)
+//	    nfiles:uvarint logLevel:varint (with flagLogs: the lowest level to forward)
 //	response (child -> parent, fd 4), two frames:
 //	    "FLSA"                      the child attached every region and found
 //	                                its function, and is about to call it
@@ -47,12 +48,14 @@ import (
 //	fd 0-2   stdin, stdout, stderr (inherited, or pipes for Stdout/Stderr/Prefix)
 //	fd 3     request pipe, parent -> child: one frame, then held open (EOF = parent died)
 //	fd 4     response pipe, child -> parent: "FLSA" once attached, then the result frame
-//	fd 5...  the shared regions, in the order given to Share
+//	fd 5...  the shared regions, in the order given to Share (then those the argument's objects name)
+//	then     the argument's files, connections and listeners (nfiles), in order
+//	then     with flagLogs, the log pipe: one record a frame (logs.go)
 //
 // Every length is bounded before anything is allocated, and fuzz tests feed
 // the parsers garbage.
 const (
-	protocolVersion = 4
+	protocolVersion = 5
 	requestMagic    = "FLSQ"
 	attachedMagic   = "FLSA"
 	responseMagic   = "FLSR"
@@ -72,10 +75,12 @@ const (
 
 	flagDaemon      = 1 << 0
 	flagNoWatchPipe = 1 << 1 // tests only: prove Pdeathsig alone
+	flagLogs        = 1 << 2 // forward the child's log/slog records (ForwardLogs)
 
 	maxFrameField = 1 << 30 // a larger field is a corrupt frame, not a big argument
 	maxErrorBody  = 4 * maxFrameField
 	maxRegions    = 1 << 16
+	maxFiles      = 1 << 16
 )
 
 var errFrame = errors.New("malformed frame")
@@ -92,6 +97,8 @@ type request struct {
 	parentStart uint64
 	flags       uint64
 	termGrace   time.Duration // how long a SIGTERM gives the function before it ends the child
+	nFiles      int           // descriptors of the argument, after the regions
+	logLevel    int64         // with flagLogs: the lowest slog level the parent handles
 }
 
 type response struct {
@@ -119,7 +126,9 @@ func (q request) marshal() []byte {
 	b = binary.AppendUvarint(b, uint64(q.parentPid))
 	b = binary.AppendUvarint(b, q.parentStart)
 	b = binary.AppendUvarint(b, q.flags)
-	return binary.AppendUvarint(b, uint64(q.termGrace))
+	b = binary.AppendUvarint(b, uint64(q.termGrace))
+	b = binary.AppendUvarint(b, uint64(q.nFiles))
+	return binary.AppendVarint(b, q.logLevel)
 }
 
 func (p response) marshal() []byte {
@@ -185,7 +194,7 @@ func readRequest(r *bufio.Reader) (request, error) {
 	if _, err := io.ReadFull(r, q.token[:]); err != nil {
 		return q, fmt.Errorf("read request: %w", err)
 	}
-	var n, pid, grace uint64
+	var n, pid, grace, nFiles uint64
 	steps := []func() error{
 		func() (err error) { q.fn, err = readString(r); return },
 		func() (err error) { q.arg, err = readBytes(r); return },
@@ -197,13 +206,15 @@ func readRequest(r *bufio.Reader) (request, error) {
 		func() (err error) { q.parentStart, err = binary.ReadUvarint(r); return },
 		func() (err error) { q.flags, err = binary.ReadUvarint(r); return },
 		func() (err error) { grace, err = readUvarint(r, math.MaxInt64); return },
+		func() (err error) { nFiles, err = readUvarint(r, maxFiles); return },
+		func() (err error) { q.logLevel, err = binary.ReadVarint(r); return },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return q, fmt.Errorf("read request: %w", err)
 		}
 	}
-	q.nRegions, q.parentPid, q.termGrace = int(n), int(pid), time.Duration(grace)
+	q.nRegions, q.parentPid, q.termGrace, q.nFiles = int(n), int(pid), time.Duration(grace), int(nFiles)
 	return q, nil
 }
 

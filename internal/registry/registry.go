@@ -118,7 +118,7 @@ func argDecoder[A any](codec wire.Codec) func([]byte) (A, error) {
 	if err != nil {
 		return func(b []byte) (A, error) {
 			var arg A
-			err := wire.Decode(codec, b, &arg)
+			err := wire.DecodeArg(codec, b, &arg) // descriptors too (wire/files.go)
 			return arg, err
 		}
 	}
