@@ -35,6 +35,10 @@ var (
 	// ErrReleased: a BoundedSemaphore was released more times than it was
 	// acquired. Python's "semaphore or lock released too many times".
 	ErrReleased = errors.New("semaphore released too many times")
+	// ErrNotHeld: TryUnlock of a lock this process does not hold (it is
+	// unlocked, or another process holds it, or its word was scribbled
+	// over). Python's "release unlocked lock"; Unlock panics instead.
+	ErrNotHeld = errors.New("lock not held by this process")
 	// ErrInvalid: a count, bound, party number or offset is out of range.
 	// It is also fs.ErrInvalid (errors.Is holds for both), and a Kind of
 	// it rather than a text of its own: the cross-process registry keys
@@ -47,4 +51,4 @@ var (
 var errClosed = shm.ErrClosed
 
 // Registered so that errors.Is sees them in an error a child returned.
-func init() { errs.Register(ErrOwnerDead, ErrNotRecoverable, ErrBroken, ErrReleased, ErrInvalid) }
+func init() { errs.Register(ErrOwnerDead, ErrNotRecoverable, ErrBroken, ErrReleased, ErrNotHeld, ErrInvalid) }

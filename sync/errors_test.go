@@ -15,7 +15,7 @@ import (
 
 // syncSentinels are every sentinel of package sync, in a fixed order that
 // parent and child share.
-var syncSentinels = []error{fsync.ErrOwnerDead, fsync.ErrBroken, fsync.ErrReleased, fsync.ErrInvalid, fsync.ErrNotRecoverable}
+var syncSentinels = []error{fsync.ErrOwnerDead, fsync.ErrBroken, fsync.ErrReleased, fsync.ErrInvalid, fsync.ErrNotRecoverable, fsync.ErrNotHeld}
 
 // returnSentinel runs in a child and fails with sentinel i, wrapped; i past
 // the list is an error of a closed primitive.

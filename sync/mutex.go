@@ -152,6 +152,22 @@ func (m *Mutex) Unlock() {
 	m.unlockFailed()
 }
 
+// TryUnlock is Unlock that returns an error instead of panicking when
+// this process does not hold m: one wrapping ErrNotHeld (m unlocked, held
+// by another process, or its word scribbled over by one), or
+// shm.ErrClosed. For code that must not panic on shared bytes it did not
+// write, such as a container whose lock word another process may have
+// overwritten while this one held it.
+func (m *Mutex) TryUnlock() error {
+	if !m.o.live() {
+		return closedErr("unlock mutex")
+	}
+	if m.m.Unlock() {
+		return nil
+	}
+	return fmt.Errorf("unlock mutex: held by pid %d: %w", m.m.Holder().Pid(), ErrNotHeld)
+}
+
 func (m *Mutex) unlockFailed() {
 	m.o.mustLive("Mutex")
 	panic(fmt.Sprintf("forkless/sync: unlock of a Mutex not held by this process (held by pid %d)", m.m.Holder().Pid()))

@@ -266,3 +266,37 @@ func ExampleBarrier_SetTimeout() {
 	fmt.Println(errors.Is(err, fsync.ErrBroken), b.Broken())
 	// Output: true true
 }
+
+// TestTryUnlock: TryUnlock reports what Unlock panics on, for a lock
+// unlocked, held by another process, or after Close.
+func TestTryUnlock(t *testing.T) {
+	r, err := shm.New(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := must[*fsync.Mutex](t)(fsync.NewMutex(r))
+	l := must[*fsync.RLock](t)(fsync.NewRLock(r))
+	if err := m.TryUnlock(); !errors.Is(err, fsync.ErrNotHeld) {
+		t.Fatalf("TryUnlock of an unlocked Mutex = %v, want ErrNotHeld", err)
+	}
+	if err := l.TryUnlock(); !errors.Is(err, fsync.ErrNotHeld) {
+		t.Fatalf("TryUnlock of an unlocked RLock = %v, want ErrNotHeld", err)
+	}
+	m.Lock()
+	l.Lock()
+	l.Lock()
+	if m.TryUnlock() != nil || l.TryUnlock() != nil || l.TryUnlock() != nil {
+		t.Fatal("TryUnlock of held locks failed")
+	}
+	if m.Locked() || l.Depth() != 0 {
+		t.Fatal("TryUnlock left the locks held")
+	}
+	p := startHolder(t, r, m.Handle(), modeMutex)
+	if err := m.TryUnlock(); !errors.Is(err, fsync.ErrNotHeld) || m.Owner() != p.Pid() {
+		t.Fatalf("TryUnlock of a Mutex held by pid %d = %v (owner now %d), want ErrNotHeld", p.Pid(), err, m.Owner())
+	}
+	r.Close()
+	if err := m.TryUnlock(); !errors.Is(err, shm.ErrClosed) {
+		t.Fatalf("TryUnlock after Close = %v, want ErrClosed", err)
+	}
+}

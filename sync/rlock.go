@@ -161,19 +161,30 @@ func (l *RLock) TryLock() bool {
 // RLock this process does not hold panics.
 func (l *RLock) Unlock() {
 	l.o.mustLive("RLock")
+	if err := l.TryUnlock(); err != nil {
+		panic("forkless/sync: " + err.Error())
+	}
+}
+
+// TryUnlock is Unlock that returns an error wrapping ErrNotHeld (or
+// shm.ErrClosed) instead of panicking when this process does not hold l.
+func (l *RLock) TryUnlock() error {
+	if !l.o.live() {
+		return closedErr("unlock rlock")
+	}
 	for {
 		if !l.m.HeldByMe() {
-			panic(fmt.Sprintf("forkless/sync: unlock of an RLock not held by this process (held by pid %d)", l.m.Holder().Pid()))
+			return fmt.Errorf("unlock of an RLock not held by this process (held by pid %d): %w", l.m.Holder().Pid(), ErrNotHeld)
 		}
 		d := l.depth.Load()
 		if d == 0 {
-			panic("forkless/sync: unlock of an RLock not held by this process (depth 0)")
+			return fmt.Errorf("unlock of an RLock not held by this process (depth 0): %w", ErrNotHeld)
 		}
 		if l.depth.CompareAndSwap(d, d-1) {
-			if d == 1 {
-				l.m.Unlock()
+			if d == 1 && !l.m.Unlock() {
+				return fmt.Errorf("unlock of an RLock whose word changed while held: %w", ErrNotHeld)
 			}
-			return
+			return nil
 		}
 	}
 }
