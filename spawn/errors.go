@@ -3,6 +3,7 @@ package spawn
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"syscall"
 
@@ -74,7 +75,7 @@ func (e *ChildError) Error() string {
 
 // Unwrap returns the child's sentinel errors that this process knows, so
 // that errors.Is and errors.As find them.
-func (e *ChildError) Unwrap() []error { return ierrs.Rebuild(e.Keys) }
+func (e *ChildError) Unwrap() []error { return wire.Rebuild(e.Keys) }
 
 // childError is the ChildError of body, the error or panic of function fn
 // in child pid named name.
@@ -126,6 +127,20 @@ func (e *ExitError) Unwrap() error { return ErrDied }
 // Two errors with the same type and text are one key; the first wins.
 // Every forkless package registers its own sentinels.
 func RegisterError(errs ...error) { ierrs.Register(errs...) }
+
+// RegisterErrorType makes error values of type E travel with their
+// fields: when a child's function returns an error whose tree holds an E
+// (errors.As), the parent's *ChildError unwraps to an E decoded from it, so
+// errors.As(err, &e) holds in the parent with the child's fields. Call it
+// at package scope or in init, like Register:
+//
+//	type OutOfStock struct{ Item string; Left int }
+//	func (e *OutOfStock) Error() string { ... }
+//	func init() { spawn.RegisterErrorType[*OutOfStock]() }
+//
+// E's exported fields travel through gob (an E gob cannot encode travels
+// as text only, as an unregistered error does).
+func RegisterErrorType[E error]() { wire.RegisterErrorType(reflect.TypeFor[E]()) }
 
 func init() {
 	RegisterError(ErrNotRegistered, ErrClosure, ErrNoMain, ErrDied, ErrEncode, ErrStarted, ErrNotStarted, ErrClosed, ErrSetup)

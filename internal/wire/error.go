@@ -26,7 +26,8 @@ type ErrorBody struct {
 
 // BodyOf describes err, a function's returned error.
 func BodyOf(err error) ErrorBody {
-	return ErrorBody{Message: err.Error(), Type: fmt.Sprintf("%T", err), Keys: errs.Keys(err)}
+	keys := append(errs.Keys(err), TypedKeys(err)...)
+	return ErrorBody{Message: err.Error(), Type: fmt.Sprintf("%T", err), Keys: keys}
 }
 
 // PanicBody describes v, a recovered panic value, with the stack where it
@@ -34,14 +35,18 @@ func BodyOf(err error) ErrorBody {
 func PanicBody(v any, stack []byte) ErrorBody {
 	b := ErrorBody{Message: fmt.Sprint(v), Type: fmt.Sprintf("%T", v), Stack: string(stack), Panicked: true}
 	if err, ok := v.(error); ok {
-		b.Keys = errs.Keys(err)
+		b.Keys = append(errs.Keys(err), TypedKeys(err)...)
 	}
 	return b
 }
 
 // Sentinels returns the errors named by the body's keys that this process
-// knows: what the rebuilt error unwraps to.
-func (b ErrorBody) Sentinels() []error { return errs.Rebuild(b.Keys) }
+// knows, typed values included: what the rebuilt error unwraps to.
+func (b ErrorBody) Sentinels() []error { return Rebuild(b.Keys) }
+
+// Rebuild returns the errors keys name that this process knows: the
+// registered sentinels (errs.Rebuild) and the typed values (RebuildTyped).
+func Rebuild(keys []string) []error { return append(errs.Rebuild(keys), RebuildTyped(keys)...) }
 
 // AppendErrorBody appends b: message, type and stack (each length-prefixed),
 // then the number of keys and each key.
