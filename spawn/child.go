@@ -106,7 +106,7 @@ func runChild(marker string) int {
 		if q.flags&flagNoWatchPipe == 0 {
 			go func() {
 				io.Copy(io.Discard, br)
-				logger().Debug("forkless/spawn: parent gone, exiting", "pid", os.Getpid())
+				logger().Warn("forkless/spawn: parent gone, exiting", "pid", os.Getpid())
 				os.Exit(exitParentGone)
 			}()
 		}

@@ -25,8 +25,11 @@ func init() {
 
 var discard = slog.New(slog.DiscardHandler)
 
-// SetLogger sends the package's own diagnostics (children started, signalled,
-// exited; a parent found gone) to l, at debug level. They are silent by
+// SetLogger sends the package's own diagnostics to l, at levels that fit
+// them: a child started, signalled or exited with its result at debug; a
+// function that returned an error at info; a child killed by a signal or
+// dead without a result, and a parent found gone, at warn; a panic at
+// error. They are silent by
 // default. nil silences them again. The environment variable
 // FORKLESS_LOG=debug does the same with a text logger on standard error, in
 // this process and every child.
@@ -37,4 +40,17 @@ func logger() *slog.Logger {
 		return l
 	}
 	return discard
+}
+
+// exitLevel is the level of a child's exit: how bad it is.
+func exitLevel(code int, status byte, respErr error) slog.Level {
+	switch {
+	case respErr != nil || code < 0:
+		return slog.LevelWarn // killed, or died without a result
+	case status == statusPanic:
+		return slog.LevelError
+	case status != statusOK:
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
 }

@@ -103,3 +103,35 @@ func TestForwardLogs(t *testing.T) {
 		t.Fatalf("records per child %v, log lines %d; want %d each and 2", next, lines, n)
 	}
 }
+
+var sleepLong = spawn.Register("spawn.sleepLong", func(ctx context.Context, _ struct{}) (struct{}, error) {
+	<-ctx.Done()
+	return struct{}{}, nil
+})
+
+// TestOwnEventsLevels: forkless's own events come at levels that fit: a
+// child killed by SIGKILL is a warning, a normal exit debug.
+func TestOwnEventsLevels(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h := newCollector()
+	spawn.SetLogger(slog.New(h))
+	defer spawn.SetLogger(nil)
+	p, err := sleepLong.Start(ctx, struct{}{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+	p.Wait(ctx)
+	var exits []slog.Record
+	h.mu.Lock()
+	for _, r := range *h.recs {
+		if r.Message == "forkless/spawn: exited" {
+			exits = append(exits, r)
+		}
+	}
+	h.mu.Unlock()
+	if len(exits) != 1 || exits[0].Level != slog.LevelWarn || attrs(exits[0])["exitcode"].Int64() != -9 {
+		t.Fatalf("exit records %v, want one warning with exitcode -9", exits)
+	}
+}

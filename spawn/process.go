@@ -431,7 +431,8 @@ func (p *Process[R]) reap(respR *os.File) {
 	default:
 		p.err = childError(pid, p.fn, p.name, resp.err)
 	}
-	logger().Debug("forkless/spawn: exited", "name", p.name, "pid", pid, "exitcode", p.exitCode, "err", p.err)
+	logger().Log(context.Background(), exitLevel(p.exitCode, resp.status, respErr), "forkless/spawn: exited",
+		"name", p.name, "pid", pid, "exitcode", p.exitCode, "err", p.err)
 }
 
 func (p *Process[R]) getState() int {
