@@ -100,7 +100,7 @@ func soak() time.Duration {
 }
 
 // scenarios counts the scenarios that share the soak budget.
-const scenarios = 24
+const scenarios = 35
 
 // budget is one scenario's running time: its share of FORKLESS_SOAK, at
 // least 400 ms; 400 ms in a plain run.
