@@ -119,6 +119,51 @@ func BenchmarkPoolMap(b *testing.B) {
 	}
 }
 
+// BenchmarkMap/chunk=auto/values=constant: Map of square over 1M copies of
+// one small int on 2 workers, automatic chunks, against Python's Pool.map
+// over [3] * 1M (pool/testdata/pool_values.py). Python pickles small
+// constant ints far faster than distinct ones (BenchmarkPoolMap), so this
+// is the ratio where the parent's own encoding, decoding and delivery
+// show.
+func BenchmarkMap(b *testing.B) {
+	const n, value = 1_000_000, 3
+	in := make([]int, n)
+	for i := range in {
+		in[i] = value
+	}
+	b.Run("chunk=auto/values=constant/impl=forkless", func(b *testing.B) {
+		p := benchPool(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := pool.Map(context.Background(), p, poolSquare, in)
+			if err != nil || out[n-1] != value*value {
+				b.Fatal(err)
+			}
+		}
+		reportPerItem(b, float64(b.Elapsed().Nanoseconds())/float64(b.N*n))
+	})
+	b.Run("chunk=auto/values=constant/impl=python", func(b *testing.B) {
+		py, err := exec.LookPath("python3")
+		if err != nil {
+			b.Skip("python3 not found")
+		}
+		var ns []float64
+		for b.Loop() {
+			out, err := exec.Command(py, "testdata/pool_values.py", "2", strconv.Itoa(n), strconv.Itoa(value)).Output()
+			if err != nil {
+				b.Fatal(err)
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+			if err != nil {
+				b.Fatalf("pool_values.py printed %q", out)
+			}
+			ns = append(ns, v)
+		}
+		slices.Sort(ns)
+		reportPerItem(b, ns[len(ns)/2])
+	})
+}
+
 // BenchmarkPoolSubmit: 20k single tasks submitted, then every future
 // waited on, against Python's apply_async and get.
 func BenchmarkPoolSubmit(b *testing.B) {

@@ -91,6 +91,20 @@ func (m *mapJob[A, R]) appendArg(dst []byte, i int) ([]byte, error) {
 	return m.ac.Append(dst, &m.items[i])
 }
 
+func (m *mapJob[A, R]) appendArgs(dst []byte, lo, hi int) ([]byte, error) {
+	return appendItems(dst, m.ac, m.items[lo:hi])
+}
+
+func (m *mapJob[A, R]) takeOK(payload []byte, lo, n int) (int, []byte) {
+	return takeItems(payload, m.rc, m.out[lo:lo+n])
+}
+
+func (m *mapJob[A, R]) settle(k int) {
+	if k > 0 && m.remaining.Add(-int64(k)) == 0 {
+		close(m.done)
+	}
+}
+
 func (m *mapJob[A, R]) deliver(i int, value []byte, err error) {
 	if err == nil {
 		if derr := m.rc.Decode(value, &m.out[i], errChunk); derr != nil {

@@ -14,11 +14,22 @@ func (p *Pool) onResult(w *worker, d *resultDesc) *task {
 	}
 	n := t.hi - t.lo
 	payload, perr := p.resultPayload(w, t, d)
+	cancelled := t.job.cancelled.Load()
+	// A job that decodes whole tasks takes the leading successful items
+	// first (batch.go); the records after them are parsed one by one.
+	fast := 0
+	var batch batchOps
+	if perr == nil && !cancelled {
+		if b, ok := t.job.ops.(batchOps); ok {
+			batch = b
+			fast, payload = b.takeOK(payload, t.lo, n)
+		}
+	}
 	// Count first, deliver second: the counters must be right before the
 	// last delivery, which may end a Map whose caller reads Stats at once.
 	parsed, okN, skipN := 0, 0, 0
-	if perr == nil {
-		perr = parseResults(payload, n, func(i int, it itemResult) {
+	if perr == nil && fast < n {
+		perr = parseResults(payload, n-fast, func(i int, it itemResult) {
 			parsed++
 			switch it.status {
 			case itemOK:
@@ -29,13 +40,17 @@ func (p *Pool) onResult(w *worker, d *resultDesc) *task {
 		})
 	}
 	p.st.inflight.Add(-int64(n))
-	if t.job.cancelled.Load() {
+	if cancelled {
 		p.st.cancelled.Add(int64(n))
 	} else {
+		okN += fast
 		p.st.done.Add(int64(okN))
 		p.st.failed.Add(int64(n - okN - skipN))
 		p.st.cancelled.Add(int64(skipN))
-		p.deliverResults(w, t, payload, parsed, perr)
+		p.deliverResults(w, t, fast, payload, parsed, perr)
+		if batch != nil {
+			batch.settle(fast)
+		}
 	}
 	if d.Flags&flagHeap != 0 {
 		w.heap.Free(d.Off)
@@ -96,26 +111,27 @@ func (p *Pool) resultPayload(w *worker, t *task, d *resultDesc) ([]byte, error) 
 	}
 }
 
-// deliverResults delivers the first parsed records of t's payload, and
-// perr to the items after them.
-func (p *Pool) deliverResults(w *worker, t *task, payload []byte, parsed int, perr error) {
+// deliverResults delivers the first parsed records of payload, the
+// results of t's items from from on, and perr to the items after them.
+func (p *Pool) deliverResults(w *worker, t *task, from int, payload []byte, parsed int, perr error) {
 	j := t.job
+	lo := t.lo + from
 	if parsed > 0 {
 		parseResults(payload, parsed, func(i int, it itemResult) {
 			switch it.status {
 			case itemOK:
-				j.ops.deliver(t.lo+i, it.value, nil)
+				j.ops.deliver(lo+i, it.value, nil)
 			case itemSkipped:
 				// Only a cancelled job's items are skipped; should one of a
 				// live job be, it must still be delivered, or its Map would
 				// wait forever.
-				j.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d skipped the item: %w", w.proc.Pid(), context.Canceled))
+				j.ops.deliver(lo+i, nil, fmt.Errorf("pool worker %d skipped the item: %w", w.proc.Pid(), context.Canceled))
 			default:
-				j.ops.deliver(t.lo+i, nil, childError(w.proc.Pid(), j.fn, w.proc.Name(), it.err))
+				j.ops.deliver(lo+i, nil, childError(w.proc.Pid(), j.fn, w.proc.Name(), it.err))
 			}
 		})
 	}
-	for i := parsed; i < t.hi-t.lo; i++ {
+	for i := from + parsed; i < t.hi-t.lo; i++ {
 		j.ops.deliver(t.lo+i, nil, fmt.Errorf("pool worker %d: %w", w.proc.Pid(), perr))
 	}
 }

@@ -113,22 +113,33 @@ func (p *Pool) pumpTo(fails []failure, depth int) []failure {
 	fails = p.pumpQueue(fails, depth)
 	// Publish each worker's new tasks with one store and one wake-up.
 	for _, w := range p.workers {
-		if w == nil || len(w.outbox) == 0 {
-			continue
+		if w != nil {
+			p.publish(w)
 		}
-		n, err := w.tasks.PushBatch(w.outbox)
-		if err != nil || n != len(w.outbox) {
-			// The ring holds depth slots and a worker never has more than
-			// depth tasks in flight; only Close refuses, and closing
-			// workers get no tasks. So the worker's region says otherwise
-			// because something wrote there (a task of that worker, say):
-			// that worker's failure, not the pool's.
-			p.dropWorker(w)
-			continue
-		}
-		w.outbox = w.outbox[:0]
 	}
 	return fails
+}
+
+// pushAtOnce is the length of a task that is pushed to its worker as soon
+// as it is encoded, rather than with the others at the end of a pump.
+const pushAtOnce = 256
+
+// publish pushes w's outbox to its task ring. Called with p.mu held.
+func (p *Pool) publish(w *worker) {
+	if len(w.outbox) == 0 {
+		return
+	}
+	n, err := w.tasks.PushBatch(w.outbox)
+	if err != nil || n != len(w.outbox) {
+		// The ring holds depth slots and a worker never has more than
+		// depth tasks in flight; only Close refuses, and closing workers
+		// get no tasks. So the worker's region says otherwise because
+		// something wrote there (a task of that worker, say): that
+		// worker's failure, not the pool's.
+		p.dropWorker(w)
+		return
+	}
+	w.outbox = w.outbox[:0]
 }
 
 func (p *Pool) pumpQueue(fails []failure, depth int) []failure {
@@ -154,6 +165,10 @@ func (p *Pool) pumpQueue(fails []failure, depth int) []failure {
 		fails, ok = p.send(w, t, fails)
 		if !ok {
 			p.pushFront(t) // the worker's heap is full: it will take it later, or another will
+		} else if t.hi-t.lo >= pushAtOnce {
+			// A long task goes out now: its worker starts on it while
+			// the next one is encoded.
+			p.publish(w)
 		}
 	}
 	if p.qhead == len(p.queue) {
@@ -253,6 +268,14 @@ func (p *Pool) encodeTask(w *worker, t *task) ([]byte, error) {
 	buf := p.scratch[:0]
 	if !w.known[j.fid] {
 		buf = wire.AppendString(buf, j.fn)
+	}
+	if b, ok := j.ops.(batchOps); ok {
+		buf, err := b.appendArgs(buf, t.lo, t.hi)
+		p.scratch = buf[:0]
+		if err != nil {
+			return nil, err
+		}
+		return buf, nil
 	}
 	for i := t.lo; i < t.hi; i++ {
 		// One byte for the length, widened by fixLength when the argument

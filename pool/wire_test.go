@@ -2,6 +2,7 @@ package pool
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"github.com/forkless-go/forkless/internal/wire"
@@ -90,4 +91,40 @@ func TestFixLength(t *testing.T) {
 			t.Fatalf("n=%d: fixLength differs from appendOK", n)
 		}
 	}
+}
+
+// FuzzTakeItems feeds corrupt result payloads to the whole-task decoder of
+// fixed-size results (batch.go): it must stop at anything that is not a
+// well-formed itemOK record of the right size, never panic or read past the
+// bytes, and leave the rest to parseResults exactly where it stopped.
+func FuzzTakeItems(f *testing.F) {
+	var good []byte
+	for i := range 3 {
+		good = appendOK(good, binary.NativeEndian.AppendUint64(nil, uint64(i*i)))
+	}
+	f.Add(good, 3)
+	f.Add(good[:len(good)-1], 3)
+	f.Add(append(bytes.Clone(good[:10]), itemError, 1, 'x'), 3)
+	f.Add([]byte{itemOK, 7, 1, 2, 3, 4, 5, 6, 7}, 1)
+	f.Add([]byte{}, 2)
+	vc := wire.For[int](nil)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		orig := bytes.Clone(b)
+		out := make([]int, n)
+		k, rest := takeItems(b, vc, out)
+		if k < 0 || k > n || len(rest) != len(b)-10*k {
+			t.Fatalf("took %d of %d with %d of %d bytes left", k, n, len(rest), len(b))
+		}
+		for i := range k {
+			if out[i] != int(binary.NativeEndian.Uint64(b[10*i+2:])) {
+				t.Fatalf("item %d = %d", i, out[i])
+			}
+		}
+		if !bytes.Equal(b, orig) {
+			t.Fatal("the decoder wrote to the payload")
+		}
+	})
 }
