@@ -66,6 +66,12 @@ func queueConfig(size int) queue.Config {
 // put on one queue.Queue in shared memory, pairs goroutines of this process
 // get from it, exactly as the pipe and socket rivals are laid out.
 func streamForkless(b *testing.B, size, pairs int) time.Duration {
+	return streamForklessPC(b, size, pairs, pairs)
+}
+
+// streamForklessPC is streamForkless with producers producer processes and
+// consumers consuming goroutines.
+func streamForklessPC(b *testing.B, size, producers, consumers int) time.Duration {
 	ctx := context.Background()
 	cfg := queueConfig(size)
 	r, err := shm.New(int64(max(cfg.Bytes, 1<<20)) + 1<<20)
@@ -85,10 +91,10 @@ func streamForkless(b *testing.B, size, pairs int) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ready.Add(pairs)
+	ready.Add(producers)
 	var prods []*spawn.Process[struct{}]
-	for i := range pairs {
-		arg := queueArg{q.Handle(), ready.Handle(), start.Handle(), int64(size), int64(share(b.N, pairs, i))}
+	for i := range producers {
+		arg := queueArg{q.Handle(), ready.Handle(), start.Handle(), int64(size), int64(share(b.N, producers, i))}
 		p, err := queueProducer.Start(ctx, arg, spawn.Share(r))
 		if err != nil {
 			b.Fatal(err)
@@ -111,7 +117,7 @@ func streamForkless(b *testing.B, size, pairs int) time.Duration {
 	b.ResetTimer()
 	t0 := time.Now()
 	start.Set()
-	for range pairs {
+	for range consumers {
 		cons.Go(func() {
 			buf := make([]byte, 0, size)
 			for {

@@ -17,9 +17,13 @@ const pingSize = 64
 // BenchmarkPingPong sends a 64-byte message to an echoing peer and waits for
 // the echo, b.N times. It reports the mean round trip (ns/op) and its p50,
 // p99 and p999 (p50-ns, p99-ns, p999-ns). Names:
-// PingPong/impl=forkless|chan|pipe|unix (forkless: a duplex ring.Pipe).
+// PingPong/impl=forkless|event|futex|chan|pipe|unix (forkless: a duplex
+// queue.Pipe; event: a pair of sync.Events, no data; futex: a bare futex
+// ping-pong on two shared words, no spin, no data).
 func BenchmarkPingPong(b *testing.B) {
 	b.Run("impl=forkless", pingPongForkless)
+	b.Run("impl=event", pingPongEvent)
+	b.Run("impl=futex", pingPongFutex)
 	b.Run("impl=chan", func(b *testing.B) {
 		ping, pong := make(chan [pingSize]byte), make(chan [pingSize]byte)
 		go func() {
