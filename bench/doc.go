@@ -28,7 +28,17 @@
 //
 // BenchmarkPingPong sends a 64-byte message to an echoing peer and waits
 // for the echo, b.N times, and reports the round trip's p50, p99 and p999
-// in ns as well as the mean (ns/op).
+// in ns as well as the mean (ns/op). impl=event and impl=futex carry no
+// data: a pair of sync.Events, and a bare futex ping-pong on two shared
+// words (no spin), the floor of a hand-off that sleeps.
+//
+// BenchmarkStreamFanIn is BenchmarkStream's 64-byte workload with 4
+// producers and 1 consumer, on a forkless Queue and on Python's
+// multiprocessing.Queue (bench/python/stream_fanin.py).
+//
+// BenchmarkPoolMapValues maps a function over 1M ints with automatic
+// chunks on a pool of 2 workers, the ints distinct or one constant, against
+// Python's Pool.map over the same items (bench/python/pool_map_values.py).
 //
 // BenchmarkPythonStream runs bench/python/suite_stream.py: the same
 // one-way workload on multiprocessing.Queue, and reports the msgs/s the

@@ -167,12 +167,14 @@ func run(c runConfig) error {
 		}
 		raw.Write(data)
 		meta.From = c.from
+		meta.Busy = savedBusy(data)
 		if err := res.Add(data); err != nil {
 			return fmt.Errorf("parse %s: %w", c.from, err)
 		}
 		meta.Count = res.maxSamples() // what the saved run used, not the flag
 	} else {
 		fmt.Fprintf(os.Stderr, "report: %s\n", estimateRun(c))
+		fmt.Fprintf(&raw, "busy-loops: %d\n", c.busy) // for a report rendered later with -from
 		for _, p := range ps {
 			pass, data, err := runPass(root, goCmd, p, c)
 			meta.Passes = append(meta.Passes, pass)

@@ -71,3 +71,16 @@ func shmipcVersion(root string) string {
 	}
 	return ""
 }
+
+var busyRe = regexp.MustCompile(`(?m)^busy-loops: (\d+)$`)
+
+// savedBusy reads the busy-loop count a saved run recorded (0 when it
+// recorded none: a run from before the loaded passes).
+func savedBusy(raw []byte) int {
+	m := busyRe.FindSubmatch(raw)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}

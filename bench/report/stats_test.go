@@ -219,3 +219,12 @@ func TestLoadedRows(t *testing.T) {
 		t.Errorf("charts %v lack the quiet-against-loaded one", names)
 	}
 }
+
+func TestSavedBusy(t *testing.T) {
+	if n := savedBusy([]byte("goos: linux\nbusy-loops: 4\nload: quiet\n")); n != 4 {
+		t.Errorf("savedBusy = %d, want 4", n)
+	}
+	if n := savedBusy([]byte("goos: linux\n")); n != 0 {
+		t.Errorf("savedBusy of an old run = %d, want 0", n)
+	}
+}
