@@ -28,7 +28,7 @@ type config struct {
 
 // defaults are the options New starts from.
 func defaults() config {
-	return config{depth: 64, arena: 64 << 20, grace: 200 * time.Millisecond}
+	return config{depth: 512, arena: 64 << 20, grace: 200 * time.Millisecond}
 }
 
 // Workers sets the number of worker processes, 1 to 4096; New refuses
@@ -52,7 +52,7 @@ func TaskTimeout(d time.Duration) Option { return func(c *config) { c.timeout = 
 func Retries(n int) Option { return func(c *config) { c.retries = n } }
 
 // QueueDepth bounds the tasks handed to one worker at a time, the running
-// one included (default 64). 1 hands a worker its next task only once it
+// one included (default 512). 1 hands a worker its next task only once it
 // finished the last: the fairest for long tasks, the slowest for tiny ones.
 func QueueDepth(n int) Option { return func(c *config) { c.depth = n } }
 

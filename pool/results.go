@@ -5,13 +5,9 @@ import (
 	"fmt"
 )
 
-// onResult takes one result descriptor of w. It returns the task it
-// finished, for reuse, or nil.
-func (p *Pool) onResult(w *worker, d *resultDesc) *task {
-	t, ok := p.finishHead(w, d)
-	if !ok {
-		return nil
-	}
+// onResult delivers the results of task t, which d finished (finishHead
+// took it off w's in-flight FIFO).
+func (p *Pool) onResult(w *worker, t *task, d *resultDesc) {
 	n := t.hi - t.lo
 	payload, perr := p.resultPayload(w, t, d)
 	cancelled := t.job.cancelled.Load()
@@ -55,7 +51,6 @@ func (p *Pool) onResult(w *worker, d *resultDesc) *task {
 	if d.Flags&flagHeap != 0 {
 		w.heap.Free(d.Off)
 	}
-	return t
 }
 
 // finishHead pops the head of w's in-flight FIFO, which d must name, and
@@ -64,9 +59,8 @@ func (p *Pool) onResult(w *worker, d *resultDesc) *task {
 // payload is freed), or d names another task (the worker broke the
 // protocol; its memory is not ours to trust: it is killed, and its exit
 // fails or requeues its tasks as for any death).
+// Called with p.mu held.
 func (p *Pool) finishHead(w *worker, d *resultDesc) (_ *task, ok bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if w.ihead == len(w.inflight) {
 		if d.Flags&flagHeap != 0 {
 			w.heap.Free(d.Off)

@@ -240,7 +240,9 @@ func (p *Pool) send(w *worker, t *task, fails []failure) ([]failure, bool) {
 	p.nextTask++
 	d.ID, t.id = p.nextTask, p.nextTask
 	w.outbox = append(w.outbox, d) // pushed at the end of pump
-	w.known[j.fid] = true
+	if d.Flags&flagName != 0 {
+		w.known[j.fid] = true
+	}
 	w.inflight = append(w.inflight, t)
 	j.MarkRunning()
 	w.sent++

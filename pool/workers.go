@@ -93,30 +93,39 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 }
 
 // collect reads one worker's results until it is gone, then handles its
-// exit.
+// exit. Each batch of results takes the pool's lock twice, not once per
+// result: once to pop the tasks they finish, once to recycle those and
+// refill the worker.
 func (p *Pool) collect(w *worker) {
-	var batch [32]resultDesc
-	var finished []*task
+	var batch [collectBatch]resultDesc
+	var tasks [collectBatch]*task
 	var wait poller
 	for {
 		n, err := popSome(context.Background(), &wait, w.results, batch[:])
 		if err != nil {
 			break // closed by the reaper, and drained
 		}
-		for i := range n {
-			if t := p.onResult(w, &batch[i]); t != nil {
-				finished = append(finished, t)
+		p.mu.Lock()
+		k := 0
+		for ; k < n; k++ {
+			t, ok := p.finishHead(w, &batch[k])
+			if !ok {
+				break // the rest are not to be trusted, or nobody wants them
 			}
+			tasks[k] = t
+		}
+		p.mu.Unlock()
+		for i := range k {
+			p.onResult(w, tasks[i], &batch[i])
 		}
 		p.mu.Lock()
-		for _, t := range finished {
+		for i := range k {
 			if len(p.taskFree) < 4096 {
-				*t = task{}
-				p.taskFree = append(p.taskFree, t)
+				*tasks[i] = task{}
+				p.taskFree = append(p.taskFree, tasks[i])
 			}
+			tasks[i] = nil
 		}
-		clear(finished)
-		finished = finished[:0]
 		fails := p.pump(nil)
 		p.mu.Unlock()
 		p.deliverFailures(fails)
@@ -125,3 +134,6 @@ func (p *Pool) collect(w *worker) {
 	}
 	p.onExit(w)
 }
+
+// collectBatch is the most results a collector takes at once.
+const collectBatch = 64
