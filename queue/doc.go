@@ -21,10 +21,11 @@
 //
 // Messages of 0 bytes and up travel, each whole and at most once. One
 // larger than [Queue.MaxInline] (half the ring, less a 16-byte header)
-// travels in the queue's spill area when [Config].Spill sizes one (in the
-// same region: it lives and dies with the ring), else in a /dev/shm file of
-// its own, which the consumer reads (never maps) and unlinks at once;
-// [Config].MaxMessage bounds messages, and a larger one fails with
+// travels in the queue's spill area, in its region (it dies with the ring;
+// in an anonymous region nobody can truncate it): by default sized from the
+// ring and the region's room ([Config].Spill; -1 for /dev/shm files
+// instead, which an abandoned ring leaves behind). [Config].MaxMessage
+// bounds messages ([Queue.MaxMessage]), and a larger one fails with
 // [ErrTooLarge] before anything is written. Put, Get
 // and the zero-copy Reserve/Commit and Take/Release take a context; TryPut,
 // TryGet, TryReserve and TryTake fail at once with [ErrFull] or [ErrEmpty].
@@ -51,9 +52,10 @@
 //   - A consumer killed while it holds a message (inside Get, or between
 //     Take and Release) loses that message and no other; a producer waiting
 //     for room frees its record after the same delay.
-//   - With a spill area nothing outlives the ring. A spill file is unlinked
-//     by its consumer, or by whoever frees a dead owner's record; unread
-//     ones stay in /dev/shm when the ring is abandoned (docs/reliability.md).
+//   - With a spill area (the default) nothing outlives the ring. A spill
+//     file (Spill -1) is unlinked by its consumer, or by whoever frees a
+//     dead owner's record; unread ones stay in /dev/shm when the ring is
+//     abandoned (docs/reliability.md).
 //   - One producer's messages reach a single consumer in the order they
 //     were put; with several consumers, two messages may be handed out in
 //     either order.

@@ -178,7 +178,7 @@ func TestPipeDuplexAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sizes := []int{0, 1, 64, 5000, 40000, 3 << 20} // the last spills
+	sizes := []int{0, 1, 64, 5000, 40000, 200 << 10} // the last spills (into the default spill area)
 	for i, n := range sizes {
 		m := qMsgFor(8, uint64(i), n)
 		if err := a.Send(ctx, m); err != nil {

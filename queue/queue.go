@@ -17,22 +17,33 @@ type Config struct {
 	// maxsize; 0 means only Bytes limits it.
 	Items int
 	// MaxMessage is the largest message accepted. Messages up to half of
-	// Bytes (less 16) travel inside the ring; larger ones in a spill region
-	// of their own (see spill.go). 0 means 1 GiB; a negative value allows
-	// only messages that fit inside the ring. Larger messages fail with
-	// ErrTooLarge before anything is written.
+	// Bytes (less 16) travel inside the ring; larger ones in the spill
+	// area (see Spill). 0 means the default: a quarter of the default
+	// spill area (see Spill; MaxMessage reports it), Spill/8 with an
+	// explicit area, 1 GiB with spill files; a
+	// negative value allows only messages that fit inside the ring. Larger
+	// messages fail with ErrTooLarge before anything is written.
 	MaxMessage int64
-	// Spill, when above 0, allocates a spill area of that many bytes in the
-	// queue's region, beside its ring, and larger messages travel there
-	// instead of in spill files: they live exactly as long as the ring
-	// (no file under /dev/shm, nothing left by any exit or kill) and
-	// nobody can truncate them under a reader (an anonymous region is
-	// sealed). Every spilled message takes a block of MaxMessage bytes
-	// (rounded up to a heap size class, at most 25% more), so the area
-	// holds about Spill/MaxMessage of them at once and a block freed by
-	// any message serves any other; MaxMessage defaults to Spill/8 here
-	// and is at most Spill/2. A put waits while the area is full (TryPut:
-	// ErrFull). See docs/reliability.md for the trade-off.
+	// Spill sizes the spill area: a shm.Heap in the queue's region, beside
+	// its ring, where messages larger than the inline limit travel. They
+	// live exactly as long as the ring (no file under /dev/shm, nothing
+	// left by any exit or kill) and nobody can truncate them under a
+	// reader (an anonymous region is sealed). Every spilled message takes
+	// a block of MaxMessage bytes (rounded up to a heap size class, at most
+	// 25% more), so the area holds about Spill/MaxMessage of them at once;
+	// a put waits while it is full (TryPut: ErrFull). An anonymous
+	// region's pages cost memory only once touched.
+	//
+	// 0 (the default) sizes the area at 64 times the ring or 16 MiB,
+	// whichever is larger (at least 4 x an explicit MaxMessage), but at
+	// most half the room left in the region after the ring; the default
+	// MaxMessage is a quarter of it (inline-only messages when that is
+	// not above the inline limit). An explicit MaxMessage the area cannot
+	// hold twice is an error (shm.ErrNoSpace). Above 0: an area of exactly that many bytes, where
+	// MaxMessage defaults to Spill/8 and is at most Spill/2. Below 0: no
+	// area; larger messages travel in /dev/shm files of their own, which
+	// the consumer unlinks, but which an abandoned ring leaves behind
+	// (docs/reliability.md).
 	Spill int64
 }
 
@@ -43,23 +54,63 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Items < 0 {
 		return c, fmt.Errorf("queue of %d items: %w", c.Items, ErrCapacity)
 	}
-	if c.MaxMessage == 0 && c.Spill > 0 {
-		c.MaxMessage = c.Spill / 8
-	}
-	if c.MaxMessage == 0 {
-		c.MaxMessage = 1 << 30
-	}
 	if c.MaxMessage > shm.MaxSize {
 		return c, fmt.Errorf("message limit %d above shm.MaxSize: %w", c.MaxMessage, ErrCapacity)
 	}
-	if c.Spill < 0 || c.Spill > shm.MaxSize {
+	if c.Spill > shm.MaxSize {
 		return c, fmt.Errorf("spill area of %d bytes: %w", c.Spill, ErrCapacity)
+	}
+	switch {
+	case c.Spill < 0 && c.MaxMessage == 0:
+		c.MaxMessage = 1 << 30
+	case c.Spill > 0 && c.MaxMessage == 0:
+		c.MaxMessage = c.Spill / 8
 	}
 	if c.Spill > 0 && c.MaxMessage > c.Spill/2 {
 		c.MaxMessage = c.Spill / 2
 	}
 	return c, nil
 }
+
+// defaultSpill sizes the default spill area (Config.Spill 0) of a ring of
+// capacity bytes about to be allocated in r: it returns the area's size
+// and the message limit, (0, -1) for inline-only messages.
+func defaultSpill(r *shm.Region, capacity uint64, maxMsg int64) (int64, int64, error) {
+	if maxMsg < 0 {
+		return 0, -1, nil
+	}
+	st, err := r.Stats()
+	if err != nil {
+		return 0, 0, err
+	}
+	// The room left once the ring is in, less its object header and
+	// alignment; the area takes at most half of it.
+	room := (st.Free - int64(recDataOff+capacity) - 2*shm.ObjectHeaderSize) / 2 &^ (shm.Align - 1)
+	want := max(64*int64(capacity), defaultSpillMin)
+	mm, inline := maxMsg, int64(capacity/2-recHdr)
+	if mm == 0 {
+		mm = min(want, room) / 4
+		if mm <= inline {
+			return 0, -1, nil
+		}
+	}
+	if mm <= inline {
+		return 0, mm, nil // nothing ever spills
+	}
+	area := min(max(want, 4*mm), room)
+	if area < 2*mm+mm/2+spillAreaSlack {
+		return 0, 0, fmt.Errorf("spill area for messages of %d bytes: %d bytes left in the region: %w", mm, max(room, 0), shm.ErrNoSpace)
+	}
+	return area, mm, nil
+}
+
+// defaultSpillMin is the smallest default spill area a region with room
+// for it gets (small rings still carry messages of a few MiB).
+const defaultSpillMin = 16 << 20
+
+// spillAreaSlack is the heap's own room beside its blocks (its header and
+// block headers), rounded up.
+const spillAreaSlack = 4096
 
 // Queue is a multi-producer, multi-consumer queue of byte messages in
 // shared memory: Python's multiprocessing.Queue without the feeder thread
@@ -94,8 +145,17 @@ func newQueueRecords(r *shm.Region, c Config, flags, elem uint32, typ uint64) (*
 	if err != nil {
 		return nil, err
 	}
+	if c.Spill == 0 {
+		capacity, err := recGeometry(c.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		if c.Spill, c.MaxMessage, err = defaultSpill(r, capacity, c.MaxMessage); err != nil {
+			return nil, err
+		}
+	}
 	q, err := newRecords(r, c.Bytes, c.Items, c.MaxMessage, flags, elem, typ)
-	if err != nil || c.Spill == 0 {
+	if err != nil || c.Spill <= 0 {
 		return q, err
 	}
 	if err := q.newSpillArea(r, c.Spill); err != nil {
@@ -152,6 +212,10 @@ func (q *Queue) TryGet() ([]byte, error) {
 // taken. Unlike Python's qsize it is exact whenever no put or get is in
 // progress.
 func (q *Queue) Len() int { return q.q.len() }
+
+// MaxMessage returns the largest message accepted (Config.MaxMessage,
+// after defaults); messages up to MaxInline travel inside the ring.
+func (q *Queue) MaxMessage() int { return int(max(q.q.maxMsg, uint64(q.q.maxInline()))) }
 
 // Cap returns the ring's data capacity in bytes.
 func (q *Queue) Cap() int { return int(q.q.cap) }

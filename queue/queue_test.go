@@ -303,7 +303,7 @@ func qSpillFiles(t testing.TB) []string {
 
 func TestQueueLargeMessages(t *testing.T) {
 	before := len(qSpillFiles(t))
-	q := qNew(t, queue.Config{Bytes: 1 << 16})
+	q := qNew(t, queue.Config{Bytes: 1 << 16, Spill: -1}) // spill files
 	ctx := qCtx(t)
 	big := qMsgFor(3, 3, 64<<20)
 	if err := q.Put(ctx, big); err != nil {
@@ -350,7 +350,7 @@ func TestQueueLargeMessages(t *testing.T) {
 	if err := inl.Put(ctx, make([]byte, inl.MaxInline())); err != nil {
 		t.Fatalf("Put of exactly MaxInline = %v", err)
 	}
-	lim := qNew(t, queue.Config{Bytes: 1 << 12, MaxMessage: 1 << 20})
+	lim := qNew(t, queue.Config{Bytes: 1 << 12, MaxMessage: 1 << 20, Spill: -1})
 	if err := lim.Put(ctx, make([]byte, 1<<20+1)); !errors.Is(err, queue.ErrTooLarge) {
 		t.Fatalf("Put over MaxMessage = %v, want ErrTooLarge", err)
 	}

@@ -151,7 +151,7 @@ func qRunStress(t *testing.T, producers, consumers int, perProducer int, cfg que
 	ctx := qCtx(t)
 	n := uint64(perProducer)
 	bits := uint64(producers) * n
-	region := qRegion(t, int64(cfg.Bytes)+cfg.Spill+int64(bits/8)+1<<20)
+	region := qRegion(t, int64(cfg.Bytes)+max(cfg.Spill, 0)+int64(bits/8)+1<<20)
 	q, err := queue.New(region, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func TestQueueStressTinyRing(t *testing.T) {
 // 1 MiB ring: the larger half of them travel in spill regions.
 func TestQueueStressRandomSizes(t *testing.T) {
 	before := len(qSpillFiles(t))
-	qRunStress(t, 2, 2, qScale(150), queue.Config{Bytes: 1 << 20}, 16, 1<<20)
+	qRunStress(t, 2, 2, qScale(150), queue.Config{Bytes: 1 << 20, Spill: -1}, 16, 1<<20)
 	if n := len(qSpillFiles(t)); n != before {
 		t.Fatalf("%d spill files left in /dev/shm, want %d", n, before)
 	}
@@ -344,7 +344,7 @@ func TestQueueProducerKilledMidWrite(t *testing.T) {
 			ctx := qCtx(t)
 			before := len(qSpillFiles(t))
 			region := qRegion(t, 4<<20)
-			q, err := queue.New(region, queue.Config{Bytes: 1 << 16})
+			q, err := queue.New(region, queue.Config{Bytes: 1 << 16, Spill: -1}) // spill files
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,17 +18,20 @@ import (
 )
 
 // Spilled messages must not outlive their ring under any exit or kill,
-// and no other process may truncate them under a reader (issue 13). With
-// a spill area (Config.Spill) they live in the ring's own region: these
+// and no other process may truncate them under a reader (issue 13). In a
+// spill area (the default) they live in the ring's own region: these
 // tests hold that no file appears under /dev/shm whatever happens, that a
 // message outlives its producer, and that the bytes cannot be truncated.
-// (Without a spill area, spill files leak in each of these cases: the
-// tests were run that way to see them fail.)
+// (With spill files, Config.Spill -1 and the default before, spill files
+// leak in each of these cases: the tests were run that way to see them
+// fail.)
 
-const areaMsg = 300 << 10 // over the inline limit of a 64 KiB ring
+const areaMsg = 300 << 10 // over the inline limit of a 256 KiB ring
 
+// areaConfig is a 256 KiB ring with the default spill area (Spill 0):
+// in a 16 MiB region, about 8 MiB of it, in blocks of MaxMessage 1 MiB.
 func areaConfig() queue.Config {
-	return queue.Config{Bytes: 1 << 16, Spill: 8 << 20, MaxMessage: 1 << 20}
+	return queue.Config{Bytes: 1 << 18, MaxMessage: 1 << 20}
 }
 
 // newSpillFiles returns the spill files that appeared since before.
@@ -266,7 +269,7 @@ func TestSpillAreaCannotBeTruncated(t *testing.T) {
 // of SIGBUS on a truncation while it held the message).
 func TestSpillFileTruncatedUnderReader(t *testing.T) {
 	ctx := qCtx(t)
-	q, err := queue.New(qRegion(t, 1<<20), queue.Config{Bytes: 1 << 12})
+	q, err := queue.New(qRegion(t, 1<<20), queue.Config{Bytes: 1 << 12, Spill: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,5 +389,65 @@ func TestSpillAreaDeadWriterBlockRecovered(t *testing.T) {
 		if err := q.TryPut(qMsgFor(4, uint64(i), areaMsg)); err != nil {
 			t.Fatalf("TryPut %d into an area whose blocks should all be free: %v", i, err)
 		}
+	}
+}
+
+// The default spill area's sizing (Config.Spill 0): MaxMessage is a
+// quarter of the area (16 MiB, or half the region's room when that is
+// less), inline-only in a cramped region; an
+// explicit MaxMessage the region cannot hold twice is refused; Spill -1
+// still means spill files.
+func TestDefaultSpillSizing(t *testing.T) {
+	ctx := qCtx(t)
+	before := qSpillFiles(t)
+	q, err := queue.New(qRegion(t, 16<<20), queue.Config{Bytes: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mm := q.MaxMessage(); mm < 1<<20 || mm > 2<<20 {
+		t.Fatalf("default MaxMessage of a 64 KiB ring in a 16 MiB region: %d, want 1-2 MiB", mm)
+	}
+	if err := q.Put(ctx, qMsgFor(1, 1, q.MaxMessage())); err != nil {
+		t.Fatalf("Put of MaxMessage bytes with the default area: %v", err)
+	}
+	if err := q.Put(ctx, make([]byte, q.MaxMessage()+1)); !errors.Is(err, queue.ErrTooLarge) {
+		t.Fatalf("Put over the default MaxMessage = %v, want ErrTooLarge", err)
+	}
+	if got, err := q.Get(ctx); err != nil || !bytes.Equal(got, qMsgFor(1, 1, q.MaxMessage())) {
+		t.Fatalf("Get of the spilled message: %d bytes, %v", len(got), err)
+	}
+	if f := newSpillFiles(t, before); len(f) != 0 {
+		t.Fatalf("the default configuration made spill files: %v", f)
+	}
+
+	small, err := queue.New(qRegion(t, 256<<10), queue.Config{Bytes: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if small.MaxMessage() != small.MaxInline() {
+		t.Fatalf("cramped region: MaxMessage %d, want MaxInline %d", small.MaxMessage(), small.MaxInline())
+	}
+	if err := small.Put(ctx, make([]byte, small.MaxInline()+1)); !errors.Is(err, queue.ErrTooLarge) {
+		t.Fatalf("Put over the inline limit in a cramped region = %v, want ErrTooLarge", err)
+	}
+	if _, err := queue.New(qRegion(t, 1<<20), queue.Config{Bytes: 1 << 12, MaxMessage: 1 << 20}); !errors.Is(err, shm.ErrNoSpace) {
+		t.Fatalf("an explicit MaxMessage the region cannot hold = %v, want ErrNoSpace", err)
+	}
+
+	files, err := queue.New(qRegion(t, 1<<20), queue.Config{Bytes: 1 << 12, Spill: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := files.Put(ctx, make([]byte, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if f := newSpillFiles(t, before); len(f) != 1 {
+		t.Fatalf("Spill -1: %d new spill files, want 1", len(f))
+	}
+	if _, err := files.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f := newSpillFiles(t, before); len(f) != 0 {
+		t.Fatalf("spill file left after Get: %v", f)
 	}
 }
