@@ -70,7 +70,7 @@ var (
 // recv, send_bytes, recv_bytes_into, poll, and EOF once the peer closed.
 func TestConnection_connection(t *testing.T) {
 	ctx := tctx(t)
-	r := region(t, 4<<20)
+	r := region(t, 64<<20) // room for spill areas: pages cost only once touched
 	conn, child := must2(t)(queue.NewPipe(r, queue.Config{}, true))
 	p := must[*spawn.Process[int]](t)(echoUntilClosed.Start(ctx, child.Handle(), spawn.Share(r)))
 	seq := []byte("1 2.25 None")
@@ -245,6 +245,30 @@ func TestListenerClient_listener_client(t *testing.T) {
 	}
 }
 
+// TestListenerClient_large_message: a connection carries messages larger
+// than its ring (Python's connections have no size limit short of 2 GiB).
+func TestListenerClient_large_message(t *testing.T) {
+	ctx := tctx(t)
+	l := must[*queue.Listener](t)(queue.Listen("", queue.Config{}))
+	defer l.Close()
+	p := must[*spawn.Process[int]](t)(dialAndEcho.Start(ctx, l.Addr()))
+	c, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<16+1) // 1 MiB and 16 bytes
+	if err := c.Send(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.Recv(ctx); !bytes.Equal(m, msg) || err != nil {
+		t.Fatalf("echo of %d bytes: %d, %v", len(msg), len(m), err)
+	}
+	if n, err := p.Wait(ctx); n != len(msg) || err != nil {
+		t.Fatal(n, err)
+	}
+}
+
 // TestPoll_strings mirrors _TestPoll: poll does not consume, and messages
 // are never merged (test_dont_merge) nor lost at size boundaries.
 func TestPoll_strings(t *testing.T) {
@@ -287,7 +311,7 @@ func TestPoll_empty_string(t *testing.T) {
 
 func TestPoll_boundaries(t *testing.T) {
 	ctx := tctx(t)
-	r := region(t, 8<<20)
+	r := region(t, 16<<20)
 	a, b := must2(t)(queue.NewPipe(r, queue.Config{Bytes: 4096}, true))
 	defer a.Close()
 	for _, n := range []int{0, 1, 15, 16, 17, 1000, 2031, 2032, 2033, 4096, 100000} {
