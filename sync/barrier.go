@@ -313,6 +313,7 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	// fails and the waiter sees the new word) or the CAS does (the swap sees
 	// the bit; a sleep that starts after the swap returns at once).
 	bo := newBackoff(ctx, b.o.spin)
+	defer bo.stop()
 	for {
 		v := b.gen.Load()
 		if v>>brGenShift != c {
@@ -334,14 +335,14 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 			}
 			v |= brSleepers
 		}
+		bo.watchPeers(b.gen, func(watch func(owner.Word) bool) bool { return b.watchParties(c, watch) })
 		switch err := bo.sleep(b.gen, v); {
-		case err == nil:
-		case err == errNap:
+		case bo.napped(err):
 			if pid := b.deadParty(c); pid != 0 {
 				b.breakNow(c)
 				return -1, fmt.Errorf("wait at barrier: party pid %d died: %w", pid, ErrBroken)
 			}
-		default:
+		case err != nil:
 			b.breakNow(c)
 			return -1, fmt.Errorf("wait at barrier: %w: %w", ErrBroken, err)
 		}
@@ -427,6 +428,20 @@ func (b *Barrier) deadParty(c uint32) int {
 		}
 	}
 	return 0
+}
+
+// watchParties watches the processes whose death would break generation
+// c: the internal Mutex's holder and the members expected in c.
+func (b *Barrier) watchParties(c uint32, watch func(owner.Word) bool) bool {
+	if !watch(b.m.Holder()) {
+		return false
+	}
+	for i := range MaxBarrierMembers {
+		if v := b.id(i).Load(); v != 0 && b.seen(i).Load() == c && !watch(owner.Word(v)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Abort breaks the barrier: parties waiting now and arriving later get

@@ -234,6 +234,7 @@ func (c *Cond) enqueue() ticket {
 // ctx's error when it gave its ticket up.
 func (c *Cond) await(ctx context.Context, tk ticket) error {
 	bo := newBackoff(ctx, c.o.spin)
+	defer bo.stop()
 	for {
 		word, val, released := c.check(tk)
 		if released {
@@ -243,13 +244,13 @@ func (c *Cond) await(ctx context.Context, tk ticket) error {
 		if bo.spin() {
 			continue
 		}
+		bo.watchPeers(word, func(watch func(owner.Word) bool) bool { return c.watchReleased(tk, watch) })
 		switch err := bo.sleep(word, val); {
-		case err == nil:
-		case err == errNap:
+		case bo.napped(err):
 			if c.inheritDead(tk) {
 				return nil
 			}
-		default:
+		case err != nil:
 			return c.leave(tk, err)
 		}
 	}
@@ -312,6 +313,18 @@ func (c *Cond) inheritDead(tk ticket) bool {
 		return true
 	}
 	return false
+}
+
+// watchReleased watches the processes of the other slots released and
+// not yet left (the releases inheritDead would take over if they died).
+func (c *Cond) watchReleased(tk ticket, watch func(owner.Word) bool) bool {
+	for i := range c.w.slots {
+		s := &c.w.slots[i]
+		if s != tk.s && s.state.Load() == slotReleased && !watch(owner.Word(s.id.Load())) {
+			return false
+		}
+	}
+	return true
 }
 
 // WaitFor waits until cond() returns true, as Python's wait_for: cond is

@@ -134,6 +134,7 @@ func (e *Event) WaitContext(ctx context.Context) error {
 	}
 	gen := v &^ (evSet | evWaiters)
 	bo := newBackoff(ctx, e.o.spin)
+	bo.long() // no peer can die on this wait: the naps are a safety net
 	for {
 		v = e.s.Load()
 		if v&evSet != 0 || v&^(evSet|evWaiters) != gen {

@@ -208,6 +208,7 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 	}
 	rw.r.Or(rwWriter)
 	bo := newBackoff(ctx, rw.o.spin)
+	defer bo.stop()
 	for {
 		v := rw.r.Load()
 		if rw.noReaders(v) {
@@ -226,11 +227,11 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 				continue
 			}
 		}
+		bo.watchPeers(rw.r, rw.watchReaders)
 		switch err := bo.sleep(rw.r, v); {
-		case err == nil:
-		case err == errNap:
+		case bo.napped(err):
 			rw.reclaimDead() // a reader may have died holding its lock
-		default:
+		case err != nil:
 			rw.writerLeave()
 			return fmt.Errorf("lock rwmutex: %w", err)
 		}

@@ -75,6 +75,21 @@ func (rw *RWMutex) reclaimDead() {
 	}
 }
 
+// watchReaders watches every process holding read locks, for a writer
+// waiting for them to leave; false if some cannot be watched (untracked
+// readers among them).
+func (rw *RWMutex) watchReaders(watch func(owner.Word) bool) bool {
+	if rw.r.Load()&rwCount != 0 {
+		return false
+	}
+	for i := range int32(rwSlots) {
+		if rw.slotCount(i).Load() != 0 && !watch(owner.Word(rw.slotID(i).Load())) {
+			return false
+		}
+	}
+	return true
+}
+
 // noReaders reports whether no read lock is held: the reader word v
 // counts none, and neither does any slot.
 func (rw *RWMutex) noReaders(v uint32) bool {
@@ -130,6 +145,7 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 		return rw.readHealth()
 	}
 	bo := newBackoff(ctx, rw.o.spin)
+	defer bo.stop()
 	for {
 		v := rw.r.Load()
 		if v&rwWriter == 0 {
@@ -148,9 +164,9 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 			}
 			v |= rwReadSleep
 		}
+		bo.watchPeers(rw.r, func(watch func(owner.Word) bool) bool { return watch(rw.m.Holder()) })
 		switch err := bo.sleep(rw.r, v); {
-		case err == nil:
-		case err == errNap:
+		case bo.napped(err):
 			// The writer may have died holding or claiming the lock:
 			// the lock becomes owner-dead, and this reader lets the
 			// readers in (they all get ErrOwnerDead).
@@ -158,7 +174,7 @@ func (rw *RWMutex) RLockContext(ctx context.Context) error {
 				rw.w.health.CompareAndSwap(rwConsistent, rwOwnerDead)
 				rw.writerLeave()
 			}
-		default:
+		case err != nil:
 			return fmt.Errorf("rlock rwmutex: %w", err)
 		}
 	}

@@ -222,6 +222,7 @@ func (s *Semaphore) AcquireContext(ctx context.Context) error {
 		return nil
 	}
 	bo := newBackoff(ctx, s.o.spin)
+	bo.long() // no peer can die on this wait: the naps are a safety net
 	announced := false
 	defer func() {
 		if announced {

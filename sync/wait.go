@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/forkless-go/forkless/internal/futex"
+	"github.com/forkless-go/forkless/internal/owner"
 	"github.com/forkless-go/forkless/internal/spin"
 )
 
@@ -21,15 +22,53 @@ import (
 // nobody waiting, a release is one atomic instruction. Each wait writes
 // out, next to its code, why no wake-up can be lost between the
 // announcement and the sleep.
+//
+// A wait that may be on a peer that dies looks for dead peers after each
+// nap. Once it has looked and found none, it watches its peers instead
+// (owner.Watcher: a pidfd per peer, whose exit wakes the sleeper) and its
+// naps grow long (futex.LongNap): a wait on a live, silent peer then costs
+// next to nothing. Where a peer cannot be watched (no pidfds, too many),
+// the naps stay short. A backoff must not be copied once it watches.
 type backoff struct {
-	ctx context.Context
-	sp  spin.Spin
-	nap futex.Napper
+	ctx      context.Context
+	sp       spin.Spin
+	nap      futex.Napper
+	watch    owner.Watcher
+	watching bool // looked for dead peers once: watch them from now on
 }
 
 func newBackoff(ctx context.Context, b *spin.Budget) backoff {
 	return backoff{ctx: ctx, sp: b.Start()}
 }
+
+// long lets the naps grow long from the start: for waits with no peer that
+// can die on them (Semaphore, Event, WaitGroup), where a nap is only a
+// safety net.
+func (b *backoff) long() { b.nap.SetLong(true) }
+
+// napped reports whether a sleep that returned err calls for a look for
+// dead peers: its nap ran out, or a watched process exited. After the
+// look, the wait watches its peers (see watchPeers).
+func (b *backoff) napped(err error) bool {
+	if err == errNap || (err == nil && b.watch.Fired()) {
+		b.watching = true
+		return true
+	}
+	return false
+}
+
+// watchPeers is called before each sleep: once the wait has looked for
+// dead peers, peers must watch each one (through b.watch.Watch, waking
+// addr) and report whether it could; the naps grow long only if it
+// could.
+func (b *backoff) watchPeers(addr *atomic.Uint32, peers func(watch func(owner.Word) bool) bool) {
+	if b.watching {
+		b.nap.SetLong(peers(func(w owner.Word) bool { return b.watch.Watch(w, addr) }))
+	}
+}
+
+// stop ends the watches: defer it where the backoff is made.
+func (b *backoff) stop() { b.watch.Stop() }
 
 // won is called when the wait ends without sleeping: if it spun, the spin
 // paid, and the budget grows.

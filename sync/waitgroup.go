@@ -133,6 +133,7 @@ func (wg *WaitGroup) WaitContext(ctx context.Context) error {
 		return closedErr("wait for waitgroup")
 	}
 	bo := newBackoff(ctx, wg.o.spin)
+	bo.long() // no peer can die on this wait: the naps are a safety net
 	for {
 		v := wg.s.Load()
 		if v&wgCount == 0 {

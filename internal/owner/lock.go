@@ -94,6 +94,9 @@ func (l Lock) Lock() error { return l.LockContext(context.Background()) }
 // A dead holder never releases: a waiter sleeps in naps (futex.Napper) and
 // after each one checks, with Alive, whether the holder it slept on still
 // runs; if not, it takes the lock with one CAS from exactly that word.
+// After its first nap it also watches the holder (Watcher: a pidfd), whose
+// exit wakes it at once, and its naps grow to futex.LongNap: a wait on a
+// live, silent holder costs next to nothing.
 func (l Lock) LockContext(ctx context.Context) error { return l.lockContext(ctx, false) }
 
 // lockContext is LockContext; robust says which word a takeover writes.
@@ -104,6 +107,9 @@ func (l Lock) lockContext(ctx context.Context, robust bool) error {
 	want := l.me // becomes me|Waiters once this waiter has announced itself
 	sp := l.spin.Start()
 	var nap futex.Napper
+	var watch Watcher // set up after the first nap: short waits never pay for it
+	defer watch.Stop()
+	watching := false
 	for {
 		v := l.w.Load()
 		if v == 0 {
@@ -126,14 +132,19 @@ func (l Lock) lockContext(ctx context.Context, robust bool) error {
 			v |= uint64(Waiters)
 		}
 		want = l.me | Waiters
-		switch err := nap.Sleep(ctx, l.f, uint32(v)); {
-		case err == nil:
-		case err == futex.ErrTimeout:
-			// Slept a while on the same holder: is it still alive?
+		if watching {
+			nap.SetLong(watch.Watch(Word(v), l.f))
+		}
+		err := nap.Sleep(ctx, l.f, uint32(v))
+		if err == futex.ErrTimeout || (err == nil && watch.Fired()) {
+			// Slept a while on the same holder, or a holder exited:
+			// is this one still alive? From now on its exit wakes
+			// this waiter (a pidfd), and the naps grow long.
 			if !Alive(Word(v)) && l.w.CompareAndSwap(v, uint64(l.takeover(robust))) {
 				return ErrOwnerDead
 			}
-		default:
+			watching = true
+		} else if err != nil {
 			l.passOn()
 			return err
 		}
