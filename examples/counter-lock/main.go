@@ -10,9 +10,11 @@
 //	counter = multiprocessing.Value('i', 0)
 //	procs = [Process(target=add, args=(counter,)) for _ in range(5)]
 //
-// It then runs the same without the lock, which can lose updates (how many
-// depends on how much the processes overlap on the CPUs). An
-// Event starts the five together, so that they really overlap.
+// It then runs the same without the lock, which loses updates: a Barrier
+// starts the five together, so that they really overlap on the CPUs, and
+// each increment is a read and a write back, as Python's
+// counter.value += 1 is. The value, the lock and the barrier travel as
+// fields of the argument; their region is shared for us.
 //
 //	go run ./examples/counter-lock
 package main
@@ -34,32 +36,26 @@ const (
 )
 
 type counter struct {
-	Value  shm.Handle // shm.Value[int64]
-	Lock   shm.Handle // fsync.Mutex guarding it
-	Go     shm.Handle // fsync.Event: set once every process has started
+	Value  *shm.Value[int64]
+	Lock   *fsync.Mutex // guards Value
+	Go     *fsync.Barrier // the five and the parent: passed once all have started
 	Locked bool
 }
 
 var add = spawn.Register("main.add", func(ctx context.Context, c counter) (struct{}, error) {
-	v, err := shm.OpenValue[int64](c.Value)
-	if err != nil {
+	if _, err := c.Go.WaitContext(ctx); err != nil { // start together
 		return struct{}{}, err
 	}
-	lock, err := fsync.OpenMutex(c.Lock)
-	if err != nil {
-		return struct{}{}, err
-	}
-	p := v.Ptr() // the shared int64 itself
 	for range adds {
 		if c.Locked {
-			if err := lock.Lock(); err != nil {
+			if err := c.Lock.Lock(); err != nil {
 				return struct{}{}, err
 			}
 		}
-		x := *p    // read, then write back: without the lock, another
-		*p = x + 1 // process's increment between the two is lost
+		x, _ := c.Value.Load() // read, then write back: without the lock, another
+		c.Value.Store(x + 1)   // process's increment between the two is lost
 		if c.Locked {
-			lock.Unlock()
+			c.Lock.Unlock()
 		}
 	}
 	return struct{}{}, nil
@@ -74,21 +70,22 @@ func run(ctx context.Context, region *shm.Region, locked bool) (int64, time.Dura
 	if err != nil {
 		log.Fatal(err)
 	}
-	start, err := fsync.NewEvent(region)
+	start, err := fsync.NewBarrier(region, procs+1)
 	if err != nil {
 		log.Fatal(err)
 	}
 	var ps []*spawn.Process[struct{}]
 	for range procs {
-		c := counter{Value: v.Handle(), Lock: lock.Handle(), Go: start.Handle(), Locked: locked}
-		p, err := add.Start(ctx, c, spawn.Share(region))
+		p, err := add.Start(ctx, counter{Value: v, Lock: lock, Go: start, Locked: locked})
 		if err != nil {
 			log.Fatal(err)
 		}
 		ps = append(ps, p)
 	}
+	if _, err := start.WaitContext(ctx); err != nil {
+		log.Fatal(err)
+	}
 	began := time.Now()
-	start.Set()
 	for _, p := range ps {
 		if _, err := p.Wait(ctx); err != nil {
 			log.Fatal(err)

@@ -25,37 +25,26 @@ import (
 	"github.com/forkless-go/forkless/spawn"
 )
 
-var f = spawn.Register("main.f", func(ctx context.Context, h shm.Handle) (struct{}, error) {
-	q, err := queue.Open(h)
-	if err != nil {
-		return struct{}{}, err
-	}
+// The queue itself is the argument, as in Python: the child receives it
+// bound, and its region is shared for us.
+var f = spawn.Register("main.f", func(ctx context.Context, q *queue.Queue) (struct{}, error) {
 	return struct{}{}, q.Put(ctx, []byte("hello"))
 })
 
 func main() {
 	spawn.Main()
-
-	region, err := shm.New(1 << 20)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer region.Close()
-	q, err := queue.New(region, queue.Config{Bytes: 64 << 10})
-	if err != nil {
-		log.Fatal(err)
-	}
 	ctx := context.Background()
-	p, err := f.Start(ctx, q.Handle(), spawn.Share(region))
+
+	region := must(shm.New(1 << 20)) // the queue's shared memory
+	q := must(queue.New(region, queue.Config{Bytes: 64 << 10}))
+	p := must(f.Start(ctx, q))
+	fmt.Println(string(must(q.Get(ctx))))
+	must(p.Wait(ctx))
+}
+
+func must[T any](v T, err error) T {
 	if err != nil {
 		log.Fatal(err)
 	}
-	msg, err := q.Get(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(string(msg))
-	if _, err := p.Wait(ctx); err != nil {
-		log.Fatal(err)
-	}
+	return v
 }
