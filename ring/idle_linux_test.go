@@ -48,3 +48,65 @@ func TestMPMCPopIdleCost(t *testing.T) {
 		t.Errorf("MPMC.Pop blocked on an empty ring used %.2f%% of a core, want at most %.1f%%", 100*share, 100*ceiling)
 	}
 }
+
+// TestEveryBlockingCallIdleCost: the other blocking calls of the package
+// (issue 13), each blocked 2 s on a silent counterpart: SPSC Pop and
+// PopSome on an empty ring, SPSC Push and PushAll on a full one, MPMC Push
+// and PushAll on a full one, MPMC PopSome on an empty one.
+func TestEveryBlockingCallIdleCost(t *testing.T) {
+	r := newRegion(t, 1<<20)
+	empty, err := ring.NewSPSC[uint64](r, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := ring.NewSPSC[uint64](r, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfull, err := ring.NewMPMC[uint64](r, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mempty, err := ring.NewMPMC[uint64](r, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for full.TryPush(1) == nil {
+	}
+	for mfull.TryPush(1) == nil {
+	}
+	buf := make([]uint64, 4)
+	for _, c := range []struct {
+		name  string
+		block func(ctx context.Context) error
+	}{
+		{"SPSC.Pop", func(ctx context.Context) error { _, err := empty.Pop(ctx); return err }},
+		{"SPSC.PopSome", func(ctx context.Context) error { _, err := empty.PopSome(ctx, buf); return err }},
+		{"SPSC.Push", func(ctx context.Context) error { return full.Push(ctx, 2) }},
+		{"SPSC.PushAll", func(ctx context.Context) error { _, err := full.PushAll(ctx, buf); return err }},
+		{"MPMC.Push", func(ctx context.Context) error { return mfull.Push(ctx, 2) }},
+		{"MPMC.PushAll", func(ctx context.Context) error { _, err := mfull.PushAll(ctx, buf); return err }},
+		{"MPMC.PopSome", func(ctx context.Context) error { _, err := mempty.PopSome(ctx, buf); return err }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runtime.GC()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			before, start := cpuTime(t), time.Now()
+			err := c.block(ctx)
+			used, el := cpuTime(t)-before, time.Since(start)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%s = %v, want the deadline", c.name, err)
+			}
+			share := float64(used) / float64(el)
+			t.Logf("%v of CPU in %v: %.3f%% of a core", used, el.Round(time.Millisecond), 100*share)
+			ceiling := 0.005
+			if proc.Emulated() {
+				ceiling = 0.05
+			}
+			if share > ceiling {
+				t.Errorf("%s blocked used %.2f%% of a core, want at most %.1f%%", c.name, 100*share, 100*ceiling)
+			}
+		})
+	}
+}
