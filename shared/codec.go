@@ -47,6 +47,7 @@ type valueCodec[V any] struct {
 	raw   wire.Value[V]
 	codec Codec
 	fp    uint64
+	bad   string // the part of V no codec can carry ("value.F (func())"), or ""
 }
 
 const (
@@ -72,6 +73,7 @@ func newValueCodec[V any](opts []Option) valueCodec[V] {
 		vc.mode = modeRaw
 	default:
 		vc.mode = modeCodec
+		vc.bad = wire.Unencodable(t, "value")
 	}
 	return vc
 }
@@ -88,10 +90,13 @@ func (vc *valueCodec[V]) encode(v *V) ([]byte, error) {
 	case modeString:
 		return []byte(*any(v).(*string)), nil
 	}
+	if vc.bad != "" {
+		return nil, fmt.Errorf("encode %v: %s cannot travel to another process: %w", reflect.TypeFor[V](), vc.bad, ErrEncode)
+	}
 	cp := *v // only the copy escapes into the interface call, not *v
 	b, err := vc.codec.Encode(&cp)
 	if err != nil {
-		return nil, fmt.Errorf("encode %T: %v: %w", *v, err, ErrCodec)
+		return nil, fmt.Errorf("encode %v: value (%T) cannot travel to another process: %v: %w", reflect.TypeFor[V](), *v, err, ErrCodec)
 	}
 	return b, nil
 }

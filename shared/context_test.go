@@ -3,6 +3,8 @@ package shared_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -54,6 +56,13 @@ func TestContextCancelsLockWaits(t *testing.T) {
 			return d.RangeContext(ctx, func(string, int64) bool { return true })
 		}},
 		{"Dict.ClearContext", dictHold, func(ctx context.Context) error { return d.ClearContext(ctx) }},
+		{"Dict.PopItemContext", dictHold, func(ctx context.Context) error { _, _, err := d.PopItemContext(ctx); return err }},
+		{"Dict.SetAllContext", dictHold, func(ctx context.Context) error {
+			return d.SetAllContext(ctx, maps.All(map[string]int64{"z": 1}))
+		}},
+		{"Dict.All", dictHold, func(ctx context.Context) error { _, err := d.All(ctx); return err }},
+		{"Dict.Keys", dictHold, func(ctx context.Context) error { _, err := d.Keys(ctx); return err }},
+		{"Dict.Values", dictHold, func(ctx context.Context) error { _, err := d.Values(ctx); return err }},
 		{"List.AppendContext", listHold, func(ctx context.Context) error { return l.AppendContext(ctx, 2) }},
 		{"List.GetContext", listHold, func(ctx context.Context) error { _, err := l.GetContext(ctx, 0); return err }},
 		{"List.SetContext", listHold, func(ctx context.Context) error { return l.SetContext(ctx, 0, 2) }},
@@ -67,6 +76,14 @@ func TestContextCancelsLockWaits(t *testing.T) {
 			return l.RangeContext(ctx, func(int, int64) bool { return true })
 		}},
 		{"List.SliceContext", listHold, func(ctx context.Context) error { _, err := l.SliceContext(ctx); return err }},
+		{"List.InsertContext", listHold, func(ctx context.Context) error { return l.InsertContext(ctx, 0, 5) }},
+		{"List.PopAtContext", listHold, func(ctx context.Context) error { _, err := l.PopAtContext(ctx, 0); return err }},
+		{"List.RemoveContext", listHold, func(ctx context.Context) error { return l.RemoveContext(ctx, 1) }},
+		{"List.IndexContext", listHold, func(ctx context.Context) error { _, err := l.IndexContext(ctx, 1); return err }},
+		{"List.CountContext", listHold, func(ctx context.Context) error { _, err := l.CountContext(ctx, 1); return err }},
+		{"List.ExtendContext", listHold, func(ctx context.Context) error { return l.ExtendContext(ctx, slices.Values([]int64{3})) }},
+		{"List.All", listHold, func(ctx context.Context) error { _, err := l.All(ctx); return err }},
+		{"List.Values", listHold, func(ctx context.Context) error { _, err := l.Values(ctx); return err }},
 		{"ShareableList.GetContext", slHold, func(ctx context.Context) error { _, err := sl.GetContext(ctx, 0); return err }},
 		{"ShareableList.SetContext", slHold, func(ctx context.Context) error { return sl.SetContext(ctx, 0, 2) }},
 		{"ShareableList.UpdateContext", slHold, func(ctx context.Context) error {

@@ -6,35 +6,44 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/forkless-go/forkless/shm"
 )
 
-// Key is the type of dict keys: strings or byte slices (or types defined
-// on them). A key is stored as its bytes.
-type Key interface{ ~string | ~[]byte }
-
 // Dict is a hash map in shared memory, from K to V, that several processes
 // read and change at once: Python's Manager().dict() without the server
 // process. Any attached process binds it from its Handle with OpenDict.
-// Values are stored as bytes: fixed-size, pointer-free V as its own bytes,
-// []byte and string as they are, anything else through a Codec (Gob unless
-// WithCodec says otherwise).
+// Keys are strings, byte slices (or types defined on them), or fixed-size,
+// pointer-free types (integers, floats, arrays, structs of such), stored
+// as their bytes and equal when their bytes are: Dict[int64, V] holds
+// d[65] without strconv. Another key type is refused by NewDict and
+// OpenDict with ErrEncode. Values are stored as bytes: fixed-size,
+// pointer-free V as its own bytes, []byte and string as they are, anything
+// else through a Codec (Gob unless WithCodec says otherwise).
 //
 // Every change takes the dict's lock (robust: a holder that dies is
 // replaced, see the package doc), so each is atomic with respect to the
 // others, across processes; Get reads without it when no change overlaps
 // (see Get), and Len reads one word. A Dict value is used by one process,
 // by any number of goroutines.
-type Dict[K Key, V any] struct {
+type Dict[K, V any] struct {
 	_  noCopy
 	c  *container
+	kc keyCodec[K]
 	vc valueCodec[V]
+	// popAt: the slot where this process's last PopItem found an entry,
+	// where the next one starts looking.
+	popAt atomic.Uint64
 }
 
 // NewDict makes an empty dict in heap h.
-func NewDict[K Key, V any](h *shm.Heap, opts ...Option) (*Dict[K, V], error) {
+func NewDict[K, V any](h *shm.Heap, opts ...Option) (*Dict[K, V], error) {
+	kc, err := newKeyCodec[K]()
+	if err != nil {
+		return nil, fmt.Errorf("new dict: %w", err)
+	}
 	vc := newValueCodec[V](opts)
 	c, err := newContainer(h, KindDict, typeFingerprint(reflect.TypeFor[K]()), vc.fp)
 	if err != nil {
@@ -49,19 +58,23 @@ func NewDict[K Key, V any](h *shm.Heap, opts ...Option) (*Dict[K, V], error) {
 	c.seed = uint64(time.Now().UnixNano())*0x9e3779b97f4a7c15 | 1
 	c.hdr.seed.Store(c.seed)
 	c.publish()
-	return &Dict[K, V]{c: c, vc: vc}, nil
+	return &Dict[K, V]{c: c, kc: kc, vc: vc}, nil
 }
 
 // OpenDict binds a dict made by NewDict, here or in another process. The
 // heap's region must be attached (spawn attaches the regions it shares);
 // K and V (and the codec) must be those it was made with.
-func OpenDict[K Key, V any](hd Handle, opts ...Option) (*Dict[K, V], error) {
+func OpenDict[K, V any](hd Handle, opts ...Option) (*Dict[K, V], error) {
+	kc, err := newKeyCodec[K]()
+	if err != nil {
+		return nil, fmt.Errorf("open dict: %w", err)
+	}
 	vc := newValueCodec[V](opts)
 	c, err := openContainer(hd, KindDict, typeFingerprint(reflect.TypeFor[K]()), vc.fp)
 	if err != nil {
 		return nil, err
 	}
-	return &Dict[K, V]{c: c, vc: vc}, nil
+	return &Dict[K, V]{c: c, kc: kc, vc: vc}, nil
 }
 
 // Handle names the dict for another process.
@@ -111,7 +124,12 @@ func (d *Dict[K, V]) Set(k K, v V) error { return d.SetContext(context.Backgroun
 
 // SetContext is Set that stops waiting for the lock when ctx ends.
 func (d *Dict[K, V]) SetContext(ctx context.Context, k K, v V) error {
-	key := []byte(k)
+	var key []byte
+	if s, ok := any(&k).(*string); ok {
+		key = []byte(*s) // not changed, not kept: no copy
+	} else {
+		key = d.kc.bytes(&k)
+	}
 	val, err := d.vc.encode(&v)
 	if err != nil {
 		return fmt.Errorf("dict set: %w", err)
@@ -156,7 +174,12 @@ func (d *Dict[K, V]) Delete(k K) (bool, error) { return d.DeleteContext(context.
 
 // DeleteContext is Delete that stops waiting for the lock when ctx ends.
 func (d *Dict[K, V]) DeleteContext(ctx context.Context, k K) (found bool, err error) {
-	key := []byte(k)
+	var key []byte
+	if s, ok := any(&k).(*string); ok {
+		key = []byte(*s) // not changed, not kept: no copy
+	} else {
+		key = d.kc.bytes(&k)
+	}
 	if err := d.wlock(ctx); err != nil {
 		return false, fmt.Errorf("dict delete: %w", err)
 	}
@@ -222,7 +245,12 @@ func (d *Dict[K, V]) CompareAndSwapContext(ctx context.Context, k K, old, new V)
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
 	}
 	ob = bytes.Clone(ob)
-	key := []byte(k)
+	var key []byte
+	if s, ok := any(&k).(*string); ok {
+		key = []byte(*s) // not changed, not kept: no copy
+	} else {
+		key = d.kc.bytes(&k)
+	}
 	nb, err := d.vc.encode(&new)
 	if err != nil {
 		return false, fmt.Errorf("dict compare-and-swap: %w", err)
@@ -271,7 +299,12 @@ func (d *Dict[K, V]) UpdateContext(ctx context.Context, k K, fn func(v V, ok boo
 
 func (d *Dict[K, V]) update(ctx context.Context, k K, fn func(v V, ok bool) (V, bool)) (_ V, _ bool, err error) {
 	var v V
-	key := []byte(k)
+	var key []byte
+	if s, ok := any(&k).(*string); ok {
+		key = []byte(*s) // not changed, not kept: no copy
+	} else {
+		key = d.kc.bytes(&k)
+	}
 	if err := d.wlock(ctx); err != nil {
 		return v, false, fmt.Errorf("dict update: %w", err)
 	}
@@ -323,47 +356,16 @@ func (d *Dict[K, V]) Range(fn func(k K, v V) bool) error {
 
 // RangeContext is Range that stops waiting for the lock when ctx ends.
 func (d *Dict[K, V]) RangeContext(ctx context.Context, fn func(k K, v V) bool) error {
-	type item struct{ start, kl, vl int }
-	var items []item
-	var buf []byte
-	if err := d.lock(ctx); err != nil {
-		return fmt.Errorf("dict range: %w", err)
-	}
-	err := func() (err error) {
-		defer d.c.release(&err)
-		s, err := d.table()
-		if err != nil {
-			return err
-		}
-		items = make([]item, 0, min(d.c.hdr.count.Load(), uint64(len(s))))
-		limit := d.c.snapshotLimit()
-		for i := range s {
-			v := s[i].Load()
-			if v == slotEmpty || v == slotTomb {
-				continue
-			}
-			_, k, val, err := d.entry(int64(v & slotOff))
-			if err != nil {
-				return err
-			}
-			if int64(len(buf)+len(k)+len(val)) > limit {
-				return fmt.Errorf("snapshot of %d bytes exceeds the heap's %d: %w", len(buf)+len(k)+len(val), limit, ErrCorrupt)
-			}
-			items = append(items, item{len(buf), len(k), len(val)})
-			buf = append(buf, k...)
-			buf = append(buf, val...)
-		}
-		return nil
-	}()
+	snap, err := d.snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("dict range: %w", err)
 	}
-	for _, it := range items {
-		var v V
-		if err := d.vc.decode(buf[it.start+it.kl:it.start+it.kl+it.vl], &v); err != nil {
+	for i := range snap.items {
+		k, v, err := snapEntry(d, &snap, i)
+		if err != nil {
 			return fmt.Errorf("dict range: %w", err)
 		}
-		if !fn(K(bytes.Clone(buf[it.start:it.start+it.kl])), v) {
+		if !fn(k, v) {
 			return nil
 		}
 	}

@@ -27,7 +27,12 @@ func (d *Dict[K, V]) Get(k K) (V, bool, error) { return d.GetContext(context.Bac
 // when ctx ends.
 func (d *Dict[K, V]) GetContext(ctx context.Context, k K) (_ V, _ bool, err error) {
 	var v V
-	key := []byte(k)
+	var key []byte
+	if s, ok := any(&k).(*string); ok {
+		key = []byte(*s) // not changed, not kept: no copy
+	} else {
+		key = d.kc.bytes(&k)
+	}
 	h := hashKey(d.c.seed, key)
 	if !raceEnabled {
 		for range 4 {

@@ -14,7 +14,7 @@ var (
 	ErrNotFound = errors.New("key not found")
 	// ErrIndex: a list index is out of range.
 	ErrIndex = errors.New("index out of range")
-	// ErrEmpty: Pop on an empty list.
+	// ErrEmpty: Pop on an empty list, PopItem on an empty dict.
 	ErrEmpty = errors.New("list empty")
 	// ErrFixed: Append or Pop on a fixed-length ShareableList or Record.
 	ErrFixed = errors.New("container has a fixed length")
@@ -29,8 +29,15 @@ var (
 	// ErrTimeout: the container's lock was not acquired within the timeout
 	// set with SetTimeout.
 	ErrTimeout = errors.New("container lock timed out")
-	// ErrCodec: a value could not be encoded or decoded.
-	ErrCodec = errors.New("value codec failed")
+	// ErrCodec: a value could not be encoded or decoded by the codec. It
+	// is also ErrEncode.
+	ErrCodec = errs.Kind("value codec failed", errs.ErrEncode)
+	// ErrEncode: a key or value cannot be stored (a key type that is not a
+	// string, []byte or fixed-size; a value with a channel or function in
+	// it; a codec's failure). The error names the part that cannot travel,
+	// as "value.Jobs (chan int)". It is spawn.ErrEncode too: one encoding
+	// sentinel for every forkless package.
+	ErrEncode = errs.ErrEncode
 )
 
 func init() {

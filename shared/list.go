@@ -85,14 +85,18 @@ func (l *List[V]) Len() int { return l.c.length() }
 //	Pop     count stored one less, then the item freed
 //	Clear   count stored 0, then the items freed
 //
-// A list needs no repair after a holder died: count and every slot are
-// published by single stores. The count is checked against the slot array.
+//	Insert, PopAt, Remove (but of the last item)
+//	        a new slot array built, then journaled, root and count
+//	        stored, the journal cleared (see commit)
+//
+// After a holder died, repairList finishes a journaled change; every other
+// change was one store. The count is checked against the slot array.
 func (l *List[V]) lock(ctx context.Context) error {
-	return l.c.acquire(ctx, func() error {
-		_, _, err := l.state()
-		return err
-	})
+	return l.c.acquire(ctx, l.repairList)
 }
+
+// sharedSlot is a slot of a slot array.
+type sharedSlot = atomic.Uint64
 
 // state returns the slot array and the length, checked against each other.
 func (l *List[V]) state() ([]atomic.Uint64, int, error) {
