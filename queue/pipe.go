@@ -39,6 +39,22 @@ type Pipe struct {
 	roff int
 
 	closed atomic.Bool
+	// handedOn: Handle was taken (the end is going to another process);
+	// used: this process sent, received or polled on it. Close of an end
+	// handed on and never used releases only this process's copy.
+	handedOn, used atomic.Bool
+}
+
+// use marks the end used by this process (a load first: the hot path
+// stores once) and reports whether it was closed or released here.
+func (p *Pipe) use() error {
+	if !p.used.Load() {
+		p.used.Store(true)
+	}
+	if p.closed.Load() {
+		return fmt.Errorf("pipe end closed in this process: %w", ErrClosed)
+	}
+	return nil
 }
 
 // PipeHandle names one end of a pipe for OpenPipe in another process. It
@@ -112,8 +128,14 @@ func pipeEnd(send, recv *records) *Pipe {
 	return p
 }
 
-// Handle names this end for OpenPipe in another process.
-func (p *Pipe) Handle() PipeHandle { return p.h }
+// Handle names this end for OpenPipe in another process. Taking it marks
+// the end as handed on: see Close.
+func (p *Pipe) Handle() PipeHandle {
+	if !p.handedOn.Load() {
+		p.handedOn.Store(true)
+	}
+	return p.h
+}
 
 // waitPeer waits on ec until ready reports true (nil, false) or ctx is
 // done (its error), and every idleRecheck of waiting checks whether the
@@ -169,6 +191,9 @@ func (p *Pipe) Send(ctx context.Context, msg []byte) error {
 	if q == nil {
 		return fmt.Errorf("send: receive-only pipe end: %w", ErrClosed)
 	}
+	if err := p.use(); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
 	if err := q.checkMsgLen(len(msg)); err != nil {
 		return err
 	}
@@ -207,6 +232,9 @@ func (p *Pipe) AppendRecv(ctx context.Context, dst []byte) ([]byte, error) {
 	if q == nil {
 		return dst, fmt.Errorf("recv: send-only pipe end: %w", ErrClosed)
 	}
+	if err := p.use(); err != nil {
+		return dst, fmt.Errorf("recv: %w", err)
+	}
 	for {
 		b, err := q.tryGetAppend(dst)
 		if !errors.Is(err, ErrEmpty) {
@@ -231,6 +259,9 @@ func (p *Pipe) Poll(timeout time.Duration) (bool, error) {
 	q := p.recv
 	if q == nil {
 		return false, fmt.Errorf("poll: send-only pipe end: %w", ErrClosed)
+	}
+	if err := p.use(); err != nil {
+		return false, fmt.Errorf("poll: %w", err)
 	}
 	if q.readable() || p.readBuffered() {
 		return true, nil
@@ -295,9 +326,20 @@ func (p *Pipe) Read(b []byte) (int, error) {
 // Close closes both directions for both ends: the peer's Recv drains what
 // was sent and then gets ErrClosed (Read: io.EOF), its Send fails with
 // ErrClosed. Closing twice returns ErrClosed.
+//
+// An end this process handed on (its Handle was taken, to pass it to a
+// child, say) and never used itself, or that another process has opened
+// since (it holds the end now), is only released here: this process's
+// copy fails with ErrClosed from then on and the pipe stays open for the
+// process that holds the end. That is Python's child_conn.close() after
+// p.start(). An end handed on that no process ever opens then leaves its
+// peer waiting until its context ends (Python's peer would see EOF).
 func (p *Pipe) Close() error {
 	if p.closed.Swap(true) {
 		return fmt.Errorf("close pipe: %w", ErrClosed)
+	}
+	if p.heldElsewhere() {
+		return nil
 	}
 	for _, q := range []*records{p.send, p.recv} {
 		if q != nil {
@@ -309,3 +351,41 @@ func (p *Pipe) Close() error {
 }
 
 var _ io.ReadWriteCloser = (*Pipe)(nil)
+
+// heldElsewhere reports whether closing p must release only this process's
+// copy: the end was handed on and never used here, or another process has
+// opened it since (the end's owner words name that process).
+func (p *Pipe) heldElsewhere() bool {
+	if p.handedOn.Load() && !p.used.Load() {
+		return true
+	}
+	for _, w := range []*atomic.Uint64{p.sendOwner(), p.recvOwner()} {
+		if w != nil {
+			if o := w.Load(); o != 0 && o != p.me() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p *Pipe) sendOwner() *atomic.Uint64 {
+	if p.send == nil {
+		return nil
+	}
+	return &p.send.h.writer
+}
+
+func (p *Pipe) recvOwner() *atomic.Uint64 {
+	if p.recv == nil {
+		return nil
+	}
+	return &p.recv.h.reader
+}
+
+func (p *Pipe) me() uint64 {
+	if p.send != nil {
+		return p.send.me
+	}
+	return p.recv.me
+}

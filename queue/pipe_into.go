@@ -66,6 +66,9 @@ func (p *Pipe) recvMessage(ctx context.Context) (Message, error) {
 	if q == nil {
 		return Message{}, fmt.Errorf("recv: send-only pipe end: %w", ErrClosed)
 	}
+	if err := p.use(); err != nil {
+		return Message{}, fmt.Errorf("recv: %w", err)
+	}
 	for {
 		m, err := q.tryTakeMessage()
 		if !errors.Is(err, ErrEmpty) {

@@ -356,3 +356,74 @@ func TestListenerUnrelatedProcess(t *testing.T) {
 		t.Fatalf("Accept with a cancelled context = %v", err)
 	}
 }
+
+// TestPipeParentClosesChildEnd: Python's idiom, child_conn.close() right
+// after p.start(), must not close the child's end (issue 12). It failed
+// before Close learnt to release an end handed on and never used.
+func TestPipeParentClosesChildEnd(t *testing.T) {
+	ctx := qCtx(t)
+	r := qRegion(t, 4<<20)
+	a, b, err := queue.NewPipe(r, queue.Config{Bytes: 4096}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	p, err := pyEchoBytes.Start(ctx, b.Handle(), spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil { // before or after the child opened it
+		t.Fatal(err)
+	}
+	if err := b.Send(ctx, []byte("x")); !errors.Is(err, queue.ErrClosed) {
+		t.Fatalf("Send on the released copy = %v, want ErrClosed", err)
+	}
+	for i := range 3 {
+		if err := a.Send(ctx, []byte{byte(i)}); err != nil {
+			t.Fatalf("Send after the parent closed its copy of the child's end: %v", err)
+		}
+		if m, err := a.Recv(ctx); err != nil || len(m) != 1 || m[0] != byte(i) {
+			t.Fatalf("echo %d = %v, %v", i, m, err)
+		}
+	}
+	a.Send(ctx, nil) // the child closes its end on an empty message
+	if _, err := a.Recv(ctx); !errors.Is(err, queue.ErrClosed) {
+		t.Fatalf("Recv after the child closed its end = %v, want ErrClosed", err)
+	}
+	if _, err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPipeCloseInOneProcess: with no other process involved, closing one
+// end closes the pipe, as Python's a.close(); b.send(x) fails.
+func TestPipeCloseInOneProcess(t *testing.T) {
+	r := qRegion(t, 4<<20)
+	a, b, err := queue.NewPipe(r, queue.Config{Bytes: 4096}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if err := b.Send(qCtx(t), []byte("x")); !errors.Is(err, queue.ErrClosed) {
+		t.Fatalf("Send after the other end closed = %v", err)
+	}
+	b.Close()
+}
+
+// pyEchoBytes echoes messages until an empty one, then closes its end.
+var pyEchoBytes = spawn.Register("queue.pyEchoBytes", func(ctx context.Context, h queue.PipeHandle) (struct{}, error) {
+	p, err := queue.OpenPipe(h)
+	if err != nil {
+		return struct{}{}, err
+	}
+	defer p.Close()
+	for {
+		m, err := p.Recv(ctx)
+		if err != nil || len(m) == 0 {
+			return struct{}{}, err
+		}
+		if err := p.Send(ctx, m); err != nil {
+			return struct{}{}, err
+		}
+	}
+})
