@@ -134,7 +134,7 @@ func TestPipeRecvBytesInto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close() // before the region: a pipe end watches its peer's exit
+	defer a.Close()                        // before the region: a pipe end watches its peer's exit
 	sizes := [8]int32{5, 40, 3, 100 << 10} // the last one spills
 	p, err := pySendSizes.Start(ctx, pySizesArg{End: b.Handle(), N: 4, Sizes: sizes}, spawn.Share(r))
 	if err != nil {
