@@ -22,7 +22,9 @@ func FuzzOpen(f *testing.F) {
 	m, _ := fsync.NewMutex(r)
 	b, _ := fsync.NewBarrier(r, 2)
 	s, _ := fsync.NewBoundedSemaphore(r, 3)
-	for _, h := range []shm.Handle{m.Handle(), b.Handle(), s.Handle()} {
+	v, _ := fsync.NewValue[int64](r)
+	a, _ := fsync.NewArray[int32](r, 5)
+	for _, h := range []shm.Handle{m.Handle(), b.Handle(), s.Handle(), v.Handle(), a.Handle()} {
 		f.Add(h.Offset, h.Size, uint16(h.Kind))
 	}
 	f.Add(int64(0), int64(8), uint16(fsync.KindMutex))
@@ -56,6 +58,12 @@ func FuzzOpen(f *testing.F) {
 		}
 		if x, err := fsync.OpenBarrier(h); err == nil {
 			x.Waiting()
+		}
+		if x, err := fsync.OpenValue[int64](h); err == nil && x.Mutex().TryLock() {
+			x.Mutex().Unlock()
+		}
+		if x, err := fsync.OpenArray[int32](h); err == nil {
+			x.Len()
 		}
 	})
 }

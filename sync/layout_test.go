@@ -1,8 +1,10 @@
 package sync
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/shm"
@@ -12,7 +14,7 @@ import (
 func TestZeroWordsValid(t *testing.T) {
 	for _, l := range []layout{
 		new(mutexWords), new(rlockWords), new(rwMutexWords), new(semaphoreWords),
-		new(condWords), new(eventWords), new(waitGroupWords), new(barrierWords),
+		new(condWords), new(eventWords), new(waitGroupWords), new(barrierWords), new(syncedWords),
 	} {
 		if err := l.validate(); err != nil {
 			t.Errorf("%T zero: %v", l, err)
@@ -70,11 +72,14 @@ func TestOpenRefusesScribbledWords(t *testing.T) {
 }
 
 // FuzzScribble writes arbitrary bytes over every primitive and opens it:
-// Open refuses it or binds an object whose non-blocking calls work; nothing
-// panics or touches memory outside the region.
+// Open refuses it or binds an object whose calls work or fail cleanly;
+// nothing panics, hangs past its context, or touches memory outside the
+// region. Blocking calls run with a 1 ms context (a scribbled owner word
+// may name a live process, this one included).
 func FuzzScribble(f *testing.F) {
-	f.Add(make([]byte, 416))
+	f.Add(make([]byte, 1024))
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 64, 255, 255, 255, 255})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 127, 0, 0, 0, 0, 9, 0, 0, 0})
 	r, err := shm.New(1 << 16)
 	if err != nil {
 		f.Fatal(err)
@@ -84,7 +89,12 @@ func FuzzScribble(f *testing.F) {
 	rw, _ := NewRWMutex(r)
 	s, _ := NewBoundedSemaphore(r, 3)
 	br, _ := NewBarrier(r, 2)
-	hs := []shm.Handle{m.Handle(), rw.Handle(), s.Handle(), br.Handle()}
+	rl, _ := NewRLock(r)
+	c, _ := NewCond(r)
+	ev, _ := NewEvent(r)
+	wg, _ := NewWaitGroup(r)
+	v, _ := NewValue[int64](r)
+	hs := []shm.Handle{m.Handle(), rw.Handle(), s.Handle(), br.Handle(), rl.Handle(), c.Handle(), ev.Handle(), wg.Handle(), v.Handle()}
 	f.Fuzz(func(t *testing.T, junk []byte) {
 		for _, h := range hs {
 			b, err := shm.BindHandle(h, h.Kind)
@@ -93,22 +103,65 @@ func FuzzScribble(f *testing.F) {
 			}
 			copy(b.Bytes(), junk)
 		}
-		if x, err := OpenMutex(hs[0]); err == nil && x.TryLock() {
-			x.Unlock()
+		scribbled(t, hs)
+	})
+}
+
+// scribbled runs every primitive's calls over scribbled words.
+func scribbled(t *testing.T, hs []shm.Handle) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if x, err := OpenMutex(hs[0]); err == nil {
+		if x.TryLock() {
+			x.TryUnlock()
 		}
-		// Forged reader slots (all taken, by dead processes, with large
-		// counts) can make the slot claim that follows TryRLock take its
-		// read lock back: unlock only what is still held. Open cannot
-		// check the slots against the reader word: no snapshot of both is
-		// consistent while other processes read.
-		if x, err := OpenRWMutex(hs[1]); err == nil && x.TryRLock() && x.Readers() > 0 {
+		if err := x.LockContext(ctx); err == nil || errors.Is(err, ErrOwnerDead) {
+			x.TryUnlock()
+		}
+	}
+	// Forged reader slots (all taken, by dead processes, with large
+	// counts) can make the slot claim that follows TryRLock take its read
+	// lock back: unlock only what is still held. Open cannot check the
+	// slots against the reader word: no snapshot of both is consistent
+	// while other processes read.
+	if x, err := OpenRWMutex(hs[1]); err == nil {
+		if x.TryRLock() && x.Readers() > 0 {
 			x.RUnlock()
 		}
-		if x, err := OpenBoundedSemaphore(hs[2]); err == nil && x.TryAcquire() {
+		if err := x.LockContext(ctx); err == nil || errors.Is(err, ErrOwnerDead) {
+			x.MarkConsistent()
+			x.Unlock()
+		}
+	}
+	if x, err := OpenBoundedSemaphore(hs[2]); err == nil {
+		if x.TryAcquire() {
 			x.Release()
 		}
-		if x, err := OpenBarrier(hs[3]); err == nil {
-			x.Waiting()
+		x.AcquireContext(ctx)
+	}
+	if x, err := OpenBarrier(hs[3]); err == nil {
+		x.Waiting()
+		x.WaitContext(ctx)
+	}
+	if x, err := OpenRLock(hs[4]); err == nil {
+		if err := x.LockContext(ctx); err == nil || errors.Is(err, ErrOwnerDead) {
+			x.TryUnlock()
 		}
-	})
+	}
+	if x, err := OpenCond(hs[5]); err == nil {
+		x.Notify(2)
+		x.Broadcast()
+		x.Waiting()
+	}
+	if x, err := OpenEvent(hs[6]); err == nil {
+		x.IsSet()
+		x.WaitContext(ctx)
+	}
+	if x, err := OpenWaitGroup(hs[7]); err == nil {
+		x.Count()
+		x.WaitContext(ctx)
+	}
+	if x, err := OpenValue[int64](hs[8]); err == nil {
+		x.Load(ctx)
+	}
 }
