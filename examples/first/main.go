@@ -13,11 +13,9 @@ import (
 
 // Functions that run in a child are registered at package scope, so that the
 // child, which is this same binary started again, registers them too.
-var square = spawn.Register("main.square", func(ctx context.Context, h shm.Handle) (int, error) {
-	arr, err := shm.OpenArray[int64](h) // bind the parent's array from its handle
-	if err != nil {
-		return 0, err
-	}
+// The array travels as the argument: the child receives it bound to the same
+// shared memory, and its region is shared for you.
+var square = spawn.Register("main.square", func(ctx context.Context, arr *shm.Array[int64]) (int, error) {
 	s := arr.Slice() // the shared memory itself
 	for i := range s {
 		s[i] = int64(i * i)
@@ -38,7 +36,7 @@ func main() {
 		log.Fatal(err)
 	}
 
-	n, err := square.Run(context.Background(), arr.Handle(), spawn.Share(region))
+	n, err := square.Run(context.Background(), arr)
 	if err != nil {
 		log.Fatal(err) // a child's error or panic comes back here, with its pid and stack
 	}
