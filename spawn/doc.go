@@ -36,12 +36,10 @@
 // cgroup CPU quota.
 //
 // Children die with their parent, whatever kills it, grandchildren too.
-// A child gets only its standard streams, its pipes and the regions it is
-// given: other descriptors its parent left inheritable are closed.
-// [Daemon] children and ordinary ones differ when their parent shuts down:
-// [Shutdown] terminates open pools and daemons and waits for the others,
-// as Python does when the main module returns. A child runs Shutdown itself when its
-// function returns; a Go main calls it (defer spawn.Shutdown(ctx)).
+// A child gets only its standard streams, its pipes and what it is given.
+// [Shutdown] terminates open pools and [Daemon] children and waits for the
+// others, as Python does when the main module returns. A child runs it when
+// its function returns; a Go main calls it (defer spawn.Shutdown(ctx)).
 //
 // # Arguments, results and errors
 //
@@ -49,8 +47,11 @@
 // (both ends run the same binary); anything else through a [Codec], [Gob]
 // by default ([WithCodec] at Register). An argument that cannot travel is
 // refused at Start with [ErrEncode] and the path to the bad part
-// ("argument.Jobs (chan int)"). Large data belongs in shared memory: pass
-// regions with [Share] and handles in the argument.
+// ("argument.Jobs (chan int)"). Shared objects (a queue, a pipe end, a
+// lock, a shm.Value or Array, a shared Dict...) travel anywhere in the
+// argument: the child receives them bound, their regions shared for you.
+// Files and sockets (*os.File, net.Conn, net.Listener) travel as the
+// argument or a field of it, as descriptors of the child's own.
 //
 // A function's error or panic comes back as a [*ChildError] (pid, function,
 // process name, message, Go type; the child's stack for a panic). errors.Is
@@ -59,12 +60,13 @@
 // io, io/fs, os and context sentinels, any syscall.Errno, and every
 // forkless package's sentinels are registered already. A child that dies
 // without a result is an [*ExitError] (wrapping [ErrDied]) that says
-// whether it got as far as its function: one that did not usually forgot
-// spawn.Main.
+// whether it got as far as its function. [RegisterErrorType] brings a
+// child's own error values back with their fields.
 //
 // A child's standard output and error are this process's unless [Stdout],
-// [Stderr] or [Prefix] say otherwise. The package's own diagnostics go to a
-// log/slog logger ([SetLogger], or FORKLESS_LOG=debug), silent by default.
+// [Stderr] or [Prefix] say otherwise; [ForwardLogs] sends its slog records
+// to a handler here. The package's own events go to [SetLogger]'s logger
+// (or FORKLESS_LOG=debug), silent by default.
 //
 // # Caveats
 //
@@ -72,8 +74,7 @@
 //     a millisecond for a small binary; every init of the program runs
 //     again in the child). Keep children long-lived for small tasks, as
 //     package pool does.
-//   - Kill and Terminate of a child that already exited return nil, as in
-//     Python; they never hit a process that reused the pid.
+//   - Kill and Terminate of an exited child return nil, as in Python.
 //   - A SIGTERM during a child's start-up and the first 5 ms of its
 //     function kills it outright, with no result, as Python's terminate
 //     always does; later it cancels the function's context, and the exit
