@@ -110,6 +110,9 @@ func unencodable(t reflect.Type, path string, depth int) string {
 	if depth > 16 {
 		return ""
 	}
+	if kindOf(t) != fdNone {
+		return fmt.Sprintf("%s (%v: a descriptor travels only as a spawn argument or a field of one)", path, t)
+	}
 	switch t.Kind() {
 	case reflect.Chan, reflect.Func, reflect.UnsafePointer:
 		return fmt.Sprintf("%s (%v)", path, t)

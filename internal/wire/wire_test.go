@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -129,5 +131,35 @@ func TestUnencodablePath(t *testing.T) {
 	}
 	if got := Unencodable(reflect.TypeFor[map[string]int](), "argument"); got != "" {
 		t.Fatalf("path = %q", got)
+	}
+}
+
+func TestDescriptorsOnlyAtTop(t *testing.T) {
+	type inner struct{ F *os.File }
+	type outer struct {
+		In   inner
+		Conn net.Conn
+	}
+	if got := Unencodable(reflect.TypeFor[outer](), "argument"); !strings.HasPrefix(got, "argument.In.F (*os.File: a descriptor") {
+		t.Fatalf("path = %q", got)
+	}
+	// At the top, or as a field of the argument, they travel.
+	b, files, owned, err := EncodeArg(Gob, struct {
+		F    *os.File
+		Name string
+	}{os.Stdin, "x"})
+	if err != nil || len(files) != 1 || files[0] != os.Stdin || len(owned) != 0 || b[0] != 1 {
+		t.Fatalf("EncodeArg: %v, %v, %v", err, files, owned)
+	}
+	SetInherited(files)
+	var got struct {
+		F    *os.File
+		Name string
+	}
+	if err := DecodeArg(Gob, b, &got); err != nil || got.F != os.Stdin || got.Name != "x" {
+		t.Fatalf("DecodeArg: %v, %+v", err, got)
+	}
+	if _, _, _, err := EncodeArg(Gob, struct{ In inner }{}); !errors.Is(err, ErrEncode) {
+		t.Fatalf("nested file: %v", err)
 	}
 }
