@@ -19,7 +19,9 @@
 // cache line. [Value] and [Array] are typed views of objects, for any T that
 // is fixed-size and pointer-free (numbers, arrays and structs of them, the
 // sync/atomic types); a T holding a pointer, string, slice, map, interface,
-// channel or func is refused with an error naming the field.
+// channel or func is refused with an error naming the field. NewValue
+// takes an initial value, [NewArrayOf] initial elements, and Array's Get
+// and Set Python's negative indexes ([Index]: -1 is the last).
 //
 // A [Handle] names an object (region id, offset, size, kind, element type).
 // It is fixed-size and pointer-free, so it can be passed to a child, stored
@@ -64,8 +66,9 @@
 //   - Close unmaps. A slice or pointer taken from a view ([Array.Slice],
 //     [Value.Ptr]) must not be used after Close, and Close must not race
 //     with other use of the region in this process.
-//   - Value and Array do no locking: several writers of the same elements
-//     need a lock from package sync, or atomic element types.
+//   - Value and Array do no locking (Python's RawValue, RawArray): several
+//     writers need atomic elements, a lock from package sync, or sync's
+//     Value and Array, which carry their lock.
 //   - Anyone with write access can truncate a named region's file; the
 //     others then fault (SIGBUS) on the lost pages. Attach refuses a
 //     truncated file but cannot guard a mapping made before. Anonymous
