@@ -221,14 +221,7 @@ func (e Count) sleep(ctx context.Context, every time.Duration, next func() time.
 	for {
 		// W1: announce on the futex word itself: set SLEEPERS on the value
 		// we will sleep on, so a notifier from here on pays for a wake-up.
-		s := e.seq.Load()
-		for s&ecSleepers == 0 {
-			if e.seq.CompareAndSwap(s, s|ecSleepers) {
-				s |= ecSleepers
-				break
-			}
-			s = e.seq.Load()
-		}
+		s, announced := e.announce()
 		// W2: the last check, after the announcement.
 		if ready() {
 			return nil
@@ -254,6 +247,9 @@ func (e Count) sleep(ctx context.Context, every time.Duration, next func() time.
 		if every > 0 {
 			timeout = every
 		}
+		if !announced {
+			timeout = ecPollSleep // not announced: no Notify would wake this sleep
+		}
 		// W3: sleep while seq == s.
 		err := futex.Wait(e.seq, s, timeout)
 		if err != nil && !errors.Is(err, futex.ErrTimeout) {
@@ -267,12 +263,32 @@ func (e Count) sleep(ctx context.Context, every time.Duration, next func() time.
 	}
 }
 
+// announce is step W1: it sets SLEEPERS on the current value of seq and
+// returns that value. The CAS fails only when seq changed meanwhile (a
+// notifier or a cancellation made progress), but another process can
+// write anything there, so after ecRetries failures it gives up and
+// reports false: the caller then sleeps briefly instead of until notified.
+func (e Count) announce() (uint32, bool) {
+	s := e.seq.Load()
+	for range ecRetries {
+		if s&ecSleepers != 0 || e.seq.CompareAndSwap(s, s|ecSleepers) {
+			return s | ecSleepers, true
+		}
+		s = e.seq.Load()
+	}
+	return s, false
+}
+
+// ecRetries bounds the CAS loops on seq (announce, Notify): each failure
+// means the word changed, which only a scribbling process makes endless.
+const ecRetries = 1024
+
 // Notify wakes every process and goroutine sleeping in Wait on this
 // Count. Call it after the atomic store that makes their condition
 // true. It makes a system call only when a waiter has announced itself.
 // It reports whether it made one.
 func (e Count) Notify() bool {
-	for {
+	for range ecRetries {
 		// N2: SLEEPERS clear: nobody sleeps on the current value (or is
 		// about to without re-checking the condition after our store).
 		s := e.seq.Load()
@@ -290,7 +306,15 @@ func (e Count) Notify() bool {
 			return true
 		}
 	}
+	// The word keeps changing under us (scribbled): wake everyone anyway.
+	futex.Wake(e.seq, -1) //nolint:errcheck // best effort
+	return true
 }
+
+// Sleepers reports whether a waiter has announced a sleep on the current
+// value (a Notify now would make a system call): one load, for a notifier
+// that can skip work nobody waits for.
+func (e Count) Sleepers() bool { return e.seq.Load()&ecSleepers != 0 }
 
 // Waiters reports how many goroutines are past their spin in Wait, about to
 // sleep or asleep (a snapshot, for tests and diagnostics).

@@ -205,3 +205,39 @@ func TestMain(m *testing.M) {
 	spawn.Main()
 	os.Exit(m.Run())
 }
+
+// A word another process keeps rewriting cannot hold a waiter or a
+// notifier in its CAS loops: Wait returns by its context, Notify returns.
+func TestScribbledWordBounded(t *testing.T) {
+	var seq, waiters atomic.Uint32
+	e := event.New(&seq, &waiters)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := uint32(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+				seq.Store(i) // a scribbler flipping SLEEPERS and the count
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	finished := make(chan error, 1)
+	go func() { finished <- e.Wait(ctx, func() bool { return false }) }()
+	for range 1000 {
+		e.Notify()
+	}
+	select {
+	case err := <-finished:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Wait = %v, want the deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait on a scribbled word did not return by its context")
+	}
+}
