@@ -28,9 +28,10 @@ type readyChan interface {
 //
 // It returns ctx's error when ctx ends first, nothing at once for no
 // objects, and an error wrapping errors.ErrUnsupported for an object of
-// another type. It has no polling loop of its own: the channels are selected on and the
-// queues sleep on their futexes (queue.Wait). Readiness is a snapshot, as
-// in queue.Wait.
+// another type. Waiting is idle-cheap: the channels are selected on and
+// the queues sleep on their futexes (queue.Wait), with no polling loop of
+// its own (under 0.5% of a core, TestWaitAnyIdleCost). Readiness is a
+// snapshot, as in queue.Wait.
 func WaitAny(ctx context.Context, objs ...any) ([]any, error) {
 	if len(objs) == 0 {
 		return nil, nil
