@@ -49,6 +49,7 @@ type node struct {
 	name  string
 	nc    *nats.Conn
 	js    jetstream.JetStream
+	work  jetstream.Stream
 	limit int           // deliveries of an item before it fails
 	beat  time.Duration // heartbeat period of a running chunk
 	pool  *pool.Pool    // nil with InProcess
@@ -130,12 +131,13 @@ func (nd *node) open(ctx context.Context) (jetstream.Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
+	nd.work = ws
 	// One more delivery than the limit: the extra one, taken by a live
 	// node, reports the item failed (the earlier ones died with it).
 	cons, err := ws.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: nd.n.consumer, FilterSubject: nd.n.work + ".>", AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: nd.cfg.ackWait, MaxDeliver: nd.cfg.maxDeliver + 1, BackOff: nd.cfg.backoff,
-		MaxAckPending: 1 << 16, MaxWaiting: 4096,
+		MaxAckPending: 1 << 16,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create work consumer: %w", err)

@@ -30,7 +30,7 @@ func (nd *node) handle(ctx context.Context, msg jetstream.Msg) {
 	h := msg.Headers()
 	reply := h.Get(hdrReply)
 	if !strings.HasPrefix(reply, nd.n.results+".") || strings.Count(reply, ".") != strings.Count(nd.n.results, ".")+1 {
-		msg.TermWithReason("no result subject")
+		nd.term(msg, "no result subject")
 		return
 	}
 	if v := h.Get(hdrWire); v != strconv.Itoa(WireVersion) {
@@ -173,7 +173,7 @@ func (nd *node) finish(ctx context.Context, msg jetstream.Msg, c *chunk, outs []
 		return
 	}
 	if term {
-		msg.TermWithReason("failed for good")
+		nd.term(msg, "failed for good")
 	} else {
 		msg.Ack()
 	}
@@ -194,7 +194,18 @@ func (nd *node) reject(ctx context.Context, msg jetstream.Msg, kind, text string
 		msg.Nak()
 		return
 	}
-	msg.TermWithReason(kind)
+	nd.term(msg, kind)
+}
+
+// term terminates msg (it must not be delivered again) and deletes it: a
+// work-queue stream keeps a terminated message otherwise.
+func (nd *node) term(msg jetstream.Msg, why string) {
+	msg.TermWithReason(why)
+	if meta, err := msg.Metadata(); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		nd.work.DeleteMsg(ctx, meta.Sequence.Stream)
+	}
 }
 
 // split republishes each item of c as a chunk of its own, counting base

@@ -137,7 +137,10 @@ func (r *reader) byte(what string) byte {
 
 // bytes reads a length-prefixed field; it aliases the input.
 func (r *reader) bytes(what string, limit uint64) []byte {
-	n := r.uvarint(what, min(limit, uint64(len(r.b))))
+	n := r.uvarint(what, limit)
+	if r.err == nil && n > uint64(len(r.b)) { // checked after the length's own bytes are read
+		r.fail(what)
+	}
 	if r.err != nil {
 		return nil
 	}
