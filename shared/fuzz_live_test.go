@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +16,8 @@ import (
 // live heap (the heap's own header and free lists, container headers and
 // their lock words, tables, entries, items) between the operations of this
 // one, on a Dict, a gob-coded Dict, a List, a ShareableList, a Record and
-// the heap itself. Every call must return, a value or an error, within its
+// the heap itself, through every method (issue 16's list moves, SetAll,
+// PopItem and iterators included). Every call must return, a value or an error, within its
 // deadline, and never panic or fault: a call still running after
 // liveDeadline crashes the fuzzing process, which records the input.
 //
@@ -103,7 +106,7 @@ func newLive(t *testing.T) *live {
 	return lv
 }
 
-const liveOps = 16
+const liveOps = 19
 
 // run does operation op, under a watchdog.
 func (lv *live) run(op int) {
@@ -167,5 +170,19 @@ func (lv *live) run(op int) {
 	case 15:
 		lv.d.Get(k) // without a context: SetTimeout bounds it
 		lv.l.Get(0)
+	case 16:
+		lv.l.InsertContext(ctx, lv.n%7-3, "inserted")
+		lv.l.PopAtContext(ctx, lv.n%5-2)
+		lv.l.RemoveContext(ctx, "item3")
+	case 17:
+		lv.l.IndexContext(ctx, "appended")
+		lv.l.CountContext(ctx, "set")
+		lv.l.All(ctx)
+		lv.l.ExtendContext(ctx, slices.Values([]string{"e1", "e2"}))
+	case 18:
+		lv.d.SetAllContext(ctx, maps.All(map[string][]byte{k: []byte("all"), "k1": nil}))
+		lv.d.PopItemContext(ctx)
+		lv.d.All(ctx)
+		lv.g.Keys(ctx)
 	}
 }

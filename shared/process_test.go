@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -204,7 +205,9 @@ func checkCrashValue(v []byte) error {
 	return nil
 }
 
-// crasher updates a dict and a list as fast as it can until it is killed.
+// crasher updates a dict and a list as fast as it can until it is killed,
+// with every changing method: the list's moves (Insert, PopAt, Remove) and
+// the dict's SetAll and PopItem too.
 var crasher = spawn.Register("shared.crasher", func(ctx context.Context, a crashArg) (struct{}, error) {
 	d, err := shared.OpenDict[string, []byte](a.Dict)
 	if err != nil {
@@ -231,11 +234,30 @@ var crasher = spawn.Register("shared.crasher", func(ctx context.Context, a crash
 			_, _, err = d.Update(key, func(v []byte, ok bool) ([]byte, bool) { return crashValue(seq, 100+rng.IntN(500)), true })
 		case op < 76:
 			err = d.Clear()
-		case op < 88:
+		case op < 78:
+			err = d.SetAll(maps.All(map[string][]byte{key: crashValue(seq, rng.IntN(300)), "k0": crashValue(seq, 9)}))
+		case op < 79:
+			if d.Len() > 32 {
+				_, _, err = d.PopItem()
+			}
+		case op < 84:
 			err = l.Append(crashValue(seq, rng.IntN(500)))
-		case op < 95:
+		case op < 88:
+			err = l.Insert(rng.IntN(l.Len()+1), crashValue(seq, rng.IntN(500)))
+		case op < 92:
 			if l.Len() > 0 {
 				err = l.Set(rng.IntN(l.Len()), crashValue(seq, rng.IntN(500)))
+			}
+		case op < 94:
+			if n := l.Len(); n > 100 {
+				_, err = l.PopAt(rng.IntN(n))
+			}
+		case op < 95:
+			if n := l.Len(); n > 100 {
+				var v []byte
+				if v, err = l.Get(rng.IntN(n)); err == nil {
+					err = l.Remove(v)
+				}
 			}
 		default:
 			if l.Len() > 100 {
@@ -281,10 +303,16 @@ func checkCrashContainers(d *shared.Dict[string, []byte], l *shared.List[[]byte]
 	if err != nil {
 		return err
 	}
+	seen := map[uint64]int{} // every value written is new: a duplicate is a torn move
 	for i, v := range items {
 		if err := checkCrashValue(v); err != nil {
 			return fmt.Errorf("list item %d: %v", i, err)
 		}
+		seq := binary.LittleEndian.Uint64(v)
+		if j, dup := seen[seq]; dup {
+			return fmt.Errorf("list items %d and %d are both value %d", j, i, seq)
+		}
+		seen[seq] = i
 	}
 	// Usable: a write and a read go through.
 	if err := d.Set("probe", crashValue(7, 10)); err != nil {
