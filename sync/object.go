@@ -79,6 +79,12 @@ func (o *obj) lock(field uintptr) owner.Lock {
 	return l
 }
 
+// recordKey names the owner word at offset field of the primitive's words
+// for owner.RecordFor: the same in every mapping of the region.
+func (o *obj) recordKey(field uintptr) owner.RecordKey {
+	return owner.RecordKey{Region: o.b.Handle().Region, Off: o.b.Offset() + o.off + int64(field)}
+}
+
 func closedErr(verb string) error { return fmt.Errorf("%s: %w", verb, errClosed) }
 
 // sizeOf returns the bytes and the alignment T's words take.

@@ -56,6 +56,7 @@ type RLock struct {
 	o     obj
 	m     owner.RobustLock
 	depth *atomic.Uint32
+	rec   *owner.Record // this process's account of its hold (see reenter)
 }
 
 // NewRLock allocates an unlocked RLock in r.
@@ -78,8 +79,10 @@ func newRLock(o obj, w *rlockWords, err error) (*RLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := mutexOf(o, unsafe.Offsetof(rlockWords{}.mutex))
-	return &RLock{o: o, m: m.m, depth: &w.depth}, nil
+	field := unsafe.Offsetof(rlockWords{}.mutex) + unsafe.Offsetof(mutexWords{}.owner)
+	rec := owner.RecordFor(o.recordKey(field))
+	m := o.lock(field).WithRecord(rec).Robust()
+	return &RLock{o: o, m: m, depth: &w.depth, rec: rec}, nil
 }
 
 // Handle names the RLock for another process.
@@ -95,11 +98,13 @@ func (l *RLock) LockContext(ctx context.Context) error {
 	if !l.o.live() {
 		return closedErr("lock rlock")
 	}
-	if l.reenter() {
-		return nil
+	if ok, err := l.reenter(); ok || err != nil {
+		return err
 	}
+	l.rec.Enter()
 	err := l.m.LockContext(ctx)
 	if err != nil && err != ErrOwnerDead {
+		l.rec.Leave()
 		return fmt.Errorf("lock rlock: %w", err)
 	}
 	// This process now holds the word; nobody else writes depth.
@@ -113,21 +118,26 @@ func (l *RLock) LockContext(ctx context.Context) error {
 // reenter deepens the hold if this process holds the lock. The depth goes
 // up by CAS from a non-zero value only: a depth of 0 with this process
 // named as holder means that a goroutine of this process is releasing it
-// (or has just taken it), and this call must take the slow path.
-func (l *RLock) reenter() bool {
+// (or has just taken it), and this call must take the slow path. A word
+// naming this process while its Record counts no goroutine here is
+// another process's writing, not a hold to deepen: ErrCorrupt.
+func (l *RLock) reenter() (bool, error) {
 	if !l.m.HeldByMe() {
-		return false
+		return false, nil
+	}
+	if !l.rec.Holds() {
+		return false, fmt.Errorf("lock rlock: owner word names this process, which does not hold it: %w", shm.ErrCorrupt)
 	}
 	for {
 		d := l.depth.Load()
 		if d == 0 {
-			return false
+			return false, nil
 		}
 		if d == math.MaxUint32 {
 			panic("forkless/sync: RLock re-entered 2^32 times")
 		}
 		if l.depth.CompareAndSwap(d, d+1) {
-			return true
+			return true, nil
 		}
 	}
 }
@@ -147,13 +157,15 @@ func (l *RLock) TryLock() bool {
 	if !l.o.live() {
 		return false
 	}
-	if l.reenter() {
-		return true
+	if ok, err := l.reenter(); ok || err != nil {
+		return ok
 	}
+	l.rec.Enter()
 	if l.m.TryLock() {
 		l.depth.Store(1)
 		return true
 	}
+	l.rec.Leave()
 	return false
 }
 
@@ -173,7 +185,7 @@ func (l *RLock) TryUnlock() error {
 		return closedErr("unlock rlock")
 	}
 	for {
-		if !l.m.HeldByMe() {
+		if !l.m.HeldByMe() || !l.rec.Holds() {
 			return fmt.Errorf("unlock of an RLock not held by this process (held by pid %d): %w", l.m.Holder().Pid(), ErrNotHeld)
 		}
 		d := l.depth.Load()
@@ -181,8 +193,12 @@ func (l *RLock) TryUnlock() error {
 			return fmt.Errorf("unlock of an RLock not held by this process (depth 0): %w", ErrNotHeld)
 		}
 		if l.depth.CompareAndSwap(d, d-1) {
-			if d == 1 && !l.m.Unlock() {
-				return fmt.Errorf("unlock of an RLock whose word changed while held: %w", ErrNotHeld)
+			if d == 1 {
+				ok := l.m.Unlock()
+				l.rec.Leave()
+				if !ok {
+					return fmt.Errorf("unlock of an RLock whose word changed while held: %w", ErrNotHeld)
+				}
 			}
 			return nil
 		}
@@ -191,7 +207,7 @@ func (l *RLock) TryUnlock() error {
 
 // Depth returns how deep this process holds the lock (0 if it does not).
 func (l *RLock) Depth() int {
-	if !l.o.live() || !l.m.HeldByMe() {
+	if !l.o.live() || !l.m.HeldByMe() || !l.rec.Holds() {
 		return 0
 	}
 	return int(l.depth.Load())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/forkless-go/forkless/internal/errs"
 	"github.com/forkless-go/forkless/internal/futex"
 	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/internal/spin"
@@ -29,7 +30,15 @@ type Lock struct {
 	f    *atomic.Uint32 // w's low half, the futex word
 	me   Word
 	spin *spin.Budget
+	rec  *Record // this process's account, or nil (WithRecord)
 }
+
+// WithRecord returns l checked against r, this process's Record of the
+// lock, which the caller keeps (Enter before taking, Leave after
+// releasing): a waiter that finds the word naming this process while r
+// counts nobody else here fails with ErrCorrupt instead of waiting on a
+// hold that does not exist.
+func (l Lock) WithRecord(r *Record) Lock { l.rec = r; return l }
 
 // LockAt returns the Lock whose owner word lies at b[off:] (8 bytes,
 // 8-aligned), taken as me (from Self), spinning by budget. It fails, with
@@ -121,6 +130,10 @@ func (l Lock) lockContext(ctx context.Context, robust bool) error {
 		}
 		if Word(v).Lost() {
 			return ErrNotRecoverable
+		}
+		if l.rec != nil && Word(v).Holder() == l.me && l.rec.alone() {
+			l.passOn()
+			return fmt.Errorf("owner word %#x names this process, which does not hold the lock: %w", v, errs.ErrCorrupt)
 		}
 		if sp.Again() {
 			continue
