@@ -39,6 +39,7 @@ func TestCloseParentCopyOfChildEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer parentConn.Close() // before the region is unmapped
 	p, err := pipeEcho.Start(ctx, childConn)
 	if err != nil {
 		t.Fatal(err)

@@ -86,6 +86,10 @@ func TestSharedObjectsTravelAsArguments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Pipe ends watch their peer from a goroutine: close them before the
+	// region is unmapped (deferred after it, so run before it).
+	defer parentEnd.Close()
+	defer o.Pipe.Close()
 	o.Mu = must(fsync.NewMutex(r))
 	o.Done = must(fsync.NewEvent(r))
 	o.Count = must(shm.NewValue[int64](r))
