@@ -20,18 +20,26 @@
 // named manager's region by name. Opening checks the handle's kind and the
 // key and value types against the container.
 //
-// Values are stored as bytes: fixed-size, pointer-free types as their own
-// bytes, []byte and string as they are, anything else through a [Codec]
-// ([Gob] unless [WithCodec] says otherwise). Values are copied in and out:
-// changing a value Get returned changes nothing shared (Python's "nested
-// changes silently lost" is here "nested changes need a Set").
+// Python's methods are there: a List's Append, Extend, Insert, PopAt (pop(i)),
+// Remove, Index and Count; a Dict's SetAll (update), PopItem, SetDefault.
+// Dict keys are strings, byte slices, or fixed-size, pointer-free types
+// (Dict[int, V] holds d[65]). Values are stored as bytes: fixed-size,
+// pointer-free types as their own bytes, []byte and string as they are,
+// anything else through a [Codec] ([Gob] unless [WithCodec] says
+// otherwise); a part that cannot be stored fails with [ErrEncode], named
+// ("value.Jobs (chan int)"). Values are copied in and out: changing a
+// value Get returned changes nothing shared (Python's "nested changes
+// silently lost" is here "nested changes need a Set"). [Dict.All], Keys,
+// Values and [List.All] return Go iterators over a snapshot, with every
+// error returned before the loop.
 //
 // Every operation is atomic with respect to the others, across processes:
 // each takes the container's robust lock, except [Dict.Get] and Len, which
 // read without it. A process killed at any instruction leaves each
 // container in its old state or its new one, never a mix; the next process
-// to take the lock repairs what the dead one left, and nobody deadlocks. Range calls its function on a snapshot, without
-// the lock, so the function may use the container.
+// to take the lock repairs what the dead one left (it rolls a journaled
+// Insert, PopAt or Remove forward), and nobody deadlocks. Range and the
+// iterators run the loop on a snapshot, without the lock.
 //
 // Memory ordering, arm64 too: every change is written out of place and
 // published, under the lock, by one atomic store (a slot, root or count
