@@ -42,8 +42,8 @@
 // iterators run the loop on a snapshot, without the lock.
 //
 // Memory ordering, arm64 too: every change is written out of place and
-// published, under the lock, by one atomic store (a slot, root or count
-// word) made after the bytes it publishes. [Dict.Get] reads without the
+// published, under the lock, by atomic stores (a slot, root or count word;
+// a journal first for two) made after the bytes. [Dict.Get] reads without the
 // lock: it copies the entry (header, key, value) with atomic loads and
 // keeps the copy only if the change sequence (containerHeader.seq) was even
 // and unchanged around them; the argument is at Dict.tryGet.
