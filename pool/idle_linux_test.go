@@ -94,8 +94,8 @@ func TestPoolIdleCost(t *testing.T) {
 	long := sleepArg{D: time.Hour, Obey: true}
 	// Each case has a pool of its own: cancelling the sleeping item at the
 	// end stops its worker, and a replacement's start is not idle.
-	idlePool := func(t *testing.T) *pool.Pool {
-		p := newTestPool(t)
+	idlePool := func(t *testing.T, opts ...pool.Option) *pool.Pool {
+		p := newTestPool(t, opts...)
 		// Warm up, then let the workers' polls run out.
 		if _, err := pool.Map(poolCtx(t, 60*time.Second), p, poolSquare, make([]int, 1000)); err != nil {
 			t.Fatal(err)
@@ -114,6 +114,15 @@ func TestPoolIdleCost(t *testing.T) {
 	})
 	t.Run("Map", func(t *testing.T) {
 		p := idlePool(t)
+		poolIdleCost(t, p, func(ctx context.Context) error {
+			_, err := pool.Map(ctx, p, poolSleep, []sleepArg{long}, pool.Chunk(1))
+			return err
+		})
+	})
+	// With progress on, a snapshot every ProgressInterval while the item
+	// runs (and none once the pool is idle).
+	t.Run("MapWithProgress", func(t *testing.T) {
+		p := idlePool(t, pool.OnProgress(func(pool.Stats) {}))
 		poolIdleCost(t, p, func(ctx context.Context) error {
 			_, err := pool.Map(ctx, p, poolSleep, []sleepArg{long}, pool.Chunk(1))
 			return err

@@ -24,11 +24,13 @@ type config struct {
 	initErr    error
 	procOpts   []spawn.Option
 	onProgress func(Stats)
+
+	progressEvery time.Duration
 }
 
 // defaults are the options New starts from.
 func defaults() config {
-	return config{depth: 512, arena: 64 << 20, grace: 200 * time.Millisecond}
+	return config{depth: 512, arena: 64 << 20, grace: 200 * time.Millisecond, progressEvery: 200 * time.Millisecond}
 }
 
 // Workers sets the number of worker processes, 1 to 4096; New refuses
@@ -75,8 +77,15 @@ func WorkerOptions(opts ...spawn.Option) Option {
 }
 
 // OnProgress calls fn with the pool's statistics after each batch of
-// results, from one goroutine at a time. fn must return quickly.
+// results, and every ProgressInterval while work is queued or running (so
+// a long chunk reports its items as they finish), from one goroutine at a
+// time. fn must return quickly.
 func OnProgress(fn func(Stats)) Option { return func(c *config) { c.onProgress = fn } }
+
+// ProgressInterval sets how often OnProgress and the Progress channel get a
+// snapshot while the pool has work (default 200 ms); an idle pool sends
+// none.
+func ProgressInterval(d time.Duration) Option { return func(c *config) { c.progressEvery = d } }
 
 // Initializer runs f(arg) once in each worker before it takes tasks, like
 // Python's initializer and initargs. If it fails, the pool breaks: pending
@@ -90,19 +99,4 @@ func Initializer[A, R any](f *spawn.Func[A, R], arg A) Option {
 		b, err := wire.Encode(f.Codec(), arg, "initializer argument")
 		c.initFunc, c.initArg, c.initErr = f.Name(), b, err
 	}
-}
-
-// Stats are a pool's counters. Items are the elements of a Map or Imap, or
-// one Submit or Apply each.
-type Stats struct {
-	Workers   int   // worker processes running
-	Submitted int64 // items submitted
-	Queued    int64 // items not yet handed to a worker
-	InFlight  int64 // items handed to workers, without a result yet
-	Done      int64 // items that returned a result
-	Failed    int64 // items that failed: error, panic, worker death, time limit
-	Cancelled int64 // items dropped because their job was cancelled
-	Retried   int64 // items run again after their worker died
-	Restarts  int64 // workers that died or were killed, and were replaced
-	Recycled  int64 // workers replaced after MaxTasksPerWorker tasks
 }

@@ -54,9 +54,15 @@ type Pool struct {
 	stopped atomic.Bool
 	unhook  func() // removes the pool's teardown from spawn.Shutdown's
 
-	progressMu sync.Mutex
-	progress   chan Stats
-	progressOn atomic.Bool
+	progressMu   sync.Mutex
+	progress     chan Stats
+	progressOn   atomic.Bool
+	progressWake chan struct{} // a token when work is submitted with progress on
+	epoch        time.Time     // task times are kept as durations since it
+	finishedHi   atomic.Int64  // the highest Stats.Finished reported
+	rate         rateMeter
+	runTime      histogram // under mu
+	latency      histogram // under mu
 
 	st struct {
 		workers                                       atomic.Int64
@@ -84,6 +90,8 @@ type worker struct {
 	gone     bool          // its exit was handled
 	reaped   chan struct{} // closed once the reaper is done with the region
 
+	delivered int64 // items of tasks whose results the parent took from it
+
 	lastSeq    uint64    // watchdog: seq at the last sample
 	lastSeqAt  time.Time // watchdog: when seq took that value
 	timeoutSeq uint64    // watchdog: the odd seq at which it killed the worker
@@ -97,6 +105,7 @@ type task struct {
 	chunk    int
 	id       uint64
 	attempts int
+	sent     time.Duration // when it was handed to a worker, since p.epoch
 }
 
 // New starts a pool of worker processes. ctx bounds the start only.
@@ -121,7 +130,10 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 		changed:  make(chan struct{}),
 		stop:     make(chan struct{}),
 		progress: make(chan Stats, 1),
-		unhook:   func() {},
+
+		progressWake: make(chan struct{}, 1),
+		epoch:        time.Now(),
+		unhook:       func() {},
 	}
 	var errs []error
 	var emu sync.Mutex
@@ -148,6 +160,8 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 	if cfg.timeout > 0 {
 		p.live.Go(p.watchdog)
 	}
+	p.progressOn.Store(cfg.onProgress != nil)
+	p.live.Go(p.progressLoop)
 	// Python's pool workers are daemonic, and an open pool is terminated
 	// when its process ends: a process that returns with a pool still open
 	// must not wait for workers that wait for tasks (nor have the pool
@@ -169,7 +183,7 @@ func (c *config) check() error {
 		return fmt.Errorf("queue depth %d (want 1..65536)", c.depth)
 	case c.arena < 1<<16 || c.arena > 1<<40:
 		return fmt.Errorf("arena of %d bytes (want 64 KiB..1 TiB)", c.arena)
-	case c.maxTasks < 0 || c.retries < 0 || c.timeout < 0 || c.grace < 0:
+	case c.maxTasks < 0 || c.retries < 0 || c.timeout < 0 || c.grace < 0 || c.progressEvery <= 0:
 		return fmt.Errorf("negative option")
 	case c.initErr != nil:
 		return fmt.Errorf("initializer: %w", c.initErr)
@@ -191,45 +205,4 @@ func (p *Pool) Pids() []int {
 		}
 	}
 	return pids
-}
-
-// Stats returns a snapshot of the pool's counters.
-func (p *Pool) Stats() Stats {
-	return Stats{
-		Workers:   int(p.st.workers.Load()),
-		Submitted: p.st.submitted.Load(),
-		Queued:    p.st.queued.Load(),
-		InFlight:  p.st.inflight.Load(),
-		Done:      p.st.done.Load(),
-		Failed:    p.st.failed.Load(),
-		Cancelled: p.st.cancelled.Load(),
-		Retried:   p.st.retried.Load(),
-		Restarts:  p.st.restarts.Load(),
-		Recycled:  p.st.recycled.Load(),
-	}
-}
-
-// Progress returns a channel that always holds the latest statistics after
-// a change: a progress bar reads it whenever it likes and never misses the
-// final state (a newer value replaces an unread older one).
-func (p *Pool) Progress() <-chan Stats {
-	p.progressOn.Store(true)
-	return p.progress
-}
-
-func (p *Pool) reportProgress() {
-	if !p.progressOn.Load() && p.cfg.onProgress == nil {
-		return
-	}
-	p.progressMu.Lock()
-	defer p.progressMu.Unlock()
-	s := p.Stats()
-	select {
-	case <-p.progress:
-	default:
-	}
-	p.progress <- s
-	if p.cfg.onProgress != nil {
-		p.cfg.onProgress(s)
-	}
 }

@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // onResult delivers the results of task t, which d finished (finishHead
@@ -59,8 +60,9 @@ func (p *Pool) onResult(w *worker, t *task, d *resultDesc) {
 // payload is freed), or d names another task (the worker broke the
 // protocol; its memory is not ours to trust: it is killed, and its exit
 // fails or requeues its tasks as for any death).
+// It records the task's run time and its latency (now is when d came in).
 // Called with p.mu held.
-func (p *Pool) finishHead(w *worker, d *resultDesc) (_ *task, ok bool) {
+func (p *Pool) finishHead(w *worker, d *resultDesc, now time.Duration) (_ *task, ok bool) {
 	if w.ihead == len(w.inflight) {
 		if d.Flags&flagHeap != 0 {
 			w.heap.Free(d.Off)
@@ -82,6 +84,9 @@ func (p *Pool) finishHead(w *worker, d *resultDesc) (_ *task, ok bool) {
 		w.inflight, w.ihead = w.inflight[:n], 0
 	}
 	w.heapFull = false
+	w.delivered += int64(t.hi - t.lo)
+	p.runTime.add(int64(min(d.Nanos, 1<<62)))
+	p.latency.add(int64(now - t.sent))
 	if ns := float64(d.Nanos); p.ewma == 0 {
 		p.ewma = ns
 	} else {

@@ -3,6 +3,7 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/shm"
@@ -50,6 +51,7 @@ func (p *Pool) RunJob(job *Job, lo, hi, chunk int) error {
 	fails := p.pumpTo(nil, min(2, p.depth()))
 	p.mu.Unlock()
 	p.deliverFailures(fails)
+	p.wakeProgress()
 	return nil
 }
 
@@ -143,6 +145,7 @@ func (p *Pool) publish(w *worker) {
 }
 
 func (p *Pool) pumpQueue(fails []failure, depth int) []failure {
+	now := time.Duration(-1) // read once, when a task is sent
 	for p.qhead < len(p.queue) {
 		t := p.queue[p.qhead]
 		if t.job.cancelled.Load() {
@@ -161,6 +164,10 @@ func (p *Pool) pumpQueue(fails []failure, depth int) []failure {
 		} else {
 			p.popQueue()
 		}
+		if now < 0 {
+			now = time.Since(p.epoch)
+		}
+		t.sent = now
 		var ok bool
 		fails, ok = p.send(w, t, fails)
 		if !ok {

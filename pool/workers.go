@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/ring"
@@ -105,10 +106,11 @@ func (p *Pool) collect(w *worker) {
 		if err != nil {
 			break // closed by the reaper, and drained
 		}
+		now := time.Since(p.epoch)
 		p.mu.Lock()
 		k := 0
 		for ; k < n; k++ {
-			t, ok := p.finishHead(w, &batch[k])
+			t, ok := p.finishHead(w, &batch[k], now)
 			if !ok {
 				break // the rest are not to be trusted, or nobody wants them
 			}
