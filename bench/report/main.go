@@ -113,7 +113,7 @@ func estimateRun(c runConfig) string {
 		return err.Error()
 	}
 	d := estimate(ps, c.count, c.quick)
-	return fmt.Sprintf("estimated %s for %d passes at -count %d on a %d-core machine like the one the timings were taken on (2 cores)",
+	return fmt.Sprintf("estimated %s for %d passes at -count %d (from timings on a quiet 2-core machine; this one has %d cores, and a busy machine takes longer)",
 		d.Round(time.Minute), len(ps), c.count, runtime.NumCPU())
 }
 
@@ -155,7 +155,7 @@ func run(c runConfig) error {
 	case partial:
 		meta.Partial = fmt.Sprintf("-pkg %q -bench %q", c.pkgFilter, c.benchPat)
 	case c.quick:
-		meta.Partial = "-quick"
+		meta.Quick = true
 	}
 	res := newResults()
 	loadBefore := loadAvg()

@@ -50,10 +50,10 @@ var packages = []Package{
 	{Dir: "shared", PerRun: 12300 * time.Millisecond},
 	{Dir: "bench", Bench: "^Benchmark(Stream|PythonStream)$", PerRun: 25 * time.Second},
 	{Dir: "bench", Bench: "^BenchmarkStreamFanIn$", PerRun: 3 * time.Second},
-	{Dir: shmipcPkg, Bench: "^BenchmarkShmipcStream$", PerRun: 5 * time.Second},
+	{Dir: shmipcPkg, Bench: "^BenchmarkShmipcStream$", PerRun: 10 * time.Second},
 	// Round trips, quiet, then loaded: busy loops on every core for the
 	// whole pass (fewer iterations: a loaded round trip is slower).
-	{Dir: "bench", Bench: "^BenchmarkPingPong$", Benchtime: "20000x", PerRun: 2500 * time.Millisecond},
+	{Dir: "bench", Bench: "^BenchmarkPingPong$", Benchtime: "20000x", PerRun: 4 * time.Second},
 	{Dir: shmipcPkg, Bench: "^BenchmarkShmipcRoundTrip$", Benchtime: "20000x", PerRun: 1500 * time.Millisecond},
 	{Dir: "bench", Bench: "^BenchmarkPingPong$/impl=(forkless|event|pipe|futex|unix)$", Benchtime: "5000x", Load: busyLoad, PerRun: 4 * time.Second},
 	{Dir: "sync", Bench: "^BenchmarkEventPingPong$/impl=(forkless|os.Pipe)$", Benchtime: "5000x", Load: busyLoad, PerRun: 2 * time.Second},
