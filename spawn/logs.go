@@ -30,6 +30,23 @@ func ForwardLogs(h slog.Handler) Option {
 	return func(o *options) { o.logs, o.logsTo = true, h }
 }
 
+// openLogPipe makes the log pipe of a child started with ForwardLogs and
+// says so in q; without ForwardLogs it returns nil files.
+func (p *Process[R]) openLogPipe(q *request) (r, w *os.File, err error) {
+	if !p.opts.logs {
+		return nil, nil, nil
+	}
+	if p.opts.logsTo == nil {
+		p.opts.logsTo = slog.Default().Handler()
+	}
+	if r, w, err = os.Pipe(); err != nil {
+		return nil, nil, err
+	}
+	q.flags |= flagLogs
+	q.logLevel = int64(logLevelOf(p.opts.logsTo))
+	return r, w, nil
+}
+
 // logLevelOf is the lowest level h handles, probed among slog's four.
 func logLevelOf(h slog.Handler) slog.Level {
 	for _, l := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {

@@ -245,33 +245,13 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
 
-	q := request{
-		fn: p.fn, arg: argBytes, nRegions: len(p.regions), nFiles: len(p.files),
-		name: p.name, identity: p.ident,
-		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
-		termGrace: DefaultTerminateGrace,
+	q := p.request(argBytes)
+	logR, logW, err := p.openLogPipe(&q)
+	if err != nil {
+		return none, fmt.Errorf("start %s: %w", p.fn, err)
 	}
-	if p.opts.termGrace != nil {
-		q.termGrace = *p.opts.termGrace
-	}
-	rand.Read(q.token[:]) // never fails (crypto/rand)
-	if p.opts.daemon {
-		q.flags |= flagDaemon
-	}
-	if p.opts.noWatchPipe {
-		q.flags |= flagNoWatchPipe
-	}
-	var logR, logW *os.File
-	if p.opts.logs {
-		if p.opts.logsTo == nil {
-			p.opts.logsTo = slog.Default().Handler()
-		}
-		if logR, logW, err = os.Pipe(); err != nil {
-			return none, fmt.Errorf("start %s: %w", p.fn, err)
-		}
+	if logW != nil {
 		defer logW.Close() // the child has its copy once started
-		q.flags |= flagLogs
-		q.logLevel = int64(logLevelOf(p.opts.logsTo))
 	}
 	frame := q.marshal()
 
@@ -330,6 +310,27 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	go p.reap(respR)
 
 	return rest, nil
+}
+
+// request is the child's request, for the encoded argument argBytes.
+func (p *Process[R]) request(argBytes []byte) request {
+	q := request{
+		fn: p.fn, arg: argBytes, nRegions: len(p.regions), nFiles: len(p.files),
+		name: p.name, identity: p.ident,
+		parentName: self.name, parentPid: os.Getpid(), parentStart: proc.Self().Start,
+		termGrace: DefaultTerminateGrace,
+	}
+	if p.opts.termGrace != nil {
+		q.termGrace = *p.opts.termGrace
+	}
+	rand.Read(q.token[:]) // never fails (crypto/rand)
+	if p.opts.daemon {
+		q.flags |= flagDaemon
+	}
+	if p.opts.noWatchPipe {
+		q.flags |= flagNoWatchPipe
+	}
+	return q
 }
 
 // startable says why the process cannot start now, or returns its encoded
