@@ -5,19 +5,30 @@
 //
 //	go -C bench/report run .
 //
-// It runs `go test -run '^$' -bench PATTERN -count N -v` in each package of
-// the workload table (workloads.go), one package at a time, keeps the raw output
-// in docs/bench/results.txt (benchstat reads it), takes the median of each
-// figure, compares each forkless figure with its rivals measured in the same
-// run, and writes the report with the machine and versions it ran on. Prose
-// comes from fragments under docs/bench/ (one per section, plus scaling.md),
-// which are Go templates that may quote the run's figures.
+// It runs `go test -run '^$' -bench PATTERN -count N -v` for each pass of
+// the package table (workloads.go), one at a time, keeps the raw output in
+// docs/bench/results.txt (benchstat reads it), and summarizes each figure by
+// its median and 95% confidence interval (golang.org/x/perf's benchmath,
+// as benchstat does) and the range of its runs. Each forkless figure is
+// compared with its rivals measured in the same run (Python through the
+// scripts in bench/python, cloudwego/shmipc-go through ./shmipcbench in this
+// module), each ratio with the range the two intervals allow. The round-trip
+// passes run twice: quiet, and loaded, with busy-loop processes (this
+// binary, re-executed; -busy per core) on every core; a "load:" line before
+// each pass's output keeps the two apart. The report states the machine,
+// versions and the load average of every pass. Prose comes from
+// bench/report/prose (one file per section), Go templates that may quote
+// the run's figures.
 //
-// Flags narrow a run while developing (-pkg, -bench, -count 1; such a run
-// writes to a temporary directory unless -out says otherwise, and says at
-// its top that it is partial), re-render a report from a saved run (-from
-// docs/bench/results.txt), or write elsewhere (-out). -timeout stops a
-// package's go test that hangs, keeping what it measured.
+// -count defaults to 6, the fewest runs that give a 95% interval; -estimate
+// prints how long a run takes on a quiet 2-core machine (about a quarter
+// of an hour at -count 6). -quick is a smoke run (one run of each figure,
+// short benchtimes). Flags narrow a run while developing (-pkg, -bench);
+// such a run, like -quick, writes to a temporary directory unless -out
+// says otherwise, and says at its top what it is. -from re-renders a report
+// from a saved run; -timeout stops a package's go test that hangs, keeping
+// what it measured; -busy-loops only starts the busy loops, to reproduce a
+// loaded row by hand.
 package main
 
 import (

@@ -166,6 +166,7 @@ func (r *Report) rival(w Workload, label string) (Measure, bool) {
 //	{{rival "stream/64B/1p1c" "os.Pipe"}}      a rival's figure
 //	{{ratio "stream/64B/1p1c" "os.Pipe"}}      how many times faster forkless is
 //	{{speedup "stream/64B/1p1c" "os.Pipe"}}    the same as a number (0: not measured)
+//	{{spread "dict/set/2"}}                    the range of a row's forkless runs
 //	{{value "bench" "PingPong/impl=pipe" "p99-ns"}}   any benchmark's median
 //	{{.Machine.Cores}}, {{.Count}}             the run
 func (r *Report) funcs() template.FuncMap {
@@ -222,6 +223,22 @@ func (r *Report) funcs() template.FuncMap {
 			}
 			x, _ := ratio(w.fig(r, w.Forkless), w.fig(r, m))
 			return x
+		},
+		// spread is the range of a row's forkless runs and how far apart
+		// they lay: "230 – 714 ns (6 runs, 3.10× apart)".
+		"spread": func(id string) string {
+			w, ok := r.workload(id)
+			if !ok {
+				return na
+			}
+			f := w.fig(r, w.Forkless)
+			if !f.OK {
+				return na
+			}
+			if x := f.S.SpreadRatio(); f.S.N > 1 && x > 0 {
+				return fmt.Sprintf("%s (%d runs, %s apart)", formatRange(f.S.Min, f.S.Max, f.M.Unit), f.S.N, formatRatio(x))
+			}
+			return f.Spread()
 		},
 		"value": func(pkg, name, unit string) string {
 			if f := r.fig(Measure{Pkg: pkg, Bench: name, Unit: unit}); f.OK {

@@ -179,7 +179,7 @@ func TestLoadedRows(t *testing.T) {
 		t.Errorf("loaded: %+v, %v", st, ok)
 	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "messaging.md"), []byte(`Loaded: {{fig "rt/loaded"}} against {{rival "rt/loaded" "os.Pipe"}} ({{ratio "rt/loaded" "os.Pipe"}}).`), 0o644)
+	os.WriteFile(filepath.Join(dir, "messaging.md"), []byte(`Loaded: {{fig "rt/loaded"}} against {{rival "rt/loaded" "os.Pipe"}} ({{ratio "rt/loaded" "os.Pipe"}}). Quiet runs: {{spread "rt"}}.`), 0o644)
 	rep := &Report{Res: res, FragDir: dir, Info: RunInfo{Count: 6, Busy: 4, Machine: Machine{Cores: 2},
 		Passes: []Pass{{Pkg: "bench", Pattern: "^BenchmarkPingPong$", LoadBefore: "1.10", LoadAfter: "1.50", Took: 3 * time.Second},
 			{Pkg: "bench", Pattern: "^BenchmarkPingPong$/impl=(a|b)", Load: busyLoad, LoadBefore: "1.50", LoadAfter: "4.20", Took: 9 * time.Second}}}}
@@ -191,7 +191,7 @@ func TestLoadedRows(t *testing.T) {
 	for _, want := range []string{
 		"| Pipe round trip, p50 | 525 ns ±5% | 500 – 550 ns (6 runs) | 5.00 µs ±0%, **9.5×** (9.1–10×) | not measured |",
 		"| **loaded:** Pipe round trip, p50 | 20.0 µs ±0% | 20.0 – 20.0 µs (6 runs) | 10.0 µs ±0%, **0.50×** slower | skipped |",
-		"Loaded: 20.0 µs against 10.0 µs (0.50×).",
+		"Loaded: 20.0 µs against 10.0 µs (0.50×). Quiet runs: 500 – 550 ns (6 runs, 1.1× apart).",
 		"| Pipe p50 vs os.Pipe | **9.5×** faster | 9.1× – 10× |",
 		"| Pipe p50, loaded vs os.Pipe | **0.50×** (slower) | 0.50× – 0.50× |",
 		"| ./bench | `^BenchmarkPingPong$/impl=(a\\|b)` | **loaded** (4 busy loops) | 1.50 → 4.20 | 9s |",
