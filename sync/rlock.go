@@ -81,7 +81,7 @@ func newRLock(o obj, w *rlockWords, err error) (*RLock, error) {
 	}
 	field := unsafe.Offsetof(rlockWords{}.mutex) + unsafe.Offsetof(mutexWords{}.owner)
 	rec := owner.RecordFor(o.recordKey(field))
-	m := o.lock(field).WithRecord(rec).Robust()
+	m := o.lock(field).Robust()
 	return &RLock{o: o, m: m, depth: &w.depth, rec: rec}, nil
 }
 
@@ -102,7 +102,7 @@ func (l *RLock) LockContext(ctx context.Context) error {
 		return err
 	}
 	l.rec.Enter()
-	err := l.m.LockContext(ctx)
+	err := l.m.LockRecorded(ctx, l.rec)
 	if err != nil && err != ErrOwnerDead {
 		l.rec.Leave()
 		return fmt.Errorf("lock rlock: %w", err)

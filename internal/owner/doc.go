@@ -30,7 +30,7 @@
 // A [Watcher] wakes a sleeper when a process it waits on exits (a pidfd in
 // the netpoller), so waits need not nap briefly to look for dead peers. A
 // [Record] is this process's own count of the goroutines holding or taking
-// a lock ([Lock.WithRecord]): a word naming this process that no goroutine
+// a lock ([RobustLock.LockRecorded]): a word naming this process that no goroutine
 // here holds was written by another process, and is [errs.ErrCorrupt],
 // never a hold of this process's.
 package owner

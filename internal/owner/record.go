@@ -41,13 +41,10 @@ func RecordFor(k RecordKey) *Record {
 func (r *Record) Enter() { r.n.Add(1) }
 
 // Leave uncounts one, after the CAS that released the lock or after a take
-// that failed. It never goes below zero.
+// that failed. A Leave without its Enter (a bug of the caller's) is undone.
 func (r *Record) Leave() {
-	for {
-		n := r.n.Load()
-		if n <= 0 || r.n.CompareAndSwap(n, n-1) {
-			return
-		}
+	if r.n.Add(-1) < 0 {
+		r.n.Add(1)
 	}
 }
 
