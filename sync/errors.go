@@ -51,4 +51,6 @@ var (
 var errClosed = shm.ErrClosed
 
 // Registered so that errors.Is sees them in an error a child returned.
-func init() { errs.Register(ErrOwnerDead, ErrNotRecoverable, ErrBroken, ErrReleased, ErrNotHeld, ErrInvalid) }
+func init() {
+	errs.Register(ErrOwnerDead, ErrNotRecoverable, ErrBroken, ErrReleased, ErrNotHeld, ErrInvalid)
+}

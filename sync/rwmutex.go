@@ -309,4 +309,3 @@ func (rw *RWMutex) Unlock() {
 	rw.w.health.CompareAndSwap(rwOwnerDead, rwNotRecoverable)
 	rw.writerLeave()
 }
-
