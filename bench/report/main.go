@@ -179,6 +179,7 @@ func run(c runConfig) error {
 		raw.Write(data)
 		meta.From = c.from
 		meta.Busy = savedBusy(data)
+		meta.Benchtime = "as the saved run set it"
 		if err := res.Add(data); err != nil {
 			return fmt.Errorf("parse %s: %w", c.from, err)
 		}

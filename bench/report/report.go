@@ -549,7 +549,7 @@ func escape(s string) string { return pipeRe.ReplaceAllString(s, `\|`) }
 
 // appendix lists every figure of the run, tabled or not.
 func (r *Report) appendix(b *bytes.Buffer) {
-	keys := r.Res.Keys()
+	keys := groupKeys(r.Res.Keys())
 	if len(keys) == 0 {
 		return
 	}
@@ -572,9 +572,37 @@ func (r *Report) appendix(b *bytes.Buffer) {
 		for _, u := range r.Res.Units(k) {
 			st, _ := r.Res.Stat(k, u)
 			f := figure{M: Measure{Unit: u}, S: st, V: st.Center, OK: true}
-			vs = append(vs, fmt.Sprintf("%s [%s]", f.Cell(), f.Spread()))
+			vs = append(vs, fmt.Sprintf("%s: %s [%s]", u, f.Cell(), f.Spread()))
 		}
 		fmt.Fprintf(b, "| %s | %s |\n", escape(k.Name), strings.Join(vs, "; "))
 	}
 	b.WriteString("\n</details>\n")
+}
+
+// groupKeys orders benchmarks for the appendix: the quiet passes, then the
+// loaded ones, each package's benchmarks together, packages and benchmarks
+// in the order they first appeared.
+func groupKeys(keys []key) []key {
+	var pkgs []string
+	for _, k := range keys {
+		if !slices.Contains(pkgs, k.Pkg) {
+			pkgs = append(pkgs, k.Pkg)
+		}
+	}
+	var out []key
+	for _, load := range []string{"", busyLoad} {
+		for _, p := range pkgs {
+			for _, k := range keys {
+				if k.Pkg == p && k.Load == load {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	for _, k := range keys { // any other load, last
+		if k.Load != "" && k.Load != busyLoad {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +227,13 @@ func TestSavedBusy(t *testing.T) {
 	}
 	if n := savedBusy([]byte("goos: linux\n")); n != 0 {
 		t.Errorf("savedBusy of an old run = %d, want 0", n)
+	}
+}
+
+func TestGroupKeys(t *testing.T) {
+	in := []key{{"a", "1", ""}, {"b", "1", ""}, {"a", "1", busyLoad}, {"a", "2", ""}, {"c", "1", "other"}}
+	want := []key{{"a", "1", ""}, {"a", "2", ""}, {"b", "1", ""}, {"a", "1", busyLoad}, {"c", "1", "other"}}
+	if got := groupKeys(in); !slices.Equal(got, want) {
+		t.Errorf("groupKeys = %v, want %v", got, want)
 	}
 }
