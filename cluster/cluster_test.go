@@ -38,7 +38,7 @@ func TestMap100kInOrder(t *testing.T) {
 		}
 	}
 	st := ex.Stats()
-	if st.Submitted != 100_000 || st.Done != 100_000 || st.Queued != 0 || st.InFlight != 0 {
+	if st.Submitted != 100_000 || st.Done != 100_000 || st.Finished != 100_000 || st.Queued != 0 || st.InFlight != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	// The other calls of the pool run unchanged.

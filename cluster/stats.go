@@ -19,6 +19,9 @@ type counters struct {
 	submitted, queued, inflight, done, failed atomic.Int64
 	cancelled, retried, malformed             atomic.Int64
 
+	rateMu  sync.Mutex
+	samples []sample // finished counts lately, oldest first, for Rate
+
 	progressMu sync.Mutex
 	progress   chan pool.Stats
 	progressOn atomic.Bool
@@ -55,17 +58,49 @@ func (c *counters) settle(t *ctask, done, failed, closed, cancelled int) {
 	c.cancelled.Add(int64(cancelled))
 }
 
+type sample struct {
+	at       time.Time
+	finished int64
+}
+
 // Stats returns a snapshot of the executor's counters, as pool.Stats:
 // Workers is what the live nodes announce, Retried counts items of chunks
-// started again after a node died or an item panicked; Restarts and
-// Recycled stay 0 (each node's pool keeps its own).
+// started again after a node died or an item panicked, Finished is Done,
+// Failed and Cancelled (results travel a chunk at a time), Rate is over
+// the last 5 s and ETA follows from it. Restarts, Recycled, RunTime,
+// Latency and PerWorker stay empty: each node's pool keeps its own.
 func (e *Executor) Stats() pool.Stats {
 	c := &e.st
-	return pool.Stats{
+	st := pool.Stats{
 		Workers: e.nodes.workers(), Submitted: c.submitted.Load(), Queued: c.queued.Load(),
 		InFlight: c.inflight.Load(), Done: c.done.Load(), Failed: c.failed.Load(),
 		Cancelled: c.cancelled.Load(), Retried: c.retried.Load(),
 	}
+	st.Finished = st.Done + st.Failed + st.Cancelled
+	st.Rate = c.rate(st.Finished)
+	if left := st.Submitted - st.Finished; left > 0 && st.Rate > 0 {
+		st.ETA = time.Duration(float64(left) / st.Rate * float64(time.Second))
+	}
+	return st
+}
+
+// rate records finished now and returns items per second over the last
+// 5 s (0 until two samples 100 ms apart saw work finish).
+func (c *counters) rate(finished int64) float64 {
+	c.rateMu.Lock()
+	defer c.rateMu.Unlock()
+	now := time.Now()
+	if n := len(c.samples); n == 0 || now.Sub(c.samples[n-1].at) >= 100*time.Millisecond {
+		c.samples = append(c.samples, sample{now, finished})
+	}
+	for len(c.samples) > 2 && now.Sub(c.samples[1].at) > 5*time.Second {
+		c.samples = c.samples[1:]
+	}
+	first := c.samples[0]
+	if dt := now.Sub(first.at); dt >= 100*time.Millisecond && finished > first.finished {
+		return float64(finished-first.finished) / dt.Seconds()
+	}
+	return 0
 }
 
 // Progress returns a channel that always holds the latest statistics after
