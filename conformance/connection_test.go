@@ -269,6 +269,51 @@ func TestListenerClient_large_message(t *testing.T) {
 	}
 }
 
+type greeting struct {
+	Name  string
+	Times []int
+}
+
+var dialTyped = spawn.Register("conformance.dialTyped", func(ctx context.Context, addr string) (string, error) {
+	c, err := queue.Dial(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	tc := queue.WrapPipe[greeting](c.Pipe, nil)
+	g, err := tc.Recv(ctx)
+	if err != nil {
+		return "", err
+	}
+	g.Times = append(g.Times, len(g.Times))
+	return g.Name, tc.Send(ctx, g)
+})
+
+// TestListenerClient_send_obj: conn.send(obj) / conn.recv() over a
+// Listener connection (queue.WrapPipe on both sides).
+func TestListenerClient_send_obj(t *testing.T) {
+	ctx := tctx(t)
+	l := must[*queue.Listener](t)(queue.Listen("", queue.Config{Bytes: 4096}))
+	defer l.Close()
+	p := must[*spawn.Process[string]](t)(dialTyped.Start(ctx, l.Addr()))
+	c, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tc := queue.WrapPipe[greeting](c.Pipe, nil)
+	if err := tc.Send(ctx, greeting{Name: "bob", Times: []int{7}}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := tc.Recv(ctx)
+	if err != nil || g.Name != "bob" || len(g.Times) != 2 || g.Times[1] != 1 {
+		t.Fatalf("typed echo = %+v, %v", g, err)
+	}
+	if name, err := p.Wait(ctx); name != "bob" || err != nil {
+		t.Fatal(name, err)
+	}
+}
+
 // TestPoll_strings mirrors _TestPoll: poll does not consume, and messages
 // are never merged (test_dont_merge) nor lost at size boundaries.
 func TestPoll_strings(t *testing.T) {

@@ -63,6 +63,14 @@ func OpenPipeOf[T any](h PipeHandle, codec Codec[T]) (*PipeOf[T], error) {
 	return &PipeOf[T]{p: p, codec: codec}, nil
 }
 
+// WrapPipe sends and receives values of T over an untyped end, a Conn
+// from a Listener or Dial say (Python's conn.send(obj) on a Client). The
+// rings carry no fingerprint of T: both sides must wrap with the same T
+// and codec (nil for the default), or Recv fails to decode.
+func WrapPipe[T any](p *Pipe, codec Codec[T]) *PipeOf[T] {
+	return &PipeOf[T]{p: p, codec: defaultCodec(codec)}
+}
+
 // Handle names this end for OpenPipeOf in another process.
 func (t *PipeOf[T]) Handle() PipeHandle { return t.p.h }
 
