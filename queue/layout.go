@@ -48,9 +48,9 @@ type ringHeader struct {
 	// Taking it (CAS) hands the holder tail, puts and the headers written
 	// under the previous holding; releasing it hands them on.
 	lock atomic.Uint64
-	// tail: the lock holder (store); consumers: end of the claimed
-	// records. The store publishes the claimed record's header (claimed
-	// state, span) to consumers.
+	// tail: the lock holder (store, release order: storeRel); consumers:
+	// end of the claimed records. The store publishes the claimed record's
+	// header (claimed state, span) to consumers.
 	tail atomic.Uint64
 	// puts: the lock holder (store); Len and producers (maxItems): records
 	// ever claimed.
@@ -64,9 +64,10 @@ type ringHeader struct {
 	gets atomic.Uint64
 	_    [48]byte
 
-	// freed: consumers and recoverers (CAS past free records and padding);
-	// producers: bytes before it may be reused. The CAS hands the bytes
-	// back to producers.
+	// freed: consumers (in batches: once a quarter of the ring is free
+	// behind it, or a producer sleeps for room), producers short of room,
+	// and recoverers (CAS past free records and padding); producers: bytes
+	// before it may be reused. The CAS hands the bytes back to producers.
 	freed atomic.Uint64
 	_     [56]byte
 
@@ -139,6 +140,13 @@ func (r *recordHeader) setSize(span, length uint32) {
 // acquire loads (see span), a plain MOV on amd64.
 func (r *recordHeader) loadSpan() uint32   { return atomic.LoadUint32(&r.span) }
 func (r *recordHeader) loadLength() uint32 { return atomic.LoadUint32(&r.length) }
+
+// Offsets of the words producers publish with storeRel (plain stores on
+// amd64), reached as *uint64 through internal/mapped.
+const (
+	offPuts = int(unsafe.Offsetof(ringHeader{}.puts))
+	offTail = int(unsafe.Offsetof(ringHeader{}.tail))
+)
 
 // The offsets other processes rely on.
 var (

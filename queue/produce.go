@@ -65,6 +65,11 @@ func (q *records) claimLocked(n int, flags uint64) (uint64, error) {
 	end := t + pad + span
 	if f := q.freedCache.Load(); end-f > q.cap || f > t {
 		f = q.freed.Load()
+		if end-f > q.cap && f <= t {
+			// Consumers advance freed in batches (release): do their part.
+			q.advanceFreed()
+			f = q.freed.Load()
+		}
 		q.freedCache.Store(f)
 		if f > t || t-f > q.cap || f%recAlign != 0 {
 			q.unlockClaim()
@@ -80,10 +85,11 @@ func (q *records) claimLocked(n int, flags uint64) (uint64, error) {
 		q.unlockClaim()
 		return 0, ErrFull
 	}
+	// The header words are published by the tail store below: plain
+	// stores on amd64 (storeRel), one XCHG less each.
 	if pad != 0 {
-		r := q.rec(t)
-		r.setSize(uint32(pad), 0)
-		r.state.Store(recPad | q.me)
+		q.rec(t).setSize(uint32(pad), 0)
+		storeRel(q.stateW(t), recPad|q.me)
 	}
 	p := t + pad
 	r := q.rec(p)
@@ -93,10 +99,10 @@ func (q *records) claimLocked(n int, flags uint64) (uint64, error) {
 		// before pointing it at one must not find a previous lap's offset.
 		mapped.Must[atomic.Uint64](q.data, int(p&q.mask)+recHdr).Store(0)
 	}
-	r.state.Store(recClaimed | flags | q.me)
-	q.puts.Store(puts + 1)
+	storeRel(q.stateW(p), recClaimed|flags|q.me)
+	storeRel(q.putsW, puts+1)
 	// Publish the claim (and the padding) to consumers.
-	q.tail.Store(end)
+	storeRel(q.tailW, end)
 	q.unlockClaim()
 	return p, nil
 }

@@ -382,4 +382,7 @@ func BenchmarkQueue(b *testing.B) {
 			})
 		}
 	}
+	// Many producers, one consumer (issue 14's scaling goal: at least 70%
+	// of 1p1c): forkless only.
+	b.Run("impl=forkless/mode=4p1c/size=64", func(b *testing.B) { benchQueueForkless(b, 4, 1, 64) })
 }

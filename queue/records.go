@@ -52,6 +52,7 @@ type records struct {
 	recs []recordHeader // the data area as record headers, one per recAlign bytes: rec(p)
 
 	tail, puts, head, gets, freed *atomic.Uint64 // &h.tail, ...: the hot words
+	tailW, putsW                  *uint64        // the same words as tail and puts, for storeRel
 	closed                        *atomic.Uint32
 	notEmpty, notFull             event.Count
 
@@ -162,6 +163,8 @@ func recView(b shm.Block) (*records, error) {
 		head:     &h.head,
 		gets:     &h.gets,
 		freed:    &h.freed,
+		tailW:    mapped.Must[uint64](mem, offTail),
+		putsW:    mapped.Must[uint64](mem, offPuts),
 		closed:   &h.closed,
 		notEmpty: h.notEmpty.Count(),
 		notFull:  h.notFull.Count(),
@@ -186,6 +189,9 @@ func (q *records) rec(p uint64) *recordHeader { return &q.recs[(p&q.mask)/recAli
 
 // state returns the state word of the record at position p.
 func (q *records) state(p uint64) *atomic.Uint64 { return &q.rec(p).state }
+
+// stateW is state as a *uint64, for storeRel.
+func (q *records) stateW(p uint64) *uint64 { return mapped.Must[uint64](q.data, int(p&q.mask&^(recAlign-1))) }
 
 // span reads and validates the span of the record at p: a multiple of 16,
 // at least a header, and not past the end of the data area. A bad span is
