@@ -191,7 +191,9 @@ func (q *records) rec(p uint64) *recordHeader { return &q.recs[(p&q.mask)/recAli
 func (q *records) state(p uint64) *atomic.Uint64 { return &q.rec(p).state }
 
 // stateW is state as a *uint64, for storeRel.
-func (q *records) stateW(p uint64) *uint64 { return mapped.Must[uint64](q.data, int(p&q.mask&^(recAlign-1))) }
+func (q *records) stateW(p uint64) *uint64 {
+	return mapped.Must[uint64](q.data, int(p&q.mask&^(recAlign-1)))
+}
 
 // span reads and validates the span of the record at p: a multiple of 16,
 // at least a header, and not past the end of the data area. A bad span is
