@@ -14,7 +14,18 @@
 // round trip). So a spin that ends in a sleep halves the budget, and a spin
 // that catches the hand-off doubles it (plus a small constant, so that 0 can
 // grow), between 0 and the budget's ceiling: on a quiet machine it sits at
-// the ceiling, on a loaded one at 0, a few dozen re-checks.
+// the ceiling, on a loaded one at 0, a few dozen re-checks. A catch late in
+// the spin (past half the budget) does not grow it: the other side was slow
+// to answer, which on a loaded machine means it was waiting for a CPU.
+//
+// Two more rules keep a spinner off a CPU someone else needs. The first
+// phase yields to this process's other goroutines every few dozen
+// re-checks, so a spinner never holds the P of the goroutine that would end
+// its wait. And a process that has just woken a sleeper ([Woke], called by
+// internal/event's Notify) skips the spin of its next wait and sleeps at
+// once, as a pipe's writer does: the woken side needs a CPU, often this
+// one; one such wait in 8 spins anyway, so a conversation that fell into
+// sleeping hand-offs finds out when spinning pays again.
 //
 // The budget is process-local on purpose: whether spinning pays depends on
 // this process's scheduling, and a word in shared memory would bounce
