@@ -45,7 +45,7 @@ var packages = []Package{
 	// queue's Python Queue baselines move b.N messages (at most 200000) in
 	// one script run: a time-based benchtime stops them at one message.
 	{Dir: "queue", Bench: "^BenchmarkQueue$/impl=python", Benchtime: "50000x", PerRun: 6200 * time.Millisecond},
-	{Dir: "queue", Bench: "^BenchmarkPipePingPong$", Benchtime: "20000x", PerRun: 2500 * time.Millisecond},
+	{Dir: "queue", Bench: "^BenchmarkPipePingPong$", Benchtime: "20000x", PerRun: 6 * time.Second},
 	{Dir: "ring", Bench: "^BenchmarkSlotsLatency$", Benchtime: "20000x", PerRun: 300 * time.Millisecond},
 	{Dir: "shared", PerRun: 12300 * time.Millisecond},
 	{Dir: "bench", Bench: "^Benchmark(Stream|PythonStream)$", PerRun: 25 * time.Second},
@@ -247,7 +247,7 @@ func ringQueue(label, impl, mode string) Measure {
 
 func ringQueueRow(mode string) Workload {
 	w := Workload{
-		ID: "ring-queue/" + mode, Section: "messaging", Group: "ring's Queue benchmark (64-byte messages)",
+		ID: "ring-queue/" + mode, Section: "messaging", Group: "queue's Queue benchmark (64-byte messages)",
 		What:     strings.ToUpper(mode),
 		Forkless: ringQueue("forkless Queue", "forkless", mode),
 		Rivals: []Measure{
@@ -397,7 +397,7 @@ var workloads = concat(
 		pingRow("p999", "pipe/p999"),
 		{
 			ID: "ring-pipe/mean", Section: "messaging", Group: "Round trips between two processes",
-			What:     "ring's Pipe benchmark, 64 B, mean round trip",
+			What:     "queue's Pipe benchmark, 64 B, mean round trip",
 			Short:    "Pipe round trip (mean)",
 			Forkless: Measure{"forkless Pipe", "queue", "PipePingPong/impl=forkless/size=64", "ns/op"},
 			Rivals: []Measure{
@@ -408,18 +408,30 @@ var workloads = concat(
 		},
 		{
 			ID: "ring-pipe/p50", Section: "messaging", Group: "Round trips between two processes",
-			What:     "ring's Pipe benchmark, 64 B, p50",
+			What:     "queue's Pipe benchmark, 64 B, p50",
 			Forkless: Measure{"forkless Pipe", "queue", "PipePingPong/impl=forkless/size=64", "p50-ns"},
-			Rivals:   []Measure{{"os.Pipe", "queue", "PipePingPong/impl=ospipe/size=64", "p50-ns"}},
+			Rivals: []Measure{
+				{"os.Pipe", "queue", "PipePingPong/impl=ospipe/size=64", "p50-ns"},
+				{"futex, no spin", "queue", "PipePingPong/impl=futex/size=64", "p50-ns"},
+			},
 		},
 		{
-			ID: "ring-bandwidth/4KiB", Section: "messaging", Group: "ring's bandwidth benchmark (8 MiB ring)",
+			ID: "ring-pipe/p50-busy", Section: "messaging", Group: "Round trips between two processes",
+			What:     "queue's Pipe benchmark, 64 B, p50, with 2 busy loops per core started by the benchmark",
+			Forkless: Measure{"forkless Pipe", "queue", "PipePingPong/impl=forkless/size=64/load=busy", "p50-ns"},
+			Rivals: []Measure{
+				{"os.Pipe", "queue", "PipePingPong/impl=ospipe/size=64/load=busy", "p50-ns"},
+				{"futex, no spin", "queue", "PipePingPong/impl=futex/size=64/load=busy", "p50-ns"},
+			},
+		},
+		{
+			ID: "ring-bandwidth/4KiB", Section: "messaging", Group: "queue's bandwidth benchmark (8 MiB ring)",
 			What:     "4 KiB messages, 1P1C",
 			Forkless: Measure{"forkless Queue", "queue", "QueueBandwidth/impl=forkless/size=4096", "msgs/s"},
 			Rivals:   []Measure{{"Unix socket", "queue", "QueueBandwidth/impl=unixsocket/size=4096", "msgs/s"}},
 		},
 		{
-			ID: "ring-bandwidth/1MiB", Section: "messaging", Group: "ring's bandwidth benchmark (8 MiB ring)",
+			ID: "ring-bandwidth/1MiB", Section: "messaging", Group: "queue's bandwidth benchmark (8 MiB ring)",
 			What:     "1 MiB messages, 1P1C",
 			Forkless: Measure{"forkless Queue", "queue", "QueueBandwidth/impl=forkless/size=1048576", "msgs/s"},
 			Rivals:   []Measure{{"Unix socket", "queue", "QueueBandwidth/impl=unixsocket/size=1048576", "msgs/s"}},
