@@ -305,6 +305,9 @@ func TestListenerClient_send_obj(t *testing.T) {
 	if err := tc.Send(ctx, greeting{Name: "bob", Times: []int{7}}); err != nil {
 		t.Fatal(err)
 	}
+	if ready, err := pool.WaitAny(ctx, c, tc); len(ready) != 2 || err != nil { // a Conn and a PipeOf are waitable
+		t.Fatalf("WaitAny on the connection = %v, %v", ready, err)
+	}
 	g, err := tc.Recv(ctx)
 	if err != nil || g.Name != "bob" || len(g.Times) != 2 || g.Times[1] != 1 {
 		t.Fatalf("typed echo = %+v, %v", g, err)
