@@ -2,6 +2,7 @@ package event
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -100,5 +101,43 @@ func TestEventCountNoCallbackAfterReturn(t *testing.T) {
 		<-notified
 		r.Close() // a cancellation callback still running would fault now
 		cancel()
+	}
+}
+
+// A Notify that wakes a sleeper makes this process's next wait skip its
+// spin (spin.Woke): the next Spin on any Count returns at once and leaves
+// its budget as it was (a spin that ran out would have halved it).
+func TestNotifyThatWakesSkipsTheNextSpin(t *testing.T) {
+	var seq, waiters, seq2, waiters2 atomic.Uint32
+	e, other := New(&seq, &waiters), New(&seq2, &waiters2)
+	never := func() bool { return false }
+	for attempt := 0; ; attempt++ {
+		var flag atomic.Bool
+		done := make(chan error, 1)
+		go func() { done <- e.Wait(context.Background(), flag.Load) }()
+		for e.Waiters() == 0 || seq.Load()&ecSleepers == 0 {
+			runtime.Gosched()
+		}
+		time.Sleep(time.Millisecond) // into futex_wait, most likely
+		flag.Store(true)
+		before := other.spin.Len()
+		woke := e.Notify()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !woke {
+			t.Fatal("Notify with a sleeper made no system call")
+		}
+		if other.Spin(never) {
+			t.Fatal("Spin reported a condition that never held")
+		}
+		if other.spin.Len() == before {
+			return // skipped: the budget is untouched
+		}
+		if attempt == 20 {
+			t.Fatalf("after 20 wake-ups the next spin still ran (budget %v -> %v)", before, other.spin.Len())
+		}
+		// The waiter had not reached futex_wait (no sleeper found), or
+		// this was the one wait in probeEvery that spins: again.
 	}
 }
