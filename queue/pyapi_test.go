@@ -296,6 +296,18 @@ func TestListenerHelperProcess(t *testing.T) {
 	}
 	ctx := qCtx(t)
 	c, err := queue.Dial(ctx, addr)
+	switch os.Getenv("FORKLESS_TEST_EXPECT") {
+	case "refused": // another user, past the file permissions
+		if !errors.Is(err, queue.ErrAuthentication) {
+			t.Fatalf("Dial as uid %d = %v, want ErrAuthentication", os.Getuid(), err)
+		}
+		return
+	case "denied": // another user, stopped by the file permissions
+		if !errors.Is(err, os.ErrPermission) {
+			t.Fatalf("Dial as uid %d = %v, want a permission error", os.Getuid(), err)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
