@@ -195,6 +195,8 @@ func roundTripRows() []Workload {
 			if load != "" {
 				w.ID += "/loaded"
 				w.Short += ", loaded"
+			}
+			if load != "" || f.id == "event" { // the quiet Pipe's headline is pipe/p50's
 				w.Headline = "os.Pipe"
 			}
 			ws = append(ws, w)
