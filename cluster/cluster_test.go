@@ -296,3 +296,27 @@ func TestServerRestartMidMap(t *testing.T) {
 	checkSlow(t, out)
 	t.Logf("stats %+v", ex.Stats())
 }
+
+// An item that kills its node each time (in-process nodes) fails once the
+// delivery limit is reached, reported by the next node and naming the last
+// node that ran it; the other items come back.
+func TestItemKillingItsNode(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
+	s := startServer(t)
+	startNodes(t, ctx, s.URL(), "d", 3, cluster.InProcess(), cluster.Workers(1), cluster.MaxDeliver(2), cluster.AckWait(time.Second))
+	ex := dial(t, ctx, cluster.URL(s.URL()), cluster.WaitNodes(3))
+	out, err := pool.Map(ctx, ex, crashy, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, pool.Chunk(1))
+	var me *pool.MapError
+	var ne *cluster.NodeError
+	if !errors.As(err, &me) || len(me.Failed) != 1 || me.Failed[0].Index != 5 || !errors.As(err, &ne) ||
+		!errors.Is(err, cluster.ErrDeliveryLimit) || !strings.HasPrefix(ne.Node, "d-") || ne.Func != crashy.Name() ||
+		!strings.Contains(err.Error(), "last run on node "+ne.Node+"; reported by node d-") {
+		t.Fatalf("Map = %v, want item 5 failed at the delivery limit on a d- node", err)
+	}
+	t.Logf("%v", me.Failed[0])
+	for i, v := range out {
+		if i != 5 && v != i {
+			t.Fatalf("out[%d] = %d", i, v)
+		}
+	}
+}

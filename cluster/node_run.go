@@ -252,4 +252,9 @@ func (nd *node) started(msg jetstream.Msg, c *chunk, attempt int, key string) {
 	b = binary.AppendUvarint(b, uint64(len(c.Items)))
 	b = appendString(b, nd.name)
 	nd.nc.Publish(nd.n.status+"."+client, b)
+	if attempt > 1 {
+		// A delivery after a death: should this one die too, the caller
+		// must have heard which node ran it (the error names it).
+		nd.nc.Flush()
+	}
 }

@@ -62,4 +62,3 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("%d node kills, %d server restarts; stats %+v", kills, restarts, ex.Stats())
 }
-
