@@ -148,7 +148,10 @@ func TestEveryBlockingCallIdleCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer qKill(t, p)
+	defer func() {
+		a.Close() // first: a pipe end watches its peer's exit, and the region goes at cleanup
+		qKill(t, p)
+	}()
 	if m, err := a.Recv(ctx); err != nil || string(m) != "hello" {
 		t.Fatalf("%q, %v", m, err)
 	}

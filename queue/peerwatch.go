@@ -35,10 +35,12 @@ func (pw *peerWatch) watch(w uint64, wake func()) {
 	pw.gen++
 	gen := pw.gen
 	stop, gone, err := event.OnExit(int((w>>8)&0xffffff), func() bool { return ownerAlive(w) }, func() {
+		// Under the lock: end (Pipe.Close) then waits for a wake that is
+		// running, so none touches the ring after Close returns (its
+		// region may be unmapped right after).
 		pw.mu.Lock()
-		mine := pw.gen == gen
-		pw.mu.Unlock()
-		if mine {
+		defer pw.mu.Unlock()
+		if pw.gen == gen {
 			pw.dead.Store(true)
 			wake()
 		}
@@ -48,6 +50,14 @@ func (pw *peerWatch) watch(w uint64, wake func()) {
 	}
 	pw.dead.Store(gone)
 	pw.stop = stop
+}
+
+// watching reports whether owner word w is watched already (so that a
+// waiter need not build the callback watch would drop).
+func (pw *peerWatch) watching(w uint64) bool {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	return pw.word == w
 }
 
 // diedMaybe reports whether the watched process was seen to exit; the

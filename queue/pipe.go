@@ -158,7 +158,7 @@ func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uin
 	}
 	dead := false
 	due := time.Now().Add(idleRecheck)
-	if w := peer.Load(); w != 0 && w != q.me {
+	if w := peer.Load(); w != 0 && w != q.me && !q.peer.watching(w) {
 		q.peer.watch(w, func() { ec.Notify() })
 	}
 	woken := func() bool {

@@ -91,6 +91,9 @@ func New(seq, waiters *atomic.Uint32) Count {
 const (
 	SpinTalk    = 64 * time.Microsecond // the spin ceiling of a conversation's Count (SetSpinMax)
 	ecPollSleep = 50 * time.Microsecond // sleep between checks where futexes are missing
+	// ecFirstSleep bounds a wait's first sleep, taken without the
+	// cancellation hook: how late a cancellation may be noticed then.
+	ecFirstSleep = time.Millisecond
 
 	ecSleepers = 1 // bit 0 of seq: a waiter sleeps (or is about to) on this value
 )
@@ -218,6 +221,7 @@ func (e Count) sleep(ctx context.Context, every time.Duration, next func() time.
 	}()
 	e.waiters.Add(1)
 	defer e.waiters.Add(^uint32(0))
+	first := true
 	for {
 		// W1: announce on the futex word itself: set SLEEPERS on the value
 		// we will sleep on, so a notifier from here on pays for a wake-up.
@@ -229,7 +233,7 @@ func (e Count) sleep(ctx context.Context, every time.Duration, next func() time.
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("wait: %w", err)
 		}
-		if stop == nil && ctx.Done() != nil {
+		if stop == nil && ctx.Done() != nil && !first {
 			// Cancellation changes seq and wakes the word: every sleeper on
 			// it returns (spuriously for the others, which sleep again), and
 			// this one sees ctx.Err at its next check.
@@ -250,6 +254,14 @@ func (e Count) sleep(ctx context.Context, every time.Duration, next func() time.
 		if !announced {
 			timeout = ecPollSleep // not announced: no Notify would wake this sleep
 		}
+		if stop == nil && ctx.Done() != nil && (timeout < 0 || timeout > ecFirstSleep) {
+			// The first sleep of a wait goes without the cancellation hook
+			// (a registration and a closure per sleep, which a conversation
+			// pays at every hop): it is cut at ecFirstSleep instead, and
+			// only a wait still asleep then sets the hook up.
+			timeout = ecFirstSleep
+		}
+		first = false
 		// W3: sleep while seq == s.
 		err := futex.Wait(e.seq, s, timeout)
 		if err != nil && !errors.Is(err, futex.ErrTimeout) {
