@@ -121,19 +121,21 @@ func (c *chanRig) newID() (uint64, bool) {
 }
 
 func newChanRig(t *testing.T, kind string) *chanRig {
-	r, err := shm.New(32 << 20)
+	r, err := shm.New(64 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
 	c := &chanRig{r: r}
-	if c.h, err = makeChannel(r, kind); err != nil {
-		t.Fatal(err)
-	}
+	// The counters first: a queue's default spill area takes half of the
+	// room it finds.
 	acked, err1 := shm.NewArray[uint64](r, maxProducers)
 	seen, err2 := shm.NewArray[uint32](r, maxProducers*maxSeq)
 	ctr, err3 := shm.NewArray[uint64](r, 2)
 	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	if c.h, err = makeChannel(r, kind); err != nil {
 		t.Fatal(err)
 	}
 	c.t = tallies{acked.Handle(), seen.Handle(), ctr.Handle()}
