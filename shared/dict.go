@@ -23,6 +23,10 @@ import (
 // pointer-free V as its own bytes, []byte and string as they are, anything
 // else through a Codec (Gob unless WithCodec says otherwise).
 //
+// A dict keeps at most one entry block that a change replaced as a spare
+// (containerHeader.spare) for the next Set from any process, so that a Set
+// that keeps its value's size makes no heap allocation.
+//
 // Every change takes the dict's lock (robust: a holder that dies is
 // replaced, see the package doc), so each is atomic with respect to the
 // others, across processes; Get reads without it when no change overlaps
@@ -160,9 +164,7 @@ func (d *Dict[K, V]) SetContext(ctx context.Context, k K, v V) error {
 		d.c.heap.Free(e)
 		return fmt.Errorf("dict set: %w", err)
 	}
-	if old != 0 {
-		d.c.heap.Free(old)
-	}
+	d.recycle(old)
 	if unlockErr != nil {
 		return fmt.Errorf("dict set: %w", unlockErr)
 	}

@@ -193,9 +193,12 @@ func (d *Dict[K, V]) rebuild(old []atomic.Uint64, n int) ([]atomic.Uint64, error
 // no lock: nobody else can reach the block until publish stores its offset.
 func (d *Dict[K, V]) newEntry(h uint64, key, val []byte) (int64, error) {
 	n := int64(entData + len(key) + len(val))
-	e, err := d.c.heap.Alloc(n)
-	if err != nil {
-		return 0, err
+	e := d.takeSpare(n)
+	if e == 0 {
+		var err error
+		if e, err = d.c.heap.Alloc(n); err != nil {
+			return 0, err
+		}
 	}
 	b, err := d.c.bytes(e, n)
 	_, err2 := d.c.entryAt(e) // checks the cell the header's bytes are
@@ -282,10 +285,45 @@ func (d *Dict[K, V]) put(key, val []byte) error {
 		d.c.heap.Free(e)
 		return err
 	}
-	if old != 0 {
-		d.c.heap.Free(old)
-	}
+	d.recycle(old)
 	return nil
+}
+
+// takeSpare returns the dict's spare entry block if it holds n bytes (else
+// frees it), or 0. The word is shared memory: a block that is not one in
+// use in the heap is left alone (it leaks, as a crash would leak it).
+func (d *Dict[K, V]) takeSpare(n int64) int64 {
+	if d.c.open() != nil {
+		return 0 // Alloc says why
+	}
+	sp := int64(d.c.hdr.spare.Swap(0))
+	if sp == 0 {
+		return 0
+	}
+	c, err := d.c.heap.Cap(sp)
+	if err != nil || c < n {
+		if err == nil {
+			d.c.heap.Free(sp)
+		}
+		return 0
+	}
+	if _, err := d.c.bytes(sp, n); err != nil {
+		return 0
+	}
+	if _, err := d.c.entryAt(sp); err != nil {
+		return 0
+	}
+	return sp
+}
+
+// recycle parks entry block off (0: none) as the dict's spare if it has
+// none, else frees it. Nobody can reach off any more: its slot was changed
+// under the lock, and an optimistic reader still looking at it sees the
+// change sequence moved.
+func (d *Dict[K, V]) recycle(off int64) {
+	if off != 0 && !d.c.hdr.spare.CompareAndSwap(0, uint64(off)) {
+		d.c.heap.Free(off)
+	}
 }
 
 // remove deletes the entry in slot i under the lock: a tombstone replaces

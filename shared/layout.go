@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/forkless-go/forkless/shm"
+	fsync "github.com/forkless-go/forkless/sync"
 )
 
 // The containers' shared memory, all of it in blocks of one shm.Heap and
@@ -20,10 +21,25 @@ import (
 // of kind, version, the fingerprints and seed, constant from then on) and
 // checks them (Validate). root, count, tombs and seq change under the lock.
 type containerHeader struct {
-	// lock: the words of the container's robust sync.Mutex (sync.MutexAt
-	// at offset 0; package sync owns their layout), alone on a cache line:
-	// waiters hammer it, readers of the other fields do not care.
-	lock [64]byte
+	// lock: the word of the container's robust sync.Mutex (sync.MutexAt
+	// at offset 0; package sync owns its layout, fsync.MutexSize bytes).
+	lock [8]byte
+	// seq: a dict's change sequence, on the lock's cache line, so that a
+	// writer, which takes the lock and then moves seq, has one line to get
+	// from the last writer instead of two. Writers add 1 under the lock
+	// before and after every change (odd while changing); Dict.Get's
+	// optimistic read is valid if it saw seq even and unchanged around it
+	// (seqlock). A list's move journals its new count here (List.commit).
+	seq atomic.Uint64
+	// spare: a dict's spare entry block (its heap offset, 0: none): a
+	// writer parks the entry its change replaced here (CompareAndSwap from
+	// 0, after the lock is released) instead of freeing it, and the next
+	// writer in any process takes it (Swap 0) for its new entry instead of
+	// allocating, so that a Set whose value keeps its size makes no heap
+	// allocation. A block held here is the dict's, freed with the heap.
+	// It is checked as a heap block in use before it is written to.
+	spare atomic.Uint64
+	_     [40]byte
 	// magic is ctMagic ("SHCT") once the header is complete: stored last
 	// by the constructor, loaded first by Open.
 	magic atomic.Uint32
@@ -45,28 +61,28 @@ type containerHeader struct {
 	// with this store); Len loads it without the lock.
 	count atomic.Uint64
 	// tombs: a dict's tombstones, kept under the lock for the load factor
-	// and recounted with count by repair. Lists leave it 0: a list's fixed
-	// length is told by its kind, not by this word.
+	// and recounted with count by repair. A list's move journals its new
+	// root here (List.commit).
 	tombs atomic.Uint64
 	// seed: a dict's hash seed, written by the constructor before magic,
 	// constant (lists leave it 0).
 	seed atomic.Uint64
-	// seq: a dict's change sequence. Writers add 1 under the lock before
-	// and after every change (odd while changing); Dict.Get's optimistic
-	// read is valid if it saw seq even and unchanged around it (seqlock).
-	seq atomic.Uint64
+	_    [8]byte
 }
 
 const (
 	hdrSize   = 128
 	ctMagic   = 0x54434853 // "SHCT"
-	ctVersion = 1
+	ctVersion = 2
 )
 
 // The layout is fixed across processes: each line fails to compile unless
 // the field sits at its offset.
 var (
 	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.lock)-0]
+	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.seq)-8]
+	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.spare)-16]
+	_ = [8 - fsync.MutexSize]struct{}{} // the lock's words end where seq starts
 	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.magic)-64]
 	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.kind)-68]
 	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.version)-70]
@@ -76,7 +92,6 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.count)-96]
 	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.tombs)-104]
 	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.seed)-112]
-	_ = [1]struct{}{}[unsafe.Offsetof(containerHeader{}.seq)-120]
 	_ = [1]struct{}{}[unsafe.Sizeof(containerHeader{})-hdrSize]
 )
 

@@ -18,7 +18,7 @@ const (
 	lockWordOff  = 0
 	rootWordOff  = 88
 	countWordOff = 96
-	seqWordOff   = 120
+	seqWordOff   = 8
 )
 
 // headerWord returns the 8-byte word at off of the header of the container
