@@ -30,7 +30,7 @@ type readyChan interface {
 // objects, and an error wrapping errors.ErrUnsupported for an object of
 // another type. Waiting is idle-cheap: the channels are selected on and
 // the queues sleep on their futexes (queue.Wait), with no polling loop of
-// its own (under 0.5% of a core, TestWaitAnyIdleCost). Readiness is a
+// its own (under 1% of a core, TestWaitAnyIdleCost). Readiness is a
 // snapshot, as in queue.Wait.
 func WaitAny(ctx context.Context, objs ...any) ([]any, error) {
 	if len(objs) == 0 {
