@@ -108,3 +108,28 @@ func ExampleArray_Get() {
 	fmt.Println(last, err, errors.Is(err, shm.ErrRange))
 	// Output: 30 get element: index 3 out of range for 3 elements: index out of range true
 }
+
+// Index turns Python's indexes into Go's.
+func ExampleIndex() {
+	for _, i := range []int{0, -1, -3, 3} {
+		j, err := shm.Index(i, 3)
+		fmt.Println(i, j, err)
+	}
+	// Output:
+	// 0 0 <nil>
+	// -1 2 <nil>
+	// -3 0 <nil>
+	// 3 0 index 3 out of range for 3 elements: index out of range
+}
+
+// NewArrayOf copies initial elements in, as Python's Array('q', [1, 2, 3]).
+func ExampleNewArrayOf() {
+	r, err := shm.New(1 << 16)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	a, _ := shm.NewArrayOf(r, []int64{1, 2, 3})
+	fmt.Println(a.Slice(), a.Len())
+	// Output: [1 2 3] 3
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -299,4 +300,39 @@ func TestTryUnlock(t *testing.T) {
 	if err := m.TryUnlock(); !errors.Is(err, shm.ErrClosed) {
 		t.Fatalf("TryUnlock after Close = %v, want ErrClosed", err)
 	}
+}
+
+// TryUnlock reports what Unlock would panic on: Python's "release
+// unlocked lock".
+func ExampleMutex_TryUnlock() {
+	r, _ := shm.New(1 << 16)
+	defer r.Close()
+	mu, _ := fsync.NewMutex(r)
+	mu.Lock()
+	fmt.Println(mu.TryUnlock())
+	err := mu.TryUnlock()
+	fmt.Println(errors.Is(err, fsync.ErrNotHeld))
+	// Output:
+	// <nil>
+	// true
+}
+
+// An RWMutex where the standard library wants a sync.Locker: its write
+// lock, and its read lock as RLocker (as sync.RWMutex.RLocker).
+func ExampleRWMutex_RLocker() {
+	r, _ := shm.New(1 << 16)
+	defer r.Close()
+	rw, _ := fsync.NewRWMutex(r)
+	var w, rl gosync.Locker = rw.Locker(nil), rw.RLocker(nil)
+	rl.Lock()
+	rl.Lock()
+	fmt.Println(rw.Readers())
+	rl.Unlock()
+	rl.Unlock()
+	w.Lock()
+	fmt.Println(rw.TryRLock())
+	w.Unlock()
+	// Output:
+	// 2
+	// false
 }
