@@ -14,8 +14,9 @@ var ErrShutDown = ErrClosed
 // queued and then fail with ErrShutDown (Close does the same). With
 // immediate true the messages queued now are dropped, so gets fail at once.
 // Shutting down twice, or after Close, is harmless: it returns nil (and an
-// immediate one still drops what is queued). A message whose Put claimed
-// room before the shutdown but commits after the drop is still delivered.
+// immediate one still drops what is queued). An immediate shutdown drops
+// the messages ready when it runs: one whose Put was still in progress
+// may be left for a Get.
 func (q *Queue) Shutdown(immediate bool) error {
 	return q.q.shutdown(immediate, nil)
 }
