@@ -439,3 +439,23 @@ var pyEchoBytes = spawn.Register("queue.pyEchoBytes", func(ctx context.Context, 
 		}
 	}
 })
+
+// TestShutdownImmediateAfterClose: an immediate shutdown of a closed queue
+// still drops what is queued, and returns nil.
+func TestShutdownImmediateAfterClose(t *testing.T) {
+	ctx := qCtx(t)
+	r := qRegion(t, 4<<20)
+	q, err := queue.New(r, queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Put(ctx, []byte("a"))
+	q.Put(ctx, []byte("b"))
+	q.Close()
+	if err := q.Shutdown(true); err != nil || q.Len() != 0 {
+		t.Fatalf("Shutdown(true) after Close = %v, Len %d", err, q.Len())
+	}
+	if _, err := q.Get(ctx); !errors.Is(err, queue.ErrShutDown) {
+		t.Fatalf("Get = %v", err)
+	}
+}
