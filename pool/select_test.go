@@ -5,6 +5,7 @@ package pool_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,4 +89,24 @@ func TestWaitAnyMixed(t *testing.T) {
 	if got, err := pool.WaitAny(ctx); got != nil || err != nil {
 		t.Fatalf("WaitAny of nothing = %v, %v", got, err)
 	}
+}
+
+// Python's multiprocessing.connection.wait over several kinds of object:
+// here a queue with a message and a silent pipe.
+func ExampleWaitAny() {
+	r, _ := shm.New(4 << 20)
+	defer r.Close()
+	ctx := context.Background()
+	q, _ := queue.New(r, queue.Config{})
+	a, b, _ := queue.NewPipe(r, queue.Config{}, true)
+	defer a.Close()
+	q.Put(ctx, []byte("job"))
+	ready, _ := pool.WaitAny(ctx, q, a)
+	fmt.Println(len(ready), ready[0] == any(q))
+	b.Send(ctx, []byte("hello"))
+	ready, _ = pool.WaitAny(ctx, a)
+	fmt.Println(len(ready))
+	// Output:
+	// 1 true
+	// 1
 }
