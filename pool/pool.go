@@ -92,6 +92,10 @@ type worker struct {
 
 	delivered int64 // items of tasks whose results the parent took from it
 
+	stallSeq       uint64    // stall check: seq at stallAt
+	stallDelivered int64     // stall check: delivered at stallAt
+	stallAt        time.Time // stall check: since when seq and delivered stood still
+
 	lastSeq    uint64    // watchdog: seq at the last sample
 	lastSeqAt  time.Time // watchdog: when seq took that value
 	timeoutSeq uint64    // watchdog: the odd seq at which it killed the worker

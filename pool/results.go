@@ -2,15 +2,20 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
 
 // onResult delivers the results of task t, which d finished (finishHead
 // took it off w's in-flight FIFO).
-func (p *Pool) onResult(w *worker, t *task, d *resultDesc) {
+func (p *Pool) onResult(w *worker, t *task, d *resultDesc, scratch *[]byte) {
 	n := t.hi - t.lo
-	payload, perr := p.resultPayload(w, t, d)
+	payload, perr := p.resultPayload(w, t, d, scratch)
+	if errors.Is(perr, errSum) {
+		p.corruptResult(w, t)
+		return
+	}
 	cancelled := t.job.cancelled.Load()
 	// A job that decodes whole tasks takes the leading successful items
 	// first (batch.go); the records after them are parsed one by one.
@@ -96,18 +101,57 @@ func (p *Pool) finishHead(w *worker, d *resultDesc, now time.Duration) (_ *task,
 }
 
 // resultPayload returns the bytes of d's result payload, or why they are
-// not to be had.
-func (p *Pool) resultPayload(w *worker, t *task, d *resultDesc) ([]byte, error) {
+// not to be had. A payload in the heap is copied into *scratch first, and
+// checked there with d against d.Sum (errSum): the worker's region may
+// change under the parent, the copy cannot.
+func (p *Pool) resultPayload(w *worker, t *task, d *resultDesc, scratch *[]byte) ([]byte, error) {
+	var payload []byte
+	if d.Flags&flagHeap != 0 && d.Flags&flagTooLarge == 0 {
+		b, err := w.heap.Bytes(d.Off, int64(d.Len))
+		if err != nil {
+			return nil, fmt.Errorf("result payload: %w: %w", err, errSum)
+		}
+		payload = append((*scratch)[:0], b...)
+		*scratch = payload
+	}
+	if resultSum(*d, payload) != d.Sum {
+		return nil, fmt.Errorf("result of task %d: %w", d.ID, errSum)
+	}
 	switch {
 	case d.Flags&flagTooLarge != 0:
 		return nil, fmt.Errorf("%s: results of %d bytes: %w", t.job.fn, d.Len, ErrTooLarge)
 	case d.Flags&flagHeap != 0:
-		return w.heap.Bytes(d.Off, int64(d.Len))
+		return payload, nil
 	case d.Len <= uint32(len(d.Inline)):
 		return d.Inline[:d.Len], nil
 	default:
 		return nil, fmt.Errorf("inline result of %d bytes: %w", d.Len, errChunk)
 	}
+}
+
+// corruptResult handles task t of w, whose result failed its checksum:
+// w's region was written to, so w is killed (its exit requeues what else it
+// held), and t runs again while Retries allow, or fails with ErrCorrupt.
+func (p *Pool) corruptResult(w *worker, t *task) {
+	n := int64(t.hi - t.lo)
+	w.proc.Kill()
+	p.mu.Lock()
+	p.st.inflight.Add(-n)
+	var fails []failure
+	switch {
+	case t.job.cancelled.Load():
+		p.st.cancelled.Add(n)
+	case t.attempts < p.cfg.retries:
+		p.st.retried.Add(n)
+		p.requeue(&task{job: t.job, lo: t.lo, hi: t.hi, chunk: t.chunk, attempts: t.attempts + 1})
+	default:
+		err := fmt.Errorf("pool worker %d: results of %s: %w", w.proc.Pid(), t.job.fn, errSum)
+		for i := t.lo; i < t.hi; i++ {
+			fails = append(fails, failure{t.job, i, err})
+		}
+	}
+	p.mu.Unlock()
+	p.deliverFailures(fails)
 }
 
 // deliverResults delivers the first parsed records of payload, the

@@ -246,6 +246,11 @@ func (p *Pool) send(w *worker, t *task, fails []failure) ([]failure, bool) {
 	}
 	p.nextTask++
 	d.ID, t.id = p.nextTask, p.nextTask
+	if d.Flags&flagHeap != 0 {
+		d.Sum = taskSum(d, buf)
+	} else {
+		d.Sum = taskSum(d, nil)
+	}
 	w.outbox = append(w.outbox, d) // pushed at the end of pump
 	if d.Flags&flagName != 0 {
 		w.known[j.fid] = true

@@ -61,6 +61,11 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 	if err := w.place(&res); err != nil {
 		return end, err
 	}
+	if res.Flags&flagHeap != 0 {
+		res.Sum = resultSum(res, w.out)
+	} else {
+		res.Sum = resultSum(res, nil)
+	}
 	if len(w.pending) == 0 {
 		w.pendingSince = start
 	}
@@ -68,14 +73,24 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 	return end, nil
 }
 
-// taskPayload returns the bytes of d's argument payload.
+// taskPayload returns the bytes of d's argument payload: a private copy
+// when it is in the heap (the running items may write to the region),
+// checked with d against d.Sum.
 func (w *workerLoop) taskPayload(d *taskDesc) ([]byte, error) {
+	var payload []byte
 	if d.Flags&flagHeap != 0 {
 		b, err := w.heap.Bytes(d.Off, int64(d.Len))
 		if err != nil {
 			return nil, fmt.Errorf("pool worker: task %d: %w", d.ID, err)
 		}
-		return b, nil
+		payload = append(w.arg[:0], b...)
+		w.arg = payload
+	}
+	if taskSum(*d, payload) != d.Sum {
+		return nil, fmt.Errorf("pool worker: task %d: %w", d.ID, errSum)
+	}
+	if payload != nil {
+		return payload, nil
 	}
 	if d.Len > uint32(len(d.Inline)) {
 		return nil, fmt.Errorf("pool worker: task %d: inline payload of %d bytes: %w", d.ID, d.Len, errChunk)

@@ -302,13 +302,11 @@ func (p *Pool) Progress() <-chan Stats {
 	return p.progress
 }
 
-// wakeProgress starts the interval reports, if anyone wants progress.
+// wakeProgress starts the interval reports and the stall checks.
 func (p *Pool) wakeProgress() {
-	if p.progressOn.Load() {
-		select {
-		case p.progressWake <- struct{}{}:
-		default:
-		}
+	select {
+	case p.progressWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -329,8 +327,10 @@ func (p *Pool) reportProgress() {
 	}
 }
 
-// progressLoop reports every ProgressInterval while work is queued or in
-// flight, and sleeps on progressWake otherwise: an idle pool costs nothing.
+// progressLoop runs while work is queued or in flight, and sleeps on
+// progressWake otherwise (an idle pool costs nothing): every
+// ProgressInterval it reports progress, if anyone wants it, and every
+// stallTick it looks for stalled workers (stall.go).
 func (p *Pool) progressLoop() {
 	for {
 		select {
@@ -338,15 +338,24 @@ func (p *Pool) progressLoop() {
 			return
 		case <-p.progressWake:
 		}
-		tick := time.NewTicker(p.cfg.progressEvery)
+		every := stallTick
+		if p.progressOn.Load() {
+			every = min(p.cfg.progressEvery, stallTick)
+		}
+		tick := time.NewTicker(every)
+		lastReport := time.Now()
 		for busy := true; busy; {
 			select {
 			case <-p.stop:
 				tick.Stop()
 				return
-			case <-tick.C:
+			case now := <-tick.C:
+				if now.Sub(lastReport) >= p.cfg.progressEvery-time.Millisecond {
+					p.reportProgress()
+					lastReport = now
+				}
+				p.checkStalls(now)
 			}
-			p.reportProgress()
 			busy = p.st.queued.Load()+p.st.inflight.Load() > 0
 		}
 		tick.Stop()

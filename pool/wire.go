@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 
+	ierrs "github.com/forkless-go/forkless/internal/errs"
+	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/internal/wire"
 )
 
@@ -39,7 +42,8 @@ type taskDesc struct {
 	Len    uint32   // payload bytes
 	Fid    uint32   // the function, numbered by the pool; its name travels once per worker (flagName)
 	Off    int64    // heap offset of the payload when flagHeap
-	Inline [24]byte // the payload itself when it fits
+	Sum    uint32   // checksum of the descriptor and its payload (descSum)
+	Inline [20]byte // the payload itself when it fits
 }
 
 // resultDesc is a slot of the result ring: one task's results.
@@ -49,8 +53,62 @@ type resultDesc struct {
 	Flags  uint32   // flagHeap
 	Len    uint32   // payload bytes
 	Off    int64    // heap offset of the payload when flagHeap
-	Inline [32]byte // the payload itself when it fits
+	Sum    uint32   // checksum of the descriptor and its payload (descSum)
+	Inline [28]byte // the payload itself when it fits
 }
+
+// Both descriptors are checksummed with their payloads by their writer,
+// over its private copy, and checked by their reader over a private copy
+// it then uses: a task that scribbles its own worker's region (its rings,
+// its heap) makes a checksum fail, and the reader treats the other side as
+// broken (the worker exits and its tasks go back; the parent kills the
+// worker and fails or retries the task), never a wrong result with a nil
+// error. The checksum guards against stray writes, not against an
+// adversary: a multiply-xor over 8-byte words in four lanes, about 1 ns
+// per 16 bytes, with no call and no allocation.
+
+// taskSum and resultSum are the checksums of a descriptor (with its Sum
+// field taken as 0) and of payload, its payload when not inline.
+func taskSum(d taskDesc, payload []byte) uint32 {
+	d.Sum = 0
+	return fold(sum64(payload, sum64(mapped.Bytes(&d), 1)))
+}
+
+func resultSum(d resultDesc, payload []byte) uint32 {
+	d.Sum = 0
+	return fold(sum64(payload, sum64(mapped.Bytes(&d), 2)))
+}
+
+const sumMul = 0x9E3779B97F4A7C15
+
+// sum64 mixes b into h.
+func sum64(b []byte, h uint64) uint64 {
+	h ^= uint64(len(b)) * sumMul
+	l0, l1, l2, l3 := h, h^1, h^2, h^3
+	for len(b) >= 32 {
+		l0 = (l0 ^ binary.LittleEndian.Uint64(b)) * sumMul
+		l1 = (l1 ^ binary.LittleEndian.Uint64(b[8:])) * sumMul
+		l2 = (l2 ^ binary.LittleEndian.Uint64(b[16:])) * sumMul
+		l3 = (l3 ^ binary.LittleEndian.Uint64(b[24:])) * sumMul
+		l0, l1, l2, l3 = l0^l0>>29, l1^l1>>29, l2^l2>>29, l3^l3>>29
+		b = b[32:]
+	}
+	h = (l0 ^ bits.RotateLeft64(l1, 17) ^ bits.RotateLeft64(l2, 31) ^ bits.RotateLeft64(l3, 47)) * sumMul
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * sumMul
+		h ^= h >> 29
+		b = b[8:]
+	}
+	for _, c := range b {
+		h = (h ^ uint64(c)) * sumMul
+	}
+	return h ^ h>>32
+}
+
+func fold(h uint64) uint32 { return uint32(h) ^ uint32(h>>32) }
+
+// errSum: a descriptor or payload does not match its checksum.
+var errSum = fmt.Errorf("checksum mismatch: %w", ierrs.ErrCorrupt)
 
 const (
 	flagName = 1 << 0 // the payload starts with the function's name

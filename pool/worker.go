@@ -56,6 +56,7 @@ type workerLoop struct {
 	lastGen      uint64
 	cancelled    [ctlSlots]uint64
 	out          []byte
+	arg          []byte       // a private copy of the running task's argument payload
 	stopping     atomic.Bool  // set once ctx ends (SIGTERM)
 	pending      []resultDesc // results not yet published
 	pendingSince time.Time    // when the oldest pending task started

@@ -100,11 +100,20 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 func (p *Pool) collect(w *worker) {
 	var batch [collectBatch]resultDesc
 	var tasks [collectBatch]*task
+	var scratch []byte // private copies of result payloads
 	var wait poller
 	for {
 		n, err := popSome(context.Background(), &wait, w.results, batch[:])
 		if err != nil {
-			break // closed by the reaper, and drained
+			// Closed by the reaper, and drained; or the ring's words are
+			// not what its two sides write (ErrCorrupt): that worker's
+			// failure, and it must be gone before its exit is handled.
+			select {
+			case <-w.proc.Done():
+			default:
+				w.proc.Kill()
+			}
+			break
 		}
 		now := time.Since(p.epoch)
 		p.mu.Lock()
@@ -118,7 +127,7 @@ func (p *Pool) collect(w *worker) {
 		}
 		p.mu.Unlock()
 		for i := range k {
-			p.onResult(w, tasks[i], &batch[i])
+			p.onResult(w, tasks[i], &batch[i], &scratch)
 		}
 		p.mu.Lock()
 		for i := range k {
