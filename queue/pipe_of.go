@@ -71,8 +71,9 @@ func WrapPipe[T any](p *Pipe, codec Codec[T]) *PipeOf[T] {
 	return &PipeOf[T]{p: p, codec: defaultCodec(codec)}
 }
 
-// Handle names this end for OpenPipeOf in another process.
-func (t *PipeOf[T]) Handle() PipeHandle { return t.p.h }
+// Handle names this end for OpenPipeOf in another process; taking it
+// marks the end as handed on (see Pipe.Close).
+func (t *PipeOf[T]) Handle() PipeHandle { return t.p.Handle() }
 
 // Pipe returns the untyped end under t (for Poll, io.Reader use or
 // RecvBytesInto of raw messages).

@@ -459,3 +459,28 @@ func TestShutdownImmediateAfterClose(t *testing.T) {
 		t.Fatalf("Get = %v", err)
 	}
 }
+
+// TestPipeOfParentClosesChildEnd: the same idiom on a typed pipe.
+func TestPipeOfParentClosesChildEnd(t *testing.T) {
+	ctx := qCtx(t)
+	r := qRegion(t, 4<<20)
+	a, b, err := queue.NewPipeOf[pyMsg](r, queue.Config{}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pyEchoOf.Start(ctx, b.Handle(), spawn.Share(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close() // the parent's copy
+	if err := a.Send(ctx, pyMsg{Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := a.Recv(ctx); err != nil || m.Name != "xx" {
+		t.Fatalf("echo = %+v, %v", m, err)
+	}
+	a.Close()
+	if n, err := p.Wait(ctx); n != 1 || err != nil {
+		t.Fatal(n, err)
+	}
+}
