@@ -47,6 +47,9 @@ func (p *Process[R]) openLogPipe(q *request) (r, w *os.File, err error) {
 	return r, w, nil
 }
 
+// noLogs is the logsDone of a child that forwards no logs: closed.
+var noLogs = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // logLevelOf is the lowest level h handles, probed among slog's four.
 func logLevelOf(h slog.Handler) slog.Level {
 	for _, l := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {

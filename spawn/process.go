@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -160,7 +161,10 @@ func (f *Func[A, R]) New(arg A, opts ...Option) *Process[R] {
 	for _, opt := range opts {
 		opt(&p.opts)
 	}
-	p.shares = func() ([]*shm.Region, error) { return argRegions(arg, p.opts.regions) }
+	p.shares = func() ([]*shm.Region, error) { return p.opts.regions, nil }
+	if mayHold(reflect.TypeFor[A]()) { // plain data is not walked
+		p.shares = func() ([]*shm.Region, error) { return argRegions(arg, p.opts.regions) }
+	}
 	n := strconv.FormatInt(nextChild.Add(1), 10)
 	if id := self.identity; id != "" {
 		p.ident = id + ":" + n
@@ -300,13 +304,14 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 	p.pid.Store(int64(cmd.Process.Pid))
 	addActive(p)
 	logger().Debug("forkless/spawn: started", "name", p.name, "pid", cmd.Process.Pid, "func", p.fn, "daemon", p.opts.daemon)
-	p.logsDone = make(chan struct{})
-	go func() {
-		defer close(p.logsDone)
-		if logR != nil {
+	p.logsDone = noLogs
+	if logR != nil {
+		p.logsDone = make(chan struct{})
+		go func() {
+			defer close(p.logsDone)
 			readLogs(logR, p.opts.logsTo, p.name, cmd.Process.Pid)
-		}
-	}()
+		}()
+	}
 	go p.reap(respR)
 
 	return rest, nil
