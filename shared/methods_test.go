@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/forkless-go/forkless/shared"
+	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -207,3 +208,55 @@ type result2 struct {
 }
 
 func (r result2) unpack() ([]string, error) { return r.v, r.e }
+
+type churnArg struct {
+	Dict shared.Handle
+	N    int
+}
+
+// churn sets the dict's ten keys n times each, with values of one size.
+var churn = spawn.Register("shared.churn", func(ctx context.Context, a churnArg) (struct{}, error) {
+	d, err := shared.OpenDict[int64, int64](a.Dict)
+	if err != nil {
+		return struct{}{}, err
+	}
+	for i := range a.N {
+		if err := d.Set(int64(i%10), int64(i)); err != nil {
+			return struct{}{}, err
+		}
+	}
+	return struct{}{}, nil
+})
+
+// TestSpareEntryLeaksNothing: a Set parks the entry it replaced as the
+// dict's spare, for the next Set of any process; a child that churns the
+// dict and exits leaves the heap holding what it held before, plus at most
+// that one spare block.
+func TestSpareEntryLeaksNothing(t *testing.T) {
+	m := newManager(t, 1<<20)
+	d := must[*shared.Dict[int64, int64]](t)(shared.NewDict[int64, int64](m.Heap()))
+	for i := range int64(10) {
+		if err := d.Set(i, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := must[shm.HeapStats](t)(m.Stats())
+	ctx := ctxT(t, 30*time.Second)
+	for range 3 {
+		if _, err := churn.Run(ctx, churnArg{d.Handle(), 10000}, spawn.Share(m.Region())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := must[shm.HeapStats](t)(m.Stats())
+	if grown := after.InUse - before.InUse; grown > 64 {
+		t.Fatalf("heap in use grew by %d bytes over 3 children's 30,000 Sets: %+v -> %+v", grown, before, after)
+	}
+	if after.Allocs-before.Allocs > 3 {
+		t.Fatalf("%d heap allocations for 30,000 same-size Sets (the spare serves them)", after.Allocs-before.Allocs)
+	}
+	for i := range int64(10) {
+		if v, ok, err := d.Get(i); err != nil || !ok || v%10 != i {
+			t.Fatalf("Get(%d) = %d, %v, %v", i, v, ok, err)
+		}
+	}
+}
