@@ -149,7 +149,7 @@ func (e Count) Spin(ready func() bool) bool {
 	if ready() {
 		return true
 	}
-	sp := e.spin.Start()
+	sp := e.spin.StartWait()
 	for sp.Again() {
 		if ready() {
 			sp.Caught()

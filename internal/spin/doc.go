@@ -22,8 +22,9 @@
 // phase yields to this process's other goroutines every few dozen
 // re-checks, so a spinner never holds the P of the goroutine that would end
 // its wait. And a process that has just woken a sleeper ([Woke], called by
-// internal/event's Notify) skips the spin of its next wait and sleeps at
-// once, as a pipe's writer does: the woken side needs a CPU, often this
+// internal/event's Notify) skips the spin of its next event wait
+// ([Budget.StartWait]; locks' spins are not affected) and sleeps at once,
+// as a pipe's writer does: the woken side needs a CPU, often this
 // one; one such wait in 8 spins anyway, so a conversation that fell into
 // sleeping hand-offs finds out when spinning pays again.
 //

@@ -35,8 +35,8 @@ var (
 
 // Woke tells the policy that this process has just woken a sleeping waiter
 // in another process or goroutine (a futex wake that found one). The next
-// wait in this process then skips its spin and sleeps at once (except one
-// in probeEvery): the woken side needs a CPU to run on, and on a machine
+// wait in this process that starts with StartWait then skips its spin and
+// sleeps at once (except one in probeEvery): the woken side needs a CPU to run on, and on a machine
 // with more runnable threads than cores it is often this one, which a
 // spinning waker would hold for its whole budget. A kernel pipe does the
 // same (the writer's wake-up is a "sync" one: the writer is about to sleep).
@@ -80,14 +80,19 @@ func (b *Budget) set(d time.Duration) {
 	b.ns.Store(int64(min(max(d, 0), b.Max())) + 1)
 }
 
-// Start begins one wait's spin, with the budget's current length, or an
-// empty one (Again reports false at once, and the budget is left as it
-// is) when this process has just woken a sleeper (Woke).
-func (b *Budget) Start() Spin {
+// Start begins one wait's spin, with the budget's current length.
+func (b *Budget) Start() Spin { return Spin{b: b, budget: b.Len()} }
+
+// StartWait is Start for a wait on the other side of a conversation or a
+// ring (internal/event's waits): it begins an empty spin (Again reports
+// false at once, and the budget is left as it is) when this process has
+// just woken a sleeper (Woke). Locks use Start: a lock's holder is not
+// the side this process just woke.
+func (b *Budget) StartWait() Spin {
 	if woke.Load() != 0 && woke.Swap(0) != 0 && probes.Add(1)%probeEvery != 0 {
 		return Spin{b: b, done: true}
 	}
-	return Spin{b: b, budget: b.Len()}
+	return b.Start()
 }
 
 // Spin is one wait's spin phase. Call Again before each re-check of the

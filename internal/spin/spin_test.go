@@ -89,7 +89,7 @@ func TestWokeSkipsTheNextSpin(t *testing.T) {
 	skipped := 0
 	for range probeEvery {
 		Woke()
-		s := b.Start()
+		s := b.StartWait()
 		if !s.Again() {
 			skipped++
 			if !s.Over() || b.Len() != DefaultMax {
@@ -100,11 +100,16 @@ func TestWokeSkipsTheNextSpin(t *testing.T) {
 				t.Fatalf("Caught after a skipped spin changed the budget to %v", b.Len())
 			}
 		}
-		s = b.Start()
+		s = b.StartWait()
 		if !s.Again() {
 			t.Fatal("the wait after a skipped one did not spin")
 		}
 	}
+	Woke()
+	if s := b.Start(); !s.Again() {
+		t.Fatal("Start (a lock's spin) skipped its spin after Woke")
+	}
+	woke.Store(0)
 	if skipped != probeEvery-1 {
 		t.Fatalf("%d of %d waits after Woke skipped their spin, want %d", skipped, probeEvery, probeEvery-1)
 	}
