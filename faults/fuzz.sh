@@ -9,7 +9,7 @@ dur="${1:-60s}"
 out=faults/testdata/fuzz.md
 tmp=$(mktemp)
 {
-	echo "Fuzz targets, each run for $dur with \`go test -fuzz\` (-parallel 1), $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg):"
+	echo "Fuzz targets at commit $(git rev-parse --short HEAD), each run for $dur with \`go test -fuzz\` (-parallel 1), $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg):"
 	echo
 	echo "| package | target | result | execs | new corpus |"
 	echo "|---|---|---|--:|--:|"
