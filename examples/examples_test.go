@@ -47,7 +47,7 @@ var examples = map[string]example{
 	// The pool engineer's examples.
 	"pool-as-completed": {want: []string{`^task 0: 0$`, `^unordered: \[`}},
 	"pool-chunk-means":  {want: []string{`^\[0 1 2 3 4 5 6 7\]$`}},
-	"pool-cpucount":     {want: []string{`^\d+ CPUs, \d+ workers, 8 tasks`, `done 8, failed 0`}},
+	"pool-cpucount":     {want: []string{`^\d+ CPUs, \d+ workers, 8 tasks`, `done 8, failed 0`, `\r\[#{24}\] \d+/\d+ items \(100\.0%\)`}},
 	"pool-fetch":        {want: []string{`^/a +222 bytes +"page /a"$`, `1 of 5 items failed`}},
 	"pool-squares":      {want: []string{`^\[0 1 4 9 16 25 36 49 64 81\]$`}},
 	"pool-starmap":      {want: []string{`^\[2 12 30\]$`, `^\[10 4 10\]$`}},

@@ -170,8 +170,8 @@ func (s Stats) String() string {
 	case r > 0:
 		fmt.Fprintf(&b, ", %.1f items/s", r)
 	}
-	if s.ETA > 0 {
-		fmt.Fprintf(&b, ", ETA %v", s.ETA.Round(time.Second/10))
+	if eta := s.ETA.Round(time.Second / 10); eta > 0 {
+		fmt.Fprintf(&b, ", ETA %v", eta)
 	}
 	return b.String()
 }
