@@ -37,7 +37,12 @@
 // with a [*WorkerError] (or runs it again, with [Retries]); its queued
 // items go to the other workers and a replacement starts. [TaskTimeout]
 // kills a worker whose item runs too long: the item fails with
-// [ErrTimeout]. An [Initializer] that fails, or workers that keep dying
+// [ErrTimeout]. What a worker's region holds is checked, not trusted: task
+// and result descriptors carry checksums of themselves and their payloads,
+// read from private copies, so a task that scribbles its own worker's
+// memory makes that worker fail (it is killed, its task retried or
+// failed), never a wrong result; a worker that holds tasks but runs none
+// and returns nothing for 2 s is killed as stuck. An [Initializer] that fails, or workers that keep dying
 // before they are ready, break the pool: everything pending and later
 // fails ([ErrInitializer]), instead of Python's endless restarts.
 //
@@ -68,5 +73,9 @@
 //     the workers with [WorkerOptions](spawn.Share(...)) and handles as
 //     items.
 //
-// [Stats], [Pool.Progress] and [OnProgress] report the pool's counters.
+// [Pool.Stats] reports the counters and, per item rather than per chunk,
+// the items finished, a rate and an ETA, each worker's state and task time
+// percentiles; [Pool.Progress] and [OnProgress] deliver it every
+// [ProgressInterval] while work is pending ([Stats.String] is a progress
+// line), and [Pool.Var] is it as an expvar.Var to publish.
 package pool
