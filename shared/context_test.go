@@ -91,6 +91,9 @@ func TestContextCancelsLockWaits(t *testing.T) {
 			return err
 		}},
 		{"ShareableList.SliceContext", slHold, func(ctx context.Context) error { _, err := sl.SliceContext(ctx); return err }},
+		{"ShareableList.IndexContext", slHold, func(ctx context.Context) error { _, err := sl.IndexContext(ctx, 1); return err }},
+		{"ShareableList.CountContext", slHold, func(ctx context.Context) error { _, err := sl.CountContext(ctx, 1); return err }},
+		{"ShareableList.All", slHold, func(ctx context.Context) error { _, err := sl.All(ctx); return err }},
 		{"Record.LoadContext", recHold, func(ctx context.Context) error { _, err := rec.LoadContext(ctx); return err }},
 		{"Record.StoreContext", recHold, func(ctx context.Context) error { return rec.StoreContext(ctx, 2) }},
 		{"Record.UpdateContext", recHold, func(ctx context.Context) error {

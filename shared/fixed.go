@@ -3,6 +3,7 @@ package shared
 import (
 	"context"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/forkless-go/forkless/shm"
@@ -100,6 +101,27 @@ func (s *ShareableList[V]) Slice() ([]V, error) { return s.l.Slice() }
 func (s *ShareableList[V]) SliceContext(ctx context.Context) ([]V, error) {
 	return s.l.SliceContext(ctx)
 }
+
+// Index returns the index of the first item equal to v (compared as
+// encoded bytes), Python's sl.index(v); ErrNotFound if there is none.
+func (s *ShareableList[V]) Index(v V) (int, error) { return s.l.Index(v) }
+
+// IndexContext is Index that stops waiting for the lock when ctx ends.
+func (s *ShareableList[V]) IndexContext(ctx context.Context, v V) (int, error) {
+	return s.l.IndexContext(ctx, v)
+}
+
+// Count returns how many items equal v, Python's sl.count(v).
+func (s *ShareableList[V]) Count(v V) (int, error) { return s.l.Count(v) }
+
+// CountContext is Count that stops waiting for the lock when ctx ends.
+func (s *ShareableList[V]) CountContext(ctx context.Context, v V) (int, error) {
+	return s.l.CountContext(ctx, v)
+}
+
+// All returns an iterator over a snapshot of the items with their indexes,
+// as List.All does.
+func (s *ShareableList[V]) All(ctx context.Context) (iter.Seq2[int, V], error) { return s.l.All(ctx) }
 
 // SetTimeout bounds how long this process's operations wait for the lock.
 func (s *ShareableList[V]) SetTimeout(t time.Duration) { s.l.SetTimeout(t) }

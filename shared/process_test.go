@@ -455,6 +455,21 @@ func TestListsAndRecordAcrossProcesses(t *testing.T) {
 	if got := must[[]int64](t)(sl.Slice()); fmt.Sprint(got) != fmt.Sprint([]int64{n, n, n}) {
 		t.Fatalf("shareable list = %v", got)
 	}
+	if c, err := sl.Count(n); c != 3 || err != nil {
+		t.Fatalf("shareable list Count(%d) = %d, %v", n, c, err)
+	}
+	if i, err := sl.Index(n); i != 0 || err != nil {
+		t.Fatalf("shareable list Index(%d) = %d, %v", n, i, err)
+	}
+	if _, err := sl.Index(-1); !errors.Is(err, shared.ErrNotFound) {
+		t.Fatalf("shareable list Index(-1): %v, want ErrNotFound", err)
+	}
+	all := must[func(func(int, int64) bool)](t)(sl.All(ctx))
+	for i, v := range all {
+		if v != n || i > 2 {
+			t.Fatalf("shareable list All: %d %d", i, v)
+		}
+	}
 	if got := must[map[string]int](t)(rec.Load()); got["total"] != 3*n || got["worker1"] != n {
 		t.Fatalf("record = %v", got)
 	}
