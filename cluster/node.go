@@ -53,7 +53,11 @@ type node struct {
 	limit int           // deliveries of an item before it fails
 	beat  time.Duration // heartbeat period of a running chunk
 	pool  *pool.Pool    // nil with InProcess
-	cx    cancels
+	// compute bounds the chunks whose items run at once; the loop holds
+	// twice as many, so that one chunk's results are published and acked
+	// while the next one runs.
+	compute chan struct{}
+	cx      cancels
 }
 
 // Serve runs a node until ctx ends: it takes chunks from the cluster's work
@@ -175,6 +179,8 @@ func (nd *node) loop(ctx context.Context, cons jetstream.Consumer) error {
 	if nd.pool != nil {
 		slots++ // one chunk waiting in the pool keeps its workers busy
 	}
+	nd.compute = make(chan struct{}, slots)
+	slots *= 2
 	sem := make(chan struct{}, slots)
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -96,10 +96,15 @@ func (nd *node) run(ctx context.Context, msg jetstream.Msg, c *chunk, key string
 		}
 	}()
 	var outs []outcome
-	if nd.pool != nil {
-		outs = nd.runPool(rctx, c)
-	} else {
-		outs = nd.runHere(rctx, c)
+	select {
+	case nd.compute <- struct{}{}:
+		if nd.pool != nil {
+			outs = nd.runPool(rctx, c)
+		} else {
+			outs = nd.runHere(rctx, c)
+		}
+		<-nd.compute
+	case <-rctx.Done():
 	}
 	close(beat)
 	if nd.cx.leave(key, &stop) {
