@@ -103,7 +103,7 @@ func (q *records) spillRefAt(p uint64) (*spillRef, error) {
 // one, which would then wait forever; blocks of one size serve every
 // message, and a put waits only while all are in use.
 func (q *records) tryAllocArea(n int) (int64, []byte, error) {
-	off, err := q.area.Alloc(int64(max(q.maxMsg, uint64(n))))
+	off, err := q.area.AllocRaw(int64(max(q.maxMsg, uint64(n)))) // the put writes all n bytes it hands on
 	if errors.Is(err, shm.ErrNoSpace) {
 		return 0, nil, errAreaFull
 	}

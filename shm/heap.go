@@ -279,7 +279,17 @@ func (h *Heap) validBlock(blk uint64, bump uint64) bool {
 // a larger class (up to 4 times the size, the rest wasted while it is in
 // use). It fails with ErrNoSpace when none of those exists, and with ErrSize
 // when n is not in [1, MaxHeapAlloc].
-func (h *Heap) Alloc(n int64) (int64, error) {
+func (h *Heap) Alloc(n int64) (int64, error) { return h.alloc(n, true) }
+
+// AllocRaw is Alloc without the clearing: a block taken from a free list
+// keeps the bytes its last user left there (a freshly carved one is zero).
+// It is for a caller that writes every byte it will read, such as a queue
+// copying a message into a block sized for its largest message: clearing
+// the whole block would cost more than the copy, and touch (so commit)
+// pages the message never uses.
+func (h *Heap) AllocRaw(n int64) (int64, error) { return h.alloc(n, false) }
+
+func (h *Heap) alloc(n int64, zero bool) (int64, error) {
 	if err := h.b.r.checkOpen(); err != nil {
 		return 0, fmt.Errorf("heap alloc: %w", err)
 	}
@@ -287,7 +297,7 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 		return 0, fmt.Errorf("heap alloc of %d bytes (at most %d): %w", n, MaxHeapAlloc, ErrSize)
 	}
 	c := classFor(n)
-	blk, err := h.pop(c)
+	blk, err := h.pop(c, zero)
 	if err != nil {
 		return 0, err
 	}
@@ -296,7 +306,7 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 		if errors.Is(err, ErrNoSpace) {
 			// Fall back on a larger class's free block.
 			for c2 := c + 1; c2 < len(heapClasses) && heapClasses[c2] <= 4*heapClasses[c]; c2++ {
-				b, err2 := h.pop(c2)
+				b, err2 := h.pop(c2, zero)
 				if err2 != nil {
 					return 0, err2
 				}
@@ -320,14 +330,14 @@ func (h *Heap) Alloc(n int64) (int64, error) {
 }
 
 // pop takes the first block off class c's free list, marks it in use and
-// clears its payload. It returns 0 when the list is empty.
+// clears its payload if zero says so. It returns 0 when the list is empty.
 //
 // A list another process wrote over (a head or next naming no carved
 // block, or a block on it that is not free: a cycle, say) is ErrCorrupt
 // for this call, and the list is dropped: its blocks leak, and the class
 // is carved afresh, instead of every later Alloc of the class meeting the
 // same bad head.
-func (h *Heap) pop(c int) (uint64, error) {
+func (h *Heap) pop(c int, zero bool) (uint64, error) {
 	size := uint64(heapClasses[c])
 	head := &h.hdr.heads[c]
 	var blk uint64
@@ -356,7 +366,9 @@ func (h *Heap) pop(c int) (uint64, error) {
 		h.drop(c, head.Load())
 		return 0, fmt.Errorf("heap alloc: free block at %d has state %#x: %w", blk, s, ErrCorrupt)
 	}
-	clear(h.mem[blk+blkHeader : blk+size])
+	if zero {
+		clear(h.mem[blk+blkHeader : blk+size])
+	}
 	st.Store(blkMagic<<32 | uint64(c)<<8 | blkUsed)
 	return blk, nil
 }

@@ -18,7 +18,7 @@ const module = "github.com/forkless-go/forkless"
 // a lower floor. internal/ packages share floor 0 and may import each
 // other (the go tool refuses cycles).
 var floors = map[string]int{
-	"shm": 1, "sync": 2, "ring": 3, "shared": 3, "queue": 4, "spawn": 5, "pool": 6, "faults": 7,
+	"shm": 1, "sync": 2, "ring": 3, "shared": 3, "queue": 4, "spawn": 5, "pool": 6, "faults": 7, "conformance": 7,
 }
 
 func root(t *testing.T) string {
