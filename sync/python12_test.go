@@ -336,3 +336,35 @@ func ExampleRWMutex_RLocker() {
 	// 2
 	// false
 }
+
+type travelArg struct {
+	V *fsync.Value[int64]
+	A *fsync.Array[int32]
+}
+
+// travelAdd runs in a child that received the Value and the Array
+// themselves as its argument, bound, with their locks.
+var travelAdd = spawn.Register("sync.travelAdd", func(ctx context.Context, a travelArg) (int64, error) {
+	if err := a.V.Update(ctx, func(p *int64) { *p += 10 }); err != nil {
+		return 0, err
+	}
+	if err := a.A.Set(ctx, -1, 7); err != nil {
+		return 0, err
+	}
+	return a.V.Load(ctx)
+})
+
+// TestValueTravelsAsArgument: Python's Process(target=f, args=(v, arr)),
+// the objects passed as they are (spawn shares their region).
+func TestValueTravelsAsArgument(t *testing.T) {
+	r := region(t)
+	v := must[*fsync.Value[int64]](t)(fsync.NewValue(r, int64(1)))
+	a := must[*fsync.Array[int32]](t)(fsync.NewArray[int32](r, 3))
+	got, err := travelAdd.Run(ctxT(t), travelArg{V: v, A: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := a.Get(ctxT(t), -1); got != 11 || last != 7 {
+		t.Fatalf("child saw %d and set a[-1] = %d; want 11 and 7", got, last)
+	}
+}
