@@ -315,6 +315,12 @@ func (p *Pool) placeArgs(w *worker, t *task, buf []byte, d *taskDesc, fails []fa
 	j := t.job
 	off, err := w.heap.Alloc(int64(len(buf)))
 	if err != nil {
+		if errors.Is(err, shm.ErrCorrupt) {
+			// The heap's bookkeeping, which the worker shares, was written
+			// to: that worker's failure, not the item's. t goes to another.
+			p.dropWorker(w)
+			return fails, false, false
+		}
 		if errors.Is(err, shm.ErrNoSpace) && len(w.inflight) > w.ihead {
 			w.heapFull = true // its in-flight tasks will free room
 			return fails, false, false

@@ -170,3 +170,43 @@ func scribbleRound(t *testing.T, rng *rand.Rand, in []int, round int) string {
 	}
 	return "ok"
 }
+
+// Issue 13: a worker heap whose free lists were written over answers the
+// parent's Alloc with ErrCorrupt: that is the worker's failure (it is
+// replaced and the item goes to the next worker), not the item's, which
+// used to fail as too large.
+func TestScribbledHeapDropsTheWorker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := New(ctx, Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate(context.Background())
+	p.mu.Lock()
+	w := p.workers[0]
+	b, err := w.region.Bind(w.heap.Handle(), shm.KindHeap)
+	if err != nil {
+		p.mu.Unlock()
+		t.Fatal(err)
+	}
+	for off := 192; off < 1024; off += 8 { // every free list's head
+		binary.NativeEndian.PutUint64(b.Bytes()[off:], 0x7fff_fff0)
+	}
+	p.mu.Unlock()
+	in := []string{strings.Repeat("a", 40), strings.Repeat("b", 40), strings.Repeat("c", 40)}
+	out, err := Map(ctx, p, scribbleUpper, in, Chunk(1))
+	if err != nil {
+		t.Fatalf("map after the scribble: %v", err)
+	}
+	for i := range in {
+		if out[i] != strings.ToUpper(in[i]) {
+			t.Fatalf("out[%d] = %q", i, out[i])
+		}
+	}
+	if s := p.Stats(); s.Restarts != 1 {
+		t.Errorf("stats %+v, want 1 restart", s)
+	}
+}
+
+var scribbleUpper = spawn.Register("pool.scribbleUpper", func(ctx context.Context, s string) (string, error) { return strings.ToUpper(s), nil })
