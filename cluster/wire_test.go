@@ -46,6 +46,10 @@ func FuzzParseChunk(f *testing.F) {
 	f.Add(appendChunk(nil, &chunk{Job: 1, Task: 2, Func: "pkg.f", Codec: "gob", Items: []item{{Index: 1, Data: []byte("xy")}}}))
 	f.Add(appendChunk(nil, &chunk{Func: "f", Deadline: time.Unix(5, 0), Base: 3}))
 	f.Add([]byte{WireVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	// A chunk cut short by one byte: a length read before its own varint
+	// was counted let this panic a node (found by TestRejects/malformed).
+	whole := appendChunk(nil, &chunk{Func: "pkg.f", Items: []item{{Index: 1, Data: []byte("argument")}}})
+	f.Add(whole[:len(whole)-1])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := parseChunk(b)
 		if err != nil {
