@@ -141,8 +141,13 @@ func (l Lock) lockContext(ctx context.Context, robust bool, rec *Record) error {
 		want = l.me | Waiters
 		if watching {
 			nap.SetLong(watch.Watch(Word(v), l.f))
+			testHook("after-watch", &watch)
 		}
-		err := nap.Sleep(ctx, l.f, uint32(v))
+		var err error // a watched exit not yet seen: look now, do not sleep
+		if !watch.Pending() {
+			testHook("before-sleep", &watch)
+			err = nap.Sleep(ctx, l.f, uint32(v))
+		}
 		if err == futex.ErrTimeout || (err == nil && watch.Fired()) {
 			// Slept a while on the same holder, or a holder exited:
 			// is this one still alive? From now on its exit wakes
@@ -157,6 +162,11 @@ func (l Lock) lockContext(ctx context.Context, robust bool, rec *Record) error {
 		}
 	}
 }
+
+// testHook runs after a waiter's Watch ("after-watch") and right before
+// its sleep ("before-sleep"); tests set it to make a watched holder exit
+// in the window before the kernel queues the sleeper.
+var testHook = func(at string, x *Watcher) {}
 
 // takeover is the word a taker from a dead holder writes: this process,
 // the waiters bit (others may sleep), and on a RobustLock the inconsistent

@@ -48,3 +48,50 @@ func TestWatcherWakesOnExit(t *testing.T) {
 		t.Fatal("a dead process must count as watched and fired at once")
 	}
 }
+
+// TestLockWatchedExitBeforeSleep: a watched holder that exits after the
+// waiter's Watch but before its sleep (stage "after-watch": before it
+// looked at Pending; "before-sleep": after, so only the exit callback's
+// repeated wakes reach it) must not leave the waiter asleep for its
+// LongNap: no nap runs out after the exit, and the waiter takes the lock
+// with ErrOwnerDead. (Before the fix the exit's one wake found nobody and
+// the nap ran out its 2 s, as TestCrashHolderRecovered/after-kill once saw.)
+func TestLockWatchedExitBeforeSleep(t *testing.T) {
+	for _, stage := range []string{"after-watch", "before-sleep"} {
+		t.Run(stage, func(t *testing.T) {
+			cmd, holder := startChild(t, "sleep", "30")
+			defer cmd.Wait()         //nolint:errcheck // killed below
+			defer cmd.Process.Kill() //nolint:errcheck // at most once more
+			l, w := newLock(t)
+			w.Store(uint64(holder))
+			var napsAfter atomic.Uint64
+			fire := func(x *Watcher) {
+				if len(x.watched) == 0 || napsAfter.Load() != 0 {
+					return // not watching yet, or fired already
+				}
+				cmd.Process.Kill() //nolint:errcheck // checked through Fired
+				for !x.fired.Load() {
+					time.Sleep(time.Millisecond) // the exit callback has run once
+				}
+				napsAfter.Store(futex.Naps())
+			}
+			defer func(h func(string, *Watcher)) { testHook = h }(testHook)
+			testHook = func(at string, x *Watcher) {
+				if at == stage {
+					fire(x)
+				}
+			}
+			start := time.Now()
+			if err := l.Lock(); err != ErrOwnerDead {
+				t.Fatalf("Lock over a killed holder = %v, want ErrOwnerDead", err)
+			}
+			t.Logf("taken %v after the start", time.Since(start))
+			if napsAfter.Load() == 0 {
+				t.Fatal("the hook never ran: the waiter did not watch its holder")
+			}
+			if n := futex.Naps() - napsAfter.Load(); n != 0 {
+				t.Fatalf("%d nap(s) ran out after the holder's exit: its wake was lost", n)
+			}
+		})
+	}
+}
