@@ -252,20 +252,11 @@ func (c *container) acquire(ctx context.Context, repair func() error) error {
 		}
 	}
 	if recovered {
-		markConsistent(c.mu)
+		// Repaired: tell the robust lock (docs/robust.md), or its
+		// Unlock would leave it unrecoverable.
+		c.mu.MarkConsistent()
 	}
 	return nil
-}
-
-// markConsistent tells the lock that the state it guards was repaired, for
-// the robust-lock model (docs/robust.md) in which an owner-dead lock
-// unlocked without it becomes unrecoverable. Package sync's Mutex is
-// moving to that model (RWMutex has it): the assertion makes the call as
-// soon as Mutex has the method, with no release of this package between.
-func markConsistent(mu any) {
-	if m, ok := mu.(interface{ MarkConsistent() }); ok {
-		m.MarkConsistent()
-	}
 }
 
 // release unlocks the container's lock and, if that fails, stores why in
@@ -273,10 +264,10 @@ func markConsistent(mu any) {
 // the address of the caller's named error result.
 //
 // The lock word is shared memory: another process may have written over it
-// while this one held the lock, and package sync's Unlock panics when the
-// word no longer names this process (a bug in a program that unlocks what
-// it does not hold; here it is bytes this process did not write). That
-// panic is turned into ErrCorrupt: the change made under the lock stands
+// while this one held the lock, and package sync's TryUnlock then returns
+// ErrNotHeld (where Unlock would panic: a bug in a program that unlocks
+// what it does not hold; here it is bytes this process did not write).
+// That is turned into ErrCorrupt: the change made under the lock stands
 // (it was published by its own atomic store), and the next locker takes
 // the scribbled word over as a dead holder's and runs repair.
 func (c *container) release(errp *error) {
@@ -286,18 +277,15 @@ func (c *container) release(errp *error) {
 	}
 }
 
-func (c *container) unlock() (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if c.open() != nil {
-				err = fmt.Errorf("unlock %s: %w", kindName(c.kind), shm.ErrClosed)
-				return
-			}
-			err = fmt.Errorf("unlock %s: lock word changed by another process while held (%v): %w", kindName(c.kind), r, ErrCorrupt)
-		}
-	}()
-	c.mu.Unlock()
-	return nil
+func (c *container) unlock() error {
+	err := c.mu.TryUnlock()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, shm.ErrClosed) || c.open() != nil:
+		return fmt.Errorf("unlock %s: %w", kindName(c.kind), shm.ErrClosed)
+	}
+	return fmt.Errorf("unlock %s: lock word changed by another process while held (%v): %w", kindName(c.kind), err, ErrCorrupt)
 }
 
 // slotCache remembers the last slot array this process checked, so that
