@@ -145,8 +145,8 @@ func (p *Pipe) Handle() PipeHandle {
 // futex wait of up to recheck() (recoverEvery only while a record's owner
 // may die unseen, idleRecheck otherwise), cut short by a notification or
 // by ctx, so an idle end wakes about once a second. The peer's exit itself
-// wakes it at once where pidfds exist (peerWatch); the periodic check is
-// the fallback.
+// wakes it at once where pidfds exist (peerWatch, which touches the ring
+// only while a waiter is in here); the periodic check is the fallback.
 func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uint64, recheck func() time.Duration, ready func() bool) (bool, error) {
 	// First the event count's adaptive spin, with no context to make: in a
 	// conversation the answer usually comes within it (both sides catch
@@ -158,9 +158,8 @@ func (q *records) waitPeer(ctx context.Context, ec event.Count, peer *atomic.Uin
 	}
 	dead := false
 	due := time.Now().Add(idleRecheck)
-	if w := peer.Load(); w != 0 && w != q.me && !q.peer.watching(w) {
-		q.peer.watch(w, func() { ec.Notify() })
-	}
+	q.peer.enter(q, peer.Load())
+	defer q.peer.leave()
 	woken := func() bool {
 		if ready() {
 			return true
