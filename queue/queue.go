@@ -34,13 +34,16 @@ type Config struct {
 	// a put waits while it is full (TryPut: ErrFull). An anonymous
 	// region's pages cost memory only once touched.
 	//
-	// 0 (the default) sizes the area at 64 times the ring or 16 MiB,
-	// whichever is larger (at least 4 x an explicit MaxMessage), but at
-	// most half the room left in the region after the ring; the default
-	// MaxMessage is a quarter of it (inline-only messages when that is
-	// not above the inline limit). An explicit MaxMessage the area cannot
-	// hold twice is an error (shm.ErrNoSpace). Above 0: an area of exactly that many bytes, where
-	// MaxMessage defaults to Spill/8 and is at most Spill/2. Below 0: no
+	// 0 (the default) sizes the area at 16 times the ring or 4 MiB,
+	// whichever is larger (at least 8 x an explicit MaxMessage), but at
+	// most a quarter of the room left in the region after the ring; the
+	// default MaxMessage is a quarter of it (inline-only messages when
+	// that is not above the inline limit): the default 1 MiB ring in a
+	// region with 128 MiB free takes a 16 MiB area and carries messages of
+	// up to 4 MiB, three at a time. An explicit MaxMessage the area
+	// cannot hold twice is an error (shm.ErrNoSpace). Above 0: an area of
+	// exactly that many bytes, where MaxMessage defaults to Spill/8 and is
+	// at most Spill/2. Below 0: no
 	// area; larger messages travel in /dev/shm files of their own, which
 	// the consumer unlinks, but which an abandoned ring leaves behind
 	// (docs/reliability.md).
@@ -84,9 +87,10 @@ func defaultSpill(r *shm.Region, capacity uint64, maxMsg int64) (int64, int64, e
 		return 0, 0, err
 	}
 	// The room left once the ring is in, less its object header and
-	// alignment; the area takes at most half of it.
-	room := (st.Free - int64(recDataOff+capacity) - 2*shm.ObjectHeaderSize) / 2 &^ (shm.Align - 1)
-	want := max(64*int64(capacity), defaultSpillMin)
+	// alignment; the area takes at most a quarter of it, so that the
+	// region keeps room for the caller's other objects.
+	room := (st.Free - int64(recDataOff+capacity) - 2*shm.ObjectHeaderSize) / 4 &^ (shm.Align - 1)
+	want := max(defaultSpillRings*int64(capacity), defaultSpillMin)
 	mm, inline := maxMsg, int64(capacity/2-recHdr)
 	if mm == 0 {
 		mm = min(want, room) / 4
@@ -97,16 +101,20 @@ func defaultSpill(r *shm.Region, capacity uint64, maxMsg int64) (int64, int64, e
 	if mm <= inline {
 		return 0, mm, nil // nothing ever spills
 	}
-	area := min(max(want, 4*mm), room)
+	area := min(max(want, 8*mm), room) // an explicit mm: ~6 blocks (classes round up to 25%)
 	if area < 2*mm+mm/2+spillAreaSlack {
 		return 0, 0, fmt.Errorf("spill area for messages of %d bytes: %d bytes left in the region: %w", mm, max(room, 0), shm.ErrNoSpace)
 	}
 	return area, mm, nil
 }
 
-// defaultSpillMin is the smallest default spill area a region with room
-// for it gets (small rings still carry messages of a few MiB).
-const defaultSpillMin = 16 << 20
+// The default spill area is defaultSpillRings times the ring, and at
+// least defaultSpillMin in a region with room for it (small rings still
+// carry messages of a MiB).
+const (
+	defaultSpillRings = 16
+	defaultSpillMin   = 4 << 20
+)
 
 // spillAreaSlack is the heap's own room beside its blocks (its header and
 // block headers), rounded up.

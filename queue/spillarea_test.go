@@ -29,7 +29,7 @@ import (
 const areaMsg = 300 << 10 // over the inline limit of a 256 KiB ring
 
 // areaConfig is a 256 KiB ring with the default spill area (Spill 0):
-// in a 16 MiB region, about 8 MiB of it, in blocks of MaxMessage 1 MiB.
+// in a 32 MiB region, about 8 MiB of it, in blocks of MaxMessage 1 MiB.
 func areaConfig() queue.Config {
 	return queue.Config{Bytes: 1 << 18, MaxMessage: 1 << 20}
 }
@@ -52,7 +52,7 @@ func newSpillFiles(t testing.TB, before []string) []string {
 func TestSpillAreaMessages(t *testing.T) {
 	before := qSpillFiles(t)
 	ctx := qCtx(t)
-	q, err := queue.New(qRegion(t, 16<<20), areaConfig())
+	q, err := queue.New(qRegion(t, 32<<20), areaConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ var qAreaProducer = spawn.Register("queue.qAreaProducer", func(ctx context.Conte
 
 func TestSpillAreaOutlivesProducer(t *testing.T) {
 	ctx := qCtx(t)
-	r := qRegion(t, 16<<20)
+	r := qRegion(t, 32<<20)
 	q, err := queue.New(r, areaConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestSpillAreaOutlivesProducer(t *testing.T) {
 func TestSpillAreaCloseAndReceiverKilled(t *testing.T) {
 	before := qSpillFiles(t)
 	ctx := qCtx(t)
-	r, err := shm.New(16 << 20)
+	r, err := shm.New(32 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ var qAreaTree = spawn.Register("queue.qAreaTree", func(ctx context.Context, flag
 	if err != nil {
 		return struct{}{}, err
 	}
-	r, err := shm.New(16 << 20)
+	r, err := shm.New(32 << 20)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -230,7 +230,7 @@ func TestSpillAreaTreeKilled(t *testing.T) {
 
 func TestSpillAreaCannotBeTruncated(t *testing.T) {
 	ctx := qCtx(t)
-	r := qRegion(t, 16<<20)
+	r := qRegion(t, 32<<20)
 	q, err := queue.New(r, areaConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -393,8 +393,9 @@ func TestSpillAreaDeadWriterBlockRecovered(t *testing.T) {
 }
 
 // The default spill area's sizing (Config.Spill 0): MaxMessage is a
-// quarter of the area (16 MiB, or half the region's room when that is
-// less), inline-only in a cramped region; an
+// quarter of the area (16 rings or 4 MiB, or a quarter of the region's
+// room when that is less), inline-only in a cramped region; the region
+// keeps three quarters of its room for other objects; an
 // explicit MaxMessage the region cannot hold twice is refused; Spill -1
 // still means spill files.
 func TestDefaultSpillSizing(t *testing.T) {
@@ -404,8 +405,17 @@ func TestDefaultSpillSizing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mm := q.MaxMessage(); mm < 1<<20 || mm > 2<<20 {
-		t.Fatalf("default MaxMessage of a 64 KiB ring in a 16 MiB region: %d, want 1-2 MiB", mm)
+	// The fault harness's case: a 64 KiB queue in a 32 MiB region left
+	// less than 16 MiB for the caller's next object.
+	r32 := qRegion(t, 32<<20)
+	if _, err := queue.New(r32, queue.Config{Bytes: 1 << 16}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r32.Alloc(shm.Layout{Kind: shm.KindBytes, Size: 20 << 20}); err != nil {
+		t.Fatalf("a 20 MiB object after a default queue in a 32 MiB region: %v", err)
+	}
+	if mm := q.MaxMessage(); mm < 768<<10 || mm > 1<<20 {
+		t.Fatalf("default MaxMessage of a 64 KiB ring in a 16 MiB region: %d, want 0.75-1 MiB", mm)
 	}
 	if err := q.Put(ctx, qMsgFor(1, 1, q.MaxMessage())); err != nil {
 		t.Fatalf("Put of MaxMessage bytes with the default area: %v", err)
@@ -415,6 +425,24 @@ func TestDefaultSpillSizing(t *testing.T) {
 	}
 	if got, err := q.Get(ctx); err != nil || !bytes.Equal(got, qMsgFor(1, 1, q.MaxMessage())) {
 		t.Fatalf("Get of the spilled message: %d bytes, %v", len(got), err)
+	}
+	// Three spilled messages at a time (blocks of MaxMessage, a quarter of
+	// the area, rounded up to a heap class).
+	held := 0
+	for ; held < 10; held++ {
+		if err := q.TryPut(make([]byte, q.MaxInline()+1)); errors.Is(err, queue.ErrFull) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held != 3 {
+		t.Fatalf("the default area held %d spilled messages, want 3", held)
+	}
+	for range held {
+		if _, err := q.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if f := newSpillFiles(t, before); len(f) != 0 {
 		t.Fatalf("the default configuration made spill files: %v", f)
