@@ -2,9 +2,11 @@
 // shared memory: [Queue] is Python's multiprocessing.Queue, [Of] carries
 // typed values, [Joinable] adds TaskDone and Join, [Pipe] is
 // multiprocessing.Pipe (and an io.ReadWriteCloser), and [Wait] waits on
-// several of them at once, like multiprocessing.connection.wait. Fixed-size
-// items go faster through package
-// [github.com/forkless-go/forkless/ring]'s slot rings.
+// several of them at once, like multiprocessing.connection.wait. Python's
+// other pieces: [Queue.Shutdown], [JoinableOf], [PipeOf] and [WrapPipe]
+// (typed ends), [Pipe.RecvBytesInto], and [Listen], [Dial] and [Conn]
+// (multiprocessing.connection's Listener and Client). Fixed-size items go
+// faster through package [github.com/forkless-go/forkless/ring]'s rings.
 //
 // Each is a ring of variable-length records in one block of a shm.Region
 // ([KindRecords]). [New] (or [NewOf], [NewJoinable], [NewPipe]) allocates
@@ -14,10 +16,9 @@
 // ring is an error (shm.ErrKind, shm.ErrType, [ErrCapacity], [ErrCorrupt]),
 // never a read outside it. The shared layout is a Go struct in layout.go
 // (ringHeader, recordHeader), each field saying who writes and reads it.
-// Memory ordering, arm64 too: a record's span, length and payload are
-// written before the commit CAS of its state word and read after the
-// consumer's take CAS of it; span and length are atomic loads, so a
-// consumer's re-check of head is ordered after them (consume.go).
+// Memory ordering, arm64 too (layout.go): a record's span, length and
+// payload are written before the commit CAS of its state word and read
+// after the consumer's take CAS of it.
 //
 // Messages of 0 bytes and up travel, each whole and at most once. One
 // larger than [Queue.MaxInline] (half the ring, less a 16-byte header)
@@ -25,10 +26,10 @@
 // in an anonymous region nobody can truncate it): by default sized from the
 // ring and the region's room ([Config].Spill; -1 for /dev/shm files
 // instead, which an abandoned ring leaves behind). [Config].MaxMessage
-// bounds messages ([Queue.MaxMessage]), and a larger one fails with
-// [ErrTooLarge] before anything is written. Put, Get
-// and the zero-copy Reserve/Commit and Take/Release take a context; TryPut,
-// TryGet, TryReserve and TryTake fail at once with [ErrFull] or [ErrEmpty].
+// bounds messages ([Queue.MaxMessage]); a larger one fails with
+// [ErrTooLarge] before anything is written. Put, Get and the zero-copy
+// Reserve/Commit and Take/Release take a context; TryPut, TryGet,
+// TryReserve and TryTake fail at once with [ErrFull] or [ErrEmpty].
 // Nothing makes a system call while nobody sleeps on the other side.
 //
 // Len is exact whenever no put or get is in progress; [Config].Items bounds
@@ -69,17 +70,16 @@
 // producers of tiny messages contend on one cache line. Commit a
 // Reservation and Release a Message promptly: consumers wait behind an
 // uncommitted record, producers behind an unreleased one. A spilled message
-// costs a file (tens of µs plus page faults) or, in a spill area, clearing
-// a MaxMessage block: size the ring above twice the usual message. A [Joinable] consumer that dies between
-// Get and TaskDone leaves a task unfinished, and Join waits until its
-// context ends. A [Pipe] end's peer-death detection watches the last
+// costs a file (tens of µs plus page faults) or a block of MaxMessage in
+// the area: size the ring above twice the usual message. A [Joinable]
+// consumer that dies between Get and TaskDone leaves a task unfinished,
+// and Join waits until its context ends. A [Pipe] end's peer-death detection watches the last
 // process that opened that end. Corrupt bytes (anything another process
 // wrote) are reported with ErrCorrupt, never a panic or a hang; not repaired.
 // A queue points into its region's mapping: close the region last.
 //
-// Every error wraps one of this package's sentinels (registered, so that
-// errors.Is holds across the process boundary), a context error, or one of
-// package shm's. ErrClosed, ErrFull, ErrEmpty, ErrTooLarge, ErrCorrupt and
-// ErrCapacity are package ring's values. Figures and the design's history
-// are in docs/bench/queue.md.
+// Every error wraps one of this package's sentinels (registered: errors.Is
+// holds across processes), a context error, or one of package shm's.
+// ErrClosed, ErrFull, ErrEmpty, ErrTooLarge, ErrCorrupt and ErrCapacity
+// are package ring's values. Figures: docs/bench/queue.md.
 package queue
