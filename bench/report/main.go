@@ -238,10 +238,8 @@ func runPass(root, goCmd string, p Package, c runConfig) (Pass, []byte, error) {
 	if c.quick {
 		bt = quickBenchtime(bt)
 	}
-	dir, pkgArg := root, "./"+p.Dir
-	if mod, ok := moduleOf(p.Dir); ok {
-		dir, pkgArg = filepath.Join(root, mod), "./"+strings.TrimPrefix(p.Dir, mod+"/")
-	}
+	mod, pkgArg := inModule(p.Dir)
+	dir := filepath.Join(root, mod)
 	args := []string{"test", "-run", "^$", "-bench", pat, "-count", fmt.Sprint(c.count),
 		"-benchtime", bt, "-v", pkgArg}
 	pass := Pass{Pkg: p.Dir, Pattern: pat, Load: p.Load}

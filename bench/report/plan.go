@@ -54,9 +54,23 @@ func moduleOf(dir string) (string, bool) {
 	return "", false
 }
 
+// inModule returns where go test runs for a package directory and the
+// package argument it takes there: the repository root and ./dir, or a
+// nested module's root and the directory inside it ("." for its root).
+func inModule(dir string) (moduleDir, pkgArg string) {
+	mod, ok := moduleOf(dir)
+	if !ok {
+		return "", "./" + dir
+	}
+	if dir == mod {
+		return mod, "."
+	}
+	return mod, "./" + strings.TrimPrefix(dir, mod+"/")
+}
+
 // nestedModules are the modules of the repository whose benchmarks the
 // report runs besides the library's.
-var nestedModules = []string{"bench/report"}
+var nestedModules = []string{"bench/report", "cluster"}
 
 var shmipcRe = regexp.MustCompile(`(?m)^\s*github\.com/cloudwego/shmipc-go (v\S+)`)
 

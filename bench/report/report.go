@@ -496,11 +496,10 @@ func (r *Report) table(b *bytes.Buffer, rows []Workload) {
 		if i == len(pkgs)-1 {
 			sep = "."
 		}
-		dir := "./" + pkg
+		mod, dir := inModule(pkg)
 		prefix := ""
-		if mod, ok := moduleOf(pkg); ok {
+		if mod != "" {
 			prefix = "-C " + mod + " "
-			dir = "./" + strings.TrimPrefix(pkg, mod+"/")
 		}
 		fmt.Fprintf(b, " `go %stest -run '^$' -bench '^Benchmark(%s)$' -count %d %s`%s",
 			prefix, strings.Join(byPkg[pkg], "|"), r.Info.Count, dir, sep)

@@ -51,6 +51,7 @@ var packages = []Package{
 	{Dir: "bench", Bench: "^Benchmark(Stream|PythonStream)$", PerRun: 25 * time.Second},
 	{Dir: "bench", Bench: "^BenchmarkStreamFanIn$", PerRun: 3 * time.Second},
 	{Dir: shmipcPkg, Bench: "^BenchmarkShmipcStream$", PerRun: 10 * time.Second},
+	{Dir: "cluster", Bench: "^Benchmark(ClusterMap|ClusterRoundTrip)$", Benchtime: "20x", PerRun: 15 * time.Second},
 	// Round trips, quiet, then loaded: busy loops on every core for the
 	// whole pass (fewer iterations: a loaded round trip is slower).
 	{Dir: "bench", Bench: "^BenchmarkPingPong$", Benchtime: "20000x", PerRun: 4 * time.Second},
@@ -106,6 +107,7 @@ var sections = []Section{
 	{"pool", "Pool: mapping work over processes", []string{"pool.md"}},
 	{"shared", "Shared dict and list", []string{"shared.md"}},
 	{"shm", "Shared memory: regions, Value and Array", []string{"shm.md"}},
+	{"cluster", "Beyond one machine: the pool's calls on NATS JetStream", []string{"cluster.md"}},
 }
 
 // The message-size sweep: BenchmarkStream in ./bench runs forkless's
@@ -544,6 +546,24 @@ var workloads = concat(
 			ID: "pool/speedup", Section: "pool", What: "Parallel speed-up of 2 workers over 1 (alternated runs), against 2 goroutines over 1",
 			Forkless: Measure{"forkless Pool", "pool", "PoolCPU/workers=1vs2/impl=forkless", "speedup"},
 			Rivals:   []Measure{{"Go goroutines", "pool", "PoolCPU/workers=1vs2/impl=goroutines", "speedup"}},
+		},
+
+		// cluster (its own module)
+		{
+			ID: "cluster/map", Section: "cluster", What: "Map of 20k small items, chunked, through an embedded NATS server to a node with a pool of 2 workers",
+			Forkless: Measure{"cluster", "cluster", "ClusterMap/cluster", "items/s"},
+			Rivals: []Measure{
+				{"cluster, in-process node", "cluster", "ClusterMap/cluster-inprocess", "items/s"},
+				{"local pool", "cluster", "ClusterMap/local-pool", "items/s"},
+			},
+		},
+		{
+			ID: "cluster/apply-p50", Section: "cluster", What: "One Apply round trip through the cluster, p50",
+			Forkless: Measure{"cluster", "cluster", "ClusterRoundTrip/cluster", "p50-ns"},
+			Rivals: []Measure{
+				{"cluster, in-process node", "cluster", "ClusterRoundTrip/cluster-inprocess", "p50-ns"},
+				{"local pool", "cluster", "ClusterRoundTrip/local-pool", "p50-ns"},
+			},
 		},
 
 		// shared
