@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the module, one at a time, for a duration each
+# Runs every fuzz target of the repository (the cluster module's too), one at a time, for a duration each
 # (default 60s), and writes the record to faults/testdata/fuzz.md, which
 # `go test ./faults -update` puts into docs/reliability.md.
 #   bash faults/fuzz.sh [duration]
@@ -15,21 +15,24 @@ tmp=$(mktemp)
 	echo "|---|---|---|--:|--:|"
 } >"$tmp"
 fail=0
-grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./cluster/\|^./bench/' | sort | while read -r f; do
+grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./bench/' | sort | while read -r f; do
 	pkg=$(dirname "$f")
+	shown=${pkg#./}
+	mod=.
+	case "$pkg" in ./cluster | ./cluster/*) mod=cluster pkg=".${pkg#./cluster}" ;; esac # its own module
 	for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
 		log=$(mktemp)
-		if go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$dur" -parallel 1 >"$log" 2>&1; then
+		if go -C "$mod" test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$dur" -parallel 1 >"$log" 2>&1; then
 			res=clean
 		else
-			res="FAILED (see go test output; crasher in $pkg/testdata/fuzz/$target)"
+			res="FAILED (see go test output; crasher in $shown/testdata/fuzz/$target)"
 			fail=1
 		fi
 		line=$(grep -E 'fuzz: elapsed' "$log" | tail -1)
 		execs=$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$line")
 		corpus=$(sed -nE 's/.*new interesting: ([0-9]+).*/\1/p' <<<"$line")
-		echo "| ${pkg#./} | $target | $res | ${execs:-?} | ${corpus:-?} |" >>"$tmp"
-		echo "${pkg#./} $target: $res" >&2
+		echo "| $shown | $target | $res | ${execs:-?} | ${corpus:-?} |" >>"$tmp"
+		echo "$shown $target: $res" >&2
 		[ "$res" = clean ] || tail -30 "$log" >&2
 		rm -f "$log"
 	done
