@@ -34,8 +34,9 @@ func (c *Conn) Close() error {
 
 // connRegionSize is the region an accepted connection makes for its two
 // rings of c.Bytes each and their spill areas (an explicit Spill, or room
-// for a default one: 16 rings' worth each), with room for headers. An
-// anonymous region's pages cost memory only once touched.
+// for two full default ones, which take at most a quarter of the room
+// left each: 5 areas' worth), with room for headers. An anonymous
+// region's pages cost memory only once touched.
 func connRegionSize(c Config) (int64, error) {
 	c, err := c.withDefaults()
 	if err != nil {
@@ -45,9 +46,8 @@ func connRegionSize(c Config) (int64, error) {
 	for ring < int64(c.Bytes) {
 		ring <<= 1
 	}
-	spill := max(c.Spill, 0)
 	if c.Spill == 0 {
-		spill = 16 * ring
+		return 2*ring + 5*max(defaultSpillRings*ring, defaultSpillMin) + 64<<10, nil
 	}
-	return 2*(ring+spill) + 64<<10, nil
+	return 2*(ring+max(c.Spill, 0)) + 64<<10, nil
 }
