@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/forkless-go/forkless/internal/futex"
 	"github.com/forkless-go/forkless/shm"
 )
 
@@ -100,7 +99,7 @@ func (e *Event) Set() {
 		}
 		if e.s.CompareAndSwap(v, (v+evGenStep)&^evWaiters|evSet) {
 			if v&evWaiters != 0 {
-				futex.Wake(e.s, -1)
+				wake(e.s, -1)
 			}
 			return
 		}
@@ -133,7 +132,7 @@ func (e *Event) WaitContext(ctx context.Context) error {
 		return nil
 	}
 	gen := v &^ (evSet | evWaiters)
-	bo := newBackoff(ctx, e.o.spin)
+	bo := newWaitBackoff(ctx, e.o.spin)
 	bo.long() // no peer can die on this wait: the naps are a safety net
 	for {
 		v = e.s.Load()

@@ -221,7 +221,7 @@ func (s *Semaphore) AcquireContext(ctx context.Context) error {
 	if s.TryAcquire() {
 		return nil
 	}
-	bo := newBackoff(ctx, s.o.spin)
+	bo := newWaitBackoff(ctx, s.o.spin)
 	bo.long() // no peer can die on this wait: the naps are a safety net
 	announced := false
 	defer func() {
@@ -280,7 +280,7 @@ func (s *Semaphore) Release() error {
 		}
 	}
 	if s.waiters.Load() > 0 {
-		futex.Wake(s.value, 1)
+		wake(s.value, 1)
 	}
 	return nil
 }

@@ -41,6 +41,26 @@ func newBackoff(ctx context.Context, b *spin.Budget) backoff {
 	return backoff{ctx: ctx, sp: b.Start()}
 }
 
+// newWaitBackoff is newBackoff for a wait on the other side of a
+// conversation (Event, Semaphore): its spin is skipped when this process
+// has just woken a sleeper (spin.Woke, Budget.StartWait), leaving the CPU
+// to the side it woke. Locks use newBackoff: their holder is not that side.
+func newWaitBackoff(ctx context.Context, b *spin.Budget) backoff {
+	return backoff{ctx: ctx, sp: b.StartWait()}
+}
+
+// wake wakes up to n sleepers on addr (n < 0: all) and, when it found
+// one, tells the spin policy (spin.Woke) so that this process's next
+// conversation wait sleeps at once instead of spinning on the CPU the
+// woken side needs. It returns how many it woke.
+func wake(addr *atomic.Uint32, n int) int {
+	k, _ := futex.Wake(addr, n)
+	if k > 0 {
+		spin.Woke()
+	}
+	return k
+}
+
 // long lets the naps grow long from the start: for waits with no peer that
 // can die on them (Semaphore, Event, WaitGroup), where a nap is only a
 // safety net.
@@ -87,6 +107,13 @@ var errNap = futex.ErrTimeout
 // Cancellation wakes the sleeper at once through a context.AfterFunc hook
 // that issues FUTEX_WAKE on the word (futex.WaitContext says why this
 // beats polling with short timeouts).
+//
+// A watched exit not yet seen (Watch of a peer already dead, or an exit
+// since the Watch, whose wake found nobody asleep) returns nil at once:
+// napped then looks for the dead peer instead of sleeping a LongNap.
 func (b *backoff) sleep(addr *atomic.Uint32, val uint32) error {
+	if b.watch.Pending() {
+		return nil
+	}
 	return b.nap.Sleep(b.ctx, addr, val)
 }
