@@ -22,7 +22,9 @@ type counterRMWArg struct {
 // counterRMW runs in a child: N read-modify-write rounds on the shared
 // counter. Between the read and the write it yields until the counter
 // changes (at most 50 times): without the lock, the other process's write
-// lands there whenever both run, and this write erases it. With Locked,
+// lands there whenever both run, and this write erases it (the first
+// round waits there for the other process, so that this happens at least
+// once). With Locked,
 // each round holds the counter's Mutex, through its sync.Locker adapter,
 // and nothing can land there.
 var counterRMW = spawn.Register("sync.counterRMW", func(ctx context.Context, a counterRMWArg) (struct{}, error) {
@@ -39,11 +41,20 @@ var counterRMW = spawn.Register("sync.counterRMW", func(ctx context.Context, a c
 	if _, err := start.WaitContext(ctx); err != nil {
 		return struct{}{}, err
 	}
-	for range a.N {
+	for i := range a.N {
 		if a.Locked {
 			lk.Lock()
 		}
 		x := *p
+		if i == 0 && !a.Locked {
+			// The first round meets the other process between its read
+			// and its write: the race the yields below hit by chance is
+			// hit every run, even on a loaded machine that runs the two
+			// processes one after the other.
+			if _, err := start.WaitContext(ctx); err != nil {
+				return struct{}{}, err
+			}
+		}
 		for i := 0; i < 50 && atomic.LoadInt64(p) == x; i++ {
 			runtime.Gosched() // the other process's updates land here...
 		}
