@@ -33,7 +33,7 @@ type Package struct {
 var packages = []Package{
 	{Dir: "shm", Bench: "^BenchmarkArray$", PerRun: 1500 * time.Millisecond},
 	{Dir: "spawn", Bench: "^Benchmark(StartExit|Start16)$", PerRun: 7 * time.Second},
-	{Dir: "pool", Bench: "^Benchmark(PoolMap|PoolSubmit|PoolLatency|PoolCPU)$", PerRun: 11 * time.Second},
+	{Dir: "pool", Bench: "^Benchmark(PoolMap|PoolSubmit|PoolLatency|PoolCPU|Map)$", PerRun: 11 * time.Second},
 	{Dir: "bench", Bench: "^BenchmarkPoolMapValues$", PerRun: 8 * time.Second},
 	{Dir: "sync", Bench: "^Benchmark(LockUnlock|Counter2Procs)$", PerRun: 4 * time.Second},
 	{Dir: "sync", Bench: "^BenchmarkEventPingPong$", Benchtime: "20000x", PerRun: 2500 * time.Millisecond},
@@ -537,6 +537,11 @@ var workloads = concat(
 		},
 		poolValuesRow("distinct", "distinct ints (0, 1, 2, ...)"),
 		poolValuesRow("constant", "a constant small int"),
+		{
+			ID: "pool/map-auto-constant", Section: "pool", What: "Pool map over 1M copies of a constant int, automatic chunks, 2 workers",
+			Forkless: Measure{"forkless Pool", "pool", "Map/chunk=auto/values=constant/impl=forkless", "items/s"},
+			Rivals:   []Measure{{"Python Pool", "pool", "Map/chunk=auto/values=constant/impl=python", "items/s"}},
+		},
 		{
 			ID: "pool/cpu", Section: "pool", What: "CPU-heavy map (16 tasks of ~20 ms), 2 workers against 1",
 			Forkless: Measure{"2 workers", "pool", "PoolCPU/workers=2/impl=forkless", "ns/op"},
