@@ -170,13 +170,19 @@ func benchQueueForklessRing(b *testing.B, producers, consumers int, size, ringBy
 // benchQueueForklessMode: take selects Take/Release (zero-copy) in the
 // consumers instead of AppendGet.
 func benchQueueForklessMode(b *testing.B, producers, consumers int, size, ringBytes int, take bool) {
+	benchQueueConfig(b, producers, consumers, size, int64(ringBytes)+4<<20, queue.Config{Bytes: ringBytes}, take)
+}
+
+// benchQueueConfig is benchQueueForklessMode with a queue of configuration
+// c in a region of regionBytes.
+func benchQueueConfig(b *testing.B, producers, consumers int, size int, regionBytes int64, c queue.Config, take bool) {
 	ctx := context.Background()
-	r, err := shm.New(int64(ringBytes) + 4<<20)
+	r, err := shm.New(regionBytes)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	q, err := queue.New(r, queue.Config{Bytes: ringBytes})
+	q, err := queue.New(r, c)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -385,4 +391,17 @@ func BenchmarkQueue(b *testing.B) {
 	// Many producers, one consumer (issue 14's scaling goal: at least 70%
 	// of 1p1c): forkless only.
 	b.Run("impl=forkless/mode=4p1c/size=64", func(b *testing.B) { benchQueueForkless(b, 4, 1, 64) })
+}
+
+// BenchmarkQueueSpill: 1P1C between processes, 1 MiB messages through a
+// 64 KiB ring, so each spills: into the default spill area (64 MiB
+// region: a 16 MiB area, blocks of 4 MiB) or into a /dev/shm file
+// (Spill -1), against the same messages inline in an 8 MiB ring.
+func BenchmarkQueueSpill(b *testing.B) {
+	const size = 1 << 20
+	b.Run("impl=area", func(b *testing.B) { benchQueueConfig(b, 1, 1, size, 64<<20, queue.Config{Bytes: 64 << 10}, false) })
+	b.Run("impl=files", func(b *testing.B) {
+		benchQueueConfig(b, 1, 1, size, 64<<20, queue.Config{Bytes: 64 << 10, Spill: -1}, false)
+	})
+	b.Run("impl=inline", func(b *testing.B) { benchQueueConfig(b, 1, 1, size, 64<<20, queue.Config{Bytes: 8 << 20}, false) })
 }
