@@ -62,9 +62,9 @@
 // # Caveats
 //
 //   - Misuse panics with a "forkless/sync:" prefix, as the standard library
-//     does: unlocking a lock this process does not hold (TryUnlock returns
-//     ErrNotHeld instead), a negative WaitGroup count, calling a method
-//     without an error result after the region was closed.
+//     does: unlocking a lock this process does not hold (TryUnlock and
+//     TryMarkConsistent return ErrNotHeld instead), a negative WaitGroup
+//     count, calling a method without an error result after Close.
 //   - Closing a region while a goroutine of the process is inside a method
 //     of a primitive in it is a bug, as with any shm object.
 //   - Death is detected through /proc: where it cannot tell, a holder is

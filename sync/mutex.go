@@ -134,6 +134,21 @@ func (m *Mutex) MarkConsistent() {
 	}
 }
 
+// TryMarkConsistent is MarkConsistent that returns an error instead of
+// panicking when this process does not hold m: one wrapping ErrNotHeld
+// (m unlocked, held by another process, or its word scribbled over by
+// one), or shm.ErrClosed. As TryUnlock, for code that must not panic on
+// shared bytes it did not write.
+func (m *Mutex) TryMarkConsistent() error {
+	if !m.o.live() {
+		return closedErr("mark mutex consistent")
+	}
+	if m.m.MarkConsistent() {
+		return nil
+	}
+	return fmt.Errorf("mark mutex consistent: held by pid %d: %w", m.m.Holder().Pid(), ErrNotHeld)
+}
+
 // TryLock locks m if it is free and reports whether it did. It never waits,
 // and never takes the lock from a dead holder (Lock does that).
 func (m *Mutex) TryLock() bool {

@@ -268,8 +268,9 @@ func ExampleBarrier_SetTimeout() {
 	// Output: true true
 }
 
-// TestTryUnlock: TryUnlock reports what Unlock panics on, for a lock
-// unlocked, held by another process, or after Close.
+// TestTryUnlock: TryUnlock and TryMarkConsistent report what Unlock and
+// MarkConsistent panic on, for a lock unlocked, held by another process,
+// or after Close.
 func TestTryUnlock(t *testing.T) {
 	r, err := shm.New(1 << 16)
 	if err != nil {
@@ -292,13 +293,26 @@ func TestTryUnlock(t *testing.T) {
 	if m.Locked() || l.Depth() != 0 {
 		t.Fatal("TryUnlock left the locks held")
 	}
+	if err := m.TryMarkConsistent(); !errors.Is(err, fsync.ErrNotHeld) {
+		t.Fatalf("TryMarkConsistent of an unlocked Mutex = %v, want ErrNotHeld", err)
+	}
+	m.Lock()
+	if err := m.TryMarkConsistent(); err != nil || m.TryUnlock() != nil {
+		t.Fatalf("TryMarkConsistent of a held, consistent Mutex = %v", err)
+	}
 	p := startHolder(t, r, m.Handle(), modeMutex)
 	if err := m.TryUnlock(); !errors.Is(err, fsync.ErrNotHeld) || m.Owner() != p.Pid() {
 		t.Fatalf("TryUnlock of a Mutex held by pid %d = %v (owner now %d), want ErrNotHeld", p.Pid(), err, m.Owner())
 	}
+	if err := m.TryMarkConsistent(); !errors.Is(err, fsync.ErrNotHeld) || m.Owner() != p.Pid() {
+		t.Fatalf("TryMarkConsistent of a Mutex held by pid %d = %v, want ErrNotHeld", p.Pid(), err)
+	}
 	r.Close()
 	if err := m.TryUnlock(); !errors.Is(err, shm.ErrClosed) {
 		t.Fatalf("TryUnlock after Close = %v, want ErrClosed", err)
+	}
+	if err := m.TryMarkConsistent(); !errors.Is(err, shm.ErrClosed) {
+		t.Fatalf("TryMarkConsistent after Close = %v, want ErrClosed", err)
 	}
 }
 
