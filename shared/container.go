@@ -252,12 +252,24 @@ func (c *container) acquire(ctx context.Context, repair func() error) error {
 		}
 	}
 	if recovered {
-		// Repaired: tell the robust lock (docs/robust.md), or its
-		// Unlock would leave it unrecoverable.
-		c.mu.MarkConsistent()
+		// Repaired: tell the robust lock (docs/robust.md), or its Unlock
+		// would leave it unrecoverable. The word may have been scribbled
+		// over since the takeover: then it is not this process's to
+		// release, and the next locker takes it over again.
+		testHookRepaired()
+		if err := c.mu.TryMarkConsistent(); err != nil {
+			if errors.Is(err, shm.ErrClosed) || c.open() != nil {
+				return fmt.Errorf("lock %s: %w", kindName(c.kind), shm.ErrClosed)
+			}
+			return fmt.Errorf("lock %s: lock word changed by another process while held (%v): %w", kindName(c.kind), err, ErrCorrupt)
+		}
 	}
 	return nil
 }
+
+// testHookRepaired runs between a repair and its mark; a test sets it to
+// scribble the lock word there.
+var testHookRepaired = func() {}
 
 // release unlocks the container's lock and, if that fails, stores why in
 // *errp unless it holds an error already (errp may be nil): defer it with
