@@ -34,17 +34,21 @@
 //
 // The pool always knows which item each worker is running. A worker that
 // dies (SIGKILL, the OOM killer, os.Exit, a crash) fails that item alone
-// with a [*WorkerError] (or runs it again, with [Retries]); its queued
-// items go to the other workers and a replacement starts. [TaskTimeout]
-// kills a worker whose item runs too long: the item fails with
-// [ErrTimeout]. What a worker's region holds is checked, not trusted: task
-// and result descriptors carry checksums of themselves and their payloads,
-// read from private copies, so a task that scribbles its own worker's
-// memory makes that worker fail (it is killed, its task retried or
-// failed), never a wrong result; a worker that holds tasks but runs none
-// and returns nothing for 2 s is killed as stuck. An [Initializer] that fails, or workers that keep dying
-// before they are ready, break the pool: everything pending and later
-// fails ([ErrInitializer]), instead of Python's endless restarts.
+// with a [*WorkerError] (or runs it again, with [Retries]); its queued items
+// go to the other workers and a replacement starts. [TaskTimeout] kills a
+// worker whose item runs too long: the item fails with [ErrTimeout]. What a
+// worker's region holds is checked, not trusted: task and result descriptors
+// carry checksums of themselves and their payloads, read from private
+// copies, so a task that scribbles its own worker's memory makes that worker
+// fail (it is killed, its task retried or failed), never a wrong result; a
+// worker that holds tasks but runs none and returns nothing for 2 s is
+// killed as stuck. An [Initializer] that fails, or three workers in a row
+// that exit or crash before they are ready while no other is ready (a binary
+// without spawn.Main), break the pool: everything pending and later fails
+// ([ErrInitializer] for the initializer), instead of Python's endless
+// restarts. Workers SIGKILLed or SIGTERMed before ready (a user, the OOM
+// killer) never break it. One that dies before ready is replaced after a
+// pause: 5 ms, doubling to 1 s with each such death of its slot in a row.
 //
 // Cancelling (a Map's context, leaving an Imap loop, [Future.Cancel]) drops
 // the job's queued items, has workers skip its items they hold, and after

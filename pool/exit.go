@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
+	"time"
 
 	ierrs "github.com/forkless-go/forkless/internal/errs"
 	"github.com/forkless-go/forkless/spawn"
@@ -41,11 +43,20 @@ import (
 // So one death fails at most one item, never the pool. (Python's Pool hangs
 // forever here; ProcessPoolExecutor fails every pending task and breaks.)
 //
-// An initializer that fails, or workers that keep dying before they are
-// ready (three in a row exiting on their own, or ten killed by signals),
-// break the pool: every pending item fails with that error
-// (ErrInitializer for an initializer) and so does every later submission,
-// instead of Python's endless restarts.
+// An initializer that fails, or workers that keep failing to start, break
+// the pool: every pending item fails with that error (ErrInitializer for
+// an initializer) and so does every later submission, instead of Python's
+// endless restarts. "Keep failing to start" is three deaths before ready
+// in a row, with no live worker ready at any of them, of workers that
+// exited on their own or crashed (a binary that does not call spawn.Main,
+// a crash at start). A worker killed before ready by SIGKILL or SIGTERM
+// was killed from outside (a user, the OOM killer): that says nothing
+// about the binary, so it never counts. Every worker that died before
+// ready and does not break the pool is replaced after a pause, startDelay
+// of its slot's deaths before ready in a row (5 ms doubling to 1 s; a
+// worker of the slot that dies ready resets it): a kill storm, or a slot
+// whose starts keep failing while another worker serves, costs no hot
+// restart loop.
 
 // deathScene is what a dead worker's control block says it was doing.
 type deathScene struct {
@@ -98,7 +109,7 @@ func (p *Pool) onExit(w *worker) {
 	w.gone = true
 	p.st.workers.Add(-1)
 	fails := p.requeueInflight(w, s)
-	fails, replace := p.afterDeath(w, s, fails)
+	fails, replace, delay := p.afterDeath(w, s, fails)
 	// The requeued tasks go to the other workers now, not after the
 	// replacement has started; cancelled ones are dropped.
 	fails = p.pump(fails)
@@ -107,7 +118,7 @@ func (p *Pool) onExit(w *worker) {
 	<-w.reaped // Close wakes sleepers after the collector may have seen it
 	w.region.Close()
 	if replace {
-		p.replace(w.slot)
+		p.replace(w.slot, delay)
 	}
 	p.signalChange()
 	p.reportProgress()
@@ -182,29 +193,30 @@ func (p *Pool) workerError(w *worker, t *task, s deathScene, timedOut bool) *Wor
 	}
 }
 
-// afterDeath decides whether w is replaced or the pool breaks. Called with
-// p.mu held.
-func (p *Pool) afterDeath(w *worker, s deathScene, fails []failure) (_ []failure, replace bool) {
-	switch {
-	case p.state != poolOpen && p.state != poolClosing:
-		return fails, false
-	case !s.ready && p.cfg.initFunc != "" && isChildError(s.exitErr):
-		err := fmt.Errorf("pool worker %d: %w: %w", w.proc.Pid(), ErrInitializer, s.exitErr)
-		return p.breakLocked(err, fails), false
-	case !s.ready && (s.code >= 0 && p.badStarts >= 2 || p.badKills >= 9):
-		// Three workers in a row that exited on their own before they were
-		// ready (a binary that does not call spawn.Main, a crash at start),
-		// or ten killed by signals: restarting more would loop forever.
-		err := fmt.Errorf("pool workers keep dying before they are ready; the last: %w", s.exitErr)
-		return p.breakLocked(err, fails), false
+// afterDeath decides whether w is replaced (after delay) or the pool
+// breaks. Called with p.mu held.
+func (p *Pool) afterDeath(w *worker, s deathScene, fails []failure) (_ []failure, replace bool, delay time.Duration) {
+	othersReady := p.anyReadyLocked()
+	if s.ready || othersReady {
+		p.badStarts = 0
 	}
 	switch {
+	case p.state != poolOpen && p.state != poolClosing:
+		return fails, false, 0
+	case !s.ready && p.cfg.initFunc != "" && isChildError(s.exitErr):
+		err := fmt.Errorf("pool worker %d: %w: %w", w.proc.Pid(), ErrInitializer, s.exitErr)
+		return p.breakLocked(err, fails), false, 0
 	case s.ready:
-		p.badStarts, p.badKills = 0, 0
-	case s.code >= 0:
-		p.badStarts++
+		p.slotFails[w.slot] = 0
+	case !killedFromOutside(s.code) && p.badStarts >= 2:
+		err := fmt.Errorf("pool workers keep dying before they are ready; the last: %w", s.exitErr)
+		return p.breakLocked(err, fails), false, 0
 	default:
-		p.badKills++ // killed while starting: someone else's doing, most likely
+		if !killedFromOutside(s.code) && !othersReady {
+			p.badStarts++
+		}
+		p.slotFails[w.slot]++
+		delay = startDelay(p.slotFails[w.slot])
 	}
 	if s.code == 0 && p.cfg.maxTasks > 0 && w.sent >= p.cfg.maxTasks {
 		p.st.recycled.Add(1)
@@ -212,7 +224,40 @@ func (p *Pool) afterDeath(w *worker, s deathScene, fails []failure) (_ []failure
 		p.st.restarts.Add(1)
 	}
 	p.workers[w.slot] = nil
-	return fails, true
+	return fails, true, delay
+}
+
+// The pause before a worker that died before it was ready is replaced:
+// startBackoff for the first such death of its slot, doubling for each
+// that follows in a row, at most maxStartBackoff.
+const (
+	startBackoff    = 5 * time.Millisecond
+	maxStartBackoff = time.Second
+)
+
+// startDelay is the pause before replacing a slot's nth worker in a row
+// that died before it was ready.
+func startDelay(n int) time.Duration {
+	return min(startBackoff<<min(max(n, 1)-1, 16), maxStartBackoff)
+}
+
+// killedFromOutside reports whether exit code code (-signal for a death by
+// signal) is a kill someone else sent: SIGKILL (a user, the OOM killer)
+// or SIGTERM. A crash (SIGSEGV, SIGABRT, a Go runtime exit) is the
+// worker's own doing.
+func killedFromOutside(code int) bool {
+	return code == -int(syscall.SIGKILL) || code == -int(syscall.SIGTERM)
+}
+
+// anyReadyLocked reports whether a live worker is ready: the binary and
+// the initializer work. Called with p.mu held.
+func (p *Pool) anyReadyLocked() bool {
+	for _, w := range p.workers {
+		if w != nil && !w.gone && w.ctl.ready.Load() != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func isChildError(err error) bool {
@@ -227,8 +272,24 @@ func (p *Pool) requeue(t *task) {
 	p.st.queued.Add(int64(t.hi - t.lo))
 }
 
-// replace starts a new worker in slot. A start that fails breaks the pool.
-func (p *Pool) replace(slot int) {
+// replace starts a new worker in slot after delay (cut short when the
+// pool stops). A start that fails breaks the pool.
+func (p *Pool) replace(slot int, delay time.Duration) {
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-p.stop:
+			t.Stop()
+		}
+		p.mu.Lock()
+		stopped := p.state != poolOpen && p.state != poolClosing
+		p.mu.Unlock()
+		if stopped {
+			p.signalChange()
+			return
+		}
+	}
 	w, err := p.startWorker(context.Background(), slot)
 	p.mu.Lock()
 	var fails []failure

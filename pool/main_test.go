@@ -13,6 +13,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// A binary that exits before it attaches, as one that does not call
+	// spawn.Main would (TestBrokenBinaryBreaksPool).
+	if os.Getenv("POOL_TEST_EXIT_AT_START") != "" {
+		os.Exit(3)
+	}
 	spawn.Main()
 	code := m.Run()
 	// No test may leave a worker behind, running or zombie.

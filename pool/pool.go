@@ -40,8 +40,8 @@ type Pool struct {
 	nextTask  uint64
 	nextJob   uint64
 	ewma      float64 // nanoseconds per task, smoothed
-	badStarts int     // workers in a row that exited before they were ready
-	badKills  int     // workers in a row killed by a signal before they were ready
+	badStarts int     // workers in a row that exited or crashed before ready, none ready meanwhile
+	slotFails []int   // per slot: its workers in a row that died before ready (the restart pause)
 	changed   chan struct{}
 	cancelN   int // round robin over the cancel slots
 	scratch   []byte
@@ -128,12 +128,13 @@ func New(ctx context.Context, opts ...Option) (*Pool, error) {
 		return nil, fmt.Errorf("new pool: %w", err)
 	}
 	p := &Pool{
-		cfg:      cfg,
-		workers:  make([]*worker, cfg.workers),
-		fids:     map[string]uint32{},
-		changed:  make(chan struct{}),
-		stop:     make(chan struct{}),
-		progress: make(chan Stats, 1),
+		cfg:       cfg,
+		workers:   make([]*worker, cfg.workers),
+		slotFails: make([]int, cfg.workers),
+		fids:      map[string]uint32{},
+		changed:   make(chan struct{}),
+		stop:      make(chan struct{}),
+		progress:  make(chan Stats, 1),
 
 		progressWake: make(chan struct{}, 1),
 		epoch:        time.Now(),
