@@ -11,5 +11,6 @@ func killPid(pid int) error {
 	if err != nil {
 		return err
 	}
+	defer p.Release() // FindProcess opens a pidfd on Linux: give it back now, not at a GC
 	return p.Signal(syscall.SIGKILL)
 }
