@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
+	"runtime/debug"
 	"syscall"
 	"testing"
 	"time"
@@ -52,14 +52,22 @@ func cpuTime(t *testing.T) time.Duration {
 }
 
 // idleCost runs block (which must wait until its context ends) for
-// idleBlock and returns the share of a core this process used meanwhile.
+// idleSettle+idleBlock and returns the share of a core this process used
+// over the last idleBlock. The settle window lets the wait reach its
+// steady state (first naps, a peer watch) and the runtime's leftovers of
+// earlier tests (a GC cycle, the scavenger returning memory) finish, so
+// that the figure is the blocked call's own cost.
 func idleCost(t *testing.T, block func(ctx context.Context) error) float64 {
 	t.Helper()
-	runtime.GC()
-	ctx, cancel := context.WithTimeout(context.Background(), idleBlock)
+	debug.FreeOSMemory()
+	ctx, cancel := context.WithTimeout(context.Background(), idleSettle+idleBlock)
 	defer cancel()
-	before, start := cpuTime(t), time.Now()
+	var before time.Duration
+	var start time.Time
+	settled := make(chan struct{})
+	time.AfterFunc(idleSettle, func() { before, start = cpuTime(t), time.Now(); close(settled) })
 	err := block(ctx)
+	<-settled
 	used, el := cpuTime(t)-before, time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("blocked call returned %v, want the context's deadline", err)
@@ -68,6 +76,9 @@ func idleCost(t *testing.T, block func(ctx context.Context) error) float64 {
 	t.Logf("%v of CPU in %v blocked: %.3f%% of a core", used, el.Round(time.Millisecond), 100*share)
 	return share
 }
+
+// idleSettle is how long a blocked call waits before its cost is counted.
+const idleSettle = 300 * time.Millisecond
 
 func TestPipeRecvIdleCost(t *testing.T) {
 	r := qRegion(t, 4<<20)
