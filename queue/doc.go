@@ -10,7 +10,7 @@
 //
 // Each is a ring of variable-length records in one block of a shm.Region
 // ([KindRecords]). [New] (or [NewOf], [NewJoinable], [NewPipe]) allocates
-// it; its Handle (a [PipeHandle] for a pipe end) crosses the process
+// it (a nil region: one of its own, [Queue.Region]); its Handle (a [PipeHandle] for a pipe end) crosses the process
 // boundary and [Open] ([OpenOf], [OpenJoinable], [OpenPipe]) binds it in the
 // other process, checking the header and cursors: a mistyped or corrupt
 // ring is an error (shm.ErrKind, shm.ErrType, [ErrCapacity], [ErrCorrupt]),

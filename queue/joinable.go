@@ -27,8 +27,13 @@ type Joinable struct {
 
 // NewJoinable allocates a joinable queue in r.
 func NewJoinable(r *shm.Region, c Config) (*Joinable, error) {
+	r, undo, err := ownRegion(r, c)
+	if err != nil {
+		return nil, fmt.Errorf("new joinable queue: %w", err)
+	}
 	q, err := newQueueRecords(r, c, recFlagJoinable, 0, 0)
 	if err != nil {
+		undo()
 		return nil, fmt.Errorf("new joinable queue: %w", err)
 	}
 	return joinable(q), nil

@@ -21,8 +21,13 @@ type JoinableOf[T any] struct {
 func NewJoinableOf[T any](r *shm.Region, c Config, codec Codec[T]) (*JoinableOf[T], error) {
 	codec = defaultCodec(codec)
 	elem, typ := codecFingerprint(codec)
+	r, undo, err := ownRegion(r, c)
+	if err != nil {
+		return nil, fmt.Errorf("new joinable queue of %T: %w", *new(T), err)
+	}
 	q, err := newQueueRecords(r, c, recFlagJoinable, elem, typ)
 	if err != nil {
+		undo()
 		return nil, fmt.Errorf("new joinable queue of %T: %w", *new(T), err)
 	}
 	of, err := newQueueOf(q, codec)

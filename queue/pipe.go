@@ -66,15 +66,22 @@ type PipeHandle struct {
 
 // NewPipe allocates a pipe in r and returns its two ends, as Python's
 // Pipe(duplex) does. c sizes each direction. With duplex false, the first
-// end can only receive and the second only send.
+// end can only receive and the second only send. A nil r gives the pipe a
+// region of its own (see Pipe.Region).
 func NewPipe(r *shm.Region, c Config, duplex bool) (*Pipe, *Pipe, error) {
+	r, undo, err := ownRegion(r, c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("new pipe: %w", err)
+	}
 	ab, err := newQueueRecords(r, c, 0, 0, 0)
 	if err != nil {
+		undo()
 		return nil, nil, fmt.Errorf("new pipe: %w", err)
 	}
 	var ba *records
 	if duplex {
 		if ba, err = newQueueRecords(r, c, 0, 0, 0); err != nil {
+			undo()
 			return nil, nil, fmt.Errorf("new pipe: %w", err)
 		}
 	}

@@ -24,14 +24,20 @@ type PipeOf[T any] struct {
 func NewPipeOf[T any](r *shm.Region, c Config, duplex bool, codec Codec[T]) (*PipeOf[T], *PipeOf[T], error) {
 	codec = defaultCodec(codec)
 	elem, typ := codecFingerprint(codec)
+	r, undo, err := ownRegion(r, c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("new pipe of %T: %w", *new(T), err)
+	}
 	ab, err := newQueueRecords(r, c, 0, elem, typ)
 	if err != nil {
+		undo()
 		return nil, nil, fmt.Errorf("new pipe of %T: %w", *new(T), err)
 	}
 	var a, b *Pipe
 	if duplex {
 		ba, err := newQueueRecords(r, c, 0, elem, typ)
 		if err != nil {
+			undo()
 			return nil, nil, fmt.Errorf("new pipe of %T: %w", *new(T), err)
 		}
 		a, b = pipeEnd(ab, ba), pipeEnd(ba, ab)

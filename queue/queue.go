@@ -139,10 +139,16 @@ type recNoCopy struct{}
 func (*recNoCopy) Lock()   {}
 func (*recNoCopy) Unlock() {}
 
-// New allocates a queue in r.
+// New allocates a queue in r; a nil r gives the queue a region of its own
+// (see Queue.Region).
 func New(r *shm.Region, c Config) (*Queue, error) {
+	r, undo, err := ownRegion(r, c)
+	if err != nil {
+		return nil, fmt.Errorf("new queue: %w", err)
+	}
 	q, err := newQueueRecords(r, c, 0, 0, 0)
 	if err != nil {
+		undo()
 		return nil, fmt.Errorf("new queue: %w", err)
 	}
 	return &Queue{q: q}, nil

@@ -40,8 +40,13 @@ func defaultCodec[T any](c Codec[T]) Codec[T] {
 func NewOf[T any](r *shm.Region, c Config, codec Codec[T]) (*Of[T], error) {
 	codec = defaultCodec(codec)
 	elem, typ := codecFingerprint(codec)
+	r, undo, err := ownRegion(r, c)
+	if err != nil {
+		return nil, fmt.Errorf("new queue of %T: %w", *new(T), err)
+	}
 	q, err := newQueueRecords(r, c, 0, elem, typ)
 	if err != nil {
+		undo()
 		return nil, fmt.Errorf("new queue of %T: %w", *new(T), err)
 	}
 	return newQueueOf(q, codec)

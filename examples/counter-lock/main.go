@@ -37,7 +37,7 @@ const (
 
 type counter struct {
 	Value  *shm.Value[int64]
-	Lock   *fsync.Mutex // guards Value
+	Lock   *fsync.Mutex   // guards Value
 	Go     *fsync.Barrier // the five and the parent: passed once all have started
 	Locked bool
 }

@@ -21,7 +21,6 @@ import (
 	"log"
 
 	"github.com/forkless-go/forkless/queue"
-	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
 
@@ -35,8 +34,7 @@ func main() {
 	spawn.Main()
 	ctx := context.Background()
 
-	region := must(shm.New(1 << 20)) // the queue's shared memory
-	q := must(queue.New(region, queue.Config{Bytes: 64 << 10}))
+	q := must(queue.New(nil, queue.Config{})) // nil: the queue makes its own shared memory
 	p := must(f.Start(ctx, q))
 	fmt.Println(string(must(q.Get(ctx))))
 	must(p.Wait(ctx))
