@@ -267,6 +267,8 @@ func (c *chanRig) bystander(ctx context.Context, side string) error {
 			err = c.timed(ctx, func(ctx context.Context) error { return ch.put(ctx, id, seq, itemSize(seq)) })
 			if err == nil {
 				atomic.StoreUint64(&c.acked[id], seq+1)
+			} else {
+				seq-- // not sent: send the same item again, so acked[id] counts only sent ones
 			}
 		} else {
 			err = c.timed(ctx, func(ctx context.Context) error { return consumeOne(ctx, ch, c.seen, c.ctr) })
