@@ -7,8 +7,10 @@ import (
 	"hash/fnv"
 	"reflect"
 
+	"github.com/forkless-go/forkless/internal/errs"
 	"github.com/forkless-go/forkless/internal/layout"
 	"github.com/forkless-go/forkless/internal/mapped"
+	"github.com/forkless-go/forkless/internal/wire"
 )
 
 // Codec turns values of T into message bytes and back, for Of.
@@ -72,7 +74,12 @@ type GobCodec[T any] struct{}
 func (GobCodec[T]) Append(dst []byte, v T) ([]byte, error) {
 	buf := bytes.NewBuffer(dst)
 	if err := gob.NewEncoder(buf).Encode(&v); err != nil {
-		return dst, fmt.Errorf("encode %T: %w", v, err)
+		// The one encoding-error style: the sentinel and the part that
+		// cannot travel (or gob's own words when no part is to blame).
+		if path := wire.Unencodable(reflect.TypeFor[T](), "value"); path != "" {
+			return dst, fmt.Errorf("encode %s: %w", path, errs.ErrEncode)
+		}
+		return dst, fmt.Errorf("encode %T: %w: %w", v, errs.ErrEncode, err)
 	}
 	return buf.Bytes(), nil
 }

@@ -33,6 +33,10 @@ var (
 	// ErrPeerDied: the process at the other end of a pipe died; it wraps
 	// ErrClosed too, so the pipe reads as closed (io.EOF for Read).
 	ErrPeerDied = errors.New("pipe peer died")
+	// ErrEncode: a value GobCodec cannot encode; the error names the part
+	// that cannot travel ("value.Jobs (chan int)"). It is the one encoding
+	// sentinel of the module (spawn.ErrEncode and shared.ErrEncode too).
+	ErrEncode = errs.ErrEncode
 )
 
 // Registered so that errors.Is holds for them across the process boundary
