@@ -97,7 +97,16 @@ type Block struct {
 // region's allocation offset is claimed with a compare-and-swap, so no two
 // blocks overlap. It fails with ErrNoSpace when the region is full; nothing
 // is ever freed (a region is sized for what it holds).
+//
+// On a nil *Region, Alloc gives the block a region of its own, sized for it
+// (as New sizes one): so every constructor of the module that takes a
+// region (queue.New, sync.NewMutex, NewValue, ...) takes nil to mean "make
+// the memory for me". That region lives until Block.Region().Close(), or
+// until the process exits; passing the object to a child shares it.
 func (r *Region) Alloc(l Layout) (Block, error) {
+	if r == nil {
+		return allocOwn(l)
+	}
 	if err := r.checkOpen(); err != nil {
 		return Block{}, fmt.Errorf("allocate %v: %w", l.Kind, err)
 	}
@@ -260,4 +269,22 @@ func (r *Region) Stats() (Stats, error) {
 		Free:    max(r.size-next, 0),
 		Objects: int64(r.hdr.allocCount.Load()),
 	}, nil
+}
+
+// allocOwn is Alloc on a nil *Region: a new region sized for one block of
+// l.Size bytes, holding that block.
+func allocOwn(l Layout) (Block, error) {
+	if l.Size <= 0 || l.Size > MaxSize {
+		return Block{}, fmt.Errorf("allocate %v of %d bytes: %w", l.Kind, l.Size, ErrSize)
+	}
+	r, err := New(l.Size)
+	if err != nil {
+		return Block{}, fmt.Errorf("allocate %v: a region of its own: %w", l.Kind, err)
+	}
+	b, err := r.Alloc(l)
+	if err != nil {
+		r.Close() //nolint:errcheck // undoing
+		return Block{}, err
+	}
+	return b, nil
 }

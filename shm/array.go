@@ -39,7 +39,7 @@ func NewArray[T any](r *Region, n int) (*Array[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("new array: %w", err)
 	}
-	return &Array[T]{b: b, r: r, s: s}, nil
+	return &Array[T]{b: b, r: b.r, s: s}, nil // b.r: r may be nil (a region of its own)
 }
 
 // NewArrayOf allocates an Array holding a copy of xs (at least one

@@ -112,10 +112,7 @@ func place[T any, P words[T]](o obj, verb string) (obj, *T, error) {
 }
 
 func allocObj[T any, P words[T]](r *shm.Region, kind shm.Kind, what string) (obj, *T, error) {
-	if r == nil {
-		return obj{}, nil, fmt.Errorf("new %s: nil region: %w", what, ErrInvalid)
-	}
-	size, _ := sizeOf[T]()
+	size, _ := sizeOf[T]() // r nil: a region of its own (shm.Region.Alloc)
 	b, err := r.Alloc(shm.Layout{Kind: kind, Size: size})
 	if err != nil {
 		return obj{}, nil, fmt.Errorf("new %s: %w", what, err)

@@ -47,9 +47,6 @@ func allocSynced[T any](r *shm.Region, kind shm.Kind, n int, what string) (synce
 	if err != nil {
 		return synced{}, info, fmt.Errorf("new %s: %w", what, err)
 	}
-	if r == nil {
-		return synced{}, info, fmt.Errorf("new %s: nil region: %w", what, ErrInvalid)
-	}
 	if info.Size == 0 || n <= 0 || uint64(n) > (math.MaxInt64-syncedData)/uint64(info.Size) {
 		return synced{}, info, fmt.Errorf("new %s of %d elements of %v: %w", what, n, info.Type, shm.ErrSize)
 	}
