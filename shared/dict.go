@@ -44,6 +44,10 @@ type Dict[K, V any] struct {
 
 // NewDict makes an empty dict in heap h.
 func NewDict[K, V any](h *shm.Heap, opts ...Option) (*Dict[K, V], error) {
+	h, err := heapOrOwn(h, "new dict")
+	if err != nil {
+		return nil, err
+	}
 	kc, err := newKeyCodec[K]()
 	if err != nil {
 		return nil, fmt.Errorf("new dict: %w", err)

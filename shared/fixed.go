@@ -34,6 +34,10 @@ func NewShareableList[V any](h *shm.Heap, items []V, opts ...Option) (*Shareable
 // one, unused), and publishes it only once every item is in; on failure it
 // frees what it allocated.
 func newFilledList[V any](h *shm.Heap, kind shm.Kind, items []V, opts []Option, what string) (*List[V], error) {
+	h, err := heapOrOwn(h, what)
+	if err != nil {
+		return nil, err
+	}
 	l, err := newList[V](h, kind, len(items), opts)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,10 @@ type List[V any] struct {
 
 // NewList makes an empty list in heap h.
 func NewList[V any](h *shm.Heap, opts ...Option) (*List[V], error) {
+	h, err := heapOrOwn(h, "new list")
+	if err != nil {
+		return nil, err
+	}
 	l, err := newList[V](h, KindList, 8, opts)
 	if err != nil {
 		return nil, err
