@@ -14,9 +14,7 @@
 // round trip). So a spin that ends in a sleep halves the budget, and a spin
 // that catches the hand-off doubles it (plus a small constant, so that 0 can
 // grow), between 0 and the budget's ceiling: on a quiet machine it sits at
-// the ceiling, on a loaded one at 0, a few dozen re-checks. A catch late in
-// the spin (past half the budget) does not grow it: the other side was slow
-// to answer, which on a loaded machine means it was waiting for a CPU.
+// the ceiling, on a loaded one at 0, a few dozen re-checks.
 //
 // Two more rules keep a spinner off a CPU someone else needs. The first
 // phase yields to this process's other goroutines every few dozen
