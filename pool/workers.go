@@ -102,8 +102,21 @@ func (p *Pool) collect(w *worker) {
 	var tasks [collectBatch]*task
 	var scratch []byte // private copies of result payloads
 	var wait poller
+	// The wait ends when the worker is gone, whatever its ring's shared
+	// words say: the reaper's Close writes into memory the worker may have
+	// scribbled, and a close that a corrupt header hides must not leave
+	// this goroutine asleep for good (PopSome drains what is there first).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-w.reaped:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for {
-		n, err := popSome(context.Background(), &wait, w.results, batch[:])
+		n, err := popSome(ctx, &wait, w.results, batch[:])
 		if err != nil {
 			// Closed by the reaper, and drained; or the ring's words are
 			// not what its two sides write (ErrCorrupt): that worker's
