@@ -263,8 +263,9 @@ func TestCondition_waitfor(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		c.L.Lock()
-		defer c.L.Unlock()
-		done <- c.WaitFor(ctx, func() bool { v, _ := state.Load(); return v == 4 })
+		err := c.WaitFor(ctx, func() bool { v, _ := state.Load(); return v == 4 })
+		c.L.Unlock() // before the send: the test closes the region once it has the result
+		done <- err
 	}()
 	for i := int64(1); i <= 4; i++ {
 		c.L.Lock()
