@@ -340,7 +340,10 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 		case bo.napped(err):
 			if pid := b.deadParty(c); pid != 0 {
 				b.breakNow(c)
-				return -1, fmt.Errorf("wait at barrier: party pid %d died: %w", pid, ErrBroken)
+				if v := b.gen.Load(); v>>brGenShift == c && v&brBroken != 0 {
+					return -1, fmt.Errorf("wait at barrier: party pid %d died: %w", pid, ErrBroken)
+				}
+				continue // released (or reset) before the break: the top of the loop says which
 			}
 		case err != nil:
 			b.breakNow(c)
