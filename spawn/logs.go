@@ -60,8 +60,8 @@ func logLevelOf(h slog.Handler) slog.Level {
 	return slog.LevelError + 1
 }
 
-// readLogs hands the records the child sends on r to h, until the child
-// (the only holder of the write end) exits.
+// readLogs hands the records the child sends on r to h, until EOF or the
+// read deadline reap sets when the child exits.
 func readLogs(r *os.File, h slog.Handler, name string, pid int) {
 	defer r.Close()
 	h = h.WithAttrs([]slog.Attr{slog.String("process", name), slog.Int("pid", pid)})

@@ -1,7 +1,6 @@
 package spawn
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -312,7 +311,7 @@ func (p *Process[R]) startLocked(ctx context.Context) ([]byte, error) {
 			readLogs(logR, p.opts.logsTo, p.name, cmd.Process.Pid)
 		}()
 	}
-	go p.reap(respR)
+	go p.reap(respR, logR)
 
 	return rest, nil
 }
@@ -399,46 +398,6 @@ func (p *Process[R]) command(exe string, token [tokenLen]byte, reqR, respW *os.F
 	cmd.ExtraFiles = append(cmd.ExtraFiles, p.files...)
 	cmd.SysProcAttr = sysProcAttr(!p.opts.noPdeathsig)
 	return cmd
-}
-
-// reap collects the child's response and exit status.
-func (p *Process[R]) reap(respR *os.File) {
-	defer close(p.done)
-	br := bufio.NewReader(respR)
-	if m, err := br.Peek(len(attachedMagic)); err == nil && string(m) == attachedMagic {
-		br.Discard(len(attachedMagic))
-		p.attached.Store(true)
-	}
-	resp, respErr := readResponse(br)
-	io.Copy(io.Discard, br) // until the child, and every copy of the pipe, is gone
-	respR.Close()
-	p.cmd.Wait() // its error says what ProcessState says
-	<-p.logsDone // the child's last log record is handled before Wait returns
-	p.mu.Lock()
-	p.reqW.Close()
-	p.flushOutputs()
-	p.mu.Unlock()
-	removeActive(p)
-	p.exitCode = exitCode(p.cmd.ProcessState)
-	pid := p.cmd.Process.Pid
-	switch {
-	case respErr != nil:
-		// Whatever the status, even 0 (os.Exit(0) in the function): the
-		// child died without a result.
-		p.err = &ExitError{Pid: pid, Func: p.fn, Name: p.name, ExitCode: p.exitCode, Attached: p.attached.Load()}
-	case resp.status == statusOK:
-		if err := wire.Decode(p.codec, resp.result, &p.result); err != nil {
-			p.err = fmt.Errorf("child %d: %s: decode result: %w", pid, p.fn, err)
-		}
-	case resp.status == statusNotRegistered:
-		p.err = fmt.Errorf("child %d: %s: %s: %w", pid, p.fn, resp.err.Message, ErrNotRegistered)
-	case resp.status == statusSetup:
-		p.err = fmt.Errorf("child %d: %s: %s: %w", pid, p.fn, resp.err.Message, ErrSetup)
-	default:
-		p.err = childError(pid, p.fn, p.name, resp.err)
-	}
-	logger().Log(context.Background(), exitLevel(p.exitCode, resp.status, respErr), "forkless/spawn: exited",
-		"name", p.name, "pid", pid, "exitcode", p.exitCode, "err", p.err)
 }
 
 func (p *Process[R]) getState() int {
