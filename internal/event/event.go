@@ -63,7 +63,10 @@ func (w *Words) Count() Count { return New(&w.seq, &w.waiters) }
 // A wake-up is a broadcast: every sleeper re-checks its condition and the
 // losers sleep again. The counter wraps at 2^31 bumps; a waiter that reads
 // seq, is descheduled for exactly 2^31 wake-ups and then sleeps would miss
-// one, which no realistic schedule does (and WaitEvery bounds even that). A
+// one, which no realistic schedule does. A Notify can also be lost to
+// another process: one killed between its CAS and its wake-up, or a stray
+// write that cleared SLEEPERS; so no sleep is longer than a second, and a
+// lost Notify delays a waiter by that much at most, never strands it. A
 // waiter killed while asleep leaves waiters one too high (diagnostics only)
 // and nothing else. On systems without futexes (not Linux) Wait falls back
 // to polling with short sleeps.
@@ -94,6 +97,12 @@ const (
 	// ecFirstSleep bounds a wait's first sleep, taken without the
 	// cancellation hook: how late a cancellation may be noticed then.
 	ecFirstSleep = time.Millisecond
+	// ecMaxSleep bounds every sleep: the Notify meant for a sleeper can
+	// be lost to another process (killed between its CAS and its
+	// FUTEX_WAKE; or a stray write that cleared SLEEPERS, so the CAS made
+	// no system call), and the sleeper then looks again after this long
+	// instead of sleeping for good. An idle waiter pays a wake-up a second.
+	ecMaxSleep = time.Second
 
 	ecSleepers = 1 // bit 0 of seq: a waiter sleeps (or is about to) on this value
 )
@@ -124,10 +133,11 @@ func (e Count) WaitEvery(ctx context.Context, every time.Duration, ready func() 
 }
 
 // WaitFor is WaitEvery whose re-check period is chosen again before each
-// sleep: next returns it (<= 0: sleep until notified). It lets a waiter
-// sleep long while nothing can change without a notification (an idle
-// ring costs no wake-ups) and re-check often while it can (a claim whose
-// owner may have died).
+// sleep: next returns it (<= 0: sleep until notified, or a second at
+// most: every sleep is bounded by ecMaxSleep). It lets a waiter sleep long
+// while nothing can change without a notification (an idle ring costs a
+// wake-up a second) and re-check often while it can (a claim whose owner
+// may have died).
 func (e Count) WaitFor(ctx context.Context, next func() time.Duration, ready func() bool) error {
 	if e.Spin(ready) {
 		return nil
@@ -250,6 +260,9 @@ func (e Count) sleep(ctx context.Context, every time.Duration, next func() time.
 		}
 		if every > 0 {
 			timeout = every
+		}
+		if timeout < 0 || timeout > ecMaxSleep {
+			timeout = ecMaxSleep // a lost Notify delays, never strands (ecMaxSleep)
 		}
 		if !announced {
 			timeout = ecPollSleep // not announced: no Notify would wake this sleep

@@ -241,3 +241,36 @@ func TestScribbledWordBounded(t *testing.T) {
 		t.Fatal("Wait on a scribbled word did not return by its context")
 	}
 }
+
+// A Notify lost to another process cannot strand a waiter that has no
+// deadline: here a stray write clears SLEEPERS under a sleeper, so the
+// notifier's CAS makes no system call (as if the notifier were killed
+// between its CAS and its FUTEX_WAKE). The sleeper looks again within a
+// second (every sleep is bounded) and returns.
+func TestLostNotifyDelaysNeverStrands(t *testing.T) {
+	var seq, waiters, flag atomic.Uint32
+	ec := event.New(&seq, &waiters)
+	done := make(chan error, 1)
+	go func() { done <- ec.Wait(context.Background(), func() bool { return flag.Load() != 0 }) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ec.Sleepers() || ec.Waiters() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("waiter never announced itself")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // past the announcement, into the futex
+	seq.Store(seq.Load() &^ 1)        // the stray write: SLEEPERS cleared
+	flag.Store(1)
+	if ec.Notify() {
+		t.Fatal("Notify made a system call although SLEEPERS was clear")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lost Notify stranded the waiter (its sleep is not bounded)")
+	}
+}
