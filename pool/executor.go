@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/forkless-go/forkless/internal/registry"
 	"github.com/forkless-go/forkless/internal/wire"
@@ -56,9 +57,10 @@ type Executor interface {
 // function and items indexed from 0. The pool functions make jobs; an
 // executor only reads them.
 type Job struct {
-	fn    string
-	codec spawn.Codec
-	ops   jobOps
+	fn       string
+	codec    spawn.Codec
+	ops      jobOps
+	deadline time.Time // the caller's context's, zero: none
 
 	// The Pool's bookkeeping (another executor keeps its own, keyed by the
 	// *Job if it needs to).
@@ -100,9 +102,17 @@ func (j *Job) MarkRunning() {
 }
 
 // initJob makes j a job of f whose typed side is ops.
-func initJob[A, R any](j *Job, f *spawn.Func[A, R], ops jobOps) {
+func initJob[A, R any](ctx context.Context, j *Job, f *spawn.Func[A, R], ops jobOps) {
 	j.fn, j.codec, j.ops = f.Name(), f.Codec(), ops
+	j.deadline, _ = ctx.Deadline()
 }
+
+// Deadline returns the deadline of the context the job was made under
+// (Map's, Imap's, Apply's; Submit takes none), and whether there was one.
+// A Pool needs none: when the context ends, the caller cancels the job
+// (CancelJob). An executor that runs items elsewhere sends it along, so
+// that no item starts after nobody waits for its result.
+func (j *Job) Deadline() (time.Time, bool) { return j.deadline, !j.deadline.IsZero() }
 
 // RunEncoded runs the function registered as name on arg (encoded as
 // Job.AppendArg encodes it) in this process, and returns its encoded result

@@ -138,3 +138,54 @@ func TestExecutorErrorsKeepTheirSentinels(t *testing.T) {
 		t.Errorf("RunEncoded of an unknown name: %v", err)
 	}
 }
+
+// deadlineExecutor is a farExecutor that records each job's Deadline.
+type deadlineExecutor struct {
+	*farExecutor
+	mu   sync.Mutex
+	seen []time.Time // zero: the job had none
+}
+
+func (e *deadlineExecutor) RunJob(j *pool.Job, lo, hi, chunk int) error {
+	d, ok := j.Deadline()
+	if ok == d.IsZero() {
+		return errors.New("Deadline's ok disagrees with its time")
+	}
+	e.mu.Lock()
+	e.seen = append(e.seen, d)
+	e.mu.Unlock()
+	return e.farExecutor.RunJob(j, lo, hi, chunk)
+}
+
+// An executor sees the deadline of the context Map, Imap and Apply were
+// called with (so that one running items elsewhere can send it along);
+// Submit, which takes no context, has none, nor has a context without one.
+func TestJobCarriesTheCallersDeadline(t *testing.T) {
+	ex := &deadlineExecutor{farExecutor: newFarExecutor(t)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	if _, err := pool.Map(ctx, ex, poolSquare, []int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range pool.Imap(ctx, ex, poolSquare, slices.Values([]int{3})) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Apply(ctx, ex, poolSquare, 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Submit(ex, poolSquare, 5).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Apply(context.Background(), ex, poolSquare, 6); err != nil {
+		t.Fatal(err)
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	wantSeen := []time.Time{want, want, want, {}, {}}
+	if !slices.EqualFunc(ex.seen, wantSeen, time.Time.Equal) {
+		t.Fatalf("deadlines seen by RunJob: %v, want %v", ex.seen, wantSeen)
+	}
+}

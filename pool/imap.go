@@ -71,7 +71,7 @@ type imapJob[A, R any] struct {
 	wake chan struct{}
 }
 
-func newImapJob[A, R any](f *spawn.Func[A, R], ordered bool, cfg mapConfig) *imapJob[A, R] {
+func newImapJob[A, R any](ctx context.Context, f *spawn.Func[A, R], ordered bool, cfg mapConfig) *imapJob[A, R] {
 	nblocks := max(2, (cfg.window+cfg.chunk-1)/cfg.chunk)
 	m := &imapJob[A, R]{
 		ordered: ordered, chunk: cfg.chunk,
@@ -82,7 +82,7 @@ func newImapJob[A, R any](f *spawn.Func[A, R], ordered bool, cfg mapConfig) *ima
 	for b := nblocks - 1; b >= 0; b-- {
 		m.free = append(m.free, b)
 	}
-	initJob(&m.Job, f, m)
+	initJob(ctx, &m.Job, f, m)
 	m.ac, m.rc = codecs(f)
 	return m
 }
@@ -102,7 +102,7 @@ func imap[A, R any](ctx context.Context, ex Executor, f *spawn.Func[A, R], seq i
 		if cfg.window <= 0 {
 			cfg.window = max(64, 4*ex.Workers()*cfg.chunk)
 		}
-		m := newImapJob(f, ordered, cfg)
+		m := newImapJob(ctx, f, ordered, cfg)
 		finished := false
 		defer func() {
 			if !finished {

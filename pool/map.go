@@ -142,7 +142,7 @@ func Map[A, R any](ctx context.Context, ex Executor, f *spawn.Func[A, R], items 
 		return []R{}, nil
 	}
 	m := &mapJob[A, R]{items: items, out: make([]R, len(items)), done: make(chan struct{})}
-	initJob(&m.Job, f, m)
+	initJob(ctx, &m.Job, f, m)
 	m.ac, m.rc = codecs(f)
 	m.remaining.Store(int64(len(items)))
 	if err := ex.RunJob(&m.Job, 0, len(items), cfg.chunk); err != nil {

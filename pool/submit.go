@@ -11,7 +11,7 @@ import (
 // Apply runs f(arg) on ex (one of a *Pool's workers) and returns its
 // result, like Python's Pool.apply. When ctx ends, the task is cancelled.
 func Apply[A, R any](ctx context.Context, ex Executor, f *spawn.Func[A, R], arg A) (R, error) {
-	fu := Submit(ex, f, arg)
+	fu := submit(ctx, ex, f, arg)
 	r, err := fu.Wait(ctx)
 	if err != nil && ctx.Err() != nil {
 		fu.Cancel()
@@ -23,6 +23,11 @@ func Apply[A, R any](ctx context.Context, ex Executor, f *spawn.Func[A, R], arg 
 // apply_async and ProcessPoolExecutor.submit. An error (the pool is
 // closed, say) is the future's.
 func Submit[A, R any](ex Executor, f *spawn.Func[A, R], arg A) *Future[R] {
+	return submit(context.Background(), ex, f, arg)
+}
+
+// submit is Submit under ctx, whose deadline the job carries (Apply's).
+func submit[A, R any](ctx context.Context, ex Executor, f *spawn.Func[A, R], arg A) *Future[R] {
 	fu := newFuture[R](ex)
 	if err := f.Err(); err != nil {
 		var zero R
@@ -30,7 +35,7 @@ func Submit[A, R any](ex Executor, f *spawn.Func[A, R], arg A) *Future[R] {
 		return fu
 	}
 	sj := &submitJob[A, R]{arg: arg, fu: fu}
-	initJob(&sj.Job, f, sj)
+	initJob(ctx, &sj.Job, f, sj)
 	sj.ac, sj.rc = codecs(f)
 	fu.job = &sj.Job
 	if err := ex.RunJob(fu.job, 0, 1, 1); err != nil {
