@@ -39,6 +39,9 @@ func (e *Executor) RunJob(job *pool.Job, lo, hi, size int) error {
 	if e.cfg.jobTimeout > 0 {
 		head.Deadline = time.Now().Add(e.cfg.jobTimeout)
 	}
+	if d, ok := job.Deadline(); ok && (head.Deadline.IsZero() || d.Before(head.Deadline)) {
+		head.Deadline = d // the caller's context's: no node starts what nobody waits for
+	}
 	subj := e.n.work + "." + e.jobKey(cj.id)
 	var msgs []*nats.Msg
 	var tasks []*ctask

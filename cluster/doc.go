@@ -50,8 +50,10 @@
 //     forgets the job's tasks, purges its queued chunks from the stream and
 //     tells the nodes, which cancel the context of its running items and
 //     drop its chunks unrun: nothing of it starts afterwards.
-//   - JobTimeout puts a deadline on the wire: items not started by then
-//     fail with ErrDeadline, running ones see their context end.
+//   - A deadline goes on the wire: the caller's context's (Map's, Imap's,
+//     Apply's: pool.Job.Deadline) or JobTimeout's, the earlier. Items not
+//     started by then fail with ErrDeadline, running ones see their
+//     context end, even if the cancel message was lost.
 //
 // # How it differs from a local pool
 //
@@ -60,8 +62,6 @@
 //     Functions with side effects must tolerate a second run.
 //   - A panic is retried up to the delivery limit (a pool fails it at
 //     once); a dead node is noticed after AckWait, not at once.
-//   - The caller's context does not travel (pool.Executor.RunJob takes
-//     none): use JobTimeout for a deadline on the nodes.
 //   - Stats counts items as their chunk's results arrive: Restarts,
 //     Recycled, RunTime, Latency and PerWorker are each node's pool's.
 //   - A round trip costs about 1-2 ms on one machine (tens of µs on a pool):
