@@ -189,6 +189,11 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 		return closedErr("wait on cond")
 	}
 	if !c.L.m.HeldByMe() {
+		if c.L.held.get() > 0 {
+			// Taken through this handle; its word written since by
+			// another process: not this process's bug (see Mutex.Unlock).
+			return fmt.Errorf("wait on cond: its Mutex's word names pid %d: %w", c.L.m.Holder().Pid(), ErrNotHeld)
+		}
 		panic("forkless/sync: Cond.Wait without holding its Mutex")
 	}
 	tk := c.enqueue()
@@ -196,7 +201,11 @@ func (c *Cond) WaitContext(ctx context.Context) error {
 	c.L.Unlock()
 	werr := c.await(ctx, tk)
 	c.w.waiters.Add(^uint32(0))
-	if lerr := c.L.m.Lock(); lerr != nil { // ErrOwnerDead, or ErrNotRecoverable
+	lerr := c.L.m.Lock()
+	if lerr == nil || lerr == ErrOwnerDead {
+		c.L.held.add(1) // c.L.Unlock above counted the release
+	}
+	if lerr != nil { // ErrOwnerDead, or ErrNotRecoverable
 		return fmt.Errorf("wait on cond: relock: %w", lerr)
 	}
 	switch {

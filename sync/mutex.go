@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"unsafe"
@@ -53,6 +54,12 @@ type Mutex struct {
 	_ noCopy
 	o obj
 	m owner.RobustLock
+	// held counts the locks taken through this handle and not yet
+	// released (heldCount: written only by the holding goroutine). An
+	// Unlock that the shared word refuses while held > 0 met a word
+	// another process wrote after this one took the lock: hostile bytes,
+	// not a bug of this process's, so it does not panic (see Unlock).
+	held heldCount
 }
 
 // NewMutex allocates an unlocked Mutex in r.
@@ -99,6 +106,7 @@ func (m *Mutex) Handle() shm.Handle { return m.o.handle() }
 // MarkConsistent) or when the region was closed.
 func (m *Mutex) Lock() error {
 	if m.o.live() && m.m.TryLock() {
+		m.held.add(1)
 		return nil // the fast path: one CAS, no call into the slow path
 	}
 	return m.lockSlow(context.Background())
@@ -108,6 +116,7 @@ func (m *Mutex) Lock() error {
 // without the lock. Cancellation wakes the waiter within microseconds.
 func (m *Mutex) LockContext(ctx context.Context) error {
 	if m.o.live() && m.m.TryLock() {
+		m.held.add(1)
 		return nil
 	}
 	return m.lockSlow(ctx)
@@ -117,7 +126,11 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	if !m.o.live() {
 		return closedErr("lock mutex")
 	}
-	if err := m.m.LockContext(ctx); err != nil {
+	err := m.m.LockContext(ctx)
+	if err == nil || errors.Is(err, ErrOwnerDead) {
+		m.held.add(1) // held in both cases
+	}
+	if err != nil {
 		return fmt.Errorf("lock mutex: %w", err)
 	}
 	return nil
@@ -129,7 +142,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 // without holding m panics.
 func (m *Mutex) MarkConsistent() {
 	m.o.mustLive("Mutex")
-	if !m.m.MarkConsistent() {
+	if !m.m.MarkConsistent() && m.held.get() <= 0 {
 		panic("forkless/sync: MarkConsistent of a Mutex not held by this process")
 	}
 }
@@ -152,17 +165,29 @@ func (m *Mutex) TryMarkConsistent() error {
 // TryLock locks m if it is free and reports whether it did. It never waits,
 // and never takes the lock from a dead holder (Lock does that).
 func (m *Mutex) TryLock() bool {
-	return m.o.live() && m.m.TryLock()
+	if m.o.live() && m.m.TryLock() {
+		m.held.add(1)
+		return true
+	}
+	return false
 }
 
 // Unlock unlocks m; after an ErrOwnerDead not followed by MarkConsistent it
 // leaves m unrecoverable. Unlocking a Mutex that this process does not hold
 // (it is unlocked, or another process holds it) is a bug and panics, as
-// sync.Mutex does; the lock is left as it was. A release makes a system
-// call only when some process waits.
+// sync.Mutex does; the lock is left as it was. But when this process took
+// m through this handle and another process has since written its word
+// (a stray write: the word no longer names this process), Unlock does not
+// panic on bytes it did not write: it leaves the word as it is, and the
+// next Lock recovers it (a holder that is not alive) or waits on it. A
+// release makes a system call only when some process waits.
 func (m *Mutex) Unlock() {
-	if m.o.live() && m.m.Unlock() {
-		return
+	if m.o.live() {
+		m.held.add(-1) // before the release: the next holder may be another goroutine
+		if m.m.Unlock() {
+			return
+		}
+		m.held.add(1)
 	}
 	m.unlockFailed()
 }
@@ -177,14 +202,22 @@ func (m *Mutex) TryUnlock() error {
 	if !m.o.live() {
 		return closedErr("unlock mutex")
 	}
+	m.held.add(-1)
 	if m.m.Unlock() {
 		return nil
+	}
+	if m.held.get() < 0 {
+		m.held.add(1) // not taken through this handle: nothing to forget
 	}
 	return fmt.Errorf("unlock mutex: held by pid %d: %w", m.m.Holder().Pid(), ErrNotHeld)
 }
 
 func (m *Mutex) unlockFailed() {
 	m.o.mustLive("Mutex")
+	if m.held.get() > 0 {
+		m.held.add(-1) // taken through this handle, its word written since by another process
+		return
+	}
 	panic(fmt.Sprintf("forkless/sync: unlock of a Mutex not held by this process (held by pid %d)", m.m.Holder().Pid()))
 }
 

@@ -150,6 +150,13 @@ type RWMutex struct {
 	w    *rwMutexWords
 	r    *atomic.Uint32
 	slot atomic.Int32 // this process's reader slot; -1 unknown, -2 none
+	// wheld counts the write locks taken through this handle and not yet
+	// released (heldCount: written only by the writer holding the lock).
+	// An Unlock that the shared words refuse while wheld > 0 met words
+	// another process wrote after this one took the lock: hostile bytes,
+	// not a bug of this process's, so it does not panic (see Unlock; for
+	// readers, RUnlock).
+	wheld heldCount
 }
 
 // NewRWMutex allocates an unlocked RWMutex in r.
@@ -236,6 +243,7 @@ func (rw *RWMutex) LockContext(ctx context.Context) error {
 			return fmt.Errorf("lock rwmutex: %w", err)
 		}
 	}
+	rw.wheld.add(1)
 	if rw.w.health.Load() == rwOwnerDead {
 		return fmt.Errorf("lock rwmutex: %w", ErrOwnerDead)
 	}
@@ -265,15 +273,25 @@ func (rw *RWMutex) lockWriter(ctx context.Context) error {
 // lock may call it (it panics otherwise); it does nothing when the lock is
 // not owner-dead.
 func (rw *RWMutex) MarkConsistent() {
-	rw.mustWriteHold("MarkConsistent")
-	rw.w.health.CompareAndSwap(rwOwnerDead, rwConsistent)
+	if rw.writeHeld("MarkConsistent") {
+		rw.w.health.CompareAndSwap(rwOwnerDead, rwConsistent)
+	}
 }
 
-func (rw *RWMutex) mustWriteHold(what string) {
+// writeHeld reports whether the shared words say that this process holds
+// the write lock. When they do not, it panics if this process did not take
+// it through this handle either (a bug of the caller's, as sync.RWMutex
+// would); if it did, another process wrote the words since, and it
+// reports false: the caller leaves the words as they are.
+func (rw *RWMutex) writeHeld(what string) bool {
 	rw.o.mustLive("RWMutex")
-	if !rw.m.HeldByMe() || rw.r.Load()&rwWriter == 0 {
-		panic("forkless/sync: " + what + " of an RWMutex not write-locked by this process")
+	if rw.m.HeldByMe() && rw.r.Load()&rwWriter != 0 {
+		return true
 	}
+	if rw.wheld.get() > 0 {
+		return false
+	}
+	panic("forkless/sync: " + what + " of an RWMutex not write-locked by this process")
 }
 
 // TryLock takes the lock for writing if it is free of readers and writers
@@ -284,6 +302,7 @@ func (rw *RWMutex) TryLock() bool {
 	}
 	if rw.w.health.Load() == rwConsistent && rw.r.CompareAndSwap(0, rwWriter) {
 		if rw.noReaders(rwWriter) {
+			rw.wheld.add(1)
 			return true
 		}
 		rw.writerLeave() // a reader counted in its slot is inside
@@ -303,9 +322,15 @@ func (rw *RWMutex) writerLeave() {
 
 // Unlock releases the write lock. Unlocking an owner-dead lock without
 // MarkConsistent makes it unrecoverable. Unlocking an RWMutex that this
-// process does not hold for writing panics.
+// process does not hold for writing panics; but when this process took it
+// through this handle and another process has written its words since,
+// Unlock leaves them as they are and returns (as Mutex.Unlock).
 func (rw *RWMutex) Unlock() {
-	rw.mustWriteHold("unlock")
+	held := rw.writeHeld("unlock")
+	rw.wheld.add(-1) // before the release: the next writer may be another goroutine
+	if !held {
+		return
+	}
 	rw.w.health.CompareAndSwap(rwOwnerDead, rwNotRecoverable)
 	rw.writerLeave()
 }
