@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/event"
 	"github.com/forkless-go/forkless/internal/wire"
 )
 
@@ -26,33 +27,55 @@ const pipeGrace = time.Second
 // for good. So the pipes are read to EOF or until pipeGrace after the
 // child's exit, whichever comes first, and a dead child is always reaped:
 //
-//  1. the waiter goroutine returns from cmd.Wait at the child's exit (and
-//     WaitDelay bounds the copying of its output pipes);
-//  2. it sets a read deadline pipeGrace ahead on the response and log pipes:
-//     a read blocked on them wakes then, whoever holds a write end;
+//  1. the child's exit is watched through its pidfd (event.OnExit: the
+//     netpoller, no thread); where that cannot be had, a goroutine waits
+//     for the exit in cmd.Wait;
+//  2. at the exit, a read deadline pipeGrace ahead goes on the response
+//     and log pipes: a read blocked on them wakes then, whoever holds a
+//     write end;
 //  3. what the child wrote before exiting was already in the pipe, so a
 //     response or a log record is lost only if the child never wrote it.
+//
+// With the pidfd watch, cmd.Wait runs after the reads, when the child has
+// exited (or is about to: its pipes closed): a waitid left blocking from
+// the start was seen to miss the exit under qemu-user once in CI.
 func (p *Process[R]) reap(respR, logR *os.File) {
 	defer close(p.done)
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		p.cmd.Wait() // its error says what ProcessState says
+	atExit := func() {
 		deadline := time.Now().Add(pipeGrace)
 		respR.SetReadDeadline(deadline) // after respR.Close below: ErrClosed, harmless
 		if logR != nil {
 			logR.SetReadDeadline(deadline)
 		}
-	}()
+	}
+	waited := make(chan struct{})
+	stop, gone, err := event.OnExit(p.cmd.Process.Pid, func() bool { return true }, atExit)
+	switch {
+	case err != nil: // no pidfd watch here
+		go func() {
+			defer close(waited)
+			p.cmd.Wait() // its error says what ProcessState says
+			atExit()
+		}()
+	case gone:
+		atExit()
+	}
 	br := bufio.NewReader(respR)
 	if m, err := br.Peek(len(attachedMagic)); err == nil && string(m) == attachedMagic {
 		br.Discard(len(attachedMagic))
 		p.attached.Store(true)
 	}
 	resp, respErr := readResponse(br)
-	io.Copy(io.Discard, br) // until EOF or the deadline the waiter sets
+	io.Copy(io.Discard, br) // until EOF or the deadline set at the exit
 	respR.Close()
-	<-exited
+	if err == nil {
+		p.cmd.Wait()
+		if stop != nil {
+			stop()
+		}
+		close(waited)
+	}
+	<-waited
 	<-p.logsDone // the child's last log record is handled before Wait returns
 	p.mu.Lock()
 	p.reqW.Close()
