@@ -48,10 +48,13 @@ func (p *Process[R]) reap(respR, logR *os.File) {
 			logR.SetReadDeadline(deadline)
 		}
 	}
-	waited := make(chan struct{})
-	stop, gone, err := event.OnExit(p.cmd.Process.Pid, func() bool { return true }, atExit)
+	// waited is closed by the fallback waiter where there is no pidfd
+	// watch; nil otherwise.
+	var waited chan struct{}
+	stop, gone, watchErr := event.OnExit(p.cmd.Process.Pid, func() bool { return true }, atExit)
 	switch {
-	case err != nil: // no pidfd watch here
+	case watchErr != nil:
+		waited = make(chan struct{})
 		go func() {
 			defer close(waited)
 			p.cmd.Wait() // its error says what ProcessState says
@@ -68,14 +71,14 @@ func (p *Process[R]) reap(respR, logR *os.File) {
 	resp, respErr := readResponse(br)
 	io.Copy(io.Discard, br) // until EOF or the deadline set at the exit
 	respR.Close()
-	if err == nil {
+	if waited != nil {
+		<-waited
+	} else {
 		p.cmd.Wait()
 		if stop != nil {
 			stop()
 		}
-		close(waited)
 	}
-	<-waited
 	<-p.logsDone // the child's last log record is handled before Wait returns
 	p.mu.Lock()
 	p.reqW.Close()
