@@ -11,8 +11,9 @@ import (
 
 // The claim lock serializes producers' claims: under it a producer reads
 // tail, checks room, writes the record headers and stores tail. It is held
-// for a few dozen instructions (no system call, no allocation); the payload
-// is copied outside it, so producers copy in parallel.
+// for a few dozen instructions (no system call, no allocation); a payload
+// of up to commitInLock bytes is copied under it (putLocked), a larger one
+// outside it, so producers copy large messages in parallel.
 //
 // Why a lock and not a CAS on tail: the header must name the claimer before
 // any consumer can see the claimed space, or a producer killed between its

@@ -65,10 +65,10 @@ func (q *records) tryTake() (uint64, uint64, error) {
 			return 0, 0, fmt.Errorf("take: head %d: no record taken after %d steps: %w", q.head.Load(), bound, ErrCorrupt)
 		}
 		h := q.head.Load()
-		t := q.tailCache.Load()
+		t := q.tailCache.load()
 		if h >= t || t-h > q.cap {
 			t = q.tail.Load()
-			q.tailCache.Store(t)
+			q.tailCache.store(t)
 		}
 		if h == t {
 			return 0, 0, ErrEmpty

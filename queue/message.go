@@ -106,6 +106,9 @@ func (q *records) putBytes(ctx context.Context, msg []byte) error {
 	if err := q.checkMsgLen(len(msg)); err != nil {
 		return err
 	}
+	if len(msg) <= commitInLock && len(msg) <= q.maxInline() {
+		return q.putSmall(ctx, msg)
+	}
 	if len(msg) <= q.maxInline() {
 		p, err := q.claim(ctx, len(msg), 0)
 		if err != nil {
@@ -127,6 +130,15 @@ func (q *records) putBytes(ctx context.Context, msg []byte) error {
 func (q *records) tryPutBytes(msg []byte) error {
 	if err := q.checkMsgLen(len(msg)); err != nil {
 		return err
+	}
+	if len(msg) <= commitInLock && len(msg) <= q.maxInline() {
+		if !q.tryLockClaim() {
+			return errPutFull
+		}
+		if err := q.putLocked(msg); err != ErrFull {
+			return err
+		}
+		return errPutFull
 	}
 	if len(msg) <= q.maxInline() {
 		p, err := q.tryClaimPut(len(msg), 0)

@@ -47,64 +47,105 @@ func (q *records) checkSpan(n int) error {
 
 // claimLocked is the claim itself, under the claim lock, which it releases.
 func (q *records) claimLocked(n int, flags uint64) (uint64, error) {
+	p, end, puts, err := q.placeLocked(n)
+	if err != nil {
+		return 0, err
+	}
+	q.rec(p).setSize(uint32(recSpan(n)), uint32(n))
+	if flags&recFlagSpill != 0 && q.area != nil {
+		// No block yet: a recoverer that frees this record if we die
+		// before pointing it at one must not find a previous lap's offset.
+		mapped.Must[atomic.Uint64](q.data, int(p&q.mask)+recHdr).Store(0)
+	}
+	q.publishLocked(p, end, puts, recClaimed|flags|q.me)
+	return p, nil
+}
+
+// commitInLock is the largest payload a put copies under the claim lock and
+// publishes committed (putLocked) instead of claiming, copying after the
+// lock and committing with a CAS: the copy of a small message costs less
+// than the claimed state's store and the commit CAS it saves, each a
+// transfer of the record's cache line to a consumer spinning on it. Larger
+// payloads are copied outside the lock, so producers copy in parallel.
+const commitInLock = 512
+
+// putLocked claims a record for msg (at most commitInLock bytes), copies
+// msg into it and publishes it committed, all under the claim lock, which
+// it releases; then it notifies consumers. A producer that dies before the
+// tail store left nothing a consumer can see (the next claim overwrites
+// it), and after it a committed record: no claimed record to recover.
+func (q *records) putLocked(msg []byte) error {
+	p, end, puts, err := q.placeLocked(len(msg))
+	if err != nil {
+		return err
+	}
+	q.rec(p).setSize(uint32(recSpan(len(msg))), uint32(len(msg)))
+	copy(q.data[p&q.mask+recHdr:], msg)
+	q.publishLocked(p, end, puts, q.committedWord(p, 0))
+	q.notEmpty.Notify()
+	return nil
+}
+
+// placeLocked finds room for a record of n payload bytes under the claim
+// lock: it reads tail, pads to the end of the data area when the record
+// would not fit before it (writing the padding's header), and checks room
+// against freed and the item limit. It returns the record's position, the
+// new tail and the puts count to store; on an error it releases the lock.
+func (q *records) placeLocked(n int) (p, end, puts uint64, err error) {
+	fail := func(err error) (uint64, uint64, uint64, error) {
+		q.unlockClaim()
+		return 0, 0, 0, err
+	}
 	span := recSpan(n)
 	if q.closed.Load() != 0 {
-		q.unlockClaim()
-		return 0, fmt.Errorf("put: %w", ErrClosed)
+		return fail(fmt.Errorf("put: %w", ErrClosed))
 	}
 	t := q.tail.Load()
 	if t%recAlign != 0 {
-		q.unlockClaim()
-		return 0, fmt.Errorf("put: tail %d: %w", t, ErrCorrupt)
+		return fail(fmt.Errorf("put: tail %d: %w", t, ErrCorrupt))
 	}
 	off := t & q.mask
 	var pad uint64
 	if q.cap-off < span {
 		pad = q.cap - off
 	}
-	end := t + pad + span
-	if f := q.freedCache.Load(); end-f > q.cap || f > t {
+	end = t + pad + span
+	if f := q.freedCache.load(); end-f > q.cap || f > t {
 		f = q.freed.Load()
 		if end-f > q.cap && f <= t {
 			// Consumers advance freed in batches (release): do their part.
 			q.advanceFreed()
 			f = q.freed.Load()
 		}
-		q.freedCache.Store(f)
+		q.freedCache.store(f)
 		if f > t || t-f > q.cap || f%recAlign != 0 {
-			q.unlockClaim()
-			return 0, fmt.Errorf("put: freed %d tail %d: %w", f, t, ErrCorrupt)
+			return fail(fmt.Errorf("put: freed %d tail %d: %w", f, t, ErrCorrupt))
 		}
 		if end-f > q.cap {
-			q.unlockClaim()
-			return 0, ErrFull
+			return fail(ErrFull)
 		}
 	}
-	puts := q.puts.Load()
+	puts = q.puts.Load()
 	if q.max != 0 && puts-q.gets.Load() >= q.max {
-		q.unlockClaim()
-		return 0, ErrFull
+		return fail(ErrFull)
 	}
-	// The header words are published by the tail store below: plain
-	// stores on amd64 (storeRel), one XCHG less each.
+	// The header words are published by the tail store (publishLocked):
+	// plain stores on amd64 (storeRel), one XCHG less each.
 	if pad != 0 {
 		q.rec(t).setSize(uint32(pad), 0)
 		storeRel(q.stateW(t), recPad|q.me)
 	}
-	p := t + pad
-	r := q.rec(p)
-	r.setSize(uint32(span), uint32(n))
-	if flags&recFlagSpill != 0 && q.area != nil {
-		// No block yet: a recoverer that frees this record if we die
-		// before pointing it at one must not find a previous lap's offset.
-		mapped.Must[atomic.Uint64](q.data, int(p&q.mask)+recHdr).Store(0)
-	}
-	storeRel(q.stateW(p), recClaimed|flags|q.me)
+	return t + pad, end, puts, nil
+}
+
+// publishLocked stores the state word of the record at p (whose span and
+// length are written), then puts and tail, and releases the claim lock. The
+// tail store publishes the record (and any padding before it) to consumers.
+func (q *records) publishLocked(p, end, puts, state uint64) {
+	storeRel(q.stateW(p), state)
 	storeRel(q.putsW, puts+1)
-	// Publish the claim (and the padding) to consumers.
 	storeRel(q.tailW, end)
 	q.unlockClaim()
-	return p, nil
 }
 
 // claim is tryClaim that waits for room (spinning, then sleeping on
@@ -115,14 +156,40 @@ func (q *records) claim(ctx context.Context, n int, flags uint64) (uint64, error
 		if err != ErrFull {
 			return p, err
 		}
-		span := recSpan(n)
-		if err = ctx.Err(); err == nil { // roomFor may say yes when the claim says no (a scribbled word)
-			err = q.notFull.WaitFor(ctx, q.putRecheck, func() bool { return q.roomFor(span) })
-		}
-		if err != nil {
-			return 0, fmt.Errorf("put: %w", err)
+		if err := q.waitRoom(ctx, recSpan(n)); err != nil {
+			return 0, err
 		}
 	}
+}
+
+// putSmall puts msg (at most commitInLock bytes, inline) with putLocked,
+// waiting for room until ctx is done.
+func (q *records) putSmall(ctx context.Context, msg []byte) error {
+	for {
+		if err := q.lockClaim(ctx); err != nil {
+			return fmt.Errorf("put: %w", err)
+		}
+		err := q.putLocked(msg)
+		if err != ErrFull {
+			return err
+		}
+		if err := q.waitRoom(ctx, recSpan(len(msg))); err != nil {
+			return err
+		}
+	}
+}
+
+// waitRoom waits (spinning, then sleeping on notFull) until a record of
+// span bytes may fit, or ctx is done.
+func (q *records) waitRoom(ctx context.Context, span uint64) error {
+	err := ctx.Err()
+	if err == nil { // roomFor may say yes when the claim says no (a scribbled word)
+		err = q.notFull.WaitFor(ctx, q.putRecheck, func() bool { return q.roomFor(span) })
+	}
+	if err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
+	return nil
 }
 
 // roomFor reports whether a record of span bytes may fit now (or the ring

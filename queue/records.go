@@ -62,12 +62,12 @@ type records struct {
 
 	// freedCache is a producer's last look at freed (a hint; never ahead
 	// of the real value, since freed only grows).
-	freedCache atomic.Uint64
+	freedCache hint
 	// tailCache is a consumer's last look at tail (a hint, never ahead of
 	// the real value): while head is below it, the records up to it are
 	// known to be claimed and tail need not be loaded (which would pull
 	// the producers' cache line over).
-	tailCache atomic.Uint64
+	tailCache hint
 
 	// stalls remembers the record a waiter in this process
 	// has seen stuck, and since when, for the liveness checks.
@@ -176,7 +176,7 @@ func recView(b shm.Block) (*records, error) {
 	if err := q.openSpillArea(); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
-	q.freedCache.Store(q.freed.Load())
+	q.freedCache.store(q.freed.Load())
 	return q, nil
 }
 
