@@ -3,7 +3,9 @@ package pool
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Future is the result of one task submitted to an Executor (Submit), the
@@ -13,6 +15,9 @@ type Future[R any] struct {
 	exec Executor
 	job  *Job
 	done chan struct{}
+	// waiting: Wait is blocked (or about to block) on done; completeWith
+	// then hands the waiter this goroutine's P (handOff).
+	waiting atomic.Bool
 
 	mu        sync.Mutex
 	fired     bool
@@ -47,8 +52,23 @@ func (f *Future[R]) completeWith(v R, err error, cancel bool) bool {
 	for _, h := range hooks {
 		h()
 	}
+	if f.waiting.Load() {
+		handOff()
+	}
 	return true
 }
+
+// handOff runs a goroutine that a delivery has just made runnable (the
+// caller of Apply, Wait or Map, blocked on a channel this goroutine closed)
+// before this goroutine goes on. The delivering goroutine is a collector,
+// which next spins waiting for its worker's next result: without the
+// yield the woken caller waits in this P's run queue until that spin
+// yields (every few hundred re-checks) or another P's thread is woken from
+// the kernel to steal it. Measured on one Apply round trip (2 workers,
+// interleaved, 6 runs each): p50 2.8-43 µs before, 2.45-2.5 µs after. A
+// yield with nothing else runnable costs well under a microsecond, and it
+// is made only when a caller waits.
+func handOff() { runtime.Gosched() }
 
 // onDone runs h once the future is done (at once if it is).
 func (f *Future[R]) onDone(h func()) {
@@ -77,6 +97,7 @@ func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 		return f.val, f.err
 	default:
 	}
+	f.waiting.Store(true)
 	select {
 	case <-f.done:
 		return f.val, f.err

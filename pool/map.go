@@ -102,6 +102,7 @@ func (m *mapJob[A, R]) takeOK(payload []byte, lo, n int) (int, []byte) {
 func (m *mapJob[A, R]) settle(k int) {
 	if k > 0 && m.remaining.Add(-int64(k)) == 0 {
 		close(m.done)
+		handOff()
 	}
 }
 
@@ -118,6 +119,7 @@ func (m *mapJob[A, R]) deliver(i int, value []byte, err error) {
 	}
 	if m.remaining.Add(-1) == 0 {
 		close(m.done)
+		handOff()
 	}
 }
 
