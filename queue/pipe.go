@@ -215,7 +215,7 @@ func (p *Pipe) Send(ctx context.Context, msg []byte) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
-		dead, err := q.waitPeer(ctx, q.notFull, &q.h.reader, q.putRecheck, func() bool { return q.roomFor(span) })
+		dead, err := q.waitPeer(ctx, q.notFull, &q.h.reader, q.roomRecheck(), func() bool { return q.roomFor(span) })
 		if err != nil {
 			return fmt.Errorf("send: %w", err)
 		}

@@ -184,7 +184,7 @@ func (q *records) putSmall(ctx context.Context, msg []byte) error {
 func (q *records) waitRoom(ctx context.Context, span uint64) error {
 	err := ctx.Err()
 	if err == nil { // roomFor may say yes when the claim says no (a scribbled word)
-		err = q.notFull.WaitFor(ctx, q.putRecheck, func() bool { return q.roomFor(span) })
+		err = q.notFull.WaitFor(ctx, q.roomRecheck(), func() bool { return q.roomFor(span) })
 	}
 	if err != nil {
 		return fmt.Errorf("put: %w", err)

@@ -22,6 +22,10 @@ const (
 	// only a safety net. A Pipe checks its peer's liveness at this period
 	// too, so an idle waiter costs one wake-up a second.
 	idleRecheck = time.Second
+
+	// deferredRecheck is a wait for room's first re-check period (see
+	// roomRecheck).
+	deferredRecheck = time.Millisecond
 )
 
 // takeRecheck is a consumer's re-check period: recoverEvery while the
@@ -44,6 +48,20 @@ func (q *records) putRecheck() time.Duration {
 		return recoverEvery
 	}
 	return idleRecheck
+}
+
+// roomRecheck returns one wait for room's re-check periods: putRecheck's,
+// but starting at deferredRecheck and doubling up to it. A consumer's
+// release wakes a producer sleeping for room only once an eighth of the
+// ring can be handed back (release); should the consumer stop taking
+// before that, the producer finds the room on its own, after about as long
+// again as it had waited, and within idleRecheck.
+func (q *records) roomRecheck() func() time.Duration {
+	period := time.Duration(0)
+	return func() time.Duration {
+		period = min(max(2*period, deferredRecheck), q.putRecheck())
+		return period
+	}
 }
 
 // maxSteps bounds every loop over the ring's shared words that advances

@@ -1,0 +1,62 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/forkless-go/forkless/shm"
+)
+
+// TestDeferredReleaseWakesBlockedPut: a consumer's release does not wake a
+// producer sleeping for room until an eighth of the ring can be handed
+// back (release), yet a producer blocked on a full ring proceeds soon
+// after a single Get makes room for its message, even when nothing is
+// taken after it (putRecheck's deferredRecheck). With the idle period
+// instead (1 s) the Put would miss the bound.
+func TestDeferredReleaseWakesBlockedPut(t *testing.T) {
+	r, err := shm.New(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	q, err := newRecords(r, 1<<16, 0, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 64)
+	for {
+		if err := q.tryPutBytes(msg); errors.Is(err, ErrFull) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- q.putBytes(ctx, msg) }()
+	// Wait until the producer has announced its sleep on notFull.
+	for !q.notFull.Sleepers() {
+		select {
+		case err := <-done:
+			t.Fatalf("Put on a full ring returned %v before any Get", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if _, err := q.tryGetAppend(nil); err != nil {
+		t.Fatal(err)
+	}
+	if room := q.cap - (q.tail.Load() - q.freed.Load()); room >= q.cap/8 {
+		t.Fatalf("release handed back %d bytes at once; the test wants a deferred one", room)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(500 * time.Millisecond):
+		t.Fatal("a Put blocked on a full ring still waits 500 ms after a Get made room for it")
+	}
+}
