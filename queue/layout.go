@@ -44,6 +44,10 @@ type ringHeader struct {
 	salt uint64
 	_    [8]byte
 
+	// lock: the producers' claim lock, an owner word (see claimlock.go).
+	// Taking it (CAS) hands the holder tail, puts and the headers written
+	// under the previous holding; releasing it hands them on.
+	lock atomic.Uint64
 	// tail: the lock holder (store, release order: storeRel); consumers:
 	// end of the claimed records. The store publishes the claimed record's
 	// header (claimed state, span) to consumers.
@@ -51,7 +55,7 @@ type ringHeader struct {
 	// puts: the lock holder (store); Len and producers (maxItems): records
 	// ever claimed.
 	puts atomic.Uint64
-	_    [48]byte
+	_    [40]byte
 
 	// head: consumers (CAS from exactly the head they loaded, to the next
 	// record); consumers: the first record not yet taken.
@@ -94,15 +98,7 @@ type ringHeader struct {
 	// Send (reader) read it to tell whether the other end's process died.
 	writer atomic.Uint64
 	reader atomic.Uint64
-	// lock: the producers' claim lock, an owner word (see claimlock.go).
-	// Taking it (CAS) hands the holder tail, puts and the headers written
-	// under the previous holding; releasing it hands them on. Not on
-	// tail's line: consumers spin loading tail, and a lock word there made
-	// every claim's CAS and release fetch the line back from them (in a
-	// conversation the lock word stays in its one producer's cache here).
-	// Joinable's producers write unfinished on this line anyway.
-	lock atomic.Uint64
-	_    [24]byte
+	_      [32]byte
 }
 
 // recordHeader starts every record; the payload follows it, padded to a
@@ -162,8 +158,9 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.typ)-32]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.maxMessage)-40]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.salt)-48]
-	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.tail)-64]
-	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.puts)-72]
+	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.lock)-64]
+	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.tail)-72]
+	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.puts)-80]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.head)-128]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.gets)-136]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.freed)-192]
@@ -175,7 +172,6 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.joined)-456]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.writer)-464]
 	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.reader)-472]
-	_ = [1]struct{}{}[unsafe.Offsetof(ringHeader{}.lock)-480]
 	_ = [1]struct{}{}[unsafe.Sizeof(ringHeader{})-recDataOff]
 
 	_ = [1]struct{}{}[unsafe.Offsetof(recordHeader{}.span)-8]
@@ -209,10 +205,10 @@ var (
 //	pad: written as padding by the producer that wraps
 const (
 	recMagic = 0x43455246 // "FREC" little-endian
-	// recVersion 4: the claim lock at 480, off tail's line (3: the header
-	// names a spill area at 264; 2: committed state words carry a position
-	// tag, the header a salt at 48; 1: the committer's owner bits).
-	recVersion = 4
+	// recVersion 3: the header names a spill area at 264 (2: committed
+	// state words carry a position tag, the header a salt at 48; 1: the
+	// committer's owner bits).
+	recVersion = 3
 
 	recDataOff = 512 // the data area, after the ringHeader
 	// recHdr is the size of a record header; records start at multiples of

@@ -405,7 +405,7 @@ func TestQueueCorrupt(t *testing.T) {
 		{"capacity not a power of two", func(b []byte) { b[8] = 0x01; b[9] = 0x03 }, true},
 		{"negative capacity", func(b []byte) { b[15] = 0x80 }, true},
 		{"head past tail", func(b []byte) { b[128] = 0xf0; b[129] = 0x0f }, true},
-		{"tail beyond a lap", func(b []byte) { b[65] = 0x40 }, true}, // tail at 64
+		{"tail beyond a lap", func(b []byte) { b[73] = 0x40 }, true},
 		{"unaligned head", func(b []byte) { b[128] = 8 }, true},
 		{"span overrunning the ring", func(b []byte) { b[512+8] = 0; b[512+9] = 0x7f }, false},
 		{"span zero", func(b []byte) { b[512+8] = 0; b[512+9] = 0 }, false},
