@@ -60,3 +60,36 @@ func TestDeferredReleaseWakesBlockedPut(t *testing.T) {
 		t.Fatal("a Put blocked on a full ring still waits 500 ms after a Get made room for it")
 	}
 }
+
+// TestRoomRecheckBacksOff: a wait for room re-checks after 1 ms, then
+// doubles the period up to putRecheck's (a second on an idle ring), so the
+// room a stopped consumer left is found within about as long again as the
+// producer had waited, and within a second.
+func TestRoomRecheckBacksOff(t *testing.T) {
+	r, err := shm.New(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	q, err := newRecords(r, 1<<16, 0, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := q.roomRecheck()
+	want := deferredRecheck
+	var waited time.Duration
+	for range 20 {
+		got := next()
+		if got != want {
+			t.Fatalf("after %v of waiting the period is %v, want %v", waited, got, want)
+		}
+		if got > waited+deferredRecheck {
+			t.Fatalf("after %v of waiting the period is %v: longer than the wait so far", waited, got)
+		}
+		waited += got
+		want = min(2*want, idleRecheck)
+	}
+	if want != idleRecheck {
+		t.Fatalf("the period never reached %v", idleRecheck)
+	}
+}
