@@ -156,7 +156,7 @@ func (nd *node) finish(ctx context.Context, msg jetstream.Msg, c *chunk, outs []
 		}
 		m := &nats.Msg{Subject: reply, Data: appendResults(nil, &rs), Header: nats.Header{}}
 		m.Header.Set(hdrTask, strconv.FormatUint(c.Task, 10))
-		err := retry(ctx, func() error { _, err := nd.js.PublishMsg(ctx, m); return err })
+		err := nd.answer(ctx, m)
 		rs.Items, size = rs.Items[:0], 0
 		return err == nil
 	}
@@ -195,11 +195,28 @@ func (nd *node) reject(ctx context.Context, msg jetstream.Msg, kind, text string
 	m.Header.Set(hdrReject, kind)
 	m.Header.Set(hdrText, text)
 	m.Header.Set(hdrNode, nd.name)
-	if err := retry(ctx, func() error { _, err := nd.js.PublishMsg(ctx, m); return err }); err != nil {
+	if err := nd.answer(ctx, m); err != nil {
 		msg.Nak()
 		return
 	}
 	nd.term(msg, kind)
+}
+
+// answerGrace bounds how long a stopping node goes on publishing an answer
+// it had started.
+const answerGrace = 5 * time.Second
+
+// answer publishes m, an answer to a chunk (results or a rejection),
+// retrying transient errors. A node asked to stop (ctx done) still
+// finishes an answer it had started, for up to answerGrace: the server may
+// already hold it, and a chunk handed back after that would be answered
+// twice, or, rejected, left in the work stream (TestRejects stops its node
+// as soon as the rejection arrives, before the node saw the server's
+// acknowledgment).
+func (nd *node) answer(ctx context.Context, m *nats.Msg) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerGrace)
+	defer cancel()
+	return retry(actx, func() error { _, err := nd.js.PublishMsg(actx, m); return err })
 }
 
 // term terminates msg (it must not be delivered again) and deletes it: a

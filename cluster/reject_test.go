@@ -72,6 +72,9 @@ func TestRejects(t *testing.T) {
 		// The node deletes the terminated chunk after it answered.
 		for si, err := ex.work.Info(ctx); err != nil || si.State.Msgs != 0; si, err = ex.work.Info(ctx) {
 			if ctx.Err() != nil {
+				if si == nil {
+					t.Fatalf("%s: the work stream's state: %v", tc.name, err)
+				}
 				t.Fatalf("%s: the work stream holds %+v (%v)", tc.name, si.State, err)
 			}
 			time.Sleep(10 * time.Millisecond)
