@@ -14,11 +14,9 @@
 // boundary and [Open] ([OpenOf], [OpenJoinable], [OpenPipe]) binds it in the
 // other process, checking the header and cursors: a mistyped or corrupt
 // ring is an error (shm.ErrKind, shm.ErrType, [ErrCapacity], [ErrCorrupt]),
-// never a read outside it. The shared layout is a Go struct in layout.go
-// (ringHeader, recordHeader), each field saying who writes and reads it.
-// Memory ordering, arm64 too (layout.go): a record's span, length and
-// payload are written before the store or CAS that makes its state word
-// committed and read after the consumer's take CAS of it.
+// never a read outside it. layout.go lays the ring out as Go structs, each
+// field saying who writes and reads it, and argues the memory ordering
+// (arm64 too) of a record's hand-off from producer to consumer.
 //
 // Messages of 0 bytes and up travel, each whole and at most once. One
 // larger than [Queue.MaxInline] (half the ring, less a 16-byte header)
@@ -66,13 +64,10 @@
 //
 // # Caveats
 //
-// Producers claim room under a short lock (a message of up to 512 bytes is
-// copied under it, a larger one after it), so many producers of tiny
-// messages contend on one cache line. A Put waiting for room on a full ring
-// sleeps until consumers have freed an eighth of it (one wake-up per batch
-// of messages, not one per message); should they stop taking before that,
-// it finds the room on its own, after about as long again as it had
-// waited, and within a second. Commit a
+// Producers claim room under a short lock (a message up to 512 bytes is
+// copied under it), so many producers of tiny messages contend on one
+// cache line; a Put waiting for room is woken per eighth of the ring freed
+// (see [Queue.Put]). Commit a
 // Reservation and Release a Message promptly: consumers wait behind an
 // uncommitted record, producers behind an unreleased one. A spilled message
 // costs a file (tens of µs plus page faults) or a block of MaxMessage in

@@ -105,9 +105,13 @@ type ringHeader struct {
 // multiple of recAlign.
 type recordHeader struct {
 	// state: the record's state word (see the state machine below); every
-	// change is a store or CAS by its owner or a recoverer, and the commit
-	// CAS hands the payload (plain stores before it) to the consumer that
-	// takes the record.
+	// change is a store or CAS by its owner or a recoverer. The word that
+	// makes it committed hands the payload (plain stores before it) to the
+	// consumer that takes the record (an acquire, its take CAS): the commit
+	// CAS of a claimed record, or, for a message of up to commitInLock
+	// bytes, a store under the claim lock before the tail store that
+	// publishes the record (storeRel: release order, a plain MOV on amd64's
+	// TSO; an atomic store elsewhere).
 	state atomic.Uint64
 	// span: the producer, under the claim lock, before the tail store that
 	// publishes the record; consumers and freed-advancers: bytes to the

@@ -196,6 +196,11 @@ func (q *Queue) Handle() shm.Handle { return q.q.b.Handle() }
 // ErrClosed once the queue is closed, ErrTooLarge for a message over
 // MaxMessage (nothing is written). When Put returns nil the message is in
 // shared memory: the calling process may exit at once without losing it.
+//
+// A Put waiting for room on a full ring sleeps until consumers have freed
+// an eighth of it (one wake-up per batch of messages, not per message);
+// should they stop taking before that, it finds the room on its own, after
+// about as long again as it had waited, and within a second.
 func (q *Queue) Put(ctx context.Context, msg []byte) error {
 	return q.q.putBytes(ctx, msg)
 }
