@@ -16,15 +16,7 @@ import (
 // taken after it (putRecheck's deferredRecheck). With the idle period
 // instead (1 s) the Put would miss the bound.
 func TestDeferredReleaseWakesBlockedPut(t *testing.T) {
-	r, err := shm.New(1 << 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	q, err := newRecords(r, 1<<16, 0, 0, 0, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := deferRing(t)
 	msg := make([]byte, 64)
 	for {
 		if err := q.tryPutBytes(msg); errors.Is(err, ErrFull) {
@@ -66,15 +58,7 @@ func TestDeferredReleaseWakesBlockedPut(t *testing.T) {
 // room a stopped consumer left is found within about as long again as the
 // producer had waited, and within a second.
 func TestRoomRecheckBacksOff(t *testing.T) {
-	r, err := shm.New(1 << 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	q, err := newRecords(r, 1<<16, 0, 0, 0, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := deferRing(t)
 	next := q.roomRecheck()
 	want := deferredRecheck
 	var waited time.Duration
@@ -92,4 +76,19 @@ func TestRoomRecheckBacksOff(t *testing.T) {
 	if want != idleRecheck {
 		t.Fatalf("the period never reached %v", idleRecheck)
 	}
+}
+
+// deferRing makes a 64 KiB record ring in a fresh region.
+func deferRing(t *testing.T) *records {
+	t.Helper()
+	r, err := shm.New(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	q, err := newRecords(r, 1<<16, 0, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
