@@ -92,6 +92,10 @@ func (q *records) checkMsgLen(n int) error {
 // errPutFull is what a non-blocking put reports when there is no room.
 var errPutFull = fmt.Errorf("put: %w", ErrFull)
 
+// putsInLock reports whether a message of n bytes is put whole under the
+// claim lock (putLocked): small enough, and inline.
+func (q *records) putsInLock(n int) bool { return n <= commitInLock && n <= q.maxInline() }
+
 // tryClaimPut is tryClaim with the put's error for "no room".
 func (q *records) tryClaimPut(n int, flags uint64) (uint64, error) {
 	p, err := q.tryClaim(n, flags)
@@ -106,7 +110,7 @@ func (q *records) putBytes(ctx context.Context, msg []byte) error {
 	if err := q.checkMsgLen(len(msg)); err != nil {
 		return err
 	}
-	if len(msg) <= commitInLock && len(msg) <= q.maxInline() {
+	if q.putsInLock(len(msg)) {
 		return q.putSmall(ctx, msg)
 	}
 	if len(msg) <= q.maxInline() {
@@ -131,7 +135,7 @@ func (q *records) tryPutBytes(msg []byte) error {
 	if err := q.checkMsgLen(len(msg)); err != nil {
 		return err
 	}
-	if len(msg) <= commitInLock && len(msg) <= q.maxInline() {
+	if q.putsInLock(len(msg)) {
 		if !q.tryLockClaim() {
 			return errPutFull
 		}
