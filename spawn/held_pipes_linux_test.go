@@ -2,6 +2,8 @@ package spawn_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
@@ -46,7 +48,15 @@ var holdsPipes = spawn.Register("spawn.holdsPipes", func(ctx context.Context, a 
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(a.PidFile, []byte(strconv.Itoa(pid)), 0o600); err != nil {
+	// Written aside and renamed into place: the file appears with the pid in
+	// it. A test that sees it and kills this child at once (Close) would
+	// otherwise find it empty now and then (killed between WriteFile's
+	// create and its write; under qemu-user in most runs) and leave the
+	// grandchild running, holding go test's output.
+	if err := os.WriteFile(a.PidFile+".tmp", []byte(strconv.Itoa(pid)), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(a.PidFile+".tmp", a.PidFile); err != nil {
 		return "", err
 	}
 	slog.Info("grandchild holds the pipes", "grandchild", pid)
@@ -59,12 +69,17 @@ var holdsPipes = spawn.Register("spawn.holdsPipes", func(ctx context.Context, a 
 // killGrandchild kills the process whose pid holdsPipes wrote to path.
 func killGrandchild(t *testing.T, path string) {
 	b, err := os.ReadFile(path)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return // no grandchild was started
+	}
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || perr != nil || pid <= 1 {
+		// A grandchild this test cannot kill outlives the test binary
+		// and holds go test's output ("Test I/O incomplete").
+		t.Errorf("grandchild's pid file %q: %v %v", b, err, perr)
 		return
 	}
-	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
+	syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // A child's result, its log records and its exit reach the parent although a
