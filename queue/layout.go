@@ -48,7 +48,7 @@ type ringHeader struct {
 	// Taking it (CAS) hands the holder tail, puts and the headers written
 	// under the previous holding; releasing it hands them on.
 	lock atomic.Uint64
-	// tail: the lock holder (store, release order: storeRel); consumers:
+	// tail: the lock holder (store, release order: mapped.StoreRelease); consumers:
 	// end of the claimed records. The store publishes the claimed record's
 	// header (claimed state, span) to consumers.
 	tail atomic.Uint64
@@ -110,7 +110,7 @@ type recordHeader struct {
 	// consumer that takes the record (an acquire, its take CAS): the commit
 	// CAS of a claimed record, or, for a message of up to commitInLock
 	// bytes, a store under the claim lock before the tail store that
-	// publishes the record (storeRel: release order, a plain MOV on amd64's
+	// publishes the record (mapped.StoreRelease: release order, a plain MOV on amd64's
 	// TSO; an atomic store elsewhere).
 	state atomic.Uint64
 	// span: the producer, under the claim lock, before the tail store that
@@ -145,7 +145,7 @@ func (r *recordHeader) setSize(span, length uint32) {
 func (r *recordHeader) loadSpan() uint32   { return atomic.LoadUint32(&r.span) }
 func (r *recordHeader) loadLength() uint32 { return atomic.LoadUint32(&r.length) }
 
-// Offsets of the words producers publish with storeRel (plain stores on
+// Offsets of the words producers publish with mapped.StoreRelease (plain stores on
 // amd64), reached as *uint64 through internal/mapped.
 const (
 	offPuts = int(unsafe.Offsetof(ringHeader{}.puts))

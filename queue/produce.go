@@ -130,10 +130,10 @@ func (q *records) placeLocked(n int) (p, end, puts uint64, err error) {
 		return fail(ErrFull)
 	}
 	// The header words are published by the tail store (publishLocked):
-	// plain stores on amd64 (storeRel), one XCHG less each.
+	// plain stores on amd64 (mapped.StoreRelease), one XCHG less each.
 	if pad != 0 {
 		q.rec(t).setSize(uint32(pad), 0)
-		storeRel(q.stateW(t), recPad|q.me)
+		mapped.StoreRelease(q.stateW(t), recPad|q.me)
 	}
 	return t + pad, end, puts, nil
 }
@@ -142,9 +142,9 @@ func (q *records) placeLocked(n int) (p, end, puts uint64, err error) {
 // length are written), then puts and tail, and releases the claim lock. The
 // tail store publishes the record (and any padding before it) to consumers.
 func (q *records) publishLocked(p, end, puts, state uint64) {
-	storeRel(q.stateW(p), state)
-	storeRel(q.putsW, puts+1)
-	storeRel(q.tailW, end)
+	mapped.StoreRelease(q.stateW(p), state)
+	mapped.StoreRelease(q.putsW, puts+1)
+	mapped.StoreRelease(q.tailW, end)
 	q.unlockClaim()
 }
 

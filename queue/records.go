@@ -52,7 +52,7 @@ type records struct {
 	recs []recordHeader // the data area as record headers, one per recAlign bytes: rec(p)
 
 	tail, puts, head, gets, freed *atomic.Uint64 // &h.tail, ...: the hot words
-	tailW, putsW                  *uint64        // the same words as tail and puts, for storeRel
+	tailW, putsW                  *uint64        // the same words as tail and puts, for mapped.StoreRelease
 	closed                        *atomic.Uint32
 	notEmpty, notFull             event.Count
 
@@ -190,7 +190,7 @@ func (q *records) rec(p uint64) *recordHeader { return &q.recs[(p&q.mask)/recAli
 // state returns the state word of the record at position p.
 func (q *records) state(p uint64) *atomic.Uint64 { return &q.rec(p).state }
 
-// stateW is state as a *uint64, for storeRel.
+// stateW is state as a *uint64, for mapped.StoreRelease.
 func (q *records) stateW(p uint64) *uint64 {
 	return mapped.Must[uint64](q.data, int(p&q.mask&^(recAlign-1)))
 }
