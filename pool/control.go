@@ -29,6 +29,13 @@ type control struct {
 	// seq: the worker adds 1 before an item (odd) and 1 after it returns
 	// (even); a skipped item adds 2. The parent reads it: odd means an item
 	// is running, and the watchdog times items by how long it stays odd.
+	// seq, task, base and job have one writer, the worker, which stores
+	// them with release order (mapped.StoreRelease, serve.go) rather than
+	// a full barrier each: the parent's readers only need what was written
+	// before a value to be visible with it. A value seen a little late
+	// costs the watchdog nothing (it reads again), and a cancel stage no
+	// more than a worker that read the cancel slots just before they were
+	// written: that one item runs to its end and its result is dropped.
 	seq atomic.Uint64
 	// task: written by the worker before seq turns odd; read by the parent
 	// after the worker died: the task that was running.

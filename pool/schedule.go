@@ -146,6 +146,13 @@ func (p *Pool) publish(w *worker) {
 
 func (p *Pool) pumpQueue(fails []failure, depth int) []failure {
 	now := time.Duration(-1) // read once, when a task is sent
+	var moved int64          // items sent: queued to in flight, counted once at the end
+	defer func() {
+		if moved != 0 {
+			p.st.queued.Add(-moved)
+			p.st.inflight.Add(moved)
+		}
+	}()
 	for p.qhead < len(p.queue) {
 		t := p.queue[p.qhead]
 		if t.job.cancelled.Load() {
@@ -169,7 +176,7 @@ func (p *Pool) pumpQueue(fails []failure, depth int) []failure {
 		}
 		t.sent = now
 		var ok bool
-		fails, ok = p.send(w, t, fails)
+		fails, ok = p.send(w, t, fails, &moved)
 		if !ok {
 			p.pushFront(t) // the worker's heap is full: it will take it later, or another will
 		} else if t.hi-t.lo >= pushAtOnce {
@@ -219,10 +226,10 @@ func (p *Pool) pushFront(t *task) {
 	p.queue = append([]*task{t}, p.queue...)
 }
 
-// send encodes t's items into a descriptor and pushes it to w. It returns
-// false when w's heap has no room now (t was not sent). Called with p.mu
-// held.
-func (p *Pool) send(w *worker, t *task, fails []failure) ([]failure, bool) {
+// send encodes t's items into a descriptor and pushes it to w, adding
+// their number to *moved. It returns false when w's heap has no room now
+// (t was not sent). Called with p.mu held.
+func (p *Pool) send(w *worker, t *task, fails []failure, moved *int64) ([]failure, bool) {
 	j := t.job
 	buf, err := p.encodeTask(w, t)
 	if err != nil {
@@ -258,9 +265,7 @@ func (p *Pool) send(w *worker, t *task, fails []failure) ([]failure, bool) {
 	w.inflight = append(w.inflight, t)
 	j.MarkRunning()
 	w.sent++
-	n := int64(t.hi - t.lo)
-	p.st.queued.Add(-n)
-	p.st.inflight.Add(n)
+	*moved += int64(t.hi - t.lo)
 	return fails, true
 }
 

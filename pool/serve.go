@@ -7,17 +7,18 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/internal/registry"
 	"github.com/forkless-go/forkless/internal/wire"
 	"github.com/forkless-go/forkless/shm"
 	"github.com/forkless-go/forkless/spawn"
 )
 
-// serve runs one task, started at start, and adds its results to the
-// pending ones; it returns when it ended. An error here is a broken
-// protocol (a descriptor naming bytes outside the heap): the worker exits
-// and the parent fails the task.
-func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
+// serve runs one task, started at start (since w.epoch), and adds its
+// results to the pending ones; it returns when it ended. An error here is
+// a broken protocol (a descriptor naming bytes outside the heap): the
+// worker exits and the parent fails the task.
+func (w *workerLoop) serve(d *taskDesc, start time.Duration) (time.Duration, error) {
 	payload, err := w.taskPayload(d)
 	if err != nil {
 		return start, err
@@ -29,10 +30,13 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 	}
 	w.out = w.out[:0]
 	// One store per task for the task's identity; per item only seq moves
-	// (two atomic adds), and the item's index follows from it.
-	w.ctl.task.Store(d.ID)
-	w.ctl.job.Store(d.Job)
-	w.ctl.base.Store(w.ctl.seq.Load())
+	// (two stores), and the item's index follows from it. This worker is
+	// the only writer of the four words, so each is a release store
+	// (control.go): a plain MOV on amd64, where an atomic store or add is
+	// a full barrier, five per item of a one-item task.
+	mapped.StoreRelease(w.taskW, d.ID)
+	mapped.StoreRelease(w.jobW, d.Job)
+	mapped.StoreRelease(w.baseW, w.seq)
 	for range d.Count {
 		arg := r.Bytes()
 		if err := r.Err(); err != nil {
@@ -40,7 +44,7 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 		}
 		if w.isCancelled(d.Job) {
 			w.out = append(w.out, itemSkipped)
-			w.ctl.seq.Add(2) // keeps (seq-1-base)/2 the item's index
+			w.setSeq(w.seq + 2) // keeps (seq-1-base)/2 the item's index
 			continue
 		}
 		if w.stopping.Load() {
@@ -49,15 +53,15 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 			// when it is what was cancelled).
 			return start, errStopping
 		}
-		w.ctl.seq.Add(1) // odd: publishes task, job, base: "item (seq-1-base)/2 of task d.ID is running"
+		w.setSeq(w.seq + 1) // odd: publishes task, job, base: "item (seq-1-base)/2 of task d.ID is running"
 		w.out = w.runItem(e, arg, w.out)
-		w.ctl.seq.Add(1) // even: the item returned
+		w.setSeq(w.seq + 1) // even: the item returned
 	}
 	if d.Flags&flagHeap != 0 {
 		w.heap.Free(d.Off) // the argument is ours to free once read
 	}
-	end := time.Now()
-	res := resultDesc{ID: d.ID, Nanos: uint64(end.Sub(start))}
+	end := time.Since(w.epoch)
+	res := resultDesc{ID: d.ID, Nanos: uint64(end - start)}
 	if err := w.place(&res); err != nil {
 		return end, err
 	}
@@ -71,6 +75,12 @@ func (w *workerLoop) serve(d *taskDesc, start time.Time) (time.Time, error) {
 	}
 	w.pending = append(w.pending, res)
 	return end, nil
+}
+
+// setSeq stores the worker's item sequence (control.seq).
+func (w *workerLoop) setSeq(v uint64) {
+	w.seq = v
+	mapped.StoreRelease(w.seqW, v)
 }
 
 // taskPayload returns the bytes of d's argument payload: a private copy

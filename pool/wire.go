@@ -71,12 +71,24 @@ type resultDesc struct {
 // field taken as 0) and of payload, its payload when not inline.
 func taskSum(d taskDesc, payload []byte) uint32 {
 	d.Sum = 0
-	return fold(sum64(payload, sum64(mapped.Bytes(&d), 1)))
+	return fold(sumWith(payload, sum64(mapped.Bytes(&d), 1)))
 }
 
 func resultSum(d resultDesc, payload []byte) uint32 {
 	d.Sum = 0
-	return fold(sum64(payload, sum64(mapped.Bytes(&d), 2)))
+	return fold(sumWith(payload, sum64(mapped.Bytes(&d), 2)))
+}
+
+// sumWith mixes a payload that is not inline into a descriptor's sum h.
+// An inline payload (nil here) adds nothing: it is in the descriptor, and
+// a second pass would cost as much as the first, four times per task.
+// The descriptor says where its payload is and how long (Flags, Len), so
+// a payload cannot go missing without changing the descriptor's bytes.
+func sumWith(payload []byte, h uint64) uint64 {
+	if len(payload) == 0 {
+		return h
+	}
+	return sum64(payload, h)
 }
 
 const sumMul = 0x9E3779B97F4A7C15

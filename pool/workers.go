@@ -139,9 +139,7 @@ func (p *Pool) collect(w *worker) {
 			tasks[k] = t
 		}
 		p.mu.Unlock()
-		for i := range k {
-			p.onResult(w, tasks[i], &batch[i], &scratch)
-		}
+		p.takeAll(w, tasks[:k], batch[:k], &scratch)
 		p.mu.Lock()
 		for i := range k {
 			if len(p.taskFree) < 4096 {
@@ -157,6 +155,29 @@ func (p *Pool) collect(w *worker) {
 		p.reportProgress()
 	}
 	p.onExit(w)
+}
+
+// takeAll counts and delivers the results batch of tasks, in passes
+// (results.go).
+func (p *Pool) takeAll(w *worker, tasks []*task, batch []resultDesc, scratch *[]byte) {
+	var took [collectBatch]taken
+	for from := 0; from < len(tasks); {
+		var c tally
+		to := from
+		for to < len(tasks) {
+			took[to] = p.takeResult(w, tasks[to], &batch[to], scratch, &c)
+			to++
+			if took[to-1].inScratch {
+				break
+			}
+		}
+		p.add(c)
+		for i := from; i < to; i++ {
+			p.deliverTaken(w, tasks[i], &batch[i], took[i])
+			took[i] = taken{}
+		}
+		from = to
+	}
 }
 
 // collectBatch is the most results a collector takes at once.
