@@ -148,8 +148,8 @@ func (q *records) publishLocked(p, end, puts, state uint64) {
 	q.unlockClaim()
 }
 
-// claim is tryClaim that waits for room (spinning, then sleeping on
-// notFull) until ctx is done.
+// claim is tryClaim that waits for room (sleeping on notFull, waitRoom)
+// until ctx is done.
 func (q *records) claim(ctx context.Context, n int, flags uint64) (uint64, error) {
 	for {
 		p, err := q.claimOnce(ctx, n, flags)
@@ -179,12 +179,22 @@ func (q *records) putSmall(ctx context.Context, msg []byte) error {
 	}
 }
 
-// waitRoom waits (spinning, then sleeping on notFull) until a record of
-// span bytes may fit, or ctx is done.
+// waitRoom waits until a record of span bytes may fit, or ctx is done. It
+// sleeps on notFull at once, without the spin other waits start with: a
+// producer finds the ring full when its consumers are slower than its
+// producers, and they hand room back an eighth of the ring at a time
+// (release), far longer than a spin. A spin caught room anyway, a record
+// at a time: each re-check (roomFor) advances freed over the one record a
+// consumer had just released, the producer filled it and spun again. With
+// more producers than cores (4P1C on 2), those spins ran on the CPU the
+// consumer needed and on the cache lines it was writing (BenchmarkQueue
+// 4p1c +33%, BenchmarkStreamFanIn +41% without it; docs/bench/queue.md).
+// The sleep ends at the consumers' notification or at the wait's own
+// re-check (roomRecheck), whichever comes first.
 func (q *records) waitRoom(ctx context.Context, span uint64) error {
 	err := ctx.Err()
 	if err == nil { // roomFor may say yes when the claim says no (a scribbled word)
-		err = q.notFull.WaitFor(ctx, q.roomRecheck(), func() bool { return q.roomFor(span) })
+		err = q.notFull.SleepFor(ctx, q.roomRecheck(), func() bool { return q.roomFor(span) })
 	}
 	if err != nil {
 		return fmt.Errorf("put: %w", err)
