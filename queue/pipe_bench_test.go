@@ -165,3 +165,55 @@ func BenchmarkQueueBandwidth(b *testing.B) {
 		b.Run("impl=unixsocket/size="+s, func(b *testing.B) { benchStream(b, "unixsocket", 1, size) })
 	}
 }
+
+// BenchmarkPipeStream: 64-byte messages streamed both ways through a
+// Pipe: this process sends b.N messages while a goroutine receives the
+// child's (qEcho) echoes of them. Each direction is 1P1C with the sender
+// running ahead, so senders wait for room.
+func BenchmarkPipeStream(b *testing.B) {
+	b.Run("impl=forkless/size=64", func(b *testing.B) {
+		ctx := context.Background()
+		r, err := shm.New(4 << 20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		a, c, err := queue.NewPipe(r, queue.Config{Bytes: 64 << 10}, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := qEcho.Start(ctx, c.Handle(), spawn.Share(r))
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg := make([]byte, 64)
+		a.Send(ctx, msg) // warm up: the child runs and its end is open
+		a.AppendRecv(ctx, nil)
+		b.SetBytes(64)
+		b.ReportAllocs()
+		b.ResetTimer()
+		got := make(chan error, 1)
+		go func() {
+			buf := make([]byte, 0, 64)
+			var err error
+			for range b.N {
+				if buf, err = a.AppendRecv(ctx, buf[:0]); err != nil {
+					break
+				}
+			}
+			got <- err
+		}()
+		for range b.N {
+			if err := a.Send(ctx, msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := <-got; err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		a.Close()
+		p.Wait(ctx)
+	})
+}
