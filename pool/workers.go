@@ -157,7 +157,7 @@ func (p *Pool) collect(w *worker) {
 	p.onExit(w)
 }
 
-// takeAll counts and delivers the results batch of tasks, in passes
+// takeAll counts and delivers batch, the results of tasks, in passes
 // (results.go).
 func (p *Pool) takeAll(w *worker, tasks []*task, batch []resultDesc, scratch *[]byte) {
 	var took [collectBatch]taken
