@@ -174,6 +174,11 @@ func TestPoolMapChunkOne(t *testing.T) {
 			t.Fatalf("out[%d] = %d", i, out[i])
 		}
 	}
+	// A collector counts a batch of one-item tasks into the statistics
+	// before it delivers any of them: once Map returns, they are counted.
+	if s := p.Stats(); s.Done != int64(len(in)) || s.InFlight != 0 || s.Queued != 0 {
+		t.Errorf("stats right after Map: %+v", s)
+	}
 }
 
 func TestPoolMapStringsAndStarmap(t *testing.T) {

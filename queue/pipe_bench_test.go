@@ -72,27 +72,42 @@ func BenchmarkPipePingPong(b *testing.B) {
 	}
 }
 
-// benchPipeForkless: the forkless Pipe round trip.
-func benchPipeForkless(b *testing.B) {
+// echoPipe starts qEcho on a new Pipe of 64 KiB each way and returns this
+// process's end, warmed up (the child runs and its end is open), and a
+// func that closes the end, waits for the child and frees the region.
+func echoPipe(b *testing.B) (*queue.Pipe, func()) {
 	ctx := context.Background()
 	r, err := shm.New(4 << 20)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
 	a, c, err := queue.NewPipe(r, queue.Config{Bytes: 64 << 10}, true)
 	if err != nil {
+		r.Close()
 		b.Fatal(err)
 	}
 	p, err := qEcho.Start(ctx, c.Handle(), spawn.Share(r))
 	if err != nil {
+		r.Close()
 		b.Fatal(err)
 	}
+	a.Send(ctx, make([]byte, 64))
+	a.AppendRecv(ctx, nil)
+	return a, func() {
+		a.Close()
+		p.Wait(ctx)
+		r.Close()
+	}
+}
+
+// benchPipeForkless: the forkless Pipe round trip.
+func benchPipeForkless(b *testing.B) {
+	ctx := context.Background()
+	a, done := echoPipe(b)
+	defer done()
 	msg := make([]byte, 64)
 	buf := make([]byte, 0, 64)
-	// Warm up: the child is running and its end is open.
-	a.Send(ctx, msg)
-	a.AppendRecv(ctx, buf[:0])
+	var err error
 	rtt := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -107,8 +122,6 @@ func benchPipeForkless(b *testing.B) {
 		rtt = append(rtt, time.Since(t0))
 	}
 	b.StopTimer()
-	a.Close()
-	p.Wait(ctx)
 	qReportLatency(b, rtt)
 }
 
@@ -173,22 +186,9 @@ func BenchmarkQueueBandwidth(b *testing.B) {
 func BenchmarkPipeStream(b *testing.B) {
 	b.Run("impl=forkless/size=64", func(b *testing.B) {
 		ctx := context.Background()
-		r, err := shm.New(4 << 20)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer r.Close()
-		a, c, err := queue.NewPipe(r, queue.Config{Bytes: 64 << 10}, true)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := qEcho.Start(ctx, c.Handle(), spawn.Share(r))
-		if err != nil {
-			b.Fatal(err)
-		}
+		a, done := echoPipe(b)
+		defer done()
 		msg := make([]byte, 64)
-		a.Send(ctx, msg) // warm up: the child runs and its end is open
-		a.AppendRecv(ctx, nil)
 		b.SetBytes(64)
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -213,7 +213,5 @@ func BenchmarkPipeStream(b *testing.B) {
 		}
 		b.StopTimer()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-		a.Close()
-		p.Wait(ctx)
 	})
 }

@@ -17,9 +17,13 @@ const (
 	// clock: time.Now costs about as much as a few dozen loads.
 	checkEvery = 32
 	// yieldEvery is how many re-checks the first phase makes between
-	// yields to this process's other goroutines (runtime.Gosched: a few
-	// dozen ns when none is runnable), so that a spinner never holds a P
-	// that the goroutine which would end its wait needs.
+	// yields to this process's other goroutines, so that a spinner never
+	// holds a P that the goroutine which would end its wait needs.
+	// runtime.Gosched costs a few dozen ns when none is runnable and every
+	// P is busy; in a process with an idle P it also wakes a thread to look
+	// for work, which finds none and sleeps again: two futex calls. (A
+	// pool worker's poll without its yields measured 7% slower all the
+	// same: docs/bench/pool.md.)
 	yieldEvery = 4 * checkEvery
 	// probeEvery: of the waits that follow a wake-up of a sleeper (Woke),
 	// one in probeEvery spins anyway, so that a conversation that fell
