@@ -92,3 +92,52 @@ func deferRing(t *testing.T) *records {
 	}
 	return q
 }
+
+// TestDeferredReleaseWakesBlockedSend: the same for a Pipe's Send, which
+// also sleeps for room at once (waitPeer): blocked on a full pipe, it
+// proceeds soon after the receiver takes one message, nothing after it.
+func TestDeferredReleaseWakesBlockedSend(t *testing.T) {
+	r, err := shm.New(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	recv, send, err := NewPipe(r, Config{Bytes: 1 << 16}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := send.send
+	msg := make([]byte, 64)
+	for {
+		if err := q.tryPutBytes(msg); errors.Is(err, ErrFull) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- send.Send(ctx, msg) }()
+	for !q.notFull.Sleepers() {
+		select {
+		case err := <-done:
+			t.Fatalf("Send on a full pipe returned %v before any Recv", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if _, err := recv.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if room := q.cap - (q.tail.Load() - q.freed.Load()); room >= q.cap/8 {
+		t.Fatalf("release handed back %d bytes at once; the test wants a deferred one", room)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(500 * time.Millisecond):
+		t.Fatal("a Send blocked on a full pipe still waits 500 ms after a Recv made room for it")
+	}
+}
