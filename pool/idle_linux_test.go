@@ -57,8 +57,8 @@ func selfCPU(t *testing.T) int64 {
 
 // poolIdleCost runs block (which must wait until its context ends) for
 // poolIdleBlock and fails the test if the parent or any worker of p used
-// more than the ceiling meanwhile.
-func poolIdleCost(t *testing.T, p *pool.Pool, block func(ctx context.Context) error) {
+// more than ceiling (a share of a core) meanwhile.
+func poolIdleCost(t *testing.T, p *pool.Pool, ceiling float64, block func(ctx context.Context) error) {
 	t.Helper()
 	// Collect, and give freed memory back to the system now: otherwise the
 	// runtime's background scavenger does it during the block, at up to 1%
@@ -80,8 +80,8 @@ func poolIdleCost(t *testing.T, p *pool.Pool, block func(ctx context.Context) er
 	check := func(who string, ns int64) {
 		share := float64(ns) / float64(el)
 		t.Logf("%s: %v of CPU in %v: %.3f%% of a core", who, time.Duration(ns), el.Round(time.Millisecond), 100*share)
-		if share > poolIdleCeiling {
-			t.Errorf("%s used %.2f%% of a core while idle, want at most %.1f%%", who, 100*share, 100*poolIdleCeiling)
+		if share > ceiling {
+			t.Errorf("%s used %.2f%% of a core while idle, want at most %.1f%%", who, 100*share, 100*ceiling)
 		}
 	}
 	check("parent", used)
@@ -110,20 +110,23 @@ func TestPoolIdleCost(t *testing.T) {
 		for !f.Running() {
 			time.Sleep(time.Millisecond)
 		}
-		poolIdleCost(t, p, func(ctx context.Context) error { _, err := f.Wait(ctx); return err })
+		poolIdleCost(t, p, poolIdleCeiling, func(ctx context.Context) error { _, err := f.Wait(ctx); return err })
 	})
 	t.Run("Map", func(t *testing.T) {
 		p := idlePool(t)
-		poolIdleCost(t, p, func(ctx context.Context) error {
+		poolIdleCost(t, p, poolIdleCeiling, func(ctx context.Context) error {
 			_, err := pool.Map(ctx, p, poolSleep, []sleepArg{long}, pool.Chunk(1))
 			return err
 		})
 	})
 	// With progress on, a snapshot every ProgressInterval while the item
-	// runs (and none once the pool is idle).
+	// runs (and none once the pool is idle). The parent is not idle then:
+	// five timer wake-ups and snapshots a second cost it 0.23-0.37% of a
+	// core on a quiet 2-vCPU VM and 0.52% once under CI's parallel
+	// packages, so this case's ceiling is twice the idle one.
 	t.Run("MapWithProgress", func(t *testing.T) {
 		p := idlePool(t, pool.OnProgress(func(pool.Stats) {}))
-		poolIdleCost(t, p, func(ctx context.Context) error {
+		poolIdleCost(t, p, 2*poolIdleCeiling, func(ctx context.Context) error {
 			_, err := pool.Map(ctx, p, poolSleep, []sleepArg{long}, pool.Chunk(1))
 			return err
 		})
