@@ -17,6 +17,15 @@ import (
 // instead (1 s) the Put would miss the bound.
 func TestDeferredReleaseWakesBlockedPut(t *testing.T) {
 	q := deferRing(t)
+	blockedWaitResumes(t, q, "Put", q.putBytes, func() error { _, err := q.tryGetAppend(nil); return err })
+}
+
+// blockedWaitResumes fills q, starts put(ctx, msg) on the full ring, waits
+// until it sleeps on notFull, takes one message with take, checks that the
+// release was deferred (less than an eighth of the ring handed back), and
+// fails unless the blocked put returns within 500 ms.
+func blockedWaitResumes(t *testing.T, q *records, what string, put func(context.Context, []byte) error, take func() error) {
+	t.Helper()
 	msg := make([]byte, 64)
 	for {
 		if err := q.tryPutBytes(msg); errors.Is(err, ErrFull) {
@@ -28,16 +37,16 @@ func TestDeferredReleaseWakesBlockedPut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- q.putBytes(ctx, msg) }()
+	go func() { done <- put(ctx, msg) }()
 	// Wait until the producer has announced its sleep on notFull.
 	for !q.notFull.Sleepers() {
 		select {
 		case err := <-done:
-			t.Fatalf("Put on a full ring returned %v before any Get", err)
+			t.Fatalf("%s on a full ring returned %v before any take", what, err)
 		case <-time.After(time.Millisecond):
 		}
 	}
-	if _, err := q.tryGetAppend(nil); err != nil {
+	if err := take(); err != nil {
 		t.Fatal(err)
 	}
 	if room := q.cap - (q.tail.Load() - q.freed.Load()); room >= q.cap/8 {
@@ -49,7 +58,7 @@ func TestDeferredReleaseWakesBlockedPut(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(500 * time.Millisecond):
-		t.Fatal("a Put blocked on a full ring still waits 500 ms after a Get made room for it")
+		t.Fatalf("a %s blocked on a full ring still waits 500 ms after a take made room for it", what)
 	}
 }
 
@@ -106,38 +115,8 @@ func TestDeferredReleaseWakesBlockedSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := send.send
-	msg := make([]byte, 64)
-	for {
-		if err := q.tryPutBytes(msg); errors.Is(err, ErrFull) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- send.Send(ctx, msg) }()
-	for !q.notFull.Sleepers() {
-		select {
-		case err := <-done:
-			t.Fatalf("Send on a full pipe returned %v before any Recv", err)
-		case <-time.After(time.Millisecond):
-		}
-	}
-	if _, err := recv.Recv(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if room := q.cap - (q.tail.Load() - q.freed.Load()); room >= q.cap/8 {
-		t.Fatalf("release handed back %d bytes at once; the test wants a deferred one", room)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(500 * time.Millisecond):
-		t.Fatal("a Send blocked on a full pipe still waits 500 ms after a Recv made room for it")
-	}
+	blockedWaitResumes(t, send.send, "Send", send.Send, func() error {
+		_, err := recv.Recv(context.Background())
+		return err
+	})
 }
