@@ -267,7 +267,7 @@ func isChildError(err error) bool {
 
 // requeue puts t at the front of the queue. Called with p.mu held.
 func (p *Pool) requeue(t *task) {
-	t.id = 0
+	t.id, t.group = 0, 0
 	p.pushFront(t)
 	p.st.queued.Add(int64(t.hi - t.lo))
 }

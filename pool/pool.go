@@ -38,6 +38,7 @@ type Pool struct {
 	workers   []*worker // one per slot; nil while a replacement starts
 	fids      map[string]uint32
 	nextTask  uint64
+	groups    int64 // descriptors that carried a group of tasks (group.go), for tests
 	nextJob   uint64
 	ewma      float64 // nanoseconds per task, smoothed
 	badStarts int     // workers in a row that exited or crashed before ready, none ready meanwhile
@@ -110,6 +111,9 @@ type task struct {
 	id       uint64
 	attempts int
 	sent     time.Duration // when it was handed to a worker, since p.epoch
+	// group: when this task went to its worker first of several one-item
+	// tasks sharing a descriptor (flagGroup, group.go), how many; else 0.
+	group int
 }
 
 // New starts a pool of worker processes. ctx bounds the start only.

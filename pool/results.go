@@ -106,7 +106,9 @@ func (p *Pool) deliverTaken(w *worker, t *task, d *resultDesc, r taken) {
 }
 
 // finishHead pops the head of w's in-flight FIFO, which d must name, and
-// folds d's time into the task time estimate. ok is false when there is
+// folds d's time into the task time estimate; for the first task of a
+// group (group.go) it pops the group's other tasks too, and returns the
+// first standing for all of them (their items are consecutive). ok is false when there is
 // nothing to deliver: Terminate already failed everything in flight (d's
 // payload is freed), or d names another task (the worker broke the
 // protocol; its memory is not ours to trust: it is killed, and its exit
@@ -121,12 +123,32 @@ func (p *Pool) finishHead(w *worker, d *resultDesc, now time.Duration) (_ *task,
 		return nil, false
 	}
 	t := w.inflight[w.ihead]
-	if t.id != d.ID {
+	k := max(t.group, 1) // tasks d answers for (flagGroup, group.go)
+	if t.id != d.ID || len(w.inflight)-w.ihead < k {
 		w.proc.Kill()
 		return nil, false
 	}
+	// A group's tasks were sent together and ran one after the other:
+	// each is counted with the same latency and an equal share of the time.
+	nanos := int64(min(d.Nanos, 1<<62) / uint64(k))
+	p.runTime.addN(nanos, k)
+	p.latency.addN(int64(now-t.sent), k)
+	if ns := float64(nanos); p.ewma == 0 {
+		p.ewma = ns
+	} else {
+		p.ewma += (ns - p.ewma) / 8
+	}
 	w.inflight[w.ihead] = nil
-	w.ihead++
+	for i := 1; i < k; i++ {
+		// A group's tasks are consecutive items of one job (sendGroup):
+		// the first stands for all of them from here on.
+		m := w.inflight[w.ihead+i]
+		w.inflight[w.ihead+i] = nil
+		t.hi = m.hi
+		p.freeTask(m)
+	}
+	w.delivered += int64(t.hi - t.lo)
+	w.ihead += k
 	if w.ihead == len(w.inflight) {
 		w.inflight, w.ihead = w.inflight[:0], 0
 	} else if w.ihead >= 64 && w.ihead*2 >= len(w.inflight) {
@@ -135,14 +157,6 @@ func (p *Pool) finishHead(w *worker, d *resultDesc, now time.Duration) (_ *task,
 		w.inflight, w.ihead = w.inflight[:n], 0
 	}
 	w.heapFull = false
-	w.delivered += int64(t.hi - t.lo)
-	p.runTime.add(int64(min(d.Nanos, 1<<62)))
-	p.latency.add(int64(now - t.sent))
-	if ns := float64(d.Nanos); p.ewma == 0 {
-		p.ewma = ns
-	} else {
-		p.ewma += (ns - p.ewma) / 8
-	}
 	return t, true
 }
 

@@ -165,14 +165,17 @@ func (p *Pool) pumpQueue(fails []failure, depth int) []failure {
 		if w == nil {
 			return fails
 		}
+		if now < 0 {
+			now = time.Since(p.epoch)
+		}
+		if k := p.groupSize(w, t, depth); k > 1 && p.sendGroup(w, t, k, now, &moved) {
+			continue
+		}
 		if t.hi-t.lo > t.chunk {
 			t = p.newTask(t.job, t.lo, t.lo+t.chunk, t.chunk, t.attempts)
 			p.queue[p.qhead].lo += t.chunk
 		} else {
 			p.popQueue()
-		}
-		if now < 0 {
-			now = time.Since(p.epoch)
 		}
 		t.sent = now
 		var ok bool
@@ -215,6 +218,14 @@ func (p *Pool) newTask(j *Job, lo, hi, chunk, attempts int) *task {
 	return t
 }
 
+// freeTask keeps finished task t for reuse. Called with p.mu held.
+func (p *Pool) freeTask(t *task) {
+	if len(p.taskFree) < 4096 {
+		*t = task{}
+		p.taskFree = append(p.taskFree, t)
+	}
+}
+
 // pushFront puts t back at the front of the queue (it was queued before
 // everything there).
 func (p *Pool) pushFront(t *task) {
@@ -252,7 +263,7 @@ func (p *Pool) send(w *worker, t *task, fails []failure, moved *int64) ([]failur
 		}
 	}
 	p.nextTask++
-	d.ID, t.id = p.nextTask, p.nextTask
+	d.ID, t.id, t.group = p.nextTask, p.nextTask, 0
 	if d.Flags&flagHeap != 0 {
 		d.Sum = taskSum(d, buf)
 	} else {
@@ -283,20 +294,24 @@ func (p *Pool) dropWorker(w *worker) {
 // encodeTask encodes t's argument payload into p.scratch: the function's
 // name when w does not know it yet, then each item length-prefixed.
 func (p *Pool) encodeTask(w *worker, t *task) ([]byte, error) {
-	j := t.job
+	return p.encodeItems(w, t.job, t.lo, t.hi)
+}
+
+// encodeItems encodes items [lo, hi) of j as encodeTask does.
+func (p *Pool) encodeItems(w *worker, j *Job, lo, hi int) ([]byte, error) {
 	buf := p.scratch[:0]
 	if !w.known[j.fid] {
 		buf = wire.AppendString(buf, j.fn)
 	}
 	if b, ok := j.ops.(batchOps); ok {
-		buf, err := b.appendArgs(buf, t.lo, t.hi)
+		buf, err := b.appendArgs(buf, lo, hi)
 		p.scratch = buf[:0]
 		if err != nil {
 			return nil, err
 		}
 		return buf, nil
 	}
-	for i := t.lo; i < t.hi; i++ {
+	for i := lo; i < hi; i++ {
 		// One byte for the length, widened by fixLength when the argument
 		// is 128 bytes or more: a fixed-size argument is encoded in place.
 		at := len(buf)

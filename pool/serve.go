@@ -14,8 +14,9 @@ import (
 	"github.com/forkless-go/forkless/spawn"
 )
 
-// serve runs one task, started at start (since w.epoch), and adds its
-// results to the pending ones; it returns when it ended. An error here is
+// serve runs one descriptor's task (or group of one-item tasks,
+// flagGroup), started at start (since w.epoch), and adds its results to
+// the pending ones, one result descriptor for a group; it returns when it ended. An error here is
 // a broken protocol (a descriptor naming bytes outside the heap): the
 // worker exits and the parent fails the task.
 func (w *workerLoop) serve(d *taskDesc, start time.Duration) (time.Duration, error) {
@@ -28,6 +29,10 @@ func (w *workerLoop) serve(d *taskDesc, start time.Duration) (time.Duration, err
 	if err != nil {
 		return start, err
 	}
+	group := d.Flags&flagGroup != 0
+	if group && (d.Count < 2 || d.Count > groupMax) {
+		return start, fmt.Errorf("pool worker: task %d: group of %d: %w", d.ID, d.Count, errChunk)
+	}
 	w.out = w.out[:0]
 	// One store per task for the task's identity; per item only seq moves
 	// (two stores), and the item's index follows from it. This worker is
@@ -37,7 +42,13 @@ func (w *workerLoop) serve(d *taskDesc, start time.Duration) (time.Duration, err
 	mapped.StoreRelease(w.taskW, d.ID)
 	mapped.StoreRelease(w.jobW, d.Job)
 	mapped.StoreRelease(w.baseW, w.seq)
-	for range d.Count {
+	for i := range d.Count {
+		if group && i > 0 {
+			// Item i of a group is task d.ID+i (flagGroup, group.go):
+			// its own identity in the control block while it runs.
+			mapped.StoreRelease(w.taskW, d.ID+uint64(i))
+			mapped.StoreRelease(w.baseW, w.seq)
+		}
 		arg := r.Bytes()
 		if err := r.Err(); err != nil {
 			return start, fmt.Errorf("pool worker: task %d: %w", d.ID, err)

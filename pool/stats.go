@@ -224,10 +224,13 @@ func bucketTop(i int) int64 {
 	return (m+1)<<(e-3) - 1
 }
 
-func (h *histogram) add(ns int64) {
+func (h *histogram) add(ns int64) { h.addN(ns, 1) }
+
+// addN records n values of ns.
+func (h *histogram) addN(ns int64, n int) {
 	ns = max(ns, 0)
-	h.n[bucketOf(ns)]++
-	h.count++
+	h.n[bucketOf(ns)] += int64(n)
+	h.count += int64(n)
 	h.max = max(h.max, ns)
 }
 

@@ -18,8 +18,10 @@ import (
 // bytes they were given and fail with errChunk rather than read past them
 // (FuzzParseResults).
 //
-// A task is a run of consecutive items of one job. Its argument payload
-// (parent writes, worker reads):
+// A task is a run of consecutive items of one job; a descriptor carries
+// one task, or a group of one-item tasks (flagGroup, group.go) whose
+// payloads then read as one task's. Its argument payload (parent writes,
+// worker reads):
 //
 //	[name]                  only when the descriptor has flagName: the
 //	                        registered function's name, length-prefixed
@@ -128,6 +130,11 @@ const (
 	// flagTooLarge: the results did not fit the worker's heap; Len says how
 	// large they were. Every item of the task fails with ErrTooLarge.
 	flagTooLarge = 1 << 2
+	// flagGroup: each of the Count items is a task of its own, with ids
+	// ID, ID+1, ...: one-item tasks of one job sharing a descriptor
+	// (group.go). Their results come back in one result descriptor, whose
+	// ID is the first's.
+	flagGroup = 1 << 3
 )
 
 // Item statuses of a result payload.

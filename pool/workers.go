@@ -142,10 +142,7 @@ func (p *Pool) collect(w *worker) {
 		p.takeAll(w, tasks[:k], batch[:k], &scratch)
 		p.mu.Lock()
 		for i := range k {
-			if len(p.taskFree) < 4096 {
-				*tasks[i] = task{}
-				p.taskFree = append(p.taskFree, tasks[i])
-			}
+			p.freeTask(tasks[i])
 			tasks[i] = nil
 		}
 		fails := p.pump(nil)

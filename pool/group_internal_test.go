@@ -1,0 +1,74 @@
+//go:build unix
+
+package pool
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/forkless-go/forkless/spawn"
+)
+
+// groupKill doubles x, and SIGKILLs its own worker for a negative x.
+var groupKill = spawn.Register("pool.groupKill", func(ctx context.Context, x int) (int, error) {
+	if x < 0 {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Minute)
+	}
+	return 2 * x, nil
+})
+
+// One-item tasks of small arguments share descriptors (group.go), and each
+// stays a task of its own: a worker killed while it runs any member of a
+// group fails exactly that member's item; every other item of the group
+// and of the map is delivered. Both parities of the killed item are tried,
+// so that it is a group's first member in one case and a later one in the
+// other (groups of two 8-byte ints start at even items while nothing
+// splits them).
+func TestGroupMemberKilledFailsOneItem(t *testing.T) {
+	for _, kill := range []int{1000, 1001} {
+		t.Run("item="+strconv.Itoa(kill), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			p, err := New(ctx, Workers(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			in := make([]int, 3000)
+			for i := range in {
+				in[i] = i
+			}
+			in[kill] = -1
+			out, err := Map(ctx, p, groupKill, in, Chunk(1))
+			var me *MapError
+			if !errors.As(err, &me) || len(me.Failed) != 1 || me.Failed[0].Index != kill {
+				t.Fatalf("err = %v, want exactly item %d failed", err, kill)
+			}
+			var we *WorkerError
+			if !errors.As(err, &we) || we.ExitCode != -9 {
+				t.Fatalf("err = %v, want a *WorkerError with signal 9", err)
+			}
+			for i, v := range out {
+				if i != kill && v != 2*i {
+					t.Fatalf("out[%d] = %d, want %d", i, v, 2*i)
+				}
+			}
+			if s := p.Stats(); s.Done != int64(len(in)-1) || s.Failed != 1 || s.Restarts != 1 {
+				t.Errorf("stats %+v", s)
+			}
+			p.mu.Lock()
+			groups := p.groups
+			p.mu.Unlock()
+			if groups == 0 {
+				t.Fatal("no task descriptor carried a group: the test did not test groups")
+			}
+			t.Logf("%d grouped descriptors for %d items", groups, len(in))
+		})
+	}
+}
