@@ -72,3 +72,34 @@ func TestGroupMemberKilledFailsOneItem(t *testing.T) {
 		})
 	}
 }
+
+// inlinePrefix keeps whole items only, and none of 128 bytes or more.
+func TestInlinePrefix(t *testing.T) {
+	item := func(n int) []byte { return append([]byte{byte(n)}, make([]byte, n)...) }
+	cat := func(bs ...[]byte) []byte {
+		var out []byte
+		for _, b := range bs {
+			out = append(out, b...)
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		buf      []byte
+		k        int
+		items, n int
+	}{
+		{"two ints fit", cat(item(8), item(8), item(8)), 3, 2, 18},
+		{"four int32s fit", cat(item(4), item(4), item(4), item(4)), 4, 4, 20},
+		{"k bounds it", cat(item(4), item(4), item(4)), 2, 2, 10},
+		{"first too large", cat(item(20), item(1)), 2, 0, 0},
+		{"exactly full", cat(item(9), item(9)), 2, 2, 20},
+		{"widened length", cat([]byte{0x80, 0x01}, item(1)), 2, 0, 0},
+		{"truncated item", []byte{5, 1, 2}, 1, 0, 0},
+	}
+	for _, c := range cases {
+		if items, n := inlinePrefix(c.buf, c.k, 20); items != c.items || n != c.n {
+			t.Errorf("%s: inlinePrefix = %d, %d, want %d, %d", c.name, items, n, c.items, c.n)
+		}
+	}
+}
