@@ -21,6 +21,10 @@ type mapConfig struct {
 
 // Chunk sets how many items travel to a worker as one task. Map's default
 // is Python's rule (ChunkSize: about four tasks per worker); Imap's is 1.
+// With 1, each item is a task of its own: scheduled, run, timed and failed
+// alone. (Consecutive one-item tasks handed to the same worker at once
+// share a descriptor in transit when their arguments are small; that
+// changes none of this.)
 func Chunk(n int) MapOption { return func(c *mapConfig) { c.chunk = n } }
 
 // Window bounds how many items of an Imap are read from its input and not
