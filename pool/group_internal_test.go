@@ -23,6 +23,65 @@ var groupKill = spawn.Register("pool.groupKill", func(ctx context.Context, x int
 	return 2 * x, nil
 })
 
+// groupSleep sleeps x ms, or until its context ends, and returns x.
+var groupSleep = spawn.Register("pool.groupSleep", func(ctx context.Context, x int) (int, error) {
+	select {
+	case <-time.After(time.Duration(x) * time.Millisecond):
+		return x, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+})
+
+// A cancelled Map whose one-item tasks share descriptors ends as any
+// other: Map returns at once, the running item is stopped, its group's
+// other members are skipped, and within a second nothing of it is queued
+// or in flight.
+func TestGroupCancelled(t *testing.T) {
+	p, err := New(context.Background(), Workers(2), CancelGrace(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	// Both workers learn the function first: its name travels alone.
+	if _, err := Map(context.Background(), p, groupSleep, make([]int, 100), Chunk(1)); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.groups = 0
+	p.mu.Unlock()
+	in := make([]int, 40)
+	for i := range in {
+		in[i] = 10_000
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := Map(ctx, p, groupSleep, in, Chunk(1)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("cancelled map returned after %v", d)
+	}
+	deadline := time.Now().Add(time.Second)
+	for s := p.Stats(); (s.InFlight != 0 || s.Queued != 0) && time.Now().Before(deadline); s = p.Stats() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := p.Stats(); s.InFlight != 0 || s.Queued != 0 {
+		t.Fatalf("a second after the cancel: %+v", s)
+	}
+	p.mu.Lock()
+	groups := p.groups
+	p.mu.Unlock()
+	if groups == 0 {
+		t.Fatal("no task descriptor carried a group: the test did not test groups")
+	}
+	// The pool goes on.
+	if out, err := Map(context.Background(), p, groupSleep, []int{1, 2, 3}, Chunk(1)); err != nil || len(out) != 3 || out[2] != 3 {
+		t.Fatalf("map after the cancel: %v, %v", out, err)
+	}
+}
+
 // One-item tasks of small arguments share descriptors (group.go), and each
 // stays a task of its own: a worker killed while it runs any member of a
 // group fails exactly that member's item; every other item of the group
