@@ -9,7 +9,8 @@ import "time"
 // two-item task costs about what a one-item task does, issue 14). So
 // one-item tasks that go to the same worker in the same pump, consecutive
 // items of one job, may share one descriptor (flagGroup) when their
-// arguments fit inline together. Each stays a task of its own: its own id
+// arguments fit inline together (eight 8-byte ints in a 128-byte
+// descriptor, and their results in the result's). Each stays a task of its own: its own id
 // in the worker's in-flight FIFO, its own control-block identity while it
 // runs (so a death fails or reruns exactly its item, exit.go), its own run
 // time and latency; only the descriptors are shared, as results already
@@ -18,7 +19,7 @@ import "time"
 // descriptor.
 
 // groupMax is the most tasks one descriptor carries.
-const groupMax = 4
+const groupMax = 8
 
 // groupSize returns how many one-item tasks of queue entry t may go to w
 // in one descriptor: 1 when t is not cut one item per task, when w must

@@ -85,10 +85,9 @@ func TestGroupCancelled(t *testing.T) {
 // One-item tasks of small arguments share descriptors (group.go), and each
 // stays a task of its own: a worker killed while it runs any member of a
 // group fails exactly that member's item; every other item of the group
-// and of the map is delivered. Both parities of the killed item are tried,
-// so that it is a group's first member in one case and a later one in the
-// other (groups of two 8-byte ints start at even items while nothing
-// splits them).
+// and of the map is delivered. Two neighbouring items are tried, so that
+// at least one of them is not its group's first member (without the
+// worker's per-member control stores, both fail).
 func TestGroupMemberKilledFailsOneItem(t *testing.T) {
 	for _, kill := range []int{1000, 1001} {
 		t.Run("item="+strconv.Itoa(kill), func(t *testing.T) {

@@ -946,3 +946,17 @@ func processAlive(pid int) bool {
 	}
 	return true
 }
+
+// A worker's region holds its two rings whatever the depth: a ring has a
+// power of two of slots, so QueueDepth(5000) needs 8192 of them; sized
+// from the depth itself, such a pool failed to start (no room left for
+// the heap).
+func TestPoolQueueDepthSizesItsRegion(t *testing.T) {
+	for _, depth := range []int{1, 3, 513, 5000, 1 << 16} {
+		p := newTestPool(t, pool.Workers(1), pool.QueueDepth(depth))
+		out, err := pool.Map(poolCtx(t, 30*time.Second), p, poolSquare, []int{1, 2, 3, 4, 5, 6, 7, 8, 9}, pool.Chunk(1))
+		if err != nil || out[8] != 81 {
+			t.Fatalf("depth %d: map = %v, %v", depth, out, err)
+		}
+	}
+}

@@ -194,7 +194,8 @@ func TestScribbledHeapDropsTheWorker(t *testing.T) {
 		binary.NativeEndian.PutUint64(b.Bytes()[off:], 0x7fff_fff0)
 	}
 	p.mu.Unlock()
-	in := []string{strings.Repeat("a", 40), strings.Repeat("b", 40), strings.Repeat("c", 40)}
+	// Longer than a descriptor's inline area: the arguments go to the heap.
+	in := []string{strings.Repeat("a", 200), strings.Repeat("b", 200), strings.Repeat("c", 200)}
 	out, err := Map(ctx, p, scribbleUpper, in, Chunk(1))
 	if err != nil {
 		t.Fatalf("map after the scribble: %v", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"unsafe"
 
 	ierrs "github.com/forkless-go/forkless/internal/errs"
 	"github.com/forkless-go/forkless/internal/mapped"
@@ -45,10 +46,11 @@ type taskDesc struct {
 	Fid    uint32   // the function, numbered by the pool; its name travels once per worker (flagName)
 	Off    int64    // heap offset of the payload when flagHeap
 	Sum    uint32   // checksum of the descriptor and its payload (descSum)
-	Inline [20]byte // the payload itself when it fits
+	Inline [84]byte // the payload itself when it fits
 }
 
-// resultDesc is a slot of the result ring: one task's results.
+// resultDesc is a slot of the result ring: one task's results (or one
+// group's).
 type resultDesc struct {
 	ID     uint64   // the task's id
 	Nanos  uint64   // time the worker spent running the task
@@ -56,8 +58,26 @@ type resultDesc struct {
 	Len    uint32   // payload bytes
 	Off    int64    // heap offset of the payload when flagHeap
 	Sum    uint32   // checksum of the descriptor and its payload (descSum)
-	Inline [28]byte // the payload itself when it fits
+	Inline [92]byte // the payload itself when it fits
 }
+
+// Both descriptors are 128 bytes, two cache lines: room inline for eight
+// one-item tasks' small arguments (a group, group.go) and their results.
+const (
+	taskInlineOff   = int(unsafe.Offsetof(taskDesc{}.Inline))
+	resultInlineOff = int(unsafe.Offsetof(resultDesc{}.Inline))
+)
+
+var (
+	_ [unsafe.Sizeof(taskDesc{}) - 128]struct{}
+	_ [128 - unsafe.Sizeof(taskDesc{})]struct{}
+	_ [unsafe.Sizeof(resultDesc{}) - 128]struct{}
+	_ [128 - unsafe.Sizeof(resultDesc{})]struct{}
+	_ [taskInlineOff - 44]struct{}
+	_ [44 - taskInlineOff]struct{}
+	_ [resultInlineOff - 36]struct{}
+	_ [36 - resultInlineOff]struct{}
+)
 
 // Both descriptors are checksummed with their payloads by their writer,
 // over its private copy, and checked by their reader over a private copy
@@ -70,15 +90,21 @@ type resultDesc struct {
 // per 16 bytes, with no call and no allocation.
 
 // taskSum and resultSum are the checksums of a descriptor (with its Sum
-// field taken as 0) and of payload, its payload when not inline.
+// field taken as 0) and of payload, its payload when not inline. Of the
+// inline area only the first Len bytes count (a reader reads no more): a
+// one-int task sums 53 bytes, not 128. Len itself is summed, and the
+// length summed is mixed in (sum64), so a Len changed by a stray write
+// changes the sum.
 func taskSum(d taskDesc, payload []byte) uint32 {
 	d.Sum = 0
-	return fold(sumWith(payload, sum64(mapped.Bytes(&d), 1)))
+	b := mapped.Bytes(&d)[:taskInlineOff+min(int(d.Len), len(d.Inline))]
+	return fold(sumWith(payload, sum64(b, 1)))
 }
 
 func resultSum(d resultDesc, payload []byte) uint32 {
 	d.Sum = 0
-	return fold(sumWith(payload, sum64(mapped.Bytes(&d), 2)))
+	b := mapped.Bytes(&d)[:resultInlineOff+min(int(d.Len), len(d.Inline))]
+	return fold(sumWith(payload, sum64(b, 2)))
 }
 
 // sumWith mixes a payload that is not inline into a descriptor's sum h.

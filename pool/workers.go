@@ -3,7 +3,9 @@ package pool
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"time"
+	"unsafe"
 
 	"github.com/forkless-go/forkless/internal/mapped"
 	"github.com/forkless-go/forkless/ring"
@@ -32,10 +34,18 @@ import (
 // never trusts an offset or length from the region without a bounds check
 // (shm.Heap.Bytes, parseResults).
 
+// ringSize bounds the bytes of a ring.SPSC of depth slots of slot bytes in
+// a region: its header, its slots (a power of two of them, at least
+// depth) and alignment.
+func ringSize(depth int, slot uintptr) int64 {
+	slots := int64(1) << bits.Len(uint(depth-1))
+	return 320 + slots*int64(slot) + 128
+}
+
 // startWorker makes a worker incarnation's region and starts its process.
 func (p *Pool) startWorker(ctx context.Context, slot int) (*worker, error) {
 	depth := p.cfg.depth
-	ringBytes := int64(320+64*depth+128) * 2
+	ringBytes := ringSize(depth, unsafe.Sizeof(taskDesc{})) + ringSize(depth, unsafe.Sizeof(resultDesc{}))
 	size := p.cfg.arena + ringBytes + ctlSize + 64<<10
 	r, err := shm.New(size)
 	if err != nil {
