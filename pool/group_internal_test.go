@@ -70,12 +70,7 @@ func TestGroupCancelled(t *testing.T) {
 	if s := p.Stats(); s.InFlight != 0 || s.Queued != 0 {
 		t.Fatalf("a second after the cancel: %+v", s)
 	}
-	p.mu.Lock()
-	groups := p.groups
-	p.mu.Unlock()
-	if groups == 0 {
-		t.Fatal("no task descriptor carried a group: the test did not test groups")
-	}
+	requireGroups(t, p)
 	// The pool goes on.
 	if out, err := Map(context.Background(), p, groupSleep, []int{1, 2, 3}, Chunk(1)); err != nil || len(out) != 3 || out[2] != 3 {
 		t.Fatalf("map after the cancel: %v, %v", out, err)
@@ -120,15 +115,22 @@ func TestGroupMemberKilledFailsOneItem(t *testing.T) {
 			if s := p.Stats(); s.Done != int64(len(in)-1) || s.Failed != 1 || s.Restarts != 1 {
 				t.Errorf("stats %+v", s)
 			}
-			p.mu.Lock()
-			groups := p.groups
-			p.mu.Unlock()
-			if groups == 0 {
-				t.Fatal("no task descriptor carried a group: the test did not test groups")
-			}
-			t.Logf("%d grouped descriptors for %d items", groups, len(in))
+			t.Logf("%d grouped descriptors for %d items", requireGroups(t, p), len(in))
 		})
 	}
+}
+
+// requireGroups fails t unless some task descriptor of p carried a group,
+// and returns how many did.
+func requireGroups(t *testing.T, p *Pool) int64 {
+	t.Helper()
+	p.mu.Lock()
+	groups := p.groups
+	p.mu.Unlock()
+	if groups == 0 {
+		t.Fatal("no task descriptor carried a group: the test did not test groups")
+	}
+	return groups
 }
 
 // inlinePrefix keeps whole items only, and none of 128 bytes or more.
