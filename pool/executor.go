@@ -68,6 +68,10 @@ type Job struct {
 	fid       uint32
 	cancelled atomic.Bool
 	running   atomic.Bool // an item was handed to a worker (MarkRunning)
+	// ungrouped: under the Pool's mutex; two of its one-item tasks'
+	// arguments once did not fit a descriptor together, so its tasks are
+	// no longer tried as groups (group.go).
+	ungrouped bool
 }
 
 // jobOps is the typed side of a job.

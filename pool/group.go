@@ -25,9 +25,10 @@ const groupMax = 8
 // in one descriptor: 1 when t is not cut one item per task, when w must
 // first learn the function's name (flagName travels in the payload), or
 // when the pool counts tasks per worker (MaxTasks: the worker counts
-// descriptors). Called with p.mu held.
+// descriptors), or when the job's arguments were found too large to
+// share a descriptor (sendGroup). Called with p.mu held.
 func (p *Pool) groupSize(w *worker, t *task, depth int) int {
-	if t.chunk != 1 || p.cfg.maxTasks > 0 || !w.known[t.job.fid] {
+	if t.chunk != 1 || p.cfg.maxTasks > 0 || t.job.ungrouped || !w.known[t.job.fid] {
 		return 1
 	}
 	room := depth - (len(w.inflight) - w.ihead)
@@ -47,6 +48,9 @@ func (p *Pool) sendGroup(w *worker, t *task, k int, now time.Duration, moved *in
 	}
 	k, n := inlinePrefix(buf, k, len(d.Inline))
 	if k < 2 {
+		// Arguments this large go alone: the lone send encodes the item
+		// again, so later tasks of the job skip this trial.
+		j.ungrouped = true
 		return false
 	}
 	buf = buf[:n]

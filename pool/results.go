@@ -108,11 +108,11 @@ func (p *Pool) deliverTaken(w *worker, t *task, d *resultDesc, r taken) {
 // finishHead pops the head of w's in-flight FIFO, which d must name, and
 // folds d's time into the task time estimate; for the first task of a
 // group (group.go) it pops the group's other tasks too, and returns the
-// first standing for all of them (their items are consecutive). ok is false when there is
-// nothing to deliver: Terminate already failed everything in flight (d's
-// payload is freed), or d names another task (the worker broke the
-// protocol; its memory is not ours to trust: it is killed, and its exit
-// fails or requeues its tasks as for any death).
+// first standing for all of them (their items are consecutive). ok is
+// false when there is nothing to deliver: Terminate already failed
+// everything in flight (d's payload is freed), or d names another task
+// (the worker broke the protocol; its memory is not ours to trust: it is
+// killed, and its exit fails or requeues its tasks as for any death).
 // It records the task's run time and its latency (now is when d came in).
 // Called with p.mu held.
 func (p *Pool) finishHead(w *worker, d *resultDesc, now time.Duration) (_ *task, ok bool) {

@@ -16,9 +16,9 @@ import (
 
 // serve runs one descriptor's task (or group of one-item tasks,
 // flagGroup), started at start (since w.epoch), and adds its results to
-// the pending ones, one result descriptor for a group; it returns when it ended. An error here is
-// a broken protocol (a descriptor naming bytes outside the heap): the
-// worker exits and the parent fails the task.
+// the pending ones, one result descriptor for a group; it returns when it
+// ended. An error here is a broken protocol (a descriptor naming bytes
+// outside the heap): the worker exits and the parent fails the task.
 func (w *workerLoop) serve(d *taskDesc, start time.Duration) (time.Duration, error) {
 	payload, err := w.taskPayload(d)
 	if err != nil {
