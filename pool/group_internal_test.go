@@ -120,6 +120,37 @@ func TestGroupMemberKilledFailsOneItem(t *testing.T) {
 	}
 }
 
+// An item of a group that outruns TaskTimeout fails alone with
+// ErrTimeout, as a lone one-item task's would: the watchdog times items,
+// and the control block names the member that ran too long.
+func TestGroupMemberTimesOut(t *testing.T) {
+	p, err := New(context.Background(), Workers(1), TaskTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	// The worker learns the function first: its name travels alone.
+	if _, err := Map(context.Background(), p, groupSleep, make([]int, 100), Chunk(1)); err != nil {
+		t.Fatal(err)
+	}
+	in := make([]int, 40)
+	const slow = 21
+	in[slow] = 60_000
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := Map(ctx, p, groupSleep, in, Chunk(1))
+	var me *MapError
+	if !errors.As(err, &me) || len(me.Failed) != 1 || me.Failed[0].Index != slow || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want exactly item %d failed with ErrTimeout", err, slow)
+	}
+	for i, v := range out {
+		if i != slow && v != 0 {
+			t.Fatalf("out[%d] = %d, want 0", i, v)
+		}
+	}
+	requireGroups(t, p)
+}
+
 // requireGroups fails t unless some task descriptor of p carried a group,
 // and returns how many did.
 func requireGroups(t *testing.T, p *Pool) int64 {
