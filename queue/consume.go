@@ -97,6 +97,9 @@ func (q *records) tryTake() (uint64, uint64, error) {
 					h, w>>8, q.committedWord(h, w)>>8, ErrCorrupt)
 			}
 			if !q.takeCommitted(st, h, w) {
+				if v := st.Load(); v&recStateMask == recReading && v&recOwnerMask == q.me {
+					q.contended() // lost to a goroutine of this process
+				}
 				continue
 			}
 			q.gets.Add(1)
@@ -172,8 +175,30 @@ func (q *records) takeReady() bool {
 
 // take is tryTake that waits (spinning, then sleeping on notEmpty) until a
 // record is committed, the ring is closed and drained (ErrClosed), or ctx
-// is done.
+// is done. The goroutines of this process take turns in it once they were
+// seen to contend (q.takers; before that they go straight in).
 func (q *records) take(ctx context.Context) (uint64, uint64, error) {
+	for !q.takers.on.Load() {
+		p, w, err := q.takeTurn(ctx, false)
+		if err != errGateOn {
+			return p, w, err
+		}
+	}
+	if err := q.takers.lock(ctx); err != nil {
+		return 0, 0, fmt.Errorf("get: %w", err)
+	}
+	p, w, err := q.takeTurn(ctx, true)
+	q.takers.unlock()
+	return p, w, err
+}
+
+// errGateOn: the gate was turned on while this goroutine was taking
+// without it; take sends it through the gate.
+var errGateOn = errors.New("gate turned on")
+
+// takeTurn is take's loop, run by the goroutine whose turn it is (gated),
+// or by any while the gate is off.
+func (q *records) takeTurn(ctx context.Context, gated bool) (uint64, uint64, error) {
 	for {
 		p, w, err := q.tryTake()
 		if err == nil {
@@ -188,9 +213,47 @@ func (q *records) take(ctx context.Context) (uint64, uint64, error) {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, fmt.Errorf("get: %w", err)
 		}
-		if err := q.notEmpty.WaitFor(ctx, q.takeRecheck, q.takeReady); err != nil {
+		if gated {
+			err = q.notEmpty.WaitFor(ctx, q.takeRecheck, q.takeReady)
+		} else {
+			err = q.waitUngated(ctx)
+		}
+		if err == errGateOn {
+			return 0, 0, err
+		}
+		if err != nil {
 			return 0, 0, fmt.Errorf("get: %w", err)
 		}
+	}
+}
+
+// waitUngated is take's wait on notEmpty while the gate is off. It counts
+// the goroutines of this process in it, and turns the gate on when it
+// finds another one there; a goroutine waiting here when the gate is
+// turned on returns errGateOn (takeReadyOrGated; contended wakes it).
+func (q *records) waitUngated(ctx context.Context) error {
+	if q.takers.idle.Add(1) > 1 {
+		q.contended()
+	}
+	err := q.notEmpty.WaitFor(ctx, q.takeRecheck, q.takeReadyOrGated)
+	q.takers.idle.Add(-1)
+	if err == nil && q.takers.on.Load() {
+		err = errGateOn
+	}
+	return err
+}
+
+// takeReadyOrGated is takeReady for a waiter outside the gate: it also
+// ends the wait when the gate is turned on.
+func (q *records) takeReadyOrGated() bool { return q.takers.on.Load() || q.takeReady() }
+
+// contended turns the gate on (two goroutines of this process were seen
+// taking at once) and wakes the goroutines sleeping outside it, which
+// then queue at it.
+func (q *records) contended() {
+	if !q.takers.on.Load() {
+		q.takers.on.Store(true)
+		q.notEmpty.Notify()
 	}
 }
 

@@ -128,7 +128,11 @@ const spillAreaSlack = 4096
 //
 // A Queue is safe for concurrent use by any number of goroutines, and its
 // ring by any number of processes, each with its own *Queue from
-// Open(handle).
+// Open(handle). Goroutines of one process blocked in Get (or Take) on one
+// *Queue take turns once they are seen to contend: one waits on the ring,
+// the others in the Go scheduler, so they cost the machine one waiter, not
+// one spinning thread each. Which of them gets the next message is not
+// specified.
 type Queue struct {
 	_ recNoCopy
 	q *records

@@ -69,6 +69,10 @@ type records struct {
 	// the producers' cache line over).
 	tailCache hint
 
+	// takers: this process's goroutines waiting in take take turns
+	// (see gate).
+	takers gate
+
 	// stalls remembers the record a waiter in this process
 	// has seen stuck, and since when, for the liveness checks.
 	stallMu sync.Mutex
@@ -169,6 +173,7 @@ func recView(b shm.Block) (*records, error) {
 		notEmpty: h.notEmpty.Count(),
 		notFull:  h.notFull.Count(),
 		me:       me,
+		takers:   newGate(),
 	}
 	if q.lock, err = claimLockAt(mem, &q.lockSpin); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
