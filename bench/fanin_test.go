@@ -39,3 +39,18 @@ func BenchmarkStreamFanIn(b *testing.B) {
 		b.ReportMetric(per/float64(b.N), "ns/msg")
 	})
 }
+
+// BenchmarkStreamShapes moves b.N 64-byte messages from P producer
+// processes to C consumer goroutines of this process on one queue.Queue,
+// for the shapes the report's rows leave out (docs/bench/queue.md: the
+// consumers' gate). Names: StreamShapes/producers=P/consumers=C.
+func BenchmarkStreamShapes(b *testing.B) {
+	const size = 64
+	for _, pc := range [][2]int{{1, 1}, {1, 2}, {2, 1}, {2, 2}, {4, 1}} {
+		b.Run(fmt.Sprintf("producers=%d/consumers=%d", pc[0], pc[1]), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			reportRate(b, streamForklessPC(b, size, pc[0], pc[1]))
+		})
+	}
+}
