@@ -19,7 +19,7 @@ import (
 // with fewer cores than runnable threads; the producer then woke them by
 // system call hundreds of times a second. Behind a gate the second
 // goroutine waits for its turn instead (1 producer, 2 consumer goroutines:
-// +62%; docs/bench/queue.md).
+// +58%; docs/bench/queue.md).
 //
 // Why only once it is needed: passing the gate costs two locked
 // instructions per take (+16% on a Put and Get in one goroutine), which a
@@ -31,8 +31,9 @@ import (
 //
 // The gate is not a part of the ring's protocol, which stays safe for any
 // number of concurrent takers (TryGet and other views do not pass it, nor
-// does a take that began before the gate was turned on); it only keeps
-// this process's waiters off the shared words.
+// does a take that began before the gate was turned on, until its wait
+// sends it there); it only keeps this process's waiters off the shared
+// words.
 //
 // It is a mutex whose waits can be cancelled, built like sync.Mutex
 // without its spinning and starvation mode. A goroutine that comes back
