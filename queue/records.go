@@ -69,8 +69,8 @@ type records struct {
 	// the producers' cache line over).
 	tailCache hint
 
-	// takers: this process's goroutines waiting in take take turns
-	// (see gate).
+	// takers: the gate this process's goroutines pass one at a time in
+	// take, once they were seen to contend (see gate).
 	takers gate
 
 	// stalls remembers the record a waiter in this process
