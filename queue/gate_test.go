@@ -215,3 +215,35 @@ func TestGetCancelledBehindGate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseReleasesGoroutinesAtTheGate: Close ends every Get blocked on the
+// queue with ErrClosed, the one waiting on the ring and the ones waiting
+// at the gate behind it.
+func TestCloseReleasesGoroutinesAtTheGate(t *testing.T) {
+	q := deferRing(t)
+	q.contended()
+	const getters = 4
+	done := make(chan error, getters)
+	for range getters {
+		go func() {
+			_, err := q.getAppend(context.Background(), nil)
+			done <- err
+		}()
+	}
+	for q.takers.state.Load()>>gateShift != getters-1 || q.notEmpty.Waiters() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := q.close(); err != nil {
+		t.Fatal(err)
+	}
+	for range getters {
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("Get after Close: %v, want ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("a Get still blocked 10 s after Close: gate state %#x", q.takers.state.Load())
+		}
+	}
+}
