@@ -10,11 +10,11 @@ import "time"
 // one-item tasks that go to the same worker in the same pump, consecutive
 // items of one job, may share one descriptor (flagGroup) when their
 // arguments fit inline together (eight 8-byte ints in a 128-byte
-// descriptor, and their results in the result's). Each stays a task of its own: its own id
-// in the worker's in-flight FIFO, its own control-block identity while it
-// runs (so a death fails or reruns exactly its item, exit.go), its own run
-// time and latency; only the descriptors are shared, as results already
-// share ring pushes. Scheduling is unchanged: tasks handed to a worker
+// descriptor, and their results in the result's). Each stays a task of
+// its own: its own id in the worker's in-flight FIFO, its own
+// control-block identity while it runs (so a death fails or reruns
+// exactly its item, exit.go), its own run time and latency; only the
+// descriptors are shared, as results already share ring pushes. Scheduling is unchanged: tasks handed to a worker
 // queue behind each other in its FIFO whether or not they share a
 // descriptor.
 

@@ -80,7 +80,7 @@ func TestGateCancelledWaiter(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := waitErr(t, done, "a lock of the held gate, after its cancel"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("lock of a held gate after cancel: %v, want context.Canceled", err)
 	}
 	if s := g.state.Load(); s != gateLocked {
@@ -205,14 +205,27 @@ func TestGetCancelledBehindGate(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	if err := <-behind; !errors.Is(err, context.Canceled) {
+	if err := waitErr(t, behind, "the Get behind the gate, after its cancel"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Get behind the gate after cancel: %v, want context.Canceled", err)
 	}
 	if err := q.putBytes(context.Background(), []byte("m")); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-holder; err != nil {
+	if err := waitErr(t, holder, "the holder's Get, after a put"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitErr returns the error c delivers, failing t if none comes within
+// 10 s (what for says which call it waited for).
+func waitErr(t *testing.T, c <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-c:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s still blocked after 10 s", what)
+		return nil
 	}
 }
 
@@ -237,13 +250,8 @@ func TestCloseReleasesGoroutinesAtTheGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range getters {
-		select {
-		case err := <-done:
-			if !errors.Is(err, ErrClosed) {
-				t.Fatalf("Get after Close: %v, want ErrClosed", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("a Get still blocked 10 s after Close: gate state %#x", q.takers.state.Load())
+		if err := waitErr(t, done, "a Get, after Close"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Get after Close: %v, want ErrClosed", err)
 		}
 	}
 }
