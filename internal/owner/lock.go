@@ -108,7 +108,7 @@ func (l Lock) lockContext(ctx context.Context, robust bool, rec *Record) error {
 		return nil
 	}
 	want := l.me // becomes me|Waiters once this waiter has announced itself
-	sp := l.spin.Start()
+	sp := l.spin.StartLock()
 	var nap futex.Napper
 	var watch Watcher // set up after the first nap: short waits never pay for it
 	defer watch.Stop()

@@ -16,10 +16,14 @@
 // grow), between 0 and the budget's ceiling: on a quiet machine it sits at
 // the ceiling, on a loaded one at 0, a few dozen re-checks.
 //
-// Two more rules keep a spinner off a CPU someone else needs. The first
+// Three more rules keep a spinner off a CPU someone else needs. The first
 // phase yields to this process's other goroutines every few dozen
 // re-checks, so a spinner never holds the P of the goroutine that would end
-// its wait. And a process that has just woken a sleeper ([Woke], called by
+// its wait. A lock's waiter ([Budget.StartLock]) past its first
+// microsecond also gives up its thread's CPU (sched_yield) every few dozen
+// re-checks: a lock is held that long only when its holder lost its CPU,
+// and the thread waiting for this one is then often the holder, or the
+// consumer the lock's holders feed. And a process that has just woken a sleeper ([Woke], called by
 // internal/event's Notify) skips the spin of its next event wait
 // ([Budget.StartWait]; locks' spins are not affected) and sleeps at once,
 // as a pipe's writer does: the woken side needs a CPU, often this

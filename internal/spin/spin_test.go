@@ -157,3 +157,27 @@ func TestFirstPhaseYields(t *testing.T) {
 		t.Fatalf("the other goroutine ran after %d re-checks (flag %v), want within %d", n, flag.Load(), 2*yieldEvery)
 	}
 }
+
+// A lock's spin gives up the CPU (osYield) every checkEvery re-checks once
+// it has run yieldCPUAfter; an event wait's spin never does.
+func TestLockSpinYieldsTheCPU(t *testing.T) {
+	var yields atomic.Int64
+	defer func(f func()) { osYield = f }(osYield)
+	osYield = func() { yields.Add(1) }
+	spinFor := func(s Spin) {
+		start := time.Now()
+		for time.Since(start) < 50*yieldCPUAfter && s.Again() {
+		}
+	}
+	var b Budget
+	b.SetMax(time.Second)
+	spinFor(b.StartWait())
+	spinFor(b.Start())
+	if n := yields.Load(); n != 0 {
+		t.Fatalf("Start and StartWait spins yielded the CPU %d times, want 0", n)
+	}
+	spinFor(b.StartLock())
+	if yields.Load() == 0 {
+		t.Fatalf("a lock's spin of %v never yielded the CPU", 50*yieldCPUAfter)
+	}
+}
