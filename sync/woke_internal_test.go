@@ -19,12 +19,32 @@ func TestWakeSkipsNextWaitSpin(t *testing.T) {
 	budget.StartWait() // consume a Woke left by an earlier test
 	skipped := 0
 	for i := range 8 {
+		// The sleeper sleeps again until told to stop: futex.Wait also
+		// returns on a signal (the Go runtime's preemption), and a
+		// sleeper gone before any wake found it left this loop waking
+		// nobody for ever.
 		var word atomic.Uint32
+		var stop atomic.Bool
 		done := make(chan error, 1)
-		go func() { done <- futex.Wait(&word, 0, 10*time.Second) }()
+		go func() {
+			for !stop.Load() {
+				if err := futex.Wait(&word, 0, 10*time.Second); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		deadline := time.Now().Add(10 * time.Second)
 		for wake(&word, -1) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: no sleeper to wake within 10 s", i)
+			}
 			time.Sleep(100 * time.Microsecond) // not asleep yet
 		}
+		stop.Store(true)
+		word.Store(1) // a sleeper between its look at stop and its Wait returns at once
+		futex.Wake(&word, -1)
 		if err := <-done; err != nil {
 			t.Fatalf("round %d: the sleeper returned %v, want a wake", i, err)
 		}
