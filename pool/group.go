@@ -14,9 +14,9 @@ import "time"
 // its own: its own id in the worker's in-flight FIFO, its own
 // control-block identity while it runs (so a death fails or reruns
 // exactly its item, exit.go), its own run time and latency; only the
-// descriptors are shared, as results already share ring pushes. Scheduling is unchanged: tasks handed to a worker
-// queue behind each other in its FIFO whether or not they share a
-// descriptor.
+// descriptors are shared, as results already share ring pushes.
+// Scheduling is unchanged: tasks handed to a worker queue behind each
+// other in its FIFO whether or not they share a descriptor.
 
 // groupMax is the most tasks one descriptor carries.
 const groupMax = 8

@@ -76,9 +76,7 @@ func TestGateCancelledWaiter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- g.lock(ctx) }()
-	for g.state.Load()>>gateShift != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "a goroutine waiting at the gate", func() bool { return g.state.Load()>>gateShift == 1 })
 	cancel()
 	if err := waitErr(t, done, "a lock of the held gate, after its cancel"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("lock of a held gate after cancel: %v, want context.Canceled", err)
@@ -104,9 +102,7 @@ func TestGateCancelledTokenPassesOn(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- g.lock(context.Background()) }()
-	for g.state.Load()>>gateShift != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "a goroutine waiting at the gate", func() bool { return g.state.Load()>>gateShift == 1 })
 	// The unlock that woke a waiter which took the token and gave up:
 	if !g.state.CompareAndSwap(gateLocked|gateWaiter, gateWoken|gateWaiter) {
 		t.Fatalf("state %#x, want locked with one waiter", g.state.Load())
@@ -192,18 +188,14 @@ func TestGetCancelledBehindGate(t *testing.T) {
 		_, err := q.getAppend(context.Background(), nil)
 		holder <- err
 	}()
-	for q.notEmpty.Waiters() != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "a Get asleep on the ring", func() bool { return q.notEmpty.Waiters() == 1 })
 	ctx, cancel := context.WithCancel(context.Background())
 	behind := make(chan error, 1)
 	go func() {
 		_, err := q.getAppend(ctx, nil)
 		behind <- err
 	}()
-	for q.takers.state.Load()>>gateShift != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "a Get waiting at the gate", func() bool { return q.takers.state.Load()>>gateShift == 1 })
 	cancel()
 	if err := waitErr(t, behind, "the Get behind the gate, after its cancel"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Get behind the gate after cancel: %v, want context.Canceled", err)
@@ -213,6 +205,19 @@ func TestGetCancelledBehindGate(t *testing.T) {
 	}
 	if err := waitErr(t, holder, "the holder's Get, after a put"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond every millisecond until it holds, failing t if it
+// does not within 10 s (what says what it waited for).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -243,9 +248,9 @@ func TestCloseReleasesGoroutinesAtTheGate(t *testing.T) {
 			done <- err
 		}()
 	}
-	for q.takers.state.Load()>>gateShift != getters-1 || q.notEmpty.Waiters() != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "one Get on the ring and the others at the gate", func() bool {
+		return q.takers.state.Load()>>gateShift == getters-1 && q.notEmpty.Waiters() == 1
+	})
 	if err := q.close(); err != nil {
 		t.Fatal(err)
 	}

@@ -23,12 +23,12 @@
 // microsecond also gives up its thread's CPU (sched_yield) every few dozen
 // re-checks: a lock is held that long only when its holder lost its CPU,
 // and the thread waiting for this one is then often the holder, or the
-// consumer the lock's holders feed. And a process that has just woken a sleeper ([Woke], called by
-// internal/event's Notify) skips the spin of its next event wait
-// ([Budget.StartWait]; locks' spins are not affected) and sleeps at once,
-// as a pipe's writer does: the woken side needs a CPU, often this
-// one; one such wait in 8 spins anyway, so a conversation that fell into
-// sleeping hand-offs finds out when spinning pays again.
+// consumer the lock's holders feed. And a process that has just woken a
+// sleeper ([Woke], called by internal/event's Notify) skips the spin of
+// its next event wait ([Budget.StartWait]; locks' spins are not affected)
+// and sleeps at once, as a pipe's writer does: the woken side needs a CPU,
+// often this one; one such wait in 8 spins anyway, so a conversation that
+// fell into sleeping hand-offs finds out when spinning pays again.
 //
 // The budget is process-local on purpose: whether spinning pays depends on
 // this process's scheduling, and a word in shared memory would bounce

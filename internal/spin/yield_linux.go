@@ -2,10 +2,8 @@ package spin
 
 import "golang.org/x/sys/unix"
 
-// yieldCPU gives this thread's CPU to another runnable thread on it, if
+// osYield gives this thread's CPU to another runnable thread on it, if
 // there is one (sched_yield). A raw system call: it takes well under a
-// microsecond and never blocks, so the Go scheduler need not know.
-func yieldCPU() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
-
-// osYield is yieldCPU; tests count the calls.
-var osYield = yieldCPU
+// microsecond and never blocks, so the Go scheduler need not know. A
+// variable, so that tests can count the calls.
+var osYield = func() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
